@@ -1,0 +1,77 @@
+"""The central server's application factory: `create_app(settings)` builds everything, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from server import __version__
+from server.config import Settings
+from server.db import make_engine
+from server.errors import install_error_handlers
+from server.health.routes import router as health_router
+from server.security import SecurityHeadersMiddleware
+from server.templating import make_templates
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+API_DESCRIPTION = """
+Citizen-satisfaction ratings from one-stop service desks (kiosks and phones), visits, and satisfaction indices.
+
+All times are ISO 8601 with an offset. **Periods (days, months, quarters, years) are counted in the reporting
+time zone, Asia/Ho_Chi_Minh (UTC+7)**: a rating at 23:30 on the 31st local time belongs to that month.
+Rates are fractions 0..1. Errors are JSON `{"detail": "..."}` with a 4xx status.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the central app for `settings` (read from the environment when omitted)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Hài Lòng",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    app.include_router(health_router)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        return app.state.templates.TemplateResponse(request, "docs.html", {})
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request) -> HTMLResponse:
+        links = [("/healthz", "Trạng thái hệ thống"), ("/docs", "Tài liệu API")]
+        return app.state.templates.TemplateResponse(request, "home.html", {"links": links})
+
+    logging.getLogger("hailong").setLevel(logging.INFO)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (several workers each build their own app from the environment)."""
+    return create_app(Settings())

@@ -1,0 +1,88 @@
+"""Accounts and machine credentials: users (argon2id passwords), API keys and token hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from pwdlib import PasswordHash
+from sqlmodel import Session, select
+
+from server.db import utcnow
+from server.errors import Conflict, Invalid, Unauthorized
+from server.models import API_KEY_KINDS, ROLES, ApiKey, AuditLog, Officer, Unit, User
+
+password_hash = PasswordHash.recommended()  # argon2id
+MIN_PASSWORD = 10
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a high-entropy secret (device tokens, API keys, pairing codes): fast lookup, nothing reversible."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A URL-safe random secret from the OS's secure source."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    unit: Unit | None,
+    officer: Officer | None = None,
+    display_name: str = "",
+) -> User:
+    """Add a login; managers and officers need a unit, admins may have one."""
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise Invalid("username must be 1-64 characters without spaces")
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+    if role in ("manager", "officer") and unit is None:
+        raise Invalid(f"a {role} needs a unit (--unit CODE)")
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password must be at least {MIN_PASSWORD} characters")
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise Conflict(f"user {username!r} exists already")
+    user = User(
+        username=username,
+        password_hash=password_hash.hash(password),
+        role=role,
+        unit_id=unit.id if unit else None,
+        officer_id=officer.id if officer else None,
+        display_name=display_name or username,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_api_key(*, session: Session, kind: str, unit: Unit, label: str = "") -> tuple[ApiKey, str]:
+    """A new key for `unit`'s subtree; returns the row and the key itself, which is never stored nor shown again."""
+    if kind not in API_KEY_KINDS:
+        raise Invalid(f"kind must be one of {', '.join(API_KEY_KINDS)}")
+    key = f"hl_{kind[0]}_{new_secret(30)}"
+    row = ApiKey(kind=kind, unit_id=unit.id, key_hash=hash_token(key), prefix=key[:10], label=label)  # type: ignore[arg-type]
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
+    """The live key of `kind` matching a bearer token, or 401."""
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None or row.kind != kind:
+        raise Unauthorized("unknown, revoked or wrong kind of API key", headers={"WWW-Authenticate": "Bearer"})
+    row.last_used_at = utcnow()
+    return row
+
+
+def audit(
+    *, session: Session, actor: str, action: str, target: str = "", detail: str = "", ip: str | None = None
+) -> None:
+    """Record who did what (admin changes, logins, exports)."""
+    session.add(AuditLog(actor=actor, action=action, target=target, detail=detail, ip=ip))

@@ -1,0 +1,76 @@
+"""One typed settings object, read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server import PROJECT_ROOT
+
+DEFAULT_SECRET = "dev-only-secret-change-me"
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'hailong.db'}"
+
+
+class Settings(BaseSettings):
+    """Configuration of the central server; every field can be set as `HAILONG_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="HAILONG_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development | test | production; production refuses default secrets"
+    )
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "HAILONG_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path (default, under var/) or postgresql+psycopg://user@host/db",
+    )
+    secret_key: str = Field(DEFAULT_SECRET, description="Signs CSRF tokens and sessions; must be set in production")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public address printed in QR codes and rating links (behind a proxy)"
+    )
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone that periods (days, months) are counted in")
+    visit_ttl_days: int = Field(30, ge=1, le=400, description="How long a visit's rating link stays valid")
+    pairing_code_ttl_hours: int = Field(24, ge=1, le=24 * 30, description="How long a kiosk pairing code is valid")
+    misuse_window_seconds: float = Field(
+        3.0, ge=0, le=600, description="Presses at one kiosk closer than this (without a visit) are flagged misuse"
+    )
+    min_sample: int = Field(30, ge=1, description="Below this many valid ratings a rate is 'insufficient data'")
+    max_batch: int = Field(500, ge=1, le=5000, description="Most ratings accepted in one ingest request")
+    db_pool_size: int = Field(10, ge=1, le=200, description="Connections per worker (PostgreSQL)")
+
+    @model_validator(mode="after")
+    def _refuse_defaults_outside_development(self) -> Settings:
+        if self.environment == "production" and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+            raise ValueError(
+                "HAILONG_SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except Exception as exc:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        self.database_url = normalise_database_url(self.database_url)
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        """The reporting time zone as a `ZoneInfo`."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the central store is the embedded SQLite database."""
+        return self.database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `postgres://` URLs and use the psycopg 3 driver for them."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

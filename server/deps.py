@@ -1,0 +1,36 @@
+"""FastAPI dependencies shared by every surface: settings and the request's database session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from server.config import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request owns the transaction: commit when the handler succeeds, roll back when it raises.
+
+    Declared with `scope="function"` below, so the commit happens *before* the response is sent: a client that
+    sees a success (a kiosk dropping ratings from its outbox) never sees one for data that was not committed.
+    """
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

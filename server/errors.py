@@ -1,0 +1,108 @@
+"""Application errors carry their HTTP status; one set of handlers turns them into JSON or a friendly page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("hailong")
+
+
+class AppError(Exception):
+    """An error a caller can act on: a message and the HTTP status it maps to."""
+
+    status_code = 400
+
+    def __init__(self, message: str, status_code: int | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.headers = headers
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class Gone(AppError):
+    status_code = 410
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+
+class Invalid(AppError):
+    status_code = 422
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+
+
+def wants_json(request: Request) -> bool:
+    """API paths and clients that do not ask for HTML get JSON errors; people get a page."""
+    path = request.url.path
+    if path.startswith("/api/") or path in ("/healthz", "/openapi.json"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "text/html" not in accept
+
+
+def describe_validation_errors(errors: Any) -> str:
+    """Turn pydantic's error list into one sentence a person can act on."""
+    parts = []
+    for err in list(errors)[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
+        msg = err.get("msg", "invalid value")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def error_response(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """JSON `{"detail": ...}` for the API, the friendly error page for browsers."""
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+    from server.templating import render_error_page  # late import: templating needs settings from the app
+
+    return render_error_page(request, status_code, message, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error a status, a message and no traceback."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return error_response(request, exc.status_code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request, 422, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal error; it has been logged")

@@ -1,0 +1,246 @@
+"""All tables of the central store. Alembic migrations (migrations/) are the only source of the schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from server.db import UTCDateTime, utcnow
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CHANNELS = ("kiosk", "phone")
+ROLES = ("admin", "manager", "officer")
+API_KEY_KINDS = ("visits", "read")
+
+
+class Unit(SQLModel, table=True):
+    """A node of the organisation tree (province centre, commune desk, anything between)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=255)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    level: str = Field(default="", max_length=64, description="free label: tỉnh, xã, phường, …")
+    active: bool = Field(default=True)
+    # Materialised path of ids, "/1/7/42/": a subtree is `path LIKE '/1/7/%'`. Kept by server.units.service.
+    path: str = Field(default="/", max_length=2048, index=True)
+
+
+class Counter(SQLModel, table=True):
+    """A service counter (quầy) of a unit; a kiosk is paired to one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    name: str = Field(max_length=255)
+    active: bool = Field(default=True)
+
+
+class Officer(SQLModel, table=True):
+    """A one-stop officer (cán bộ một cửa); ratings may name the officer who served."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=255)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    active: bool = Field(default=True)
+
+
+class TargetGroup(SQLModel, table=True):
+    """A group the resolution sets targets for: `all`, `lci`, `health_education`."""
+
+    __tablename__ = "target_group"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name_vi: str = Field(max_length=255)
+    name_en: str = Field(max_length=255)
+
+
+class ProcedureField(SQLModel, table=True):
+    """A procedure field (lĩnh vực): land, construction, investment, …"""
+
+    __tablename__ = "field"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name_vi: str = Field(max_length=255)
+    name_en: str = Field(max_length=255)
+    sort_order: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+class FieldGroup(SQLModel, table=True):
+    """Membership of a field in a target group (a field may be in zero or more groups)."""
+
+    __tablename__ = "field_group"
+    field_id: int = Field(foreign_key="field.id", primary_key=True)
+    group_id: int = Field(foreign_key="target_group.id", primary_key=True)
+
+
+class Target(SQLModel, table=True):
+    """A milestone: from `year_from` on, the group's rate should be at least `threshold` (0..1)."""
+
+    __table_args__ = (sa.UniqueConstraint("group_id", "year_from", name="uq_target_group_year"),)
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="target_group.id", index=True)
+    year_from: int
+    threshold: float
+
+
+class ScaleLevel(SQLModel, table=True):
+    """A level of the rating scale; the index uses only its `satisfied` flag."""
+
+    __tablename__ = "scale_level"
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    name_vi: str = Field(max_length=255)
+    name_en: str = Field(max_length=255)
+    satisfied: bool
+
+
+class Reason(SQLModel, table=True):
+    """A follow-up reason offered when a citizen is not satisfied."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True)
+    name_vi: str = Field(max_length=255)
+    name_en: str = Field(max_length=255)
+    sort_order: int = Field(default=0)
+    active: bool = Field(default=True)
+
+
+class KioskDevice(SQLModel, table=True):
+    """A paired touch-screen kiosk; only a hash of its bearer token is stored."""
+
+    __tablename__ = "kiosk_device"
+    id: int | None = Field(default=None, primary_key=True)
+    counter_id: int = Field(foreign_key="counter.id", index=True)
+    token_hash: str = Field(max_length=128, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    app_version: str | None = Field(default=None, max_length=64)
+    backlog: int = Field(default=0, description="ratings waiting in the kiosk's outbox at its last report")
+    clock_offset_seconds: float | None = Field(default=None, description="server clock minus kiosk clock")
+    clock_flagged: bool = Field(default=False, description="offset beyond tolerance: the administrator should look")
+    last_press_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="time of the latest walk-up press (misuse window)"
+    )
+
+
+class PairingCode(SQLModel, table=True):
+    """A single-use code that a kiosk exchanges for its device token."""
+
+    __tablename__ = "pairing_code"
+    id: int | None = Field(default=None, primary_key=True)
+    counter_id: int = Field(foreign_key="counter.id", index=True)
+    code_hash: str = Field(max_length=128, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id")
+
+
+class Visit(SQLModel, table=True):
+    """A served citizen's visit at a counter; its token is the phone link and the QR code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(max_length=16, unique=True)
+    counter_id: int = Field(foreign_key="counter.id", index=True)
+    field_id: int = Field(foreign_key="field.id")
+    procedure_code: str | None = Field(default=None, max_length=64)
+    dossier_code: str | None = Field(default=None, max_length=128)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Rating(SQLModel, table=True):
+    """One citizen's answer. Never deleted: misuse is flagged, kept and counted apart."""
+
+    __table_args__ = (
+        sa.Index("ix_rating_unit_day", "unit_id", "local_date"),
+        sa.Index("ix_rating_counter_day", "counter_id", "local_date"),
+        sa.Index("ix_rating_field_day", "field_id", "local_date"),
+        sa.Index("ix_rating_local_date", "local_date"),
+    )
+    id: uuid.UUID = Field(primary_key=True, description="client-generated UUID: the idempotency key")
+    level: int = Field(foreign_key="scale_level.level")
+    satisfied: bool
+    field_id: int = Field(foreign_key="field.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    counter_id: int = Field(foreign_key="counter.id")
+    officer_id: int | None = Field(default=None, foreign_key="officer.id", index=True)
+    visit_id: int | None = Field(default=None, foreign_key="visit.id", unique=True)
+    channel: str = Field(max_length=16)
+    comment: str | None = Field(default=None, sa_type=sa.Text)
+    contact: str | None = Field(default=None, max_length=255)
+    contact_consent: bool = Field(default=False)
+    rated_at: datetime = Field(sa_type=UTCDateTime, description="when the citizen rated (clock-corrected)")
+    client_rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="as the device sent it")
+    local_date: date = Field(description="calendar day of rated_at in the reporting time zone")
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id", index=True)
+    misuse: bool = Field(default=False)
+    misuse_reason: str | None = Field(default=None, max_length=64)
+
+
+class RatingReason(SQLModel, table=True):
+    """A reason chosen with a rating (several per rating)."""
+
+    __tablename__ = "rating_reason"
+    rating_id: uuid.UUID = Field(foreign_key="rating.id", primary_key=True)
+    reason_id: int = Field(foreign_key="reason.id", primary_key=True, index=True)
+
+
+class User(SQLModel, table=True):
+    """A person who logs in: admin, manager (a unit and its subtree) or officer."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    display_name: str = Field(default="", max_length=255)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A key for another system: `visits` (register visits) or `read` (indices, exports) for a unit's subtree."""
+
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    key_hash: str = Field(max_length=128, unique=True)
+    prefix: str = Field(max_length=16, description="first characters, to tell keys apart in lists")
+    label: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what: admin changes, logins, exports."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    target: str = Field(default="", max_length=255)
+    detail: str = Field(default="", sa_type=sa.Text)
+    ip: str | None = Field(default=None, max_length=64)

@@ -1,0 +1,58 @@
+"""Jinja2 set-up: one environment for the central server, with translation and language in every template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from server import PROJECT_ROOT
+from server.i18n import request_language, translate
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+#: The HTTP status texts people see on the friendly error page (Vietnamese source text).
+ERROR_TITLES = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không có quyền truy cập",
+    404: "Không tìm thấy trang",
+    409: "Đã được ghi nhận trước đó",
+    410: "Liên kết đã hết hạn",
+    413: "Dữ liệu gửi lên quá lớn",
+    422: "Dữ liệu chưa hợp lệ",
+    429: "Quá nhiều yêu cầu",
+}
+
+
+def _language_context(request: Request) -> dict[str, Any]:
+    lang = request_language(request)
+    return {"lang": lang, "_": lambda text: translate(text, lang)}
+
+
+def make_templates() -> Jinja2Templates:
+    """The template environment; `_()` and `lang` come from the request (`?lang=` or the `lang` cookie)."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_language_context])
+    templates.env.globals["error_titles"] = ERROR_TITLES
+    return templates
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether htmx made the request (answer with the partial, not the full page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def render_error_page(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """The friendly error page people see instead of JSON."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
+        headers=headers,
+    )

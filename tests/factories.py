@@ -1,0 +1,86 @@
+"""Small factories for test data (reference data comes from the migrations)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from server.models import Counter, Officer, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Unit
+from server.units.service import create_unit
+
+_seq = itertools.count(1)
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def unit(session: Session, parent: Unit | None = None, code: str | None = None, name: str | None = None) -> Unit:
+    """A unit under `parent`."""
+    n = next(_seq)
+    return create_unit(session=session, code=code or f"U{n}", name=name or f"Đơn vị {n}", parent=parent)
+
+
+def counter(session: Session, unit_: Unit, code: str | None = None) -> Counter:
+    """A counter of `unit_`."""
+    c = Counter(code=code or f"C{next(_seq)}", unit_id=unit_.id, name="Quầy")  # type: ignore[arg-type]
+    session.add(c)
+    session.flush()
+    return c
+
+
+def officer(session: Session, unit_: Unit, code: str | None = None) -> Officer:
+    """An officer of `unit_`."""
+    o = Officer(code=code or f"OFF{next(_seq)}", name="Cán bộ", unit_id=unit_.id)  # type: ignore[arg-type]
+    session.add(o)
+    session.flush()
+    return o
+
+
+def field(session: Session, code: str) -> ProcedureField:
+    """A default procedure field by code."""
+    return session.exec(select(ProcedureField).where(ProcedureField.code == code)).one()
+
+
+def rating(
+    session: Session,
+    counter_: Counter,
+    *,
+    level: int = 4,
+    field_code: str = "land",
+    at: datetime | None = None,
+    channel: str = "kiosk",
+    misuse: bool = False,
+    officer_: Officer | None = None,
+    reasons: tuple[str, ...] = (),
+) -> Rating:
+    """A stored rating at `counter_` (satisfied flag taken from the scale)."""
+    at = at or datetime.now(UTC)
+    satisfied = session.exec(select(ScaleLevel.satisfied).where(ScaleLevel.level == level)).one()
+    r = Rating(
+        id=uuid.uuid4(),
+        level=level,
+        satisfied=satisfied,
+        field_id=field(session, field_code).id,  # type: ignore[arg-type]
+        unit_id=counter_.unit_id,
+        counter_id=counter_.id,  # type: ignore[arg-type]
+        officer_id=officer_.id if officer_ else None,
+        channel=channel,
+        rated_at=at,
+        client_rated_at=at,
+        local_date=local_date(at),
+        misuse=misuse,
+    )
+    session.add(r)
+    session.flush()
+    for code in reasons:
+        reason = session.exec(select(Reason).where(Reason.code == code)).one()
+        session.add(RatingReason(rating_id=r.id, reason_id=reason.id))  # type: ignore[arg-type]
+    session.flush()
+    return r
+
+
+def local_date(at: datetime) -> date:
+    """The reporting day of an instant."""
+    return at.astimezone(HCM).date()

@@ -1,0 +1,69 @@
+"""The app shell: health, errors as JSON or pages, offline docs, security headers, settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from server.app import create_app
+from server.config import DEFAULT_SECRET, Settings
+from tests.conftest import make_settings
+
+
+def test_healthz_ok(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_healthz_reports_unreachable_database() -> None:
+    settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+    assert "cannot reach the database" in response.json()["detail"]
+
+
+def test_unknown_api_path_is_json_404(client: TestClient) -> None:
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_unknown_page_is_a_friendly_page_in_both_languages(client: TestClient) -> None:
+    vi = client.get("/nothing-here", headers={"accept": "text/html"})
+    assert vi.status_code == 404
+    assert '<html lang="vi">' in vi.text and "Không tìm thấy trang" in vi.text
+    en = client.get("/nothing-here?lang=en", headers={"accept": "text/html"})
+    assert '<html lang="en">' in en.text and "Page not found" in en.text
+
+
+def test_security_headers_on_pages(client: TestClient) -> None:
+    response = client.get("/")
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_docs_are_served_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert not re.search(r"(src|href)=\"https?://", page.text)
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset
+    schema = client.get("/openapi.json").json()
+    assert "/healthz" in schema["paths"]
+    assert "Asia/Ho_Chi_Minh" in schema["info"]["description"]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="HAILONG_SECRET_KEY"):
+        Settings(environment="production", secret_key=DEFAULT_SECRET)
+    with pytest.raises(ValidationError, match="HAILONG_SECRET_KEY"):
+        Settings(environment="production", secret_key="short")
+    ok = Settings(environment="production", secret_key="x" * 40, database_url="postgresql://u@h/db")
+    assert ok.database_url == "postgresql+psycopg://u@h/db"

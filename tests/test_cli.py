@@ -1,0 +1,180 @@
+"""The `hailong` command, run as a real process from another working directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from server.db import make_engine
+from tests.databases import DatabaseFactory
+
+HAILONG = str(Path(sys.executable).with_name("hailong"))
+
+
+def run(
+    *args: str,
+    url: str | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_") and k != "DATABASE_URL"}
+    if url:
+        full_env["DATABASE_URL"] = url
+    full_env.update(env or {})
+    return subprocess.run(
+        [HAILONG, *args], capture_output=True, text=True, input=stdin, env=full_env, cwd=cwd or "/", timeout=120
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("hailong: error: "), lines[0]
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_unknown_option_is_one_line() -> None:
+    result = run("seed-demo", "--colour", "blue")
+    assert "No such option: --colour" in one_line_error(result)
+    assert result.returncode == 2
+
+
+def test_unreachable_database_is_one_line() -> None:
+    result = run("db", "upgrade", url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    assert "cannot reach the database" in one_line_error(result)
+
+
+def test_default_secret_in_production_is_one_line(tmp_path: Path) -> None:
+    result = run("db", "upgrade", url=f"sqlite:///{tmp_path}/x.db", env={"HAILONG_ENVIRONMENT": "production"})
+    assert "HAILONG_SECRET_KEY" in one_line_error(result)
+
+
+def test_unmigrated_database_is_refused(db_factory: DatabaseFactory) -> None:
+    result = run("seed-demo", url=db_factory.empty_url())
+    assert "hailong db upgrade" in one_line_error(result)
+
+
+def test_db_upgrade_from_any_directory(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    url = db_factory.empty_url()
+    result = run("db", "upgrade", url=url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM field")).scalar_one() == 14
+    engine.dispose()
+    assert run("db", "current", url=url).stdout.strip() != ""
+
+
+def test_import_malformed_csv_names_the_line(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    url = db_factory.new_url()
+    good = tmp_path / "units.csv"
+    good.write_text("code,name,parent_code,level\nT,Tỉnh,,tỉnh\nX1,Xã 1,T,xã\n", encoding="utf-8")
+    ok = run("units", "import", str(good), url=url)
+    assert ok.returncode == 0 and "2 created" in ok.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,parent_code,level\nX2,Xã 2,T,xã\nX3,Xã 3,GHOST,xã\n", encoding="utf-8")
+    message = one_line_error(run("units", "import", str(bad), url=url))
+    assert "line 3" in message and "GHOST" in message
+    engine = make_engine(url)
+    with engine.connect() as conn:  # all or nothing: X2 was not kept
+        assert conn.execute(sa.text("SELECT count(*) FROM unit WHERE code = 'X2'")).scalar_one() == 0
+    engine.dispose()
+    counters = tmp_path / "counters.csv"
+    counters.write_text("code,unit_code,name\nQ1,X1,Quầy 1\nQ2,,Quầy 2\n", encoding="utf-8")
+    assert "line 3: unit_code is empty" in one_line_error(run("counters", "import", str(counters), url=url))
+    assert "cannot read" in one_line_error(run("units", "import", str(tmp_path / "missing.csv"), url=url))
+
+
+def test_user_and_apikey_creation(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    url = db_factory.new_url()
+    units = tmp_path / "u.csv"
+    units.write_text("code,name,parent_code,level\nDLK,Tỉnh,,tỉnh\n", encoding="utf-8")
+    assert run("units", "import", str(units), url=url).returncode == 0
+    created = run(
+        "user",
+        "create",
+        "manager1",
+        "--role",
+        "manager",
+        "--unit",
+        "DLK",
+        "--password-stdin",
+        url=url,
+        stdin="a long enough password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "too" not in created.stdout
+    dup = run(
+        "user",
+        "create",
+        "manager1",
+        "--role",
+        "manager",
+        "--unit",
+        "DLK",
+        "--password-stdin",
+        url=url,
+        stdin="a long enough password\n",
+    )
+    assert "exists already" in one_line_error(dup)
+    short = run("user", "create", "m2", "--role", "admin", "--password-stdin", url=url, stdin="short\n")
+    assert "at least" in one_line_error(short)
+    key = run("apikey", "create", "--kind", "read", "--unit", "DLK", url=url)
+    assert key.returncode == 0 and key.stdout.strip().startswith("hl_r_")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT key_hash, prefix FROM api_key")).one()
+        hashed = conn.execute(sa.text("SELECT password_hash FROM app_user")).scalar_one()
+    engine.dispose()
+    assert key.stdout.strip() not in stored[0]  # only a hash is kept
+    assert hashed.startswith("$argon2id$")
+    assert "unknown unit" in one_line_error(run("apikey", "create", "--kind", "read", "--unit", "NOPE", url=url))
+
+
+def test_seed_demo_is_deterministic_and_realistic(db_factory: DatabaseFactory) -> None:
+    counts = []
+    for _ in range(2):
+        url = db_factory.new_url()
+        result = run("seed-demo", "--seed", "7", "--end-month", "2026-10", url=url)
+        assert result.returncode == 0, result.stderr
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            digest = conn.execute(
+                sa.text(
+                    "SELECT count(*), sum(level), min(CAST(id AS VARCHAR(36))), max(CAST(id AS VARCHAR(36))) "
+                    "FROM rating"
+                )
+            ).one()
+            per_unit = conn.execute(
+                sa.text(
+                    "SELECT u.code, count(*), avg(CASE WHEN r.satisfied THEN 1.0 ELSE 0.0 END) FROM rating r "
+                    "JOIN unit u ON u.id = r.unit_id WHERE NOT r.misuse GROUP BY u.code"
+                )
+            ).all()
+            units = conn.execute(sa.text("SELECT count(*) FROM unit WHERE level IN ('xã', 'phường')")).scalar_one()
+            months = conn.execute(
+                sa.text("SELECT count(DISTINCT substr(CAST(local_date AS VARCHAR(10)), 1, 7)) FROM rating")
+            ).scalar_one()
+        engine.dispose()
+        counts.append(digest)
+    assert counts[0] == counts[1]
+    assert units >= 8 and months == 12
+    rates = {code: float(rate) for code, n, rate in per_unit if n >= 30}
+    assert any(r >= 0.90 for r in rates.values()) and any(r < 0.90 for r in rates.values())
+    assert any(n < 30 for _, n, _ in per_unit), "some unit should have too few ratings"
+    again = run("seed-demo", "--if-empty", url=url)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["db", "--help"], ["units", "import", "--help"]])
+def test_help_works(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode == 0 and "Usage" in result.stdout
