@@ -16,6 +16,7 @@ from server.config import Settings
 from server.db import make_engine
 from server.errors import install_error_handlers
 from server.health.routes import router as health_router
+from server.i18n import LanguageCookieMiddleware
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(LanguageCookieMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
+from server.auth.service import bearer_token, device_from_token
 from server.config import Settings
+from server.models import KioskDevice
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,3 +36,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_device(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskDevice:
+    """The paired kiosk calling (device bearer token); 401 when unknown or revoked."""
+    return device_from_token(session=session, token=bearer_token(authorization))
+
+
+DeviceDep = Annotated[KioskDevice, Depends(get_device)]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -43,3 +45,27 @@ def request_language(request: Request) -> str:
     """`?lang=` wins, then the `lang` cookie, then Vietnamese."""
     lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or DEFAULT_LANGUAGE
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+class LanguageCookieMiddleware:
+    """Remembers a `?lang=` choice in the `lang` cookie (pure ASGI: no cost for requests without it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lang = None
+        if scope["type"] == "http" and b"lang=" in scope.get("query_string", b""):
+            values = parse_qs(scope["query_string"].decode("latin-1")).get("lang", [])
+            lang = values[-1] if values and values[-1] in LANGUAGES else None
+        if lang is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = f"{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax"
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

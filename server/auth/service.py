@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from server.db import utcnow
 from server.errors import Conflict, Invalid, Unauthorized
-from server.models import API_KEY_KINDS, ROLES, ApiKey, AuditLog, Officer, Unit, User
+from server.models import API_KEY_KINDS, ROLES, ApiKey, AuditLog, KioskDevice, Officer, Unit, User
 
 password_hash = PasswordHash.recommended()  # argon2id
 MIN_PASSWORD = 10
@@ -86,3 +86,21 @@ def audit(
 ) -> None:
     """Record who did what (admin changes, logins, exports)."""
     session.add(AuditLog(actor=actor, action=action, target=target, detail=detail, ip=ip))
+
+
+def device_from_token(*, session: Session, token: str) -> KioskDevice:
+    """The live kiosk device holding this bearer token, or 401 (unknown or revoked)."""
+    device = session.exec(select(KioskDevice).where(KioskDevice.token_hash == hash_token(token))).first()
+    if device is None or device.revoked_at is not None:
+        raise Unauthorized("unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"})
+    return device
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or 401."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "missing bearer token (Authorization: Bearer <token>)", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return token.strip()
