@@ -1,0 +1,141 @@
+"""Indices from the database: groupings, subtrees, targets, local-time periods."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from server.errors import Invalid
+from server.indices.periods import parse_period
+from server.indices.service import compute_indices
+from server.models import FieldGroup, TargetGroup, Unit
+from server.units.service import move_unit
+from tests import factories
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def report(session: Session, unit: Unit, period: str, by: str | None = None, min_sample: int = 3):  # type: ignore[no-untyped-def]
+    return compute_indices(
+        session=session, unit=unit, period=parse_period(period), by=by, min_sample=min_sample, tz=HCM
+    )
+
+
+def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=HCM)
+
+
+def test_overall_counts_subtree_and_excludes_misuse(session: Session) -> None:
+    root = factories.unit(session)
+    child = factories.unit(session, root)
+    grandchild = factories.unit(session, child)
+    other = factories.unit(session)
+    for u, levels in ((root, [4, 3]), (child, [2]), (grandchild, [1, 4]), (other, [4, 4, 4])):
+        c = factories.counter(session, u)
+        for lv in levels:
+            factories.rating(session, c, level=lv, at=at(2026, 10, 5))
+    factories.rating(session, factories.counter(session, grandchild), level=4, at=at(2026, 10, 6), misuse=True)
+    r = report(session, root, "2026-10")
+    assert (r.overall.n, r.overall.satisfied, r.overall.misuse) == (5, 3, 1)
+    assert r.overall.rate == pytest.approx(0.6)
+    assert r.overall.levels == {"4": 2, "3": 1, "2": 1, "1": 1}
+    assert r.overall.target == 0.90 and r.overall.status == "not_met"
+    assert r.overall.ci_low is not None and r.overall.ci_low < 0.6 < (r.overall.ci_high or 0)
+    assert report(session, grandchild, "2026-10").overall.n == 2
+
+
+def test_month_boundary_is_local_time(session: Session) -> None:
+    c = factories.counter(session, factories.unit(session))
+    root = session.get(Unit, c.unit_id)
+    assert root is not None
+    factories.rating(session, c, level=4, at=at(2026, 10, 31, 23, 30))  # 16:30 UTC on the 31st
+    factories.rating(session, c, level=1, at=at(2026, 11, 1, 0, 15))  # still 31 October in UTC
+    assert report(session, root, "2026-10").overall.levels == {"4": 1, "3": 0, "2": 0, "1": 0}
+    assert report(session, root, "2026-11").overall.levels == {"4": 0, "3": 0, "2": 0, "1": 1}
+    assert report(session, root, "2026-Q4").overall.n == 2
+    assert report(session, root, "2026").overall.n == 2
+    assert report(session, root, "2026-10-31..2026-10-31").overall.n == 1
+
+
+def test_by_field_targets_and_a_field_in_two_groups(session: Session) -> None:
+    u = factories.unit(session)
+    c = factories.counter(session, u)
+    for lv in (4, 4, 3, 1):
+        factories.rating(
+            session, c, level=lv, field_code="land", at=at(2026, 3, 2), reasons=("late",) if lv == 1 else ()
+        )
+    factories.rating(session, c, level=4, field_code="justice", at=at(2026, 3, 2))
+    factories.rating(session, c, level=2, field_code="health", at=at(2026, 3, 2), reasons=("waiting", "other"))
+    # Put land in health_education as well: its row takes the lower target, and it counts in both groups.
+    he = session.exec(select(TargetGroup).where(TargetGroup.code == "health_education")).one()
+    session.add(FieldGroup(field_id=factories.field(session, "land").id, group_id=he.id))  # type: ignore[arg-type]
+    session.flush()
+    by_field = {row.key: row for row in report(session, u, "2026-03", "field").rows}
+    assert len(by_field) == 14
+    assert (by_field["land"].n, by_field["land"].satisfied, by_field["land"].target) == (4, 3, 0.80)
+    assert by_field["land"].reasons == {"late": 1}
+    assert by_field["justice"].target == 0.90 and by_field["health"].target == 0.85
+    assert by_field["tax"].n == 0 and by_field["tax"].rate is None and by_field["tax"].status == "insufficient_data"
+    by_group = {row.key: row for row in report(session, u, "2026-03", "group").rows}
+    assert [k for k in by_group] == ["all", "lci", "health_education"]
+    assert (by_group["all"].n, by_group["lci"].n, by_group["health_education"].n) == (6, 4, 5)
+    assert by_group["health_education"].reasons == {"late": 1, "other": 1, "waiting": 1}
+    assert by_group["lci"].target == 0.80 and by_group["lci"].target_2030 == 0.85
+
+
+def test_by_unit_children_follow_a_move(session: Session) -> None:
+    root = factories.unit(session)
+    a = factories.unit(session, root, code="ZA")
+    b = factories.unit(session, root, code="ZB")
+    a1 = factories.unit(session, a, code="ZA1")
+    factories.rating(session, factories.counter(session, a1), level=4, at=at(2026, 5, 1))
+    factories.rating(session, factories.counter(session, b), level=1, at=at(2026, 5, 1))
+    factories.rating(session, factories.counter(session, root), level=3, at=at(2026, 5, 1))
+    rows = {row.key: row.n for row in report(session, root, "2026-05", "unit").rows}
+    assert rows == {"ZA": 1, "ZB": 1, root.code: 1}
+    move_unit(session=session, unit=a1, new_parent=b)
+    rows = {row.key: row.n for row in report(session, root, "2026-05", "unit").rows}
+    assert rows == {"ZA": 0, "ZB": 2, root.code: 1}
+
+
+def test_officer_with_ratings_in_two_units(session: Session) -> None:
+    root = factories.unit(session)
+    u1, u2 = factories.unit(session, root), factories.unit(session, root)
+    officer = factories.officer(session, u1)
+    factories.rating(session, factories.counter(session, u1), level=4, officer_=officer, at=at(2026, 6, 3))
+    factories.rating(session, factories.counter(session, u2), level=1, officer_=officer, at=at(2026, 6, 3))
+    everywhere = {r.key: r for r in report(session, root, "2026-06", "officer").rows}
+    assert everywhere[officer.code].n == 2
+    in_u2 = {r.key: r for r in report(session, u2, "2026-06", "officer").rows}
+    assert in_u2[officer.code].n == 1 and in_u2[officer.code].satisfied == 0
+
+
+def test_by_channel_counter_and_month(session: Session) -> None:
+    u = factories.unit(session)
+    c1, c2 = factories.counter(session, u), factories.counter(session, u)
+    factories.rating(session, c1, level=4, channel="phone", at=at(2026, 1, 31, 23, 59))
+    factories.rating(session, c2, level=3, at=at(2026, 2, 1, 0, 1))
+    factories.rating(session, c2, level=2, at=at(2026, 3, 10))
+    assert {r.key: r.n for r in report(session, u, "2026-Q1", "channel").rows} == {"kiosk": 2, "phone": 1}
+    assert {r.key: r.n for r in report(session, u, "2026-Q1", "counter").rows} == {c1.code: 1, c2.code: 2}
+    months = report(session, u, "2026-Q1", "month").rows
+    assert [(r.key, r.n, r.label) for r in months] == [
+        ("2026-01", 1, "Tháng 1/2026"),
+        ("2026-02", 1, "Tháng 2/2026"),
+        ("2026-03", 1, "Tháng 3/2026"),
+    ]
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "2026-Q5", "26-10", "october", "2026-10-05..2026-10-01", ""])
+def test_malformed_periods_are_422(bad: str) -> None:
+    with pytest.raises(Invalid) as err:
+        parse_period(bad)
+    assert err.value.status_code == 422
+
+
+def test_unknown_grouping(session: Session) -> None:
+    with pytest.raises(Invalid, match="by='colour'"):
+        report(session, factories.unit(session), "2026-10", "colour")
