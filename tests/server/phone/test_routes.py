@@ -50,7 +50,7 @@ def test_the_form_shows_the_scale_reasons_and_the_visit(client: TestClient, sess
     words = ["Rất hài lòng", "Hài lòng", "Bình thường", "Không hài lòng"]
     positions = [html.index(f'<span class="face-word">{w}</span>') for w in words]
     assert positions == sorted(positions)
-    assert html.count("<svg class=\"face-svg\"") == 4
+    assert html.count('<svg class="face-svg"') == 4
     # Reasons from the reason table, offered for a not-satisfied answer.
     reasons = session.exec(select(Reason).where(Reason.active == True)).all()  # noqa: E712
     assert sorted(re.findall(r'name="reasons" value="([a-z_]+)"', html)) == sorted(r.code for r in reasons)
@@ -146,7 +146,9 @@ def test_a_second_rating_is_refused_with_409(client: TestClient, session: Sessio
     visit = vf.visit(session, counter)
     form = client.get(f"/r/{visit.token}")
     csrf = _csrf(form.text)
-    assert client.post(f"/r/{visit.token}", data={"csrf": csrf, "level": "3"}, follow_redirects=False).status_code == 303
+    assert (
+        client.post(f"/r/{visit.token}", data={"csrf": csrf, "level": "3"}, follow_redirects=False).status_code == 303
+    )
     again = client.post(f"/r/{visit.token}", data={"csrf": csrf, "level": "1"}, follow_redirects=False)
     assert again.status_code == 409 and "đã được đánh giá" in again.text
     reopened = client.get(f"/r/{visit.token}")
@@ -235,9 +237,10 @@ def test_guessing_tokens_is_stopped_without_blocking_other_addresses(
     strict_app: FastAPI, session: Session, counter: Counter
 ) -> None:
     visits = [vf.visit(session, counter) for _ in range(3)]
-    with _client_from(strict_app, session, "203.0.113.7") as guesser, _client_from(
-        strict_app, session, "198.51.100.20"
-    ) as citizen:
+    with (
+        _client_from(strict_app, session, "203.0.113.7") as guesser,
+        _client_from(strict_app, session, "198.51.100.20") as citizen,
+    ):
         # Honest successes never count: many ratings from one address (a centre's Wi-Fi) go through.
         for visit in visits[:2]:
             assert _rate(citizen, visit.token, level="4").status_code == 303  # type: ignore[attr-defined]
@@ -254,9 +257,10 @@ def test_guessing_tokens_is_stopped_without_blocking_other_addresses(
 
 
 def test_unknown_qr_tokens_count_as_failures(strict_app: FastAPI, session: Session) -> None:
-    with _client_from(strict_app, session, "2001:db8:1:2::1") as first, _client_from(
-        strict_app, session, "2001:db8:1:2::99"
-    ) as same_subnet:
+    with (
+        _client_from(strict_app, session, "2001:db8:1:2::1") as first,
+        _client_from(strict_app, session, "2001:db8:1:2::99") as same_subnet,
+    ):
         for _ in range(5):
             assert first.get(f"/api/v1/visits/{uuid.uuid4().hex[:12]}/qr.svg").status_code == 404
         # IPv6 addresses are counted per /64: hopping within one's own subnet does not help.

@@ -38,12 +38,20 @@ def test_face_shapes_follow_the_scale_most_positive_first(session: Session) -> N
 
 def test_reading_an_answer() -> None:
     form = service.parse_form_body(
-        "level=2&reasons=late&reasons=&comment=a%0D%0Ab&contact=+09+12+&consent=1".encode(),
+        b"level=2&reasons=late&reasons=&comment=a%0D%0Ab&contact=+09+12+&consent=1",
         "application/x-www-form-urlencoded; charset=UTF-8",
     )
-    levels = [service.LevelChoice(level=n, name_vi="", name_en="", satisfied=n > 2, shape="happy") for n in (1, 2, 3, 4)]
+    levels = [
+        service.LevelChoice(level=n, name_vi="", name_en="", satisfied=n > 2, shape="happy") for n in (1, 2, 3, 4)
+    ]
     answer, errors = service.read_answer(form, levels=levels, reasons=[])
     assert errors == ["Lý do đã chọn không hợp lệ; vui lòng chọn lại."]
-    assert (answer.level, answer.reasons, answer.comment, answer.contact, answer.consent) == (2, [], "a\nb", "09 12", True)
+    assert (answer.level, answer.reasons, answer.comment, answer.contact, answer.consent) == (
+        2,
+        [],
+        "a\nb",
+        "09 12",
+        True,
+    )
     assert service.parse_form_body(b"a=1", "multipart/form-data; boundary=x").unreadable
     assert service.parse_form_body(b"&".join([b"a=1"] * 101), "application/x-www-form-urlencoded").too_large

@@ -48,6 +48,4 @@ def user(
 ) -> User:
     """A console login with the password `PASSWORD`."""
     username = name or f"user{next(factories._seq)}"
-    return create_user(
-        session=session, username=username, password=PASSWORD, role=role, unit=unit, officer=officer
-    )
+    return create_user(session=session, username=username, password=PASSWORD, role=role, unit=unit, officer=officer)

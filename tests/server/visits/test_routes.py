@@ -48,7 +48,11 @@ def test_create_visit_with_an_integration_key(client: TestClient, session: Sessi
     assert expires.utcoffset() == timedelta(hours=7)  # reported in the reporting time zone
     assert before + timedelta(days=30) - timedelta(minutes=1) < expires < datetime.now(UTC) + timedelta(days=30)
     row = session.exec(select(Visit).where(Visit.token == token)).one()
-    assert (row.counter_id, row.field_id, row.officer_id) == (counter.id, factories.field(session, "land").id, officer.id)
+    assert (row.counter_id, row.field_id, row.officer_id) == (
+        counter.id,
+        factories.field(session, "land").id,
+        officer.id,
+    )
     assert (row.procedure_code, row.dossier_code, row.rated_at) == ("1.004227", "000.00.00.H12-261005-0001", None)
     assert session.exec(select(AuditLog).where(AuditLog.action == "visit.create")).first() is not None
 
