@@ -16,7 +16,7 @@ from server.models import Counter, ProcedureField, Unit
 from server.templating import is_htmx
 from server.units.service import is_in_subtree, subtree_ids
 from server.visits import console_auth, service
-from server.visits.console_auth import OptionalOfficerDep
+from server.visits.console_auth import OfficerDep, OptionalOfficerDep
 from server.visits.limiter import app_limiter
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -36,13 +36,6 @@ def _templates(request: Request) -> Jinja2Templates:
 
 def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def _to_login(request: Request) -> Response:
-    target = f"/console/login?next={request.url.path}"
-    if is_htmx(request):  # a whole-page navigation, not a login form inside the slip area
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return RedirectResponse(target, status_code=303)
 
 
 def _safe_next(value: str | None) -> str:
@@ -185,10 +178,8 @@ def _console_page(
 
 
 @router.get("", response_class=HTMLResponse)
-def console_page(request: Request, session: SessionDep, settings: SettingsDep, officer: OptionalOfficerDep) -> Response:
+def console_page(request: Request, session: SessionDep, settings: SettingsDep, officer: OfficerDep) -> Response:
     """The counter console: pick the counter and field, invite the citizen to rate."""
-    if officer is None:
-        return _to_login(request)
     return _console_page(request, session, settings, officer)
 
 
@@ -197,7 +188,7 @@ def invite(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    officer: OptionalOfficerDep,
+    officer: OfficerDep,
     counter: Annotated[str, Form(max_length=64)] = "",
     field: Annotated[str, Form(max_length=64)] = "",
     procedure_code: Annotated[str, Form(max_length=64)] = "",
@@ -205,8 +196,6 @@ def invite(
     csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     """Create the visit ("invite rating"): the slip with its QR code (the kiosk at that counter shows the form)."""
-    if officer is None:
-        return _to_login(request)
     console_auth.check_csrf(officer, csrf)
     try:
         visit = service.create_visit(
@@ -243,12 +232,10 @@ def slip_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    officer: OptionalOfficerDep,
+    officer: OfficerDep,
     format: str = "80mm",
 ) -> Response:
     """A visit's printable slip (80 mm thermal receipt or A6) with its QR code and short link."""
-    if officer is None:
-        return _to_login(request)
     context = _slip_context(session=session, settings=settings, visit_token=token, slip_format=format)
     if not is_in_subtree(unit=context["details"].unit, root=officer.unit):
         raise NotFound("unknown visit")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from sqlmodel import Session, select
@@ -22,7 +23,7 @@ from server.auth.service import audit, password_hash
 from server.config import Settings
 from server.db import utcnow
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden, Unauthorized
+from server.errors import AppError, Forbidden, Unauthorized
 from server.models import ROLES, Unit, User
 from server.visits import signing
 
@@ -103,11 +104,18 @@ def optional_officer(request: Request, session: SessionDep, settings: SettingsDe
     return ConsoleOfficer(user=user, unit=unit, csrf_token=csrf)
 
 
-def current_officer(officer: Annotated[ConsoleOfficer | None, Depends(optional_officer)]) -> ConsoleOfficer:
-    """The logged-in console user, or 401."""
-    if officer is None:
+def current_officer(
+    request: Request, officer: Annotated[ConsoleOfficer | None, Depends(optional_officer)]
+) -> ConsoleOfficer:
+    """The logged-in console user; otherwise 401 for the API and htmx, a 303 to the login page for pages."""
+    if officer is not None:
+        return officer
+    if request.url.path.startswith("/api/"):
         raise Unauthorized("log in to the counter console first (/console/login)")
-    return officer
+    login = f"/console/login?next={quote(request.url.path)}"
+    if request.headers.get("HX-Request") == "true":  # htmx navigates the whole page on HX-Redirect
+        raise Unauthorized("your console login has ended; log in again", headers={"HX-Redirect": login})
+    raise AppError("log in to the counter console first", status_code=303, headers={"Location": login})
 
 
 def check_csrf(officer: ConsoleOfficer, token: str | None) -> None:

@@ -42,7 +42,7 @@ def test_the_console_needs_a_login(client: TestClient) -> None:
     assert client.get("/console/visits/AAAAAAAAAAAA", follow_redirects=False).status_code == 303
     assert client.post("/console/visits", data={}, follow_redirects=False).status_code == 303
     htmx = client.post("/console/visits", data={}, headers={"HX-Request": "true"})
-    assert htmx.status_code == 204 and htmx.headers["hx-redirect"].startswith("/console/login")
+    assert htmx.status_code == 401 and htmx.headers["hx-redirect"] == "/console/login?next=/console/visits"
 
 
 def test_login_invite_and_slip(client: TestClient, session: Session, desk: tuple[Unit, Counter, Officer]) -> None:
