@@ -17,8 +17,11 @@ from server.db import make_engine
 from server.errors import install_error_handlers
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
+from server.phone.routes import router as phone_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
+from server.visits.console import router as console_router
+from server.visits.routes import router as visits_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -60,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
+    app.include_router(visits_router)
+    app.include_router(console_router)
+    app.include_router(phone_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

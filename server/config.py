@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     min_sample: int = Field(30, ge=1, description="Below this many valid ratings a rate is 'insufficient data'")
     max_batch: int = Field(500, ge=1, le=5000, description="Most ratings accepted in one ingest request")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per worker (PostgreSQL)")
+    # Visits, phone rating and the counter console (server/visits, server/phone).
+    phone_failure_limit: int = Field(
+        60, ge=1, description="Unknown or expired rating links one address may try within the window before a 429"
+    )
+    phone_failure_window_seconds: int = Field(
+        600, ge=1, le=86400, description="Window over which failed rating-link lookups are counted (per worker)"
+    )
+    console_session_hours: int = Field(12, ge=1, le=24 * 7, description="How long a counter-console login lasts")
 
     @model_validator(mode="after")
     def _refuse_defaults_outside_development(self) -> Settings:

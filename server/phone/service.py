@@ -1,0 +1,186 @@
+"""Phone ratings: the form's choices, its CSRF token, reading an answer, and storing it once per visit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import parse_qs
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from server.config import Settings
+from server.db import utcnow
+from server.errors import Conflict
+from server.models import Counter, Rating, RatingReason, Reason, ScaleLevel, Visit
+from server.visits import signing
+
+CSRF_PURPOSE = "phone-csrf"
+CSRF_COOKIE = "hl_rate"
+MAX_FORM_BYTES = 16 * 1024
+MAX_COMMENT = 1000
+MAX_CONTACT = 255
+HONEYPOT_FIELD = "website"
+#: Face drawings, most positive first; a scale of any length is spread over them.
+FACE_SHAPES = ("very_happy", "happy", "neutral", "unhappy")
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """A level of the scale as the form shows it."""
+
+    level: int
+    name_vi: str
+    name_en: str
+    satisfied: bool
+    shape: str
+
+
+def level_choices(*, session: Session) -> list[LevelChoice]:
+    """The scale's levels, most positive first, each with its face drawing."""
+    rows = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+    last = max(len(rows) - 1, 1)
+    return [
+        LevelChoice(
+            level=row.level,
+            name_vi=row.name_vi,
+            name_en=row.name_en,
+            satisfied=row.satisfied,
+            shape=FACE_SHAPES[round(i * (len(FACE_SHAPES) - 1) / last)],
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def reason_choices(*, session: Session) -> list[Reason]:
+    """The active follow-up reasons in their display order."""
+    return list(
+        session.exec(
+            select(Reason).where(col(Reason.active).is_(True)).order_by(col(Reason.sort_order), col(Reason.id))
+        ).all()
+    )
+
+
+def csrf_token(*, settings: Settings, token: str, nonce: str) -> str:
+    """The form's CSRF token: the HMAC of the visit token and the per-form nonce kept in a cookie."""
+    return signing.sign(settings.secret_key, CSRF_PURPOSE, token, nonce)
+
+
+def csrf_ok(*, settings: Settings, token: str, nonce: str | None, given: str | None) -> bool:
+    """Whether a submitted CSRF token matches the visit and this browser's nonce cookie."""
+    if not nonce or not given:
+        return False
+    return signing.verify(settings.secret_key, CSRF_PURPOSE, given, token, nonce)
+
+
+@dataclass
+class PostedForm:
+    """A form body read with a size cap: its fields, or why it could not be read."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    too_large: bool = False
+    unreadable: bool = False
+
+    def first(self, name: str) -> str:
+        """The first value of a field, or ''."""
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
+
+def parse_form_body(body: bytes, content_type: str) -> PostedForm:
+    """Fields of an `application/x-www-form-urlencoded` body (anything else is unreadable)."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return PostedForm(unreadable=True)
+    try:
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100)
+    except ValueError:
+        return PostedForm(too_large=True)
+    return PostedForm(fields=fields)
+
+
+@dataclass
+class Answer:
+    """What the citizen chose and wrote, as submitted (kept to re-show the form after a mistake)."""
+
+    level: int | None = None
+    reasons: list[str] = field(default_factory=list)
+    comment: str = ""
+    contact: str = ""
+    consent: bool = False
+
+
+def read_answer(form: PostedForm, *, levels: list[LevelChoice], reasons: list[Reason]) -> tuple[Answer, list[str]]:
+    """The answer in a posted form and the problems with it (Vietnamese messages; empty when it can be stored)."""
+    errors: list[str] = []
+    answer = Answer(
+        reasons=[r for r in form.fields.get("reasons", []) if r],
+        comment=form.first("comment").replace("\r\n", "\n").strip(),
+        contact=" ".join(form.first("contact").split()),
+        consent=form.first("consent") in ("1", "on", "yes", "true"),
+    )
+    raw_level = form.first("level").strip()
+    if raw_level.isdigit() and int(raw_level) in {lv.level for lv in levels}:
+        answer.level = int(raw_level)
+    else:
+        errors.append("Vui lòng chọn một mức độ hài lòng.")
+    known = {r.code for r in reasons}
+    if any(code not in known for code in answer.reasons):
+        errors.append("Lý do đã chọn không hợp lệ; vui lòng chọn lại.")
+        answer.reasons = [code for code in answer.reasons if code in known]
+    if len(answer.comment) > MAX_COMMENT:
+        errors.append("Góp ý dài quá 1000 ký tự; vui lòng rút gọn.")
+    if len(answer.contact) > MAX_CONTACT:
+        errors.append("Thông tin liên hệ dài quá 255 ký tự.")
+    if answer.contact and not answer.consent:
+        errors.append("Để lại thông tin liên hệ cần đánh dấu ô đồng ý; hoặc xoá thông tin liên hệ.")
+    return answer, errors
+
+
+def store_phone_rating(
+    *, session: Session, settings: Settings, visit: Visit, answer: Answer, now: datetime | None = None
+) -> Rating:
+    """Store the visit's rating from a phone; 409 when any channel rated it first (the database decides)."""
+    assert answer.level is not None
+    now = now or utcnow()
+    level = session.get(ScaleLevel, answer.level)
+    counter = session.get(Counter, visit.counter_id)
+    assert level is not None and counter is not None
+    reason_ids: list[int] = []
+    if not level.satisfied and answer.reasons:
+        reason_ids = [
+            int(rid) for rid in session.exec(select(Reason.id).where(col(Reason.code).in_(answer.reasons))).all() if rid
+        ]
+    rating = Rating(
+        id=uuid.uuid4(),
+        level=level.level,
+        satisfied=level.satisfied,
+        field_id=visit.field_id,
+        unit_id=counter.unit_id,
+        counter_id=visit.counter_id,
+        officer_id=visit.officer_id,
+        visit_id=visit.id,
+        channel="phone",
+        comment=answer.comment or None,
+        contact=answer.contact if answer.consent and answer.contact else None,
+        contact_consent=bool(answer.consent and answer.contact),
+        rated_at=now,
+        client_rated_at=now,
+        local_date=now.astimezone(settings.tz).date(),
+        received_at=now,
+    )
+    try:
+        # rating.visit_id is UNIQUE: of concurrent submissions (phone or kiosk) exactly one insert survives.
+        with session.begin_nested():
+            session.add(rating)
+            session.flush()
+            for reason_id in reason_ids:
+                session.add(RatingReason(rating_id=rating.id, reason_id=reason_id))
+            visit.rated_at = now
+            session.flush()
+    except sa.exc.IntegrityError:
+        taken = session.exec(select(col(Rating.id)).where(Rating.visit_id == visit.id)).first()
+        if taken is not None:
+            raise Conflict("this visit has been rated already") from None
+        raise
+    return rating

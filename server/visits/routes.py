@@ -1,0 +1,152 @@
+"""The visits API: register a visit (one-stop system or counter console) and its QR codes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from server.auth.service import api_key_from_token, audit, bearer_token
+from server.deps import SessionDep, SettingsDep
+from server.errors import Gone, NotFound, TooManyRequests, Unauthorized
+from server.models import Unit
+from server.visits import qr, service
+from server.visits.console_auth import CSRF_HEADER, check_csrf, optional_officer
+from server.visits.limiter import FailureLimiter, app_limiter
+
+router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
+
+QR_CACHE_CONTROL = "private, max-age=86400"
+
+
+class VisitCreate(BaseModel):
+    """A visit to register: the counter and field are required."""
+
+    counter: str = Field(min_length=1, max_length=64, examples=["C01"])
+    field: str = Field(min_length=1, max_length=64, examples=["land"])
+    procedure_code: str | None = Field(None, max_length=64, examples=["1.004227"])
+    dossier_code: str | None = Field(None, max_length=128, examples=["000.00.00.H12-261005-0001"])
+    officer: str | None = Field(None, max_length=64, examples=["OFF-12"])
+
+
+class VisitCreated(BaseModel):
+    """The new visit's token, rating link, QR code addresses and expiry."""
+
+    token: str
+    rating_url: str
+    qr_png_url: str
+    qr_svg_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class VisitCreator:
+    """Who registers a visit, and the subtree of units they may register visits for."""
+
+    scope: Unit
+    actor: str
+    officer_id: int | None = None
+
+
+def visit_creator(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
+) -> VisitCreator:
+    """An integration key of kind `visits` (Bearer), or a console login with its CSRF token in `X-CSRF-Token`."""
+    if authorization:
+        key = api_key_from_token(session=session, token=bearer_token(authorization), kind="visits")
+        unit = session.get(Unit, key.unit_id)
+        assert unit is not None  # foreign key
+        return VisitCreator(scope=unit, actor=f"apikey:{key.prefix}")
+    officer = optional_officer(request, session, settings)
+    if officer is None:
+        raise Unauthorized(
+            "send an integration key (Authorization: Bearer <key>) or log in to the counter console",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    check_csrf(officer, x_csrf_token)
+    return VisitCreator(scope=officer.unit, actor=officer.user.username, officer_id=officer.user.officer_id)
+
+
+def link_failures(request: Request) -> FailureLimiter:
+    """The limiter of failed rating-link lookups (shared by the QR codes and the phone page)."""
+    settings = request.app.state.settings
+    return app_limiter(
+        request.app.state,
+        "links",
+        limit=settings.phone_failure_limit,
+        window=settings.phone_failure_window_seconds,
+    )
+
+
+@router.post("", status_code=201, response_model=VisitCreated)
+def create_visit(
+    body: VisitCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    creator: Annotated[VisitCreator, Depends(visit_creator)],
+) -> VisitCreated:
+    """Register a visit at a counter; answers its rating link and QR codes (422 for unknown names)."""
+    visit = service.create_visit(
+        session=session,
+        settings=settings,
+        scope=creator.scope,
+        counter_code=body.counter,
+        field_code=body.field,
+        procedure_code=body.procedure_code,
+        dossier_code=body.dossier_code,
+        officer_code=body.officer,
+        officer_id=creator.officer_id,
+    )
+    audit(session=session, actor=creator.actor, action="visit.create", target=body.counter, detail=body.field)
+    links = service.visit_links(settings=settings, token=visit.token)
+    return VisitCreated(
+        token=visit.token,
+        rating_url=links.rating_url,
+        qr_png_url=links.qr_png_url,
+        qr_svg_url=links.qr_svg_url,
+        expires_at=visit.expires_at.astimezone(settings.tz),
+    )
+
+
+def _qr_response(request: Request, session: SessionDep, settings: SettingsDep, token: str, kind: str) -> Response:
+    limiter = link_failures(request)
+    host = request.client.host if request.client else None
+    verdict = limiter.check(host)
+    if not verdict.allowed:
+        raise TooManyRequests(
+            "too many unknown or expired visit tokens from this address; try again later",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    try:
+        visit = service.live_visit(session=session, token=token)
+    except (NotFound, Gone):
+        limiter.fail(host)
+        raise
+    url = service.visit_links(settings=settings, token=visit.token).rating_url
+    etag = '"' + hashlib.sha256(f"{kind}|{qr.ERROR_CORRECTION}|{qr.QUIET_ZONE}|{url}".encode()).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": QR_CACHE_CONTROL, "ETag": etag}
+    if etag in (request.headers.get("if-none-match") or ""):
+        return Response(status_code=304, headers=headers)
+    if kind == "png":
+        return Response(qr.qr_png(url), media_type="image/png", headers=headers)
+    return Response(qr.qr_svg(url), media_type="image/svg+xml", headers=headers)
+
+
+@router.get("/{token}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def visit_qr_png(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The visit's rating link as a QR code (PNG, error correction Q, 4-module quiet zone); 404 unknown, 410 expired."""
+    return _qr_response(request, session, settings, token, "png")
+
+
+@router.get("/{token}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+def visit_qr_svg(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The visit's rating link as a QR code (SVG, scalable for print); 404 unknown, 410 expired."""
+    return _qr_response(request, session, settings, token, "svg")

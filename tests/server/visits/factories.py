@@ -1,0 +1,51 @@
+"""Test data for visits, phone ratings and the counter console (reference data comes from the migrations)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from server.auth.service import create_api_key, create_user
+from server.db import utcnow
+from server.models import Counter, Officer, Unit, User, Visit
+from server.visits.service import new_token
+from tests import factories
+
+PASSWORD = "correct horse battery"
+
+
+def visit(
+    session: Session,
+    counter: Counter,
+    *,
+    field_code: str = "land",
+    officer: Officer | None = None,
+    expires_in: timedelta = timedelta(days=30),
+) -> Visit:
+    """A visit at `counter`, valid for `expires_in` (negative: already expired)."""
+    now = utcnow()
+    row = Visit(
+        token=new_token(),
+        counter_id=counter.id,  # type: ignore[arg-type]
+        field_id=factories.field(session, field_code).id,  # type: ignore[arg-type]
+        officer_id=officer.id if officer else None,
+        created_at=now,
+        expires_at=now + expires_in,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def api_key(session: Session, unit: Unit, kind: str = "visits") -> str:
+    """A new API key of `kind` for `unit`'s subtree."""
+    return create_api_key(session=session, kind=kind, unit=unit)[1]
+
+
+def user(
+    session: Session, unit: Unit | None, *, role: str = "officer", officer: Officer | None = None, name: str = ""
+) -> User:
+    """A console login with the password `PASSWORD`."""
+    username = name or f"user{next(factories._seq)}"
+    return create_user(session=session, username=username, password=PASSWORD, role=role, unit=unit, officer=officer)
