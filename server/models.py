@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -244,3 +245,73 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(default="", max_length=255)
     detail: str = Field(default="", sa_type=sa.Text)
     ip: str | None = Field(default=None, max_length=64)
+
+
+# --- rollups (indices) ---
+# Pre-aggregated counts of `rating` and `rating_reason` that month reports read instead of raw ratings. They are
+# kept exact by database triggers created in migration 0005 (not by application code, so every ingest path is
+# covered: kiosk batches, phone ratings, bulk inserts, misuse flags set later). `officer_id` 0 stands for "no
+# officer named" because a key column cannot hold NULL (and NULLs never collide in unique keys). Reason counts cover
+# valid ratings only. `hailong rollup rebuild` recomputes all four tables from the raw ratings.
+
+
+def _rollup_key(**kwargs: Any) -> Any:
+    return Field(primary_key=True, sa_column_kwargs={"autoincrement": False}, **kwargs)
+
+
+class RatingRollup(SQLModel, table=True):
+    """Ratings per reporting day × unit × counter × field × officer × channel × level × satisfied × misuse."""
+
+    __tablename__ = "rating_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    unit_id: int = _rollup_key()
+    day: date = _rollup_key(description="the ratings' local_date")
+    counter_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    officer_id: int = _rollup_key(description="0: no officer named")
+    channel: str = _rollup_key(max_length=16)
+    level: int = _rollup_key()
+    satisfied: bool = _rollup_key()
+    misuse: bool = _rollup_key()
+    n: int = Field(description="ratings with exactly this key")
+
+
+class RatingReasonRollup(SQLModel, table=True):
+    """Reasons chosen with valid ratings, per reporting day × unit × counter × field × officer × channel × reason."""
+
+    __tablename__ = "rating_reason_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    unit_id: int = _rollup_key()
+    day: date = _rollup_key()
+    counter_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    officer_id: int = _rollup_key(description="0: no officer named")
+    channel: str = _rollup_key(max_length=16)
+    reason_id: int = _rollup_key()
+    n: int = Field(description="valid ratings with this key that chose the reason")
+
+
+class RatingMonthRollup(SQLModel, table=True):
+    """Ratings per month × unit × field × level × satisfied × misuse: national month reports in milliseconds."""
+
+    __tablename__ = "rating_month_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    month: date = _rollup_key(description="first day of the month of the ratings' local_date")
+    unit_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    level: int = _rollup_key()
+    satisfied: bool = _rollup_key()
+    misuse: bool = _rollup_key()
+    n: int = Field(description="ratings with exactly this key")
+
+
+class RatingReasonMonthRollup(SQLModel, table=True):
+    """Reasons chosen with valid ratings, per month × unit × field × reason."""
+
+    __tablename__ = "rating_reason_month_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    month: date = _rollup_key()
+    unit_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    reason_id: int = _rollup_key()
+    n: int = Field(description="valid ratings with this key that chose the reason")
