@@ -48,7 +48,7 @@ class RollupSpec:
     @property
     def table(self) -> sa.Table:
         """The SQLAlchemy table."""
-        return self.model.__table__  # type: ignore[attr-defined,no-any-return]
+        return self.model.__table__  # type: ignore[attr-defined]
 
     @property
     def name(self) -> str:

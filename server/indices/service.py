@@ -258,7 +258,7 @@ def compute_indices(
     return IndicesReport(
         period=period.code,
         unit=unit.code,
-        by=by,  # type: ignore[arg-type]
+        by=by,
         min_sample=min_sample,
         timezone=str(tz),
         overall=build(unit.code, unit.name, unit.name, "all", overall, year),

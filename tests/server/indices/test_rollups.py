@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from server.indices.matrix import unit_field_matrix
 from server.indices.periods import Period, parse_period
 from server.indices.schemas import IndexRow
 from server.indices.service import compute_indices
@@ -266,8 +267,10 @@ class World:
                     out["month_reason"][(month, unit_id, field_id, reason_id)] += 1
         return out
 
-    def expected_report(self, period: Period, by: str | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-        root = self.s.root
+    def expected_report(
+        self, period: Period, by: str | None, root: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        root = self.s.root if root is None else root
         overall = _blank()
         rows: dict[str, dict[str, Any]] = {}
         for r in self.live():
@@ -275,11 +278,11 @@ class World:
             if not self._in_subtree(unit, root) or not period.start <= r.local_date < period.end:
                 continue
             _tally(overall, r)
-            for key in self._keys(r, unit, by):
+            for key in self._keys(r, unit, by, root):
                 _tally(rows.setdefault(key, _blank()), r)
         return overall, rows
 
-    def _keys(self, r: RatingRow, unit: int, by: str | None) -> list[str]:
+    def _keys(self, r: RatingRow, unit: int, by: str | None, root: int) -> list[str]:
         if by is None:
             return []
         if by == "field":
@@ -288,8 +291,8 @@ class World:
             return ["all", *FIELDS[r.field]]
         if by == "unit":
             chain = self._ancestors(unit)
-            below = chain[: chain.index(self.s.root)]
-            return [self.units[below[-1] if below else self.s.root].code]
+            below = chain[: chain.index(root)]
+            return [self.units[below[-1] if below else root].code]
         if by == "counter":
             return [self.counters[r.counter].code]
         if by == "officer":
@@ -366,6 +369,19 @@ def check_world(session: Session, s: Scenario) -> None:
             assert got.get(key) == want, f"{key}, {where}"
         for key in got.keys() - want_rows.keys():
             assert got[key] == _blank(), f"{key}, {where}"
+
+    # The national matrix: every unit of the subtree × every field, each with its own subtree's totals.
+    matrix = unit_field_matrix(session=session, unit=root, period=period)
+    field_ids = {code: world.fields[code] for code in FIELDS}
+    for u, unit in enumerate(world.units):
+        if not world._in_subtree(u, s.root):
+            assert (int(unit.id or 0), None) not in matrix.cells
+            continue
+        want_overall, want_fields = world.expected_report(period, "field", root=u)
+        assert _actual(matrix.row(int(unit.id or 0), None, 30)) == want_overall, f"matrix {unit.code}"
+        for code, fid in field_ids.items():
+            want = want_fields.get(code, _blank())
+            assert _actual(matrix.row(int(unit.id or 0), fid, 30)) == want, f"matrix {unit.code} {code}"
 
 
 @settings(
