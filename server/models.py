@@ -291,18 +291,26 @@ class RatingReasonRollup(SQLModel, table=True):
     n: int = Field(description="valid ratings with this key that chose the reason")
 
 
+#: Levels the month rollup has a column for; a scale with any other level makes month reports use the day rollup.
+MONTH_ROLLUP_LEVELS = (1, 2, 3, 4, 5)
+
+
 class RatingMonthRollup(SQLModel, table=True):
-    """Ratings per month × unit × field × level × satisfied × misuse: national month reports in milliseconds."""
+    """Ratings per month × unit × field, one row each, levels as columns: national month reports in milliseconds."""
 
     __tablename__ = "rating_month_rollup"
     __table_args__ = {"sqlite_with_rowid": False}
     month: date = _rollup_key(description="first day of the month of the ratings' local_date")
     unit_id: int = _rollup_key()
     field_id: int = _rollup_key()
-    level: int = _rollup_key()
-    satisfied: bool = _rollup_key()
-    misuse: bool = _rollup_key()
-    n: int = Field(description="ratings with exactly this key")
+    valid: int = Field(description="ratings not flagged as misuse")
+    satisfied: int = Field(description="valid ratings at a satisfied level")
+    misuse: int = Field(description="ratings flagged as misuse")
+    level_1: int = Field(description="valid ratings at level 1")
+    level_2: int = Field(description="valid ratings at level 2")
+    level_3: int = Field(description="valid ratings at level 3")
+    level_4: int = Field(description="valid ratings at level 4")
+    level_5: int = Field(description="valid ratings at level 5")
 
 
 class RatingReasonMonthRollup(SQLModel, table=True):

@@ -4,7 +4,9 @@ Four pre-aggregated tables (see server/models.py, "rollups (indices)"):
 
 - `rating_rollup`: ratings per day × unit × counter × field × officer × channel × level × satisfied × misuse;
 - `rating_reason_rollup`: reasons of valid ratings per day × unit × counter × field × officer × channel × reason;
-- `rating_month_rollup` and `rating_reason_month_rollup`: the same per month × unit × field (national month reports).
+- `rating_month_rollup`: one row per month × unit × field with valid, satisfied and misuse counts and levels 1-5 as
+  columns (national month reports read ~14 rows per unit instead of one per level and flag);
+- `rating_reason_month_rollup`: reasons of valid ratings per month × unit × field × reason.
 
 Triggers keep them exact on every write to `rating` and `rating_reason`, whatever code does it: inserts, updates of
 any counted column (a misuse flag set after the reasons were stored moves those reasons out of the counts),
@@ -12,7 +14,7 @@ deletes, and on PostgreSQL truncation. SQLite gets row-level triggers with upser
 triggers with transition tables, which aggregate a whole batch (a kiosk sends up to 500 ratings in one INSERT) and
 upsert each key once, in key order so that concurrent batches lock rows in the same order. Each trigger applies a
 delta (+1 for new rows, -1 for old rows) with `INSERT ... ON CONFLICT DO UPDATE SET n = n + delta`, then removes
-keys whose count fell to zero.
+keys whose counts fell to zero.
 
 `officer_id` 0 stands for "no officer" (key columns cannot be NULL). The SQL is frozen here on purpose: a
 migration must not change meaning when application code does. The upgrade fills the rollups from existing ratings.
@@ -33,13 +35,14 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Key columns of each rollup, and how each is computed from a rating row aliased `{r}`.
 DAY = "rating_rollup"
 DAY_REASON = "rating_reason_rollup"
 MONTH = "rating_month_rollup"
 MONTH_REASON = "rating_reason_month_rollup"
+LEVELS = (1, 2, 3, 4, 5)  # the month rollup's level columns
 
-_COMMON = {
+# How each key column is computed from a rating row called `{r}`.
+_KEY_EXPRS = {
     "unit_id": "{r}.unit_id",
     "day": "{r}.local_date",
     "counter_id": "{r}.counter_id",
@@ -54,43 +57,69 @@ MONTH_OF = {
     "postgresql": "CAST(date_trunc('month', CAST({r}.local_date AS timestamp)) AS date)",
     "sqlite": "substr({r}.local_date, 1, 8) || '01'",
 }
-RATING_KEYS = {
-    DAY: ["unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "level", "satisfied", "misuse"],
-    MONTH: ["month", "unit_id", "field_id", "level", "satisfied", "misuse"],
+# Key columns from the rating, whether the table counts reasons (then `reason_id` ends the key), and its counts:
+# each value is an expression of the rating row `{r}` and the delta `{d}` (+1 or -1).
+TABLES: dict[str, tuple[list[str], bool, dict[str, str]]] = {
+    DAY: (
+        ["unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "level", "satisfied", "misuse"],
+        False,
+        {"n": "{d}"},
+    ),
+    DAY_REASON: (["unit_id", "day", "counter_id", "field_id", "officer_id", "channel"], True, {"n": "{d}"}),
+    MONTH: (
+        ["month", "unit_id", "field_id"],
+        False,
+        {
+            "valid": "CASE WHEN {r}.misuse THEN 0 ELSE {d} END",
+            "satisfied": "CASE WHEN {r}.satisfied AND NOT {r}.misuse THEN {d} ELSE 0 END",
+            "misuse": "CASE WHEN {r}.misuse THEN {d} ELSE 0 END",
+            **{
+                f"level_{lv}": f"CASE WHEN {{r}}.level = {lv} AND NOT {{r}}.misuse THEN {{d}} ELSE 0 END"
+                for lv in LEVELS
+            },
+        },
+    ),
+    MONTH_REASON: (["month", "unit_id", "field_id"], True, {"n": "{d}"}),
 }
-# Reason rollups: the rating's part of the key, then `reason_id`.
-REASON_KEYS = {
-    DAY_REASON: ["unit_id", "day", "counter_id", "field_id", "officer_id", "channel"],
-    MONTH_REASON: ["month", "unit_id", "field_id"],
-}
-ALL_KEYS = {**RATING_KEYS, **{t: [*k, "reason_id"] for t, k in REASON_KEYS.items()}}
+# A key disappears when these counts are all zero.
+PRESENCE = {DAY: ["n"], DAY_REASON: ["n"], MONTH: ["valid", "misuse"], MONTH_REASON: ["n"]}
 
 
-def _exprs(dialect: str, keys: list[str], alias: str) -> list[str]:
-    """The SQL expressions of `keys` computed from a rating row called `alias`."""
-    table = {**_COMMON, "month": MONTH_OF[dialect]}
-    return [table[k].format(r=alias) for k in keys]
+def _keys(table: str) -> list[str]:
+    rating_keys, reasons, _ = TABLES[table]
+    return [*rating_keys, "reason_id"] if reasons else rating_keys
+
+
+def _key_exprs(dialect: str, table: str, r: str, reason: str | None = None) -> list[str]:
+    """The key of `table` computed from the rating row `r` (and the reason row `reason`)."""
+    exprs = {**_KEY_EXPRS, "month": MONTH_OF[dialect]}
+    rating_keys, reasons, _ = TABLES[table]
+    out = [exprs[k].format(r=r) for k in rating_keys]
+    return [*out, f"{reason}.reason_id"] if reasons else out
+
+
+def _value_exprs(table: str, r: str, d: str) -> list[str]:
+    return [v.format(r=r, d=d) for v in TABLES[table][2].values()]
+
+
+def _values(table: str) -> list[str]:
+    return list(TABLES[table][2])
 
 
 def _create_tables() -> None:
-    def key(name: str, type_: sa.types.TypeEngine) -> sa.Column:  # type: ignore[type-arg]
-        return sa.Column(name, type_, autoincrement=False, nullable=False)
-
-    def columns(keys: list[str]) -> list[sa.Column]:  # type: ignore[type-arg]
-        types = {
-            "month": sa.Date(),
-            "day": sa.Date(),
-            "channel": sqlmodel.sql.sqltypes.AutoString(length=16),
-            "satisfied": sa.Boolean(),
-            "misuse": sa.Boolean(),
-        }
-        return [key(k, types.get(k, sa.Integer())) for k in keys]
-
-    for table, keys in ALL_KEYS.items():
+    types = {
+        "month": sa.Date(),
+        "day": sa.Date(),
+        "channel": sqlmodel.sql.sqltypes.AutoString(length=16),
+        "satisfied": sa.Boolean(),
+        "misuse": sa.Boolean(),
+    }
+    for table in TABLES:
+        keys = _keys(table)
         op.create_table(
             table,
-            *columns(keys),
-            sa.Column("n", sa.Integer(), nullable=False),
+            *[sa.Column(k, types.get(k, sa.Integer()), autoincrement=False, nullable=False) for k in keys],
+            *[sa.Column(v, sa.Integer(), nullable=False) for v in _values(table)],
             sa.PrimaryKeyConstraint(*keys, name=op.f(f"pk_{table}")),
             sqlite_with_rowid=False,
         )
@@ -98,70 +127,60 @@ def _create_tables() -> None:
 
 def _fill(dialect: str) -> None:
     """Set-based fill from the ratings already stored."""
-    for table, keys in RATING_KEYS.items():
-        exprs = _exprs(dialect, keys, "r")
+    for table, (_, reasons, _) in TABLES.items():
+        keys = _key_exprs(dialect, table, "r", "x")
+        values = [f"sum({v})" for v in _value_exprs(table, "r", "1")]
+        source = "rating_reason x JOIN rating r ON r.id = x.rating_id WHERE NOT r.misuse" if reasons else "rating r"
         positions = ", ".join(str(i + 1) for i in range(len(keys)))
         op.execute(
-            f"INSERT INTO {table} ({', '.join(keys)}, n) "
-            f"SELECT {', '.join(exprs)}, count(*) FROM rating r GROUP BY {positions}"
-        )
-    for table, keys in REASON_KEYS.items():
-        exprs = [*_exprs(dialect, keys, "r"), "x.reason_id"]
-        positions = ", ".join(str(i + 1) for i in range(len(exprs)))
-        op.execute(
-            f"INSERT INTO {table} ({', '.join([*keys, 'reason_id'])}, n) "
-            f"SELECT {', '.join(exprs)}, count(*) FROM rating_reason x JOIN rating r ON r.id = x.rating_id "
-            f"WHERE NOT r.misuse GROUP BY {positions}"
+            f"INSERT INTO {table} ({', '.join([*_keys(table), *_values(table)])}) "
+            f"SELECT {', '.join([*keys, *values])} FROM {source} GROUP BY {positions}"
         )
 
 
 # --- SQLite: row-level triggers ------------------------------------------------------------------------------------
 
-SQLITE_COUNTED = ["local_date", "unit_id", "counter_id", "field_id", "officer_id", "channel", "level", "satisfied"]
-SQLITE_COUNTED.append("misuse")
+COUNTED = ["local_date", "unit_id", "counter_id", "field_id", "officer_id", "channel", "level", "satisfied", "misuse"]
 
 
-def _sqlite_add(table: str, exprs: list[str], delta: str, where: str | None = None) -> str:
-    """Upsert `delta` into `table` at the key `exprs` (a SELECT with `where`, or plain VALUES)."""
-    cols = ", ".join(ALL_KEYS[table])
-    source = f"SELECT {', '.join(exprs)}, {delta} {where}" if where else f"VALUES ({', '.join(exprs)}, {delta})"
-    return f"INSERT INTO {table} ({cols}, n) {source} ON CONFLICT ({cols}) DO UPDATE SET n = n + excluded.n;"
-
-
-def _sqlite_drop_zero(table: str, exprs: list[str]) -> str:
-    """Remove the key `exprs` of `table` if its count fell to zero."""
-    conditions = " AND ".join(f"{k} = {e}" for k, e in zip(ALL_KEYS[table], exprs, strict=True))
-    return f"DELETE FROM {table} WHERE {conditions} AND n = 0;"
-
-
-def _sqlite_rating_change(row: str, delta: int) -> list[str]:
-    """Statements adding (+1) or removing (-1) the rating `row` (NEW or OLD) and its reasons."""
-    out = []
-    for table, keys in RATING_KEYS.items():
-        exprs = _exprs("sqlite", keys, row)
-        out.append(_sqlite_add(table, exprs, str(delta)))
-        if delta < 0:
-            out.append(_sqlite_drop_zero(table, exprs))
-    for table, keys in REASON_KEYS.items():
-        exprs = [*_exprs("sqlite", keys, row), "x.reason_id"]
-        where = f"FROM rating_reason x WHERE x.rating_id = {row}.id AND NOT {row}.misuse"
-        out.append(_sqlite_add(table, exprs, str(delta), where))
-        if delta < 0:
-            conditions = " AND ".join(f"{k} = {e}" for k, e in zip(keys, exprs, strict=False))
-            out.append(f"DELETE FROM {table} WHERE {conditions} AND n = 0;")
+def _sqlite_add(table: str, r: str, d: int, reason: str | None = None, where: str | None = None) -> list[str]:
+    """Upsert the delta `d` of the rating row `r` (and reason row `reason`) into `table`; drop zero keys after -1."""
+    cols = ", ".join(_keys(table))
+    exprs = [*_key_exprs("sqlite", table, r, reason), *_value_exprs(table, r, str(d))]
+    source = f"SELECT {', '.join(exprs)} {where}" if where else f"VALUES ({', '.join(exprs)})"
+    updates = ", ".join(f"{v} = {v} + excluded.{v}" for v in _values(table))
+    out = [
+        f"INSERT INTO {table} ({cols}, {', '.join(_values(table))}) {source} ON CONFLICT ({cols}) DO UPDATE SET {updates};"
+    ]
+    if d < 0:
+        zero = " AND ".join(f"{v} = 0" for v in PRESENCE[table])
+        key = _key_exprs("sqlite", table, r, reason)
+        if where:  # the key comes from a query: match it as a row value
+            out.append(f"DELETE FROM {table} WHERE {zero} AND ({cols}) IN (SELECT {', '.join(key)} {where});")
+        else:
+            match = " AND ".join(f"{k} = {e}" for k, e in zip(_keys(table), key, strict=True))
+            out.append(f"DELETE FROM {table} WHERE {match} AND {zero};")
     return out
 
 
-def _sqlite_reason_change(row: str, delta: int) -> list[str]:
-    """Statements adding or removing one `rating_reason` row (NEW or OLD) for a valid rating."""
+def _sqlite_rating_change(r: str, d: int) -> list[str]:
+    """Add (+1) or remove (-1) the rating row `r` (NEW or OLD) and the reasons stored with it."""
     out = []
-    for table, keys in REASON_KEYS.items():
-        exprs = [*_exprs("sqlite", keys, "r"), f"{row}.reason_id"]
-        where = f"FROM rating r WHERE r.id = {row}.rating_id AND NOT r.misuse"
-        out.append(_sqlite_add(table, exprs, str(delta), where))
-        if delta < 0:
-            cols = ", ".join(ALL_KEYS[table])
-            out.append(f"DELETE FROM {table} WHERE n = 0 AND ({cols}) IN (SELECT {', '.join(exprs)} {where});")
+    for table, (_, reasons, _) in TABLES.items():
+        if reasons:
+            where = f"FROM rating_reason x WHERE x.rating_id = {r}.id AND NOT {r}.misuse"
+            out += _sqlite_add(table, r, d, "x", where)
+        else:
+            out += _sqlite_add(table, r, d)
+    return out
+
+
+def _sqlite_reason_change(row: str, d: int) -> list[str]:
+    """Add or remove one `rating_reason` row (NEW or OLD) of a valid rating."""
+    out = []
+    for table, (_, reasons, _) in TABLES.items():
+        if reasons:
+            out += _sqlite_add(table, "r", d, row, f"FROM rating r WHERE r.id = {row}.rating_id AND NOT r.misuse")
     return out
 
 
@@ -170,13 +189,23 @@ def _sqlite_trigger(name: str, event: str, table: str, statements: list[str], wh
     return f"CREATE TRIGGER {name} AFTER {event} ON {table}{f' WHEN {when}' if when else ''}\nBEGIN\n  {body}\nEND"
 
 
+SQLITE_TRIGGER_NAMES = [
+    "trg_rating_rollup_insert",
+    "trg_rating_rollup_update",
+    "trg_rating_rollup_delete",
+    "trg_rating_reason_rollup_insert",
+    "trg_rating_reason_rollup_update",
+    "trg_rating_reason_rollup_delete",
+]
+
+
 def _sqlite_triggers() -> list[str]:
-    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ["id", *SQLITE_COUNTED])
+    changed = " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in ["id", *COUNTED])
     return [
         _sqlite_trigger("trg_rating_rollup_insert", "INSERT", "rating", _sqlite_rating_change("NEW", 1)),
         _sqlite_trigger(
             "trg_rating_rollup_update",
-            f"UPDATE OF id, {', '.join(SQLITE_COUNTED)}",
+            f"UPDATE OF id, {', '.join(COUNTED)}",
             "rating",
             _sqlite_rating_change("OLD", -1) + _sqlite_rating_change("NEW", 1),
             when=changed,
@@ -193,59 +222,53 @@ def _sqlite_triggers() -> list[str]:
     ]
 
 
-SQLITE_TRIGGER_NAMES = [
-    "trg_rating_rollup_insert",
-    "trg_rating_rollup_update",
-    "trg_rating_rollup_delete",
-    "trg_rating_reason_rollup_insert",
-    "trg_rating_reason_rollup_update",
-    "trg_rating_reason_rollup_delete",
-]
-
-
 # --- PostgreSQL: statement-level triggers with transition tables ----------------------------------------------------
 
+# A part of a delta: (FROM ... WHERE over a rating row aliased `r` and maybe a reason row aliased `x`, the delta).
+Part = tuple[str, int]
 
-def _pg_apply(table: str, parts: list[tuple[str, int, str]]) -> list[str]:
-    """Upsert the summed deltas of `parts` into `table`, then drop keys left at zero.
 
-    Each part is (FROM/WHERE clause over a rating row aliased `r`, delta, alias for reasons or "").
-    """
-    keys = ALL_KEYS[table]
+def _pg_apply(table: str, parts: list[Part]) -> list[str]:
+    """Upsert the summed deltas of `parts` into `table` in key order, then drop keys left at zero."""
+    keys, values = _keys(table), _values(table)
     cols = ", ".join(keys)
-    rating_keys = RATING_KEYS.get(table) or REASON_KEYS[table]
-    selects = []
-    for source, delta, reason in parts:
-        exprs = _exprs("postgresql", rating_keys, "r") + ([f"{reason}.reason_id"] if reason else [])
-        selects.append(
-            f"SELECT {', '.join(f'{e} AS {k}' for e, k in zip(exprs, keys, strict=True))}, {delta} AS d {source}"
-        )
-    union = "\n      UNION ALL ".join(selects)
+
+    def select(source: str, d: int) -> str:
+        exprs = _key_exprs("postgresql", table, "r", "x") + _value_exprs(table, "r", str(d))
+        return f"SELECT {', '.join(f'{e} AS {c}' for e, c in zip(exprs, keys + values, strict=True))} {source}"
+
+    union = "\n      UNION ALL ".join(select(source, d) for source, d in parts)
+    sums = ", ".join(f"CAST(sum({v}) AS integer) AS {v}" for v in values)
+    nonzero = " OR ".join(f"{v} <> 0" for v in values)
+    updates = ", ".join(f"{v} = t.{v} + EXCLUDED.{v}" for v in values)
     out = [
-        f"""INSERT INTO {table} AS t ({cols}, n)
-    SELECT {cols}, CAST(sum(d) AS integer) FROM (
-      {union}
-    ) AS c
-    GROUP BY {cols} HAVING sum(d) <> 0 ORDER BY {cols}
-    ON CONFLICT ({cols}) DO UPDATE SET n = t.n + EXCLUDED.n;"""
+        f"""INSERT INTO {table} AS t ({cols}, {", ".join(values)})
+    SELECT * FROM (
+      SELECT {cols}, {sums} FROM (
+        {union}
+      ) AS c GROUP BY {cols}
+    ) AS g WHERE {nonzero} ORDER BY {cols}
+    ON CONFLICT ({cols}) DO UPDATE SET {updates};"""
     ]
-    negatives = [s for s, p in zip(selects, parts, strict=True) if p[1] < 0]
-    if negatives:
-        conditions = " AND ".join(f"t.{k} = c.{k}" for k in keys)
+    removed = [select(source, d) for source, d in parts if d < 0]
+    if removed:
+        match = " AND ".join(f"t.{k} = c.{k}" for k in keys)
+        zero = " AND ".join(f"t.{v} = 0" for v in PRESENCE[table])
         out.append(
             f"""IF touched > 0 THEN
-      DELETE FROM {table} AS t USING ({" UNION ".join(negatives)}) AS c WHERE {conditions} AND t.n = 0;
+      DELETE FROM {table} AS t USING ({" UNION ".join(removed)}) AS c WHERE {match} AND {zero};
     END IF;"""
         )
     return out
 
 
-def _pg_function(name: str, statements: list[str], guard: str | None = None) -> str:
+def _pg_function(name: str, tables: dict[str, list[Part]], guard: str | None = None) -> str:
     body = []
-    for s in statements:
-        body.append(s)
-        if s.startswith("INSERT"):
-            body.append("GET DIAGNOSTICS touched = ROW_COUNT;")
+    for table, parts in tables.items():
+        for statement in _pg_apply(table, parts):
+            body.append(statement)
+            if statement.startswith("INSERT"):
+                body.append("GET DIAGNOSTICS touched = ROW_COUNT;")
     guard_sql = f"IF NOT ({guard}) THEN RETURN NULL; END IF;\n    " if guard else ""
     joined = "\n    ".join(body)
     return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -258,79 +281,55 @@ END
 $$"""
 
 
-def _pg_rating(table_parts: dict[str, list[tuple[str, int, str]]]) -> list[str]:
-    return [s for table, parts in table_parts.items() for s in _pg_apply(table, parts)]
-
-
 def _pg_functions() -> dict[str, str]:
-    new_ratings = ("FROM new_rows AS r", 1, "")
-    old_ratings = ("FROM old_rows AS r", -1, "")
-    new_reasons_of_new = ("FROM new_rows AS r JOIN rating_reason AS x ON x.rating_id = r.id WHERE NOT r.misuse", 1, "x")
-    old_reasons_of_old = (
-        "FROM old_rows AS r JOIN rating_reason AS x ON x.rating_id = r.id WHERE NOT r.misuse",
-        -1,
-        "x",
-    )
-    reasons_new = ("FROM new_rows AS x JOIN rating AS r ON r.id = x.rating_id WHERE NOT r.misuse", 1, "x")
-    reasons_old = ("FROM old_rows AS x JOIN rating AS r ON r.id = x.rating_id WHERE NOT r.misuse", -1, "x")
-    counted = ", ".join(f"o.{c}" for c in SQLITE_COUNTED)
-    counted_new = ", ".join(f"n.{c}" for c in SQLITE_COUNTED)
+    new_ratings: Part = ("FROM new_rows AS r", 1)
+    old_ratings: Part = ("FROM old_rows AS r", -1)
+    reasons_of_new: Part = ("FROM new_rows AS r JOIN rating_reason AS x ON x.rating_id = r.id WHERE NOT r.misuse", 1)
+    reasons_of_old: Part = ("FROM old_rows AS r JOIN rating_reason AS x ON x.rating_id = r.id WHERE NOT r.misuse", -1)
+    new_reasons: Part = ("FROM new_rows AS x JOIN rating AS r ON r.id = x.rating_id WHERE NOT r.misuse", 1)
+    old_reasons: Part = ("FROM old_rows AS x JOIN rating AS r ON r.id = x.rating_id WHERE NOT r.misuse", -1)
+    old, new = ", ".join(f"o.{c}" for c in COUNTED), ", ".join(f"n.{c}" for c in COUNTED)
     # An UPDATE that changes no counted column (a comment, a visit link) costs one hash join and nothing else.
     changed = (
         "EXISTS (SELECT 1 FROM old_rows AS o FULL JOIN new_rows AS n ON n.id = o.id "
-        f"WHERE o.id IS NULL OR n.id IS NULL OR ({counted}) IS DISTINCT FROM ({counted_new}))"
+        f"WHERE o.id IS NULL OR n.id IS NULL OR ({old}) IS DISTINCT FROM ({new}))"
     )
-    return {
-        "hl_rollup_rating_insert": _pg_function(
-            "hl_rollup_rating_insert", _pg_rating({DAY: [new_ratings], MONTH: [new_ratings]})
+    functions = {
+        "hl_rollup_rating_insert": ({DAY: [new_ratings], MONTH: [new_ratings]}, None),
+        "hl_rollup_rating_update": (
+            {
+                DAY: [new_ratings, old_ratings],
+                MONTH: [new_ratings, old_ratings],
+                DAY_REASON: [reasons_of_new, reasons_of_old],
+                MONTH_REASON: [reasons_of_new, reasons_of_old],
+            },
+            changed,
         ),
-        "hl_rollup_rating_update": _pg_function(
-            "hl_rollup_rating_update",
-            _pg_rating(
-                {
-                    DAY: [new_ratings, old_ratings],
-                    MONTH: [new_ratings, old_ratings],
-                    DAY_REASON: [new_reasons_of_new, old_reasons_of_old],
-                    MONTH_REASON: [new_reasons_of_new, old_reasons_of_old],
-                }
-            ),
-            guard=changed,
+        # Reasons normally go first (foreign key); any still present leave the counts with their rating.
+        "hl_rollup_rating_delete": (
+            {DAY: [old_ratings], MONTH: [old_ratings], DAY_REASON: [reasons_of_old], MONTH_REASON: [reasons_of_old]},
+            None,
         ),
-        "hl_rollup_rating_delete": _pg_function(
-            "hl_rollup_rating_delete",
-            _pg_rating(
-                {
-                    DAY: [old_ratings],
-                    MONTH: [old_ratings],
-                    # Reasons normally go first (foreign key); any still present leave the counts with the rating.
-                    DAY_REASON: [old_reasons_of_old],
-                    MONTH_REASON: [old_reasons_of_old],
-                }
-            ),
+        "hl_rollup_reason_insert": ({DAY_REASON: [new_reasons], MONTH_REASON: [new_reasons]}, None),
+        "hl_rollup_reason_update": (
+            {DAY_REASON: [new_reasons, old_reasons], MONTH_REASON: [new_reasons, old_reasons]},
+            None,
         ),
-        "hl_rollup_reason_insert": _pg_function(
-            "hl_rollup_reason_insert", _pg_rating({DAY_REASON: [reasons_new], MONTH_REASON: [reasons_new]})
-        ),
-        "hl_rollup_reason_update": _pg_function(
-            "hl_rollup_reason_update",
-            _pg_rating({DAY_REASON: [reasons_new, reasons_old], MONTH_REASON: [reasons_new, reasons_old]}),
-        ),
-        "hl_rollup_reason_delete": _pg_function(
-            "hl_rollup_reason_delete", _pg_rating({DAY_REASON: [reasons_old], MONTH_REASON: [reasons_old]})
-        ),
-        "hl_rollup_rating_truncate": f"""CREATE FUNCTION hl_rollup_rating_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM {DAY}; DELETE FROM {MONTH}; DELETE FROM {DAY_REASON}; DELETE FROM {MONTH_REASON};
-    RETURN NULL;
-END
-$$""",
-        "hl_rollup_reason_truncate": f"""CREATE FUNCTION hl_rollup_reason_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM {DAY_REASON}; DELETE FROM {MONTH_REASON};
-    RETURN NULL;
-END
-$$""",
+        "hl_rollup_reason_delete": ({DAY_REASON: [old_reasons], MONTH_REASON: [old_reasons]}, None),
     }
+    out = {name: _pg_function(name, tables, guard) for name, (tables, guard) in functions.items()}
+    for name, tables in (
+        ("hl_rollup_rating_truncate", list(TABLES)),
+        ("hl_rollup_reason_truncate", [DAY_REASON, MONTH_REASON]),
+    ):
+        deletes = " ".join(f"DELETE FROM {t};" for t in tables)
+        out[name] = f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {deletes}
+    RETURN NULL;
+END
+$$"""
+    return out
 
 
 # (trigger, table, event, transition tables, function)
@@ -385,5 +384,5 @@ def downgrade() -> None:
     else:
         for name in SQLITE_TRIGGER_NAMES:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    for table in ALL_KEYS:
+    for table in TABLES:
         op.drop_table(table)

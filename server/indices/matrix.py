@@ -3,8 +3,8 @@
 This is the national month report (rankings, "weakest units and fields"): 3,400 units × 14 fields. One SQL
 statement reads the month rollup (the day rollup for ranges that are not whole months; the raw ratings with
 `source="raw"`), pivots levels and reasons into columns, and adds every unit's counts to each of its ancestors up
-to the root through a recursive walk of the tree, so the database returns one finished row per unit × field (and
-per unit over all fields). Cells are kept as plain tuples; `Matrix.row` turns one into the API's `IndexRow`.
+to the root (pairs taken from the materialised paths), so the database returns one finished row per unit × field
+(and per unit over all fields). Cells are kept as plain tuples; `Matrix.row` turns one into the API's `IndexRow`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class Matrix:
     """Counts per (unit id, field id) with subtree totals; field id None is the unit over all fields.
 
     A cell is `(n, satisfied, misuse, *levels, *reasons)` in the order of `levels` and `reasons`; absent cells
-    are zero.
+    are zero. `reasons` is empty when the matrix was built without them.
     """
 
     period: Period
@@ -66,111 +66,129 @@ class Matrix:
         return index_row(self.reference, code, name_vi, name_en, group, self.tally(unit_id, field_id), year, min_sample)
 
 
-def unit_field_matrix(*, session: Session, unit: Unit, period: Period, source: Source = "rollup") -> Matrix:
-    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in one query."""
+def unit_field_matrix(
+    *, session: Session, unit: Unit, period: Period, source: Source = "rollup", reasons: bool = True
+) -> Matrix:
+    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in one query.
+
+    `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only): the query then
+    reads a third of the rows.
+    """
     ref = load_reference(session)
     r = Reason.__table__  # type: ignore[attr-defined]
-    reasons = [
-        (int(i), str(c)) for i, c in session.execute(sa.select(r.c.id, r.c.code).order_by(r.c.sort_order, r.c.id))
-    ]
-    src = choose_source(period, "field", source)
+    reason_list = (
+        [(int(i), str(c)) for i, c in session.execute(sa.select(r.c.id, r.c.code).order_by(r.c.sort_order, r.c.id))]
+        if reasons
+        else []
+    )
+    dialect = session.get_bind().dialect.name
+    src = choose_source(period, "field", source, ref.levels)
     raw = src.kind == "raw"
     in_period = _in_period(src, period)
 
-    # Counts per unit × field in the period: n valid, satisfied, misuse, then one column per level.
-    t = src.counts
-    weight = sa.literal(1) if raw else t.c.n
-    valid = t.c.misuse.is_(False)
-
-    def total(condition: Any, w: Any = weight) -> Any:
-        return sa.func.sum(sa.case((condition, w), else_=0))
-
-    in_tree = t.c.unit_id.in_(subtree_ids(unit))
-    counts = (
-        sa.select(
-            t.c.unit_id,
-            t.c.field_id,
-            total(valid).label("n"),
-            total(sa.and_(valid, t.c.satisfied.is_(True))).label("sat"),
-            total(t.c.misuse.is_(True)).label("mis"),
-            *[total(sa.and_(valid, t.c.level == lv)).label(f"l{i}") for i, lv in enumerate(ref.levels)],
-        )
-        .where(in_tree, *in_period(t))
-        .group_by(t.c.unit_id, t.c.field_id)
-        .cte("cells")
-    )
-
-    # Reason counts per unit × field, one column per reason.
-    rt = src.counts if raw else src.reasons
-    reason_id = RatingReason.__table__.c.reason_id if raw else rt.c.reason_id  # type: ignore[attr-defined]
-    reason_weight = sa.literal(1) if raw else rt.c.n
-    by_reason = (
-        sa.select(
-            rt.c.unit_id,
-            rt.c.field_id,
-            *[total(reason_id == rid, reason_weight).label(f"r{i}") for i, (rid, _) in enumerate(reasons)],
-        )
-        .select_from(src.reasons)
-        .where(rt.c.unit_id.in_(subtree_ids(unit)), *in_period(rt), src.reason_valid)
-        .group_by(rt.c.unit_id, rt.c.field_id)
-        .cte("reason_cells")
-    )
-
-    # (unit, ancestor) for every unit of the subtree and each ancestor up to the root, itself included.
+    # (unit, ancestor) for every unit of the subtree and each ancestor up to the root, itself included, from the
+    # materialised paths: an exact VALUES list (a recursive walk in SQL leaves the planner guessing its size).
     u = Unit.__table__  # type: ignore[attr-defined]
+    unit_rows = session.execute(
+        sa.select(u.c.id, u.c.code, u.c.name, u.c.path).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
+    ).all()
+    depth = unit.path.count("/") - 2  # index of the root in a path's list of ids
+    pairs = [(int(i), int(a)) for i, _, _, path in unit_rows for a in path.strip("/").split("/")[depth:]]
+    # Rendered as text (integers only): SQLAlchemy's VALUES construct takes longer to compile than the query to run.
+    values = ", ".join(f"({i}, {a})" for i, a in pairs or [(0, 0)])
     tree = (
-        sa.select(u.c.id.label("unit_id"), u.c.id.label("ancestor_id"))
-        .where(u.c.path.like(unit.path + "%"))
-        .cte("tree", recursive=True)
-    )
-    parent = u.alias("parent")
-    tree = tree.union_all(
-        sa.select(tree.c.unit_id, parent.c.parent_id)
-        .select_from(tree.join(parent, parent.c.id == tree.c.ancestor_id))
-        .where(tree.c.ancestor_id != unit.id)
+        # VALUES columns are column1, column2 on both databases (SQLite has no column list after an alias).
+        sa.text(f"SELECT column1 AS unit_id, column2 AS ancestor_id FROM (VALUES {values}) AS pairs")
+        .columns(sa.column("unit_id", sa.Integer), sa.column("ancestor_id", sa.Integer))
+        .subquery("tree")
     )
 
-    value_names = ["n", "sat", "mis", *[f"l{i}" for i in range(len(ref.levels))]]
-    reason_names = [f"r{i}" for i in range(len(reasons))]
-    rolled = (
-        sa.select(
-            tree.c.ancestor_id.label("unit_id"),
-            counts.c.field_id,
-            *[counts.c[name] for name in value_names],
-            *[sa.func.coalesce(by_reason.c[name], 0).label(name) for name in reason_names],
+    def fold(cells: Any, names: list[str]) -> Any:
+        """Sum `cells` (unit_id, field_id, names…) into every ancestor, per field and over all fields."""
+        ancestor = tree.c.ancestor_id
+        sums = [sa.cast(sa.func.sum(cells.c[n]), sa.Integer).label(n) for n in names]
+        joined = cells.join(tree, tree.c.unit_id == cells.c.unit_id)
+        by_field = sa.select(ancestor.label("unit_id"), cells.c.field_id, *sums).select_from(joined)
+        if dialect == "postgresql":  # one pass for both groupings
+            sets = sa.func.grouping_sets(sa.tuple_(ancestor, cells.c.field_id), sa.tuple_(ancestor))
+            return by_field.group_by(sets).subquery()
+        all_fields = sa.select(ancestor.label("unit_id"), sa.cast(sa.null(), sa.Integer).label("field_id"), *sums)
+        return sa.union_all(
+            by_field.group_by(ancestor, cells.c.field_id), all_fields.select_from(joined).group_by(ancestor)
+        ).subquery()
+
+    # Counts per unit × field: valid, satisfied, misuse, then one column per level of the scale.
+    t = src.counts
+    level_names = [f"l{i}" for i in range(len(ref.levels))]
+    count_names = ["valid", "sat", "mis", *level_names]
+    in_tree = t.c.unit_id.in_(subtree_ids(unit))
+    if src.kind == "month":  # already one row per month × unit × field
+        columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in ref.levels]]
+        cells = sa.select(
+            t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(columns, count_names, strict=True)]
+        ).where(in_tree, *in_period(t))
+    else:
+        weight = sa.literal(1) if raw else t.c.n
+        valid = t.c.misuse.is_(False)
+        sums = [
+            _total(valid, weight),
+            _total(sa.and_(valid, t.c.satisfied.is_(True)), weight),
+            _total(t.c.misuse.is_(True), weight),
+            *[_total(sa.and_(valid, t.c.level == lv), weight) for lv in ref.levels],
+        ]
+        cells = (
+            sa.select(t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(sums, count_names, strict=True)])
+            .where(in_tree, *in_period(t))
+            .group_by(t.c.unit_id, t.c.field_id)
         )
-        .select_from(
-            counts.join(tree, tree.c.unit_id == counts.c.unit_id).outerjoin(
-                by_reason,
-                sa.and_(by_reason.c.unit_id == counts.c.unit_id, by_reason.c.field_id == counts.c.field_id),
+    counts = fold(cells.subquery("cells"), count_names)
+    stmt = sa.select(counts)
+
+    if reason_list:  # reason counts per unit × field, one column per reason, folded the same way
+        rt = src.counts if raw else src.reasons
+        reason_id = RatingReason.__table__.c.reason_id if raw else rt.c.reason_id  # type: ignore[attr-defined]
+        weight = sa.literal(1) if raw else rt.c.n
+        reason_names = [f"r{i}" for i in range(len(reason_list))]
+        reason_cells = (
+            sa.select(
+                rt.c.unit_id,
+                rt.c.field_id,
+                *[
+                    _total(reason_id == rid, weight).label(n)
+                    for (rid, _), n in zip(reason_list, reason_names, strict=True)
+                ],
             )
+            .select_from(src.reasons)
+            .where(rt.c.unit_id.in_(subtree_ids(unit)), *in_period(rt), src.reason_valid)
+            .group_by(rt.c.unit_id, rt.c.field_id)
+            .subquery("reason_cells")
         )
-        .cte("rolled")
-    )
-    sums = [sa.cast(sa.func.sum(rolled.c[name]), sa.BigInteger) for name in [*value_names, *reason_names]]
-    stmt = sa.union_all(
-        sa.select(rolled.c.unit_id, rolled.c.field_id, *sums).group_by(rolled.c.unit_id, rolled.c.field_id),
-        sa.select(rolled.c.unit_id, sa.cast(sa.null(), sa.Integer), *sums).group_by(rolled.c.unit_id),
-    )
-    cells = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(stmt)}
+        folded = fold(reason_cells, reason_names)
+        same_cell = sa.and_(
+            folded.c.unit_id == counts.c.unit_id,
+            sa.func.coalesce(folded.c.field_id, 0) == sa.func.coalesce(counts.c.field_id, 0),
+        )
+        stmt = sa.select(counts, *[sa.func.coalesce(folded.c[n], 0) for n in reason_names]).select_from(
+            counts.outerjoin(folded, same_cell)
+        )
 
-    units = {
-        int(i): (str(code), str(name))
-        for i, code, name in session.execute(
-            sa.select(u.c.id, u.c.code, u.c.name).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
-        )
-    }
-    fields = {fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()}
+    # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
+    cells_out = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(stmt)}
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),
         levels=tuple(ref.levels),
-        reasons=tuple(code for _, code in reasons),
-        units=units,
-        fields=fields,
-        cells=cells,
+        reasons=tuple(code for _, code in reason_list),
+        units={int(i): (str(code), str(name)) for i, code, name, _ in unit_rows},
+        fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
+        cells=cells_out,
         reference=ref,
     )
+
+
+def _total(condition: Any, weight: Any) -> Any:
+    # int, not bigint: a count per cell fits, and sums of ints stay integer arithmetic (bigint sums are numeric).
+    return sa.cast(sa.func.sum(sa.case((condition, weight), else_=0)), sa.Integer)
 
 
 def _in_period(src: Any, period: Period) -> Any:

@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel
 
 from server.indices.periods import add_months
 from server.models import (
+    MONTH_ROLLUP_LEVELS,
     Counter,
     Officer,
     ProcedureField,
@@ -38,12 +39,14 @@ NO_OFFICER = 0
 
 @dataclass(frozen=True)
 class RollupSpec:
-    """One rollup table: its key columns, whether it counts reasons, and whether it is keyed by month or day."""
+    """One rollup table: key columns, count columns, whether it counts reasons, whether it is keyed by month."""
 
     model: type[SQLModel]
     keys: tuple[str, ...]
     reasons: bool
     monthly: bool
+    values: tuple[str, ...] = ("n",)
+    presence: tuple[str, ...] = ("n",)  # a key exists while one of these is not zero; their sum counts ratings
 
     @property
     def table(self) -> sa.Table:
@@ -75,7 +78,12 @@ SPECS: tuple[RollupSpec, ...] = (
         monthly=False,
     ),
     RollupSpec(
-        RatingMonthRollup, ("month", "unit_id", "field_id", "level", "satisfied", "misuse"), reasons=False, monthly=True
+        RatingMonthRollup,
+        ("month", "unit_id", "field_id"),
+        reasons=False,
+        monthly=True,
+        values=("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS)),
+        presence=("valid", "misuse"),
     ),
     RollupSpec(RatingReasonMonthRollup, ("month", "unit_id", "field_id", "reason_id"), reasons=True, monthly=True),
 )
@@ -90,7 +98,7 @@ def month_of(column: Any, dialect: str) -> Any:
 
 
 def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date | None = None) -> sa.Select[Any]:
-    """What `spec`'s table should hold, counted from raw ratings with local_date in [start, end): keys + `n`."""
+    """What `spec`'s table should hold, counted from raw ratings with local_date in [start, end): keys + values."""
     r = Rating.__table__  # type: ignore[attr-defined]
     x = RatingReason.__table__  # type: ignore[attr-defined]
     exprs: dict[str, Any] = {
@@ -106,8 +114,20 @@ def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date
         "misuse": r.c.misuse,
         "reason_id": x.c.reason_id,
     }
+    valid = r.c.misuse.is_(False)
+
+    def count(condition: Any) -> Any:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    value_exprs: dict[str, Any] = {
+        "n": sa.func.count(),
+        "valid": count(valid),
+        "satisfied": count(sa.and_(valid, r.c.satisfied.is_(True))),
+        "misuse": count(r.c.misuse.is_(True)),
+        **{f"level_{lv}": count(sa.and_(valid, r.c.level == lv)) for lv in MONTH_ROLLUP_LEVELS},
+    }
     columns = [exprs[k].label(k) for k in spec.keys]
-    stmt = sa.select(*columns, sa.func.count().label("n"))
+    stmt = sa.select(*columns, *[value_exprs[v].label(v) for v in spec.values])
     if spec.reasons:
         stmt = stmt.select_from(x.join(r, r.c.id == x.c.rating_id)).where(r.c.misuse.is_(False))
     else:
@@ -121,12 +141,23 @@ def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date
 
 @dataclass(frozen=True)
 class Difference:
-    """A rollup key whose stored count differs from the recount."""
+    """A rollup key whose stored counts differ from the recount (absent keys count as zeros)."""
 
     table: str
     key: dict[str, Any]
-    stored: int
-    expected: int
+    stored: dict[str, int]
+    expected: dict[str, int]
+    presence: tuple[str, ...] = ("n",)
+
+    @property
+    def delta(self) -> int:
+        """Ratings (or reasons) the key gains (+) or loses (-)."""
+        return sum(self.expected[v] - self.stored[v] for v in self.presence)
+
+    @property
+    def exists(self) -> bool:
+        """Whether the key should exist at all."""
+        return any(self.expected[v] for v in self.presence)
 
 
 @dataclass
@@ -156,7 +187,7 @@ class RebuildReport:
     def record(self, diff: Difference) -> None:
         totals = self.totals[diff.table]
         totals.keys += 1
-        delta = diff.expected - diff.stored
+        delta = diff.delta
         if delta > 0:
             totals.added += delta
         else:
@@ -166,42 +197,51 @@ class RebuildReport:
 
 
 def differences(*, session: Session, spec: RollupSpec, start: date, end: date) -> list[Difference]:
-    """Keys of `spec` in [start, end) whose stored count differs from a recount of the raw ratings."""
+    """Keys of `spec` in [start, end) whose stored counts differ from a recount of the raw ratings."""
     dialect = session.get_bind().dialect.name
     expected = recount(spec, dialect, start, end).subquery()
     t = spec.table
-    stored = sa.select(*[t.c[k] for k in spec.keys], t.c.n).where(spec.date_column >= start, spec.date_column < end)
-    stored_sub = stored.subquery()
+    stored = sa.select(*[t.c[k] for k in spec.keys], *[t.c[v] for v in spec.values])
+    stored_sub = stored.where(spec.date_column >= start, spec.date_column < end).subquery()
+    zero = [sa.literal(0).label(f"s_{v}") for v in spec.values]
     both = sa.union_all(
-        sa.select(*[expected.c[k] for k in spec.keys], expected.c.n.label("e"), sa.literal(0).label("s")),
-        sa.select(*[stored_sub.c[k] for k in spec.keys], sa.literal(0).label("e"), stored_sub.c.n.label("s")),
+        sa.select(*[expected.c[k] for k in spec.keys], *[expected.c[v].label(f"e_{v}") for v in spec.values], *zero),
+        sa.select(
+            *[stored_sub.c[k] for k in spec.keys],
+            *[sa.literal(0).label(f"e_{v}") for v in spec.values],
+            *[stored_sub.c[v].label(f"s_{v}") for v in spec.values],
+        ),
     ).subquery()
     key_columns = [both.c[k] for k in spec.keys]
-    e, s = sa.func.sum(both.c.e), sa.func.sum(both.c.s)
-    stmt = sa.select(*key_columns, e, s).group_by(*key_columns).having(e != s).order_by(*key_columns)
+    e = [sa.func.sum(both.c[f"e_{v}"]) for v in spec.values]
+    s = [sa.func.sum(both.c[f"s_{v}"]) for v in spec.values]
+    differs = sa.or_(*[a != b for a, b in zip(e, s, strict=True)])
+    stmt = sa.select(*key_columns, *e, *s).group_by(*key_columns).having(differs).order_by(*key_columns)
     out = []
+    n_keys, n_values = len(spec.keys), len(spec.values)
     for row in session.execute(stmt):
         values = tuple(row)
-        key = dict(zip(spec.keys, values[: len(spec.keys)], strict=True))
-        out.append(Difference(spec.name, key, stored=int(values[-1] or 0), expected=int(values[-2] or 0)))
+        key = dict(zip(spec.keys, values[:n_keys], strict=True))
+        exp = {v: int(x or 0) for v, x in zip(spec.values, values[n_keys : n_keys + n_values], strict=True)}
+        sto = {v: int(x or 0) for v, x in zip(spec.values, values[n_keys + n_values :], strict=True)}
+        out.append(Difference(spec.name, key, stored=sto, expected=exp, presence=spec.presence))
     return out
 
 
 def fix(*, session: Session, spec: RollupSpec, diffs: Sequence[Difference]) -> None:
     """Set the keys of `diffs` to their expected counts (removing those that should not exist)."""
     t = spec.table
-    gone = [d.key for d in diffs if d.expected == 0]
-    present = [{**d.key, "n": d.expected} for d in diffs if d.expected != 0]
+    gone = [d.key for d in diffs if not d.exists]
+    present = [{**d.key, **d.expected} for d in diffs if d.exists]
     if gone:
         condition = sa.and_(*[t.c[k] == sa.bindparam(f"k_{k}") for k in spec.keys])
-        session.execute(
-            sa.delete(t).where(condition),
-            [{f"k_{k}": key[k] for k in spec.keys} for key in gone],
-        )
+        session.execute(sa.delete(t).where(condition), [{f"k_{k}": key[k] for k in spec.keys} for key in gone])
     if present:
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert(t) if dialect == "postgresql" else sqlite.insert(t)
-        stmt = insert.on_conflict_do_update(index_elements=list(spec.keys), set_={"n": insert.excluded.n})
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(spec.keys), set_={v: insert.excluded[v] for v in spec.values}
+        )
         for i in range(0, len(present), 5000):
             session.execute(stmt, present[i : i + 5000])
 
@@ -284,8 +324,13 @@ def describe(session: Session, diffs: Sequence[Difference]) -> list[str]:
                 parts.append(f"{k}={'yes' if v else 'no'}")
             else:
                 parts.append(f"{k}={_as_date(v).isoformat() if k in ('day', 'month') else v}")
-        delta = d.expected - d.stored
-        lines.append(f"{d.table} {' '.join(parts)}: {d.stored} → {d.expected} ({delta:+d})")
+        if list(d.expected) == ["n"]:
+            change = f"{d.stored['n']} → {d.expected['n']} ({d.delta:+d})"
+        else:
+            change = ", ".join(
+                f"{v} {d.stored[v]} → {d.expected[v]}" for v in d.expected if d.stored[v] != d.expected[v]
+            )
+        lines.append(f"{d.table} {' '.join(parts)}: {change}")
     return lines
 
 

@@ -24,6 +24,7 @@ from server.indices.periods import Period
 from server.indices.rollups import NO_OFFICER, month_of
 from server.indices.schemas import GROUPINGS, IndexRow, IndicesReport, ResponseRate
 from server.models import (
+    MONTH_ROLLUP_LEVELS,
     Counter,
     FieldGroup,
     Officer,
@@ -66,13 +67,21 @@ class Tally:
     def n(self) -> int:
         return sum(self.levels.values())
 
-    def add(self, level: int, satisfied: bool, misuse: bool, count: int) -> None:
-        if misuse:
-            self.misuse += count
-            return
-        self.levels[level] += count
-        if satisfied:
-            self.satisfied += count
+    def add(self, counts: Counts) -> None:
+        for level, count in counts.levels.items():
+            self.levels[level] += count
+        self.satisfied += counts.satisfied
+        self.misuse += counts.misuse
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counts under one SQL key: valid ratings per level, valid satisfied ones, misuse."""
+
+    key: Any
+    levels: dict[int, int]
+    satisfied: int
+    misuse: int
 
 
 @dataclass(frozen=True)
@@ -139,15 +148,15 @@ def is_whole_months(period: Period) -> bool:
     return period.start.day == 1 and period.end.day == 1
 
 
-def choose_source(period: Period, by: str | None, source: Source) -> CountSource:
-    """The cheapest table that answers `by` over `period` exactly."""
+def choose_source(period: Period, by: str | None, source: Source, levels: Iterable[int] = (1, 2, 3, 4)) -> CountSource:
+    """The cheapest table that answers `by` over `period` exactly for a scale with these `levels`."""
     if source == "raw":
         r = Rating.__table__  # type: ignore[attr-defined]
         x = RatingReason.__table__  # type: ignore[attr-defined]
         return CountSource("raw", r, x.join(r, r.c.id == x.c.rating_id), r.c.misuse.is_(False))
     if source != "rollup":
         raise ValueError(f"unknown source {source!r}")
-    if is_whole_months(period) and by in MONTHLY_GROUPINGS:
+    if is_whole_months(period) and by in MONTHLY_GROUPINGS and set(levels) <= set(MONTH_ROLLUP_LEVELS):
         return CountSource("month", RatingMonthRollup.__table__, RatingReasonMonthRollup.__table__, sa.true())  # type: ignore[attr-defined]
     return CountSource("day", RatingRollup.__table__, RatingReasonRollup.__table__, sa.true())  # type: ignore[attr-defined]
 
@@ -171,27 +180,54 @@ def _key_column(src: CountSource, table: Any, by: str, dialect: str) -> Any:
 
 
 def fetch_counts(
-    session: Session, unit: Unit, period: Period, by: str | None, source: Source = "rollup"
-) -> Iterable[tuple[Any, int, bool, bool, int]]:
-    """(key, level, satisfied, misuse, count) for every combination present in the period (key None: overall)."""
-    src = choose_source(period, by, source)
+    session: Session,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    source: Source = "rollup",
+    levels: Iterable[int] = (1, 2, 3, 4),
+) -> list[Counts]:
+    """Counts per SQL key (the field id, unit id, … that `by` groups on; None for the overall figures)."""
+    levels = sorted(levels)
+    src = choose_source(period, by, source, levels)
     t = src.counts
     dates = src.date_column(t)
-    dims = [t.c.level, t.c.satisfied, t.c.misuse]
     key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
-    stmt = (
-        sa.select(key, *dims, src.count(t))
-        .where(t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
-        .group_by(*([key] if by else []), *dims)
-    )
-    return [(k, int(lv), bool(s), bool(m), int(n)) for k, lv, s, m, n in session.execute(stmt)]
+    where = (t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
+    group = [key] if by else []
+    if src.kind == "month":  # one row per month × unit × field, levels as columns
+        sums = [
+            sa.func.sum(t.c.satisfied),
+            sa.func.sum(t.c.misuse),
+            *[sa.func.sum(t.c[f"level_{lv}"]) for lv in levels],
+        ]
+        out = []
+        for k, satisfied, misuse, *per_level in session.execute(sa.select(key, *sums).where(*where).group_by(*group)):
+            by_level = {lv: int(c) for lv, c in zip(levels, per_level, strict=True) if c}
+            out.append(Counts(k, by_level, int(satisfied or 0), int(misuse or 0)))  # no rows: one row of NULLs
+        return out
+    dims = [t.c.level, t.c.satisfied, t.c.misuse]
+    stmt = sa.select(key, *dims, src.count(t)).where(*where).group_by(*group, *dims)
+    out = []
+    for k, level, satisfied, misuse, n in session.execute(stmt):
+        n = int(n)
+        if misuse:
+            out.append(Counts(k, {}, 0, n))
+        else:
+            out.append(Counts(k, {int(level): n}, n if satisfied else 0, 0))
+    return out
 
 
 def fetch_reasons(
-    session: Session, unit: Unit, period: Period, by: str | None, source: Source = "rollup"
+    session: Session,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    source: Source = "rollup",
+    levels: Iterable[int] = (1, 2, 3, 4),
 ) -> Iterable[tuple[Any, str, int]]:
     """(key, reason code, count) over valid ratings (key None: overall)."""
-    src = choose_source(period, by, source)
+    src = choose_source(period, by, source, levels)
     # The key and date columns of the reason source: the rating's for raw, the rollup's own otherwise.
     t = src.counts if src.kind == "raw" else src.reasons
     reason_id = RatingReason.__table__.c.reason_id if src.kind == "raw" else t.c.reason_id  # type: ignore[attr-defined]
@@ -235,11 +271,11 @@ def compute_indices(
 
     overall = Tally()
     tallies: dict[str, Tally] = {k: Tally() for k in layout.meta}
-    for raw_key, level, satisfied, misuse, count in fetch_counts(session, unit, period, by, source):
-        overall.add(level, satisfied, misuse, count)
-        for row_key in layout.mapping(raw_key):
-            tallies.setdefault(row_key, Tally()).add(level, satisfied, misuse, count)
-    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by, source):
+    for counts in fetch_counts(session, unit, period, by, source, ref.levels):
+        overall.add(counts)
+        for row_key in layout.mapping(counts.key):
+            tallies.setdefault(row_key, Tally()).add(counts)
+    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by, source, ref.levels):
         overall.reasons[reason_code] += count
         for row_key in layout.mapping(raw_key):
             tallies.setdefault(row_key, Tally()).reasons[reason_code] += count

@@ -55,7 +55,7 @@ def test_seed_demo_bulk_inserts_are_rolled_up(session: Session) -> None:
     )
     ratings = session.execute(sa.select(sa.func.count()).select_from(Rating)).scalar_one()
     rolled = session.execute(sa.select(sa.func.sum(RatingRollup.n))).scalar_one()
-    monthly = session.execute(sa.select(sa.func.sum(RatingMonthRollup.n))).scalar_one()
+    monthly = session.execute(sa.select(sa.func.sum(RatingMonthRollup.valid + RatingMonthRollup.misuse))).scalar_one()
     assert ratings > 1000 and rolled == monthly == ratings
     report = rebuild(session=session)
     assert (report.fixed, report.ratings) == (0, ratings)
@@ -78,19 +78,31 @@ def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
     land = factories.field(session, "land").id
     session.execute(sa.update(day_t).where(day_t.c.unit_id == u.id, day_t.c.level == 4).values(n=5))  # drifted
     session.execute(sa.delete(reasons).where(reasons.c.unit_id == u.id))  # lost
+    zeros = {f"level_{lv}": 0 for lv in range(1, 6)}
     session.execute(
         sa.insert(month_t).values(
-            month=date(2026, 4, 1), unit_id=u.id, field_id=land, level=3, satisfied=True, misuse=False, n=7
+            month=date(2026, 4, 1),
+            unit_id=u.id,
+            field_id=land,
+            valid=7,
+            satisfied=7,
+            misuse=0,
+            **{**zeros, "level_3": 7},
         )
     )  # invented
+    session.execute(
+        sa.update(month_t)
+        .where(month_t.c.unit_id == u.id, month_t.c.month == date(2026, 3, 1), month_t.c.field_id == land)
+        .values(level_4=1)
+    )  # drifted
     assert _report(session, u, "2026-03-05..2026-03-06", "field").overall.n == 6  # the day rollup is wrong now
 
     report = rebuild(session=session)
-    assert report.fixed == 3
+    assert report.fixed == 4
     assert {t: (x.keys, x.added, x.removed) for t, x in report.totals.items() if x.keys} == {
         "rating_rollup": (1, 0, 3),
         "rating_reason_rollup": (1, 1, 0),
-        "rating_month_rollup": (1, 0, 7),
+        "rating_month_rollup": (2, 0, 7),
     }
     lines = describe(session, report.differences)
     assert any(
@@ -101,7 +113,10 @@ def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
     assert any(
         line.startswith("rating_reason_rollup") and "reason=fees" in line and ": 0 → 1 (+1)" in line for line in lines
     )
-    assert any(line.startswith("rating_month_rollup month=2026-04-01") and ": 7 → 0 (-7)" in line for line in lines)
+    assert (
+        "rating_month_rollup month=2026-04-01 unit=RB1 field=land: valid 7 → 0, satisfied 7 → 0, level_3 7 → 0" in lines
+    )
+    assert "rating_month_rollup month=2026-03-01 unit=RB1 field=land: level_4 1 → 2" in lines
 
     assert rebuild(session=session).fixed == 0
     assert _report(session, u, "2026-03", "field") == before

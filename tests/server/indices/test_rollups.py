@@ -245,27 +245,36 @@ class World:
     def live(self) -> list[RatingRow]:
         return [r for r in self.s.ratings if not r.deleted]
 
-    def expected_tables(self) -> dict[str, Multiset[tuple[Any, ...]]]:
+    def expected_tables(self) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
+        """Every rollup table as {key: counts}, recounted here."""
         out: dict[str, Multiset[tuple[Any, ...]]] = {
             "day": Multiset(),
-            "month": Multiset(),
             "day_reason": Multiset(),
             "month_reason": Multiset(),
         }
+        month: dict[tuple[Any, ...], list[int]] = {}
         for r in self.live():
             counter = self.counters[r.counter]
             unit_id, counter_id, field_id = int(counter.unit_id), int(counter.id or 0), self.fields[r.field]
             officer_id = int(self.officers[r.officer].id or 0) if r.officer is not None else 0
-            day, month = r.local_date, r.local_date.replace(day=1)
+            day, month_start = r.local_date, r.local_date.replace(day=1)
             sat = SATISFIED[r.level]
             out["day"][(unit_id, day, counter_id, field_id, officer_id, r.channel, r.level, sat, r.misuse)] += 1
-            out["month"][(month, unit_id, field_id, r.level, sat, r.misuse)] += 1
+            # valid, satisfied, misuse, levels 1-5
+            cell = month.setdefault((month_start, unit_id, field_id), [0] * 8)
+            if r.misuse:
+                cell[2] += 1
+            else:
+                cell[0] += 1
+                cell[1] += sat
+                cell[2 + r.level] += 1
             if not r.misuse:
                 for code in r.reasons:
                     reason_id = self.reasons[code]
                     out["day_reason"][(unit_id, day, counter_id, field_id, officer_id, r.channel, reason_id)] += 1
-                    out["month_reason"][(month, unit_id, field_id, reason_id)] += 1
-        return out
+                    out["month_reason"][(month_start, unit_id, field_id, reason_id)] += 1
+        tables = {name: {key: (n,) for key, n in counts.items()} for name, counts in out.items()}
+        return {**tables, "month": {key: tuple(values) for key, values in month.items()}}
 
     def expected_report(
         self, period: Period, by: str | None, root: int | None = None
@@ -326,12 +335,15 @@ def _actual(row: IndexRow) -> dict[str, Any]:
     }
 
 
-def _table(session: Session, model: Any, unit_ids: set[int]) -> Multiset[tuple[Any, ...]]:
+def _table(session: Session, model: Any, unit_ids: set[int]) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """A rollup table as {key: counts}."""
     t = model.__table__
-    keys = [c for c in t.c if c.name != "n"]
-    rows = session.execute(sa.select(*keys, t.c.n).where(t.c.unit_id.in_(unit_ids))).all()
-    assert all(row[-1] > 0 for row in rows), f"{t.name} keeps keys at zero or below"
-    return Multiset({tuple(row[:-1]): row[-1] for row in rows})
+    keys = [c for c in t.c if c.primary_key]
+    values = [c for c in t.c if not c.primary_key]
+    rows = session.execute(sa.select(*keys, *values).where(t.c.unit_id.in_(unit_ids))).all()
+    table = {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in rows}
+    assert all(min(v) >= 0 and max(v) > 0 for v in table.values()), f"{t.name} keeps empty or negative keys"
+    return table
 
 
 def check_world(session: Session, s: Scenario) -> None:

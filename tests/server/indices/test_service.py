@@ -10,9 +10,10 @@ import pytest
 from sqlmodel import Session, select
 
 from server.errors import Invalid
+from server.indices.matrix import unit_field_matrix
 from server.indices.periods import parse_period
-from server.indices.service import compute_indices
-from server.models import FieldGroup, TargetGroup, Unit, Visit
+from server.indices.service import choose_source, compute_indices
+from server.models import FieldGroup, ScaleLevel, TargetGroup, Unit, Visit
 from server.units.service import move_unit
 from tests import factories
 
@@ -224,3 +225,27 @@ def test_response_rate_counts_visits_that_have_a_rating(session: Session, source
     rr = report(session, u, "2026-08", source=source).response_rate
     assert (rr.visits, rr.rated) == (3, 1) and rr.rate == pytest.approx(1 / 3)
     assert report(session, u, "2026-07", source=source).response_rate.rate is None
+
+
+def test_a_scale_level_the_month_rollup_has_no_column_for(session: Session, source: str) -> None:
+    """Levels 1-5 are month-rollup columns; a scale with another level is still counted exactly (day rollup)."""
+    session.add(ScaleLevel(level=6, name_vi="Tuyệt vời", name_en="Excellent", satisfied=True))
+    session.flush()
+    u = factories.unit(session)
+    c = factories.counter(session, u)
+    for level, misuse in ((6, False), (6, True), (4, False), (1, False)):
+        factories.rating(session, c, level=level, misuse=misuse, at=at(2026, 5, 4))
+    r = report(session, u, "2026-05", "field", source=source)
+    assert r.overall.levels == {"6": 1, "4": 1, "3": 0, "2": 0, "1": 1}
+    assert (r.overall.n, r.overall.satisfied, r.overall.misuse) == (3, 2, 1)
+    matrix = unit_field_matrix(session=session, unit=u, period=parse_period("2026-05"), source=source)  # type: ignore[arg-type]
+    assert matrix.row(int(u.id or 0), None, 1).levels == r.overall.levels
+
+
+def test_which_table_answers() -> None:
+    month, days = parse_period("2026-Q2"), parse_period("2026-04-02..2026-04-30")
+    assert choose_source(month, "field", "rollup").kind == "month"
+    assert choose_source(month, "counter", "rollup").kind == "day"  # the month rollup has no counters
+    assert choose_source(days, "field", "rollup").kind == "day"
+    assert choose_source(month, "field", "rollup", levels=(1, 2, 3, 4, 5, 6)).kind == "day"
+    assert choose_source(month, "field", "raw").kind == "raw"
