@@ -228,7 +228,7 @@ def build_rollups(engine: sa.Engine) -> None:
         for spec in SPECS:
             t = time.perf_counter()
             conn.execute(sa.delete(spec.table))
-            conn.execute(sa.insert(spec.table).from_select([*spec.keys, "n"], recount(spec, "postgresql")))
+            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], recount(spec, "postgresql")))
             conn.commit()
             log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
 
@@ -240,7 +240,10 @@ def check_rollups(engine: sa.Engine) -> dict[str, int]:
         reasons = conn.execute(
             sa.text("SELECT count(*) FROM rating_reason x JOIN rating r ON r.id = x.rating_id WHERE NOT r.misuse")
         ).scalar_one()
-        sums = {spec.name: conn.execute(sa.select(sa.func.sum(spec.table.c.n))).scalar_one() for spec in SPECS}
+        sums = {
+            spec.name: conn.execute(sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence)))).scalar_one()
+            for spec in SPECS
+        }
         rows = {
             spec.name: conn.execute(sa.select(sa.func.count()).select_from(spec.table)).scalar_one() for spec in SPECS
         }
@@ -438,6 +441,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=10, help="alternating with/without blocks (ingest)")
     parser.add_argument("--batches", type=int, default=5, help="batches of 500 per block (ingest)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier --keep run")
     args = parser.parse_args(argv)
     admin_url = normalise_database_url(
         os.environ.get("BENCH_DATABASE_URL")
@@ -445,20 +449,25 @@ def main(argv: list[str] | None = None) -> None:
         or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     started = time.perf_counter()
-    log(f"creating {DB_NAME} and migrating")
-    url = create_database(admin_url)
+    generation = rollup_build = 0.0
+    if args.reuse:
+        url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    else:
+        log(f"creating {DB_NAME} and migrating")
+        url = create_database(admin_url)
     engine = make_engine(url)
     try:
-        with engine.begin() as conn:
-            load_units(conn)
-        t = time.perf_counter()
-        log(f"generating {args.ratings:,} ratings")
-        generate_ratings(engine, args.ratings)
-        generation = time.perf_counter() - t
-        t = time.perf_counter()
-        log("building rollups (set-based)")
-        build_rollups(engine)
-        rollup_build = time.perf_counter() - t
+        if not args.reuse:
+            with engine.begin() as conn:
+                load_units(conn)
+            t = time.perf_counter()
+            log(f"generating {args.ratings:,} ratings")
+            generate_ratings(engine, args.ratings)
+            generation = time.perf_counter() - t
+            t = time.perf_counter()
+            log("building rollups (set-based)")
+            build_rollups(engine)
+            rollup_build = time.perf_counter() - t
         analyze(engine)
         counts = check_rollups(engine)
         log(f"checked: {counts}")

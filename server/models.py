@@ -259,11 +259,28 @@ def _rollup_key(**kwargs: Any) -> Any:
     return Field(primary_key=True, sa_column_kwargs={"autoincrement": False}, **kwargs)
 
 
+def _rollup_key_args(*keys: str, counts: list[str]) -> tuple[Any, ...]:
+    # The primary key carries the counts (PostgreSQL INCLUDE): reports are index-only scans, whatever order the
+    # rows lie in. SQLite stores these tables in key order anyway (WITHOUT ROWID).
+    return (sa.PrimaryKeyConstraint(*keys, postgresql_include=counts), {"sqlite_with_rowid": False})
+
+
 class RatingRollup(SQLModel, table=True):
     """Ratings per reporting day × unit × counter × field × officer × channel × level × satisfied × misuse."""
 
     __tablename__ = "rating_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = _rollup_key_args(
+        "unit_id",
+        "day",
+        "counter_id",
+        "field_id",
+        "officer_id",
+        "channel",
+        "level",
+        "satisfied",
+        "misuse",
+        counts=["n"],
+    )
     unit_id: int = _rollup_key()
     day: date = _rollup_key(description="the ratings' local_date")
     counter_id: int = _rollup_key()
@@ -280,7 +297,9 @@ class RatingReasonRollup(SQLModel, table=True):
     """Reasons chosen with valid ratings, per reporting day × unit × counter × field × officer × channel × reason."""
 
     __tablename__ = "rating_reason_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = _rollup_key_args(
+        "unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "reason_id", counts=["n"]
+    )
     unit_id: int = _rollup_key()
     day: date = _rollup_key()
     counter_id: int = _rollup_key()
@@ -299,7 +318,12 @@ class RatingMonthRollup(SQLModel, table=True):
     """Ratings per month × unit × field, one row each, levels as columns: national month reports in milliseconds."""
 
     __tablename__ = "rating_month_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = _rollup_key_args(
+        "month",
+        "unit_id",
+        "field_id",
+        counts=["valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS)],
+    )
     month: date = _rollup_key(description="first day of the month of the ratings' local_date")
     unit_id: int = _rollup_key()
     field_id: int = _rollup_key()
@@ -317,7 +341,7 @@ class RatingReasonMonthRollup(SQLModel, table=True):
     """Reasons chosen with valid ratings, per month × unit × field × reason."""
 
     __tablename__ = "rating_reason_month_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = _rollup_key_args("month", "unit_id", "field_id", "reason_id", counts=["n"])
     month: date = _rollup_key()
     unit_id: int = _rollup_key()
     field_id: int = _rollup_key()

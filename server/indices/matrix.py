@@ -173,7 +173,8 @@ def unit_field_matrix(
         )
 
     # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
-    cells_out = {(row[0], row[1]): tuple(row[2:]) for row in session.execute(stmt)}
+    # Through the Core connection: the ORM's row handling costs more than the query for 15,000 rows.
+    cells_out = {(row[0], row[1]): tuple(row[2:]) for row in session.connection().execute(stmt)}
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),
