@@ -17,6 +17,7 @@ from server.db import make_engine
 from server.errors import install_error_handlers
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
+from server.indices.routes import router as indices_router
 from server.phone.routes import router as phone_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(visits_router)
     app.include_router(console_router)
     app.include_router(phone_router)
+    app.include_router(indices_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

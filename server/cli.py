@@ -40,11 +40,15 @@ units_app = typer.Typer(help="Units (the organisation tree).", no_args_is_help=T
 counters_app = typer.Typer(help="Counters of units.", no_args_is_help=True)
 user_app = typer.Typer(help="People who log in.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Keys for other systems.", no_args_is_help=True)
+targets_app = typer.Typer(help="Targets (milestones) of the satisfaction indices.", no_args_is_help=True)
+rollup_app = typer.Typer(help="Pre-aggregated counts behind the indices.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(counters_app, name="counters")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(targets_app, name="targets")
+app.add_typer(rollup_app, name="rollup")
 
 
 class CliError(Exception):
@@ -290,6 +294,75 @@ def apikey_create(
         row, key = create_api_key(session=session, kind=kind, unit=get_unit(session=session, code=unit), label=label)
         audit(session=session, actor="cli", action="apikey.create", target=f"{row.kind}:{row.prefix}", detail=unit)
     typer.echo(key)
+
+
+@targets_app.command("list")
+def targets_list() -> None:
+    """Print every milestone: group, first year, threshold."""
+    from server.indices.targets import list_targets
+
+    settings = load_settings()
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    with session_scope(engine) as session:
+        lines = list_targets(session=session)
+    typer.echo(f"{'group':<18} {'from':>4}  threshold")
+    for line in lines:
+        typer.echo(f"{line.group:<18} {line.year_from:>4}  {line.threshold:.4g} ({line.threshold * 100:.4g} %)")
+
+
+@targets_app.command("set")
+def targets_set(
+    group: Annotated[str, typer.Option(help="Target group code: all, lci, health_education")],
+    year: Annotated[int, typer.Option(help="First year the milestone applies to")],
+    threshold: Annotated[float, typer.Option(help="Fraction above 0 and at most 1 (0.8 for 80 %)")],
+) -> None:
+    """Set (or change) a group's milestone from a year on."""
+    from server.indices.targets import set_target
+
+    settings = load_settings()
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    with session_scope(engine) as session:
+        previous = set_target(session=session, group=group, year=year, threshold=threshold)
+    change = "new" if previous is None else f"was {previous:.4g}"
+    typer.echo(f"target {group} from {year}: {threshold:.4g} ({change})")
+
+
+@rollup_app.command("rebuild")
+def rollup_rebuild(
+    show: Annotated[int, typer.Option(min=0, help="Differences to list one per line (the totals count all)")] = 50,
+) -> None:
+    """Recount the rollups from the raw ratings, month by month, and fix every key that differs."""
+    from server.indices.rollups import describe, rebuild
+
+    settings = load_settings()
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    with progress_bar() as bar, session_scope(engine) as session:
+        task = bar.add_task("months checked", total=None)
+        report = rebuild(
+            session=session,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            after_month=session.commit,
+        )
+        lines = describe(session, report.differences[:show])
+    for line in lines:
+        typer.echo(line)
+    if report.fixed > len(lines):
+        typer.echo(f"… and {_plural(report.fixed - len(lines), 'more difference')}")
+    for table, totals in report.totals.items():
+        if totals.keys:
+            typer.echo(f"{table}: {_plural(totals.keys, 'key')} fixed (+{totals.added} / -{totals.removed} counted)")
+    summary = f"checked {_plural(report.months, 'month')}, {_plural(report.ratings, 'rating')}"
+    if report.fixed:
+        typer.echo(f"{summary}: {_plural(report.fixed, 'key')} differed and were fixed")
+    else:
+        typer.echo(f"{summary}: the rollups match the ratings, nothing to fix")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -244,3 +245,105 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(default="", max_length=255)
     detail: str = Field(default="", sa_type=sa.Text)
     ip: str | None = Field(default=None, max_length=64)
+
+
+# --- rollups (indices) ---
+# Pre-aggregated counts of `rating` and `rating_reason` that month reports read instead of raw ratings. They are
+# kept exact by database triggers created in migration 0005 (not by application code, so every ingest path is
+# covered: kiosk batches, phone ratings, bulk inserts, misuse flags set later). `officer_id` 0 stands for "no
+# officer named" because a key column cannot hold NULL (and NULLs never collide in unique keys). Reason counts cover
+# valid ratings only. `hailong rollup rebuild` recomputes all four tables from the raw ratings.
+
+
+def _rollup_key(**kwargs: Any) -> Any:
+    return Field(primary_key=True, sa_column_kwargs={"autoincrement": False}, **kwargs)
+
+
+def _rollup_key_args(*keys: str, counts: list[str]) -> tuple[Any, ...]:
+    # The primary key carries the counts (PostgreSQL INCLUDE): reports are index-only scans, whatever order the
+    # rows lie in. SQLite stores these tables in key order anyway (WITHOUT ROWID).
+    return (sa.PrimaryKeyConstraint(*keys, postgresql_include=counts), {"sqlite_with_rowid": False})
+
+
+class RatingRollup(SQLModel, table=True):
+    """Ratings per reporting day × unit × counter × field × officer × channel × level × satisfied × misuse."""
+
+    __tablename__ = "rating_rollup"
+    __table_args__ = _rollup_key_args(
+        "unit_id",
+        "day",
+        "counter_id",
+        "field_id",
+        "officer_id",
+        "channel",
+        "level",
+        "satisfied",
+        "misuse",
+        counts=["n"],
+    )
+    unit_id: int = _rollup_key()
+    day: date = _rollup_key(description="the ratings' local_date")
+    counter_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    officer_id: int = _rollup_key(description="0: no officer named")
+    channel: str = _rollup_key(max_length=16)
+    level: int = _rollup_key()
+    satisfied: bool = _rollup_key()
+    misuse: bool = _rollup_key()
+    n: int = Field(description="ratings with exactly this key")
+
+
+class RatingReasonRollup(SQLModel, table=True):
+    """Reasons chosen with valid ratings, per reporting day × unit × counter × field × officer × channel × reason."""
+
+    __tablename__ = "rating_reason_rollup"
+    __table_args__ = _rollup_key_args(
+        "unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "reason_id", counts=["n"]
+    )
+    unit_id: int = _rollup_key()
+    day: date = _rollup_key()
+    counter_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    officer_id: int = _rollup_key(description="0: no officer named")
+    channel: str = _rollup_key(max_length=16)
+    reason_id: int = _rollup_key()
+    n: int = Field(description="valid ratings with this key that chose the reason")
+
+
+#: Levels the month rollup has a column for; a scale with any other level makes month reports use the day rollup.
+MONTH_ROLLUP_LEVELS = (1, 2, 3, 4, 5)
+
+
+class RatingMonthRollup(SQLModel, table=True):
+    """Ratings per month × unit × field, one row each, levels as columns: national month reports in milliseconds."""
+
+    __tablename__ = "rating_month_rollup"
+    __table_args__ = _rollup_key_args(
+        "month",
+        "unit_id",
+        "field_id",
+        counts=["valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS)],
+    )
+    month: date = _rollup_key(description="first day of the month of the ratings' local_date")
+    unit_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    valid: int = Field(description="ratings not flagged as misuse")
+    satisfied: int = Field(description="valid ratings at a satisfied level")
+    misuse: int = Field(description="ratings flagged as misuse")
+    level_1: int = Field(description="valid ratings at level 1")
+    level_2: int = Field(description="valid ratings at level 2")
+    level_3: int = Field(description="valid ratings at level 3")
+    level_4: int = Field(description="valid ratings at level 4")
+    level_5: int = Field(description="valid ratings at level 5")
+
+
+class RatingReasonMonthRollup(SQLModel, table=True):
+    """Reasons chosen with valid ratings, per month × unit × field × reason."""
+
+    __tablename__ = "rating_reason_month_rollup"
+    __table_args__ = _rollup_key_args("month", "unit_id", "field_id", "reason_id", counts=["n"])
+    month: date = _rollup_key()
+    unit_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    reason_id: int = _rollup_key()
+    n: int = Field(description="valid ratings with this key that chose the reason")

@@ -1,16 +1,19 @@
 """Satisfaction indices for a unit's subtree, a period and a grouping, aggregated in SQL.
 
-The database does the counting (GROUP BY over ratings); Python only folds the small aggregated result (per key ×
-level × flag) into rows and applies the pure arithmetic of `server.satisfaction`.
+The database does the counting; Python only folds the small aggregated result (per key × level × flags) into rows
+and applies the pure arithmetic of `server.satisfaction`. Reports read the rollup tables (kept exact by triggers,
+see `server.indices.rollups`): the month rollup when the period is whole months and the grouping needs nothing
+finer than unit and field, the day rollup otherwise. `source="raw"` counts the raw ratings instead: the reference
+the tests and the benchmark compare the rollups with.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -18,14 +21,20 @@ from sqlmodel import Session, col, select
 
 from server.errors import Invalid
 from server.indices.periods import Period
+from server.indices.rollups import NO_OFFICER, month_of
 from server.indices.schemas import GROUPINGS, IndexRow, IndicesReport, ResponseRate
 from server.models import (
+    MONTH_ROLLUP_LEVELS,
     Counter,
     FieldGroup,
     Officer,
     ProcedureField,
     Rating,
+    RatingMonthRollup,
     RatingReason,
+    RatingReasonMonthRollup,
+    RatingReasonRollup,
+    RatingRollup,
     Reason,
     ScaleLevel,
     Target,
@@ -38,6 +47,11 @@ from server.units.service import subtree_ids
 
 CHANNEL_LABELS = {"kiosk": ("Màn hình cảm ứng", "Touch screen"), "phone": ("Điện thoại (mã QR)", "Phone (QR code)")}
 GROUP_ORDER = ("all", "lci", "health_education")
+
+#: Where counts come from: the rollup tables (reports) or the raw ratings (the reference for tests and benchmarks).
+Source = Literal["rollup", "raw"]
+#: Groupings the month rollup can answer (it has no counter, officer or channel).
+MONTHLY_GROUPINGS = (None, "field", "group", "unit", "month")
 
 
 @dataclass
@@ -53,13 +67,21 @@ class Tally:
     def n(self) -> int:
         return sum(self.levels.values())
 
-    def add(self, level: int, satisfied: bool, misuse: bool, count: int) -> None:
-        if misuse:
-            self.misuse += count
-            return
-        self.levels[level] += count
-        if satisfied:
-            self.satisfied += count
+    def add(self, counts: Counts) -> None:
+        for level, count in counts.levels.items():
+            self.levels[level] += count
+        self.satisfied += counts.satisfied
+        self.misuse += counts.misuse
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counts under one SQL key: valid ratings per level, valid satisfied ones, misuse."""
+
+    key: Any
+    levels: dict[int, int]
+    satisfied: int
+    misuse: int
 
 
 @dataclass(frozen=True)
@@ -102,52 +124,124 @@ def load_reference(session: Session) -> Reference:
     )
 
 
-def _key_column(by: str | None) -> Any:
-    return {
-        None: sa.literal("overall"),
-        "field": Rating.field_id,
-        "group": Rating.field_id,
-        "unit": Rating.unit_id,
-        "counter": Rating.counter_id,
-        "officer": Rating.officer_id,
-        "channel": Rating.channel,
-        "month": Rating.local_date,
-    }[by]
+# --- where the counts come from -------------------------------------------------------------------------------------
 
 
-def _conditions(unit: Unit, period: Period) -> list[Any]:
-    return [
-        col(Rating.unit_id).in_(subtree_ids(unit)),
-        col(Rating.local_date) >= period.start,
-        col(Rating.local_date) < period.end,
-    ]
+@dataclass(frozen=True)
+class CountSource:
+    """A table to count from: its columns for keys, the date column, and the count expression."""
+
+    kind: Literal["raw", "day", "month"]
+    counts: Any  # the table of (key, level, satisfied, misuse) rows
+    reasons: Any  # a FROM clause with unit_id, field_id, ..., reason code, restricted to valid ratings
+    reason_valid: Any  # extra WHERE for reasons (raw: misuse excluded; rollups hold valid ratings only)
+
+    def date_column(self, table: Any) -> Any:
+        return table.c.local_date if self.kind == "raw" else table.c.month if self.kind == "month" else table.c.day
+
+    def count(self, table: Any) -> Any:
+        return sa.func.count() if self.kind == "raw" else sa.func.sum(table.c.n)
+
+
+def is_whole_months(period: Period) -> bool:
+    """Whether the period starts on a first day and ends before one (months, quarters, years, aligned ranges)."""
+    return period.start.day == 1 and period.end.day == 1
+
+
+def choose_source(period: Period, by: str | None, source: Source, levels: Iterable[int] = (1, 2, 3, 4)) -> CountSource:
+    """The cheapest table that answers `by` over `period` exactly for a scale with these `levels`."""
+    if source == "raw":
+        r = Rating.__table__  # type: ignore[attr-defined]
+        x = RatingReason.__table__  # type: ignore[attr-defined]
+        return CountSource("raw", r, x.join(r, r.c.id == x.c.rating_id), r.c.misuse.is_(False))
+    if source != "rollup":
+        raise ValueError(f"unknown source {source!r}")
+    if is_whole_months(period) and by in MONTHLY_GROUPINGS and set(levels) <= set(MONTH_ROLLUP_LEVELS):
+        return CountSource("month", RatingMonthRollup.__table__, RatingReasonMonthRollup.__table__, sa.true())  # type: ignore[attr-defined]
+    return CountSource("day", RatingRollup.__table__, RatingReasonRollup.__table__, sa.true())  # type: ignore[attr-defined]
+
+
+_KEY_COLUMNS = {
+    "field": "field_id",
+    "group": "field_id",
+    "unit": "unit_id",
+    "counter": "counter_id",
+    "officer": "officer_id",
+    "channel": "channel",
+}
+
+
+def _key_column(src: CountSource, table: Any, by: str, dialect: str) -> Any:
+    if by == "month":
+        return table.c.month if src.kind == "month" else month_of(src.date_column(table), dialect)
+    if by == "officer" and src.kind != "raw":
+        return sa.func.nullif(table.c.officer_id, NO_OFFICER)
+    return table.c[_KEY_COLUMNS[by]]
 
 
 def fetch_counts(
-    session: Session, unit: Unit, period: Period, by: str | None
-) -> Iterable[tuple[Any, int, bool, bool, int]]:
-    """(key, level, satisfied, misuse, count) for every combination present in the period."""
-    key = _key_column(by).label("key")
-    stmt = (
-        sa.select(key, col(Rating.level), col(Rating.satisfied), col(Rating.misuse), sa.func.count())
-        .where(*_conditions(unit, period))
-        .group_by(key, col(Rating.level), col(Rating.satisfied), col(Rating.misuse))
-    )
-    return [tuple(r) for r in session.execute(stmt).all()]
+    session: Session,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    source: Source = "rollup",
+    levels: Iterable[int] = (1, 2, 3, 4),
+) -> list[Counts]:
+    """Counts per SQL key (the field id, unit id, … that `by` groups on; None for the overall figures)."""
+    levels = sorted(levels)
+    src = choose_source(period, by, source, levels)
+    t = src.counts
+    dates = src.date_column(t)
+    key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
+    where = (t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
+    group = [key] if by else []
+    if src.kind == "month":  # one row per month × unit × field, levels as columns
+        sums = [
+            sa.func.sum(t.c.satisfied),
+            sa.func.sum(t.c.misuse),
+            *[sa.func.sum(t.c[f"level_{lv}"]) for lv in levels],
+        ]
+        out = []
+        for k, satisfied, misuse, *per_level in session.execute(sa.select(key, *sums).where(*where).group_by(*group)):
+            by_level = {lv: int(c) for lv, c in zip(levels, per_level, strict=True) if c}
+            out.append(Counts(k, by_level, int(satisfied or 0), int(misuse or 0)))  # no rows: one row of NULLs
+        return out
+    dims = [t.c.level, t.c.satisfied, t.c.misuse]
+    stmt = sa.select(key, *dims, src.count(t)).where(*where).group_by(*group, *dims)
+    out = []
+    for k, level, satisfied, misuse, n in session.execute(stmt):
+        n = int(n)
+        if misuse:
+            out.append(Counts(k, {}, 0, n))
+        else:
+            out.append(Counts(k, {int(level): n}, n if satisfied else 0, 0))
+    return out
 
 
-def fetch_reasons(session: Session, unit: Unit, period: Period, by: str | None) -> Iterable[tuple[Any, str, int]]:
-    """(key, reason code, count) over valid ratings."""
-    key = _key_column(by).label("key")
+def fetch_reasons(
+    session: Session,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    source: Source = "rollup",
+    levels: Iterable[int] = (1, 2, 3, 4),
+) -> Iterable[tuple[Any, str, int]]:
+    """(key, reason code, count) over valid ratings (key None: overall)."""
+    src = choose_source(period, by, source, levels)
+    # The key and date columns of the reason source: the rating's for raw, the rollup's own otherwise.
+    t = src.counts if src.kind == "raw" else src.reasons
+    reason_id = RatingReason.__table__.c.reason_id if src.kind == "raw" else t.c.reason_id  # type: ignore[attr-defined]
+    dates = src.date_column(t)
+    key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
+    count = sa.func.count() if src.kind == "raw" else sa.func.sum(t.c.n)
     stmt = (
-        sa.select(key, col(Reason.code), sa.func.count())
-        .select_from(Rating)
-        .join(RatingReason, col(RatingReason.rating_id) == Rating.id)
-        .join(Reason, col(Reason.id) == RatingReason.reason_id)
-        .where(*_conditions(unit, period), col(Rating.misuse).is_(False))
-        .group_by(key, col(Reason.code))
+        sa.select(key, col(Reason.code), count)
+        .select_from(src.reasons)
+        .join(Reason, col(Reason.id) == reason_id)
+        .where(t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end, src.reason_valid)
+        .group_by(*([key] if by else []), col(Reason.code))
     )
-    return [tuple(r) for r in session.execute(stmt).all()]
+    return [(k, str(code), int(n)) for k, code, n in session.execute(stmt)]
 
 
 def _month_of(value: Any) -> str:
@@ -155,55 +249,47 @@ def _month_of(value: Any) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+# --- the report -----------------------------------------------------------------------------------------------------
+
+
 def compute_indices(
-    *, session: Session, unit: Unit, period: Period, by: str | None, min_sample: int, tz: ZoneInfo
+    *,
+    session: Session,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    min_sample: int,
+    tz: ZoneInfo,
+    source: Source = "rollup",
 ) -> IndicesReport:
     """The report for `unit` and its whole subtree over `period`, grouped `by` (None: overall only)."""
     if by is not None and by not in GROUPINGS:
         raise Invalid(f"by={by!r} is not valid: use one of {', '.join(GROUPINGS)}")
     ref = load_reference(session)
     year = period.target_year
-
-    # Keys of the rows, fold function from the SQL key to row keys, and labels/targets per row key.
-    mapping, rows_meta = _row_layout(session, ref, unit, period, by)
+    layout = _row_layout(session, ref, unit, period, by)
 
     overall = Tally()
-    tallies: dict[str, Tally] = {k: Tally() for k in rows_meta}
-    for raw_key, level, satisfied, misuse, count in fetch_counts(session, unit, period, by):
-        overall.add(level, bool(satisfied), bool(misuse), count)
-        for row_key in mapping(raw_key):
-            tallies.setdefault(row_key, Tally()).add(level, bool(satisfied), bool(misuse), count)
-    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by):
+    tallies: dict[str, Tally] = {k: Tally() for k in layout.meta}
+    for counts in fetch_counts(session, unit, period, by, source, ref.levels):
+        overall.add(counts)
+        for row_key in layout.mapping(counts.key):
+            tallies.setdefault(row_key, Tally()).add(counts)
+    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by, source, ref.levels):
         overall.reasons[reason_code] += count
-        for row_key in mapping(raw_key):
+        for row_key in layout.mapping(raw_key):
             tallies.setdefault(row_key, Tally()).reasons[reason_code] += count
 
     def build(key: str, label: str, label_en: str, group: str, tally: Tally, target_year: int) -> IndexRow:
-        r = rate(tally.satisfied, tally.n)
-        interval = wilson_interval(tally.satisfied, tally.n)
-        target = ref.target(group, target_year)
-        return IndexRow(
-            key=key,
-            label=label,
-            label_en=label_en,
-            n=tally.n,
-            satisfied=tally.satisfied,
-            rate=r,
-            ci_low=interval[0] if interval else None,
-            ci_high=interval[1] if interval else None,
-            target=target,
-            target_2030=ref.target(group, HORIZON_YEAR),
-            status=status(r, tally.n, target, min_sample),
-            misuse=tally.misuse,
-            levels={str(lv): tally.levels.get(lv, 0) for lv in sorted(ref.levels, reverse=True)},
-            reasons=dict(sorted(tally.reasons.items())),
-        )
+        return index_row(ref, key, label, label_en, group, tally, target_year, min_sample)
 
-    rows = []
-    for key, (label, label_en, group, target_year) in rows_meta.items():
-        rows.append(build(key, label, label_en, group, tallies[key], target_year))
-    for key in tallies.keys() - rows_meta.keys():  # e.g. an officer of another unit who served here
-        rows.append(build(key, key, key, "all", tallies[key], year))
+    rows = [
+        build(key, label, label_en, group, tallies[key], y) for key, (label, label_en, group, y) in layout.meta.items()
+    ]
+    # Keys outside the listed ones: an officer of another unit who served here, a counter since moved elsewhere.
+    for key in sorted(tallies.keys() - layout.meta.keys()):
+        label, label_en = layout.other_labels.get(key, (key, key))
+        rows.append(build(key, label, label_en, "all", tallies[key], year))
 
     return IndicesReport(
         period=period.code,
@@ -217,25 +303,64 @@ def compute_indices(
     )
 
 
-def _row_layout(
-    session: Session, ref: Reference, unit: Unit, period: Period, by: str | None
-) -> tuple[Any, dict[str, tuple[str, str, str, int]]]:
-    """How SQL keys map to row keys, and each row's (label, label_en, target group, target year), in display order."""
+def index_row(
+    ref: Reference,
+    key: str,
+    label: str,
+    label_en: str,
+    group: str,
+    tally: Tally,
+    target_year: int,
+    min_sample: int,
+) -> IndexRow:
+    """One row of a report: counts, rate, Wilson interval, target of `group` in `target_year`, status."""
+    r = rate(tally.satisfied, tally.n)
+    interval = wilson_interval(tally.satisfied, tally.n)
+    target = ref.target(group, target_year)
+    return IndexRow(
+        key=key,
+        label=label,
+        label_en=label_en,
+        n=tally.n,
+        satisfied=tally.satisfied,
+        rate=r,
+        ci_low=interval[0] if interval else None,
+        ci_high=interval[1] if interval else None,
+        target=target,
+        target_2030=ref.target(group, HORIZON_YEAR),
+        status=status(r, tally.n, target, min_sample),
+        misuse=tally.misuse,
+        levels={str(lv): tally.levels.get(lv, 0) for lv in sorted(ref.levels, reverse=True)},
+        reasons=dict(sorted(tally.reasons.items())),
+    )
+
+
+@dataclass
+class RowLayout:
+    """How SQL keys map to row keys, the listed rows' (label, label_en, target group, target year) in display
+    order, and labels for rows that turn up without being listed."""
+
+    mapping: Callable[[Any], tuple[str, ...]]
+    meta: dict[str, tuple[str, str, str, int]]
+    other_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def _row_layout(session: Session, ref: Reference, unit: Unit, period: Period, by: str | None) -> RowLayout:
     year = period.target_year
     meta: dict[str, tuple[str, str, str, int]] = {}
     if by is None:
-        return (lambda _k: ()), meta
+        return RowLayout(lambda _k: (), meta)
     if by == "field":
-        codes = {fid: f.code for fid, f in ref.fields.items()}
+        field_codes = {fid: f.code for fid, f in ref.fields.items()}
         for fid, f in ref.fields.items():
             meta[f.code] = (f.name_vi, f.name_en, ref.field_group_for_target(fid, year), year)
-        return (lambda k: (codes[k],)), meta
+        return RowLayout(lambda k: (field_codes[k],), meta)
     if by == "group":
         for code in sorted(ref.groups, key=lambda c: (GROUP_ORDER.index(c) if c in GROUP_ORDER else 99, c)):
             g = ref.groups[code]
             meta[code] = (g.name_vi, g.name_en, code, year)
         groups_of = {fid: ("all", *[g for g in ref.field_groups.get(fid, []) if g != "all"]) for fid in ref.fields}
-        return (lambda k: groups_of.get(k, ("all",))), meta
+        return RowLayout(lambda k: groups_of.get(k, ("all",)), meta)
     if by == "unit":
         kids = session.exec(select(Unit).where(Unit.parent_id == unit.id).order_by(col(Unit.code))).all()
         for kid in kids:
@@ -244,45 +369,44 @@ def _row_layout(
         paths: dict[int, str] = dict(
             session.execute(sa.select(col(Unit.id), col(Unit.path)).where(col(Unit.id).in_(subtree_ids(unit)))).all()
         )
-        owner: dict[int, str] = {}
-        for uid, path in paths.items():
-            owner[uid] = next((k.code for k in kids if path.startswith(k.path)), unit.code)
-        return (lambda k: (owner[k],)), meta
-    if by == "counter":
-        counters = session.exec(
-            select(Counter).where(col(Counter.unit_id).in_(subtree_ids(unit))).order_by(col(Counter.code))
-        ).all()
-        codes = {int(c.id or 0): c.code for c in counters}
-        for c in counters:
-            meta[c.code] = (c.name, c.name, "all", year)
-        return (lambda k: (codes[k],)), meta
-    if by == "officer":
-        officers = session.exec(select(Officer)).all()
-        codes = {int(o.id or 0): o.code for o in officers}
-        in_tree = set(session.exec(select(Officer.id).where(col(Officer.unit_id).in_(subtree_ids(unit)))).all())
-        for o in sorted(officers, key=lambda o: o.code):
-            if o.id in in_tree:
-                meta[o.code] = (o.name, o.name, "all", year)
-        return (lambda k: (codes[k],) if k is not None else ()), meta
+        owner = {uid: next((k.code for k in kids if path.startswith(k.path)), unit.code) for uid, path in paths.items()}
+        return RowLayout(lambda k: (owner[k],), meta)
+    if by in ("counter", "officer"):
+        model: Any = Counter if by == "counter" else Officer
+        # Every counter/officer by id: a rating keeps the unit it was given at, while its counter may have moved
+        # since, and an officer may serve at another unit's desk.
+        everyone = {
+            int(i): (str(c), str(name), int(u))
+            for i, c, name, u in session.execute(sa.select(model.id, model.code, model.name, model.unit_id))
+        }
+        in_tree = set(session.execute(subtree_ids(unit)).scalars())
+        for _id, (code, name, unit_id) in sorted(everyone.items(), key=lambda item: item[1][0]):
+            if unit_id in in_tree:
+                meta[code] = (name, name, "all", year)
+        other = {code: (name, name) for code, name, _ in everyone.values()}
+        return RowLayout(lambda k: (everyone[k][0],) if k is not None else (), meta, other)
     if by == "channel":
         for code, (vi, en) in CHANNEL_LABELS.items():
             meta[code] = (vi, en, "all", year)
-        return (lambda k: (k,)), meta
+        return RowLayout(lambda k: (k,), meta)
     # month
     for month in period.months():
         y, m = int(month[:4]), int(month[5:])
         meta[month] = (f"Tháng {m}/{y}", f"{date(y, m, 1):%B %Y}", "all", y)
-    return (lambda k: (_month_of(k),)), meta
+    return RowLayout(lambda k: (_month_of(k),), meta)
 
 
 def response_rate(*, session: Session, unit: Unit, period: Period, tz: ZoneInfo) -> ResponseRate:
-    """Visits registered at counters of the subtree in the period, and how many of them were rated."""
+    """Visits registered at counters of the subtree in the period, and how many of them have a rating."""
     start, end = period.instants(tz)
+    # "Rated" is read from the ratings themselves (one per visit, unique), not from a flag on the visit that
+    # every ingest path would have to remember to set.
+    rated = sa.exists().where(col(Rating.visit_id) == col(Visit.id))
     stmt = (
-        sa.select(sa.func.count(), sa.func.count(col(Visit.rated_at)))
+        sa.select(sa.func.count(), sa.func.count(sa.case((rated, 1))))
         .select_from(Visit)
         .join(Counter, col(Counter.id) == Visit.counter_id)
         .where(col(Counter.unit_id).in_(subtree_ids(unit)), col(Visit.created_at) >= start, col(Visit.created_at) < end)
     )
-    visits, rated = session.execute(stmt).one()
-    return ResponseRate(visits=visits, rated=rated, rate=(rated / visits) if visits else None)
+    visits, n_rated = session.execute(stmt).one()
+    return ResponseRate(visits=visits, rated=n_rated, rate=(n_rated / visits) if visits else None)

@@ -1,0 +1,535 @@
+"""Indices at national scale: 10 million ratings in PostgreSQL, rollups against raw GROUP BY, and ingest cost.
+
+    .venv/bin/python -m bench.indices [--ratings 10000000] [--keep]
+
+Creates the database `hl_bench_indices` on the server of BENCH_DATABASE_URL (default: TEST_DATABASE_URL, else
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrates it, generates ~1,000 units (national root,
+34 provinces, communes; 3 counters and 3 officers each), 14 fields and 24 months of ratings with `INSERT ...
+SELECT generate_series` (foreign keys and triggers off during the load, secondary indexes built afterwards), builds
+the rollups with one set-based statement each (the recount `hailong rollup rebuild` uses), checks them, then
+measures:
+
+1. the month report for all units × fields with subtree totals (`unit_field_matrix`), from the rollups and from
+   the raw ratings (the same query shape over `rating`), plus `compute_indices` by unit and by field;
+2. batched ingest (500 ratings from one counter per transaction, with their reasons) with and without the rollup
+   triggers, alternating, as one multi-row statement per batch and as one statement per row (executemany).
+
+Drops the database at the end unless --keep. Prints Markdown for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, col
+
+from server import PROJECT_ROOT
+from server.config import normalise_database_url
+from server.db import make_engine
+from server.indices.matrix import unit_field_matrix
+from server.indices.periods import parse_period
+from server.indices.rollups import SPECS, differences, recount
+from server.indices.service import compute_indices
+from server.models import Rating, RatingReason, Unit
+
+DB_NAME = "hl_bench_indices"
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+PROVINCES = 34
+UNITS = 1000
+PER_UNIT = 3  # counters and officers per unit
+FIRST_DAY = date(2024, 11, 1)  # 24 months: 2024-11 .. 2026-10
+MONTHS = 24
+REPORT_MONTH = "2026-10"
+# Field shares (percent), in the order of migration 0002's fields.
+FIELD_SHARES = [20, 8, 3, 8, 9, 18, 14, 4, 1, 4, 4, 3, 3, 1]
+SECONDARY_INDEXES = ("rating", "rating_reason")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
+    """Milliseconds of `repeat` runs after `warmup` unmeasured ones."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def summary(ms: list[float]) -> str:
+    ordered = sorted(ms)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ms):.1f} ms, min {ordered[0]:.1f}, p90 {p90:.1f} (n={len(ms)})"
+
+
+# --- set-up -----------------------------------------------------------------------------------------------------
+
+
+def create_database(admin_url: str) -> str:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "head")
+    return url
+
+
+def drop_database(admin_url: str) -> None:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def load_units(conn: sa.Connection) -> None:
+    """Root (id 1), 34 provinces, communes: ids 1..UNITS; counters and officers (u-1)*3+1 .. (u-1)*3+3."""
+    units: list[dict[str, Any]] = [
+        dict(id=1, code="VN", name="Toàn quốc", parent_id=None, level="quốc gia", active=True, path="/1/")
+    ]
+    for i in range(2, UNITS + 1):
+        if i <= 1 + PROVINCES:
+            units.append(dict(id=i, code=f"P{i:02d}", name=f"Tỉnh {i}", parent_id=1, level="tỉnh", path=f"/1/{i}/"))
+        else:
+            p = 2 + (i % PROVINCES)
+            units.append(dict(id=i, code=f"X{i:04d}", name=f"Xã {i}", parent_id=p, level="xã", path=f"/1/{p}/{i}/"))
+    for u in units:
+        u["active"] = True
+    conn.execute(
+        sa.text(
+            "INSERT INTO unit (id, code, name, parent_id, level, active, path) "
+            "VALUES (:id, :code, :name, :parent_id, :level, :active, :path)"
+        ),
+        units,
+    )
+    people = [
+        dict(id=(u["id"] - 1) * PER_UNIT + k, unit_id=u["id"], code=f"{u['code']}-{k}", name=f"{u['code']} {k}")
+        for u in units
+        for k in range(1, PER_UNIT + 1)
+    ]
+    conn.execute(
+        sa.text("INSERT INTO counter (id, code, unit_id, name, active) VALUES (:id, :code, :unit_id, :name, true)"),
+        people,
+    )
+    conn.execute(
+        sa.text("INSERT INTO officer (id, code, unit_id, name, active) VALUES (:id, :code, :unit_id, :name, true)"),
+        people,
+    )
+    for table in ("unit", "counter", "officer"):
+        conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+
+
+def generate_ratings(engine: sa.Engine, total: int, chunk: int = 1_000_000) -> None:
+    """`total` ratings in time order over 24 months, then their reasons, with FKs and triggers off."""
+    with engine.connect() as conn:
+        field_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM field ORDER BY sort_order"))]
+        reason_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM reason ORDER BY sort_order"))]
+    weighted = [fid for fid, share in zip(field_ids, FIELD_SHARES, strict=True) for _ in range(share)]
+    fields_sql = "ARRAY[" + ",".join(map(str, weighted)) + "]"
+    reasons_sql = "ARRAY[" + ",".join(map(str, reason_ids)) + "]"
+    t0 = datetime.combine(FIRST_DAY, datetime.min.time(), HCM)
+    span = (datetime.combine(date(2026, 11, 1), datetime.min.time(), HCM) - t0).total_seconds()
+    step = span / total
+    rating_sql = f"""
+    INSERT INTO rating (id, level, satisfied, field_id, unit_id, counter_id, officer_id, channel, contact_consent,
+                        rated_at, client_rated_at, local_date, received_at, misuse, misuse_reason)
+    SELECT s.id, s.level, s.level >= 3, s.field_id, s.unit_id, s.counter_id, s.officer_id, s.channel, false,
+           s.rated_at, s.rated_at, CAST(s.rated_at AT TIME ZONE 'Asia/Ho_Chi_Minh' AS date), s.rated_at,
+           s.misuse, CASE WHEN s.misuse THEN 'bench' END
+    FROM (
+      SELECT CAST('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0') AS uuid) AS id,
+             u AS unit_id,
+             (u - 1) * {PER_UNIT} + 1 + CAST(floor(random() * {PER_UNIT}) AS int) AS counter_id,
+             CASE WHEN random() < 0.9 THEN (u - 1) * {PER_UNIT} + 1 + CAST(floor(random() * {PER_UNIT}) AS int) END
+               AS officer_id,
+             ({fields_sql})[1 + CAST(floor(random() * {len(weighted)}) AS int)] AS field_id,
+             CASE WHEN q < 0.50 THEN 4 WHEN q < 0.89 THEN 3 WHEN q < 0.96 THEN 2 ELSE 1 END AS level,
+             CASE WHEN random() < 0.2 THEN 'phone' ELSE 'kiosk' END AS channel,
+             random() < 0.01 AS misuse,
+             TIMESTAMPTZ '{t0.isoformat()}' + (g - 1 + random()) * {step} * INTERVAL '1 second' AS rated_at
+      FROM (SELECT g, u, r * (0.92 + (u % 9) * 0.012) AS q
+            FROM (SELECT g, 1 + CAST(floor(random() * {UNITS}) AS int) AS u, random() AS r
+                  FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g OFFSET 0) AS a
+            OFFSET 0) AS b
+      OFFSET 0
+    ) AS s
+    """
+    reason_sql = f"""
+    INSERT INTO rating_reason (rating_id, reason_id)
+    SELECT s.id, v.reason_id FROM (
+      SELECT id, ({reasons_sql})[1 + CAST(floor(random() * {len(reason_ids)}) AS int)] AS a,
+             ({reasons_sql})[1 + CAST(floor(random() * {len(reason_ids)}) AS int)] AS b, random() AS p
+      FROM rating WHERE level <= 2 AND random() < 0.85 OFFSET 0
+    ) AS s CROSS JOIN LATERAL (VALUES (s.a), (CASE WHEN s.p < 0.4 AND s.b <> s.a THEN s.b END)) AS v(reason_id)
+    WHERE v.reason_id IS NOT NULL ORDER BY s.id, v.reason_id
+    """
+    with engine.connect() as conn:
+        dropped = []
+        for table in SECONDARY_INDEXES:
+            for name, definition in conn.execute(
+                sa.text(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = :t AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+                ),
+                {"t": table},
+            ):
+                dropped.append(definition)
+                conn.execute(sa.text(f'DROP INDEX "{name}"'))
+        conn.commit()
+        conn.execute(sa.text("SET session_replication_role = replica"))  # no FK checks, no triggers while loading
+        conn.execute(sa.text("SET synchronous_commit = off"))
+        conn.execute(sa.text("SELECT setseed(0.42)"))
+        conn.commit()
+        for lo in range(1, total + 1, chunk):
+            hi = min(total, lo + chunk - 1)
+            conn.execute(sa.text(rating_sql), {"lo": lo, "hi": hi})
+            conn.commit()
+            log(f"  ratings {hi:,}/{total:,}")
+        conn.execute(sa.text(reason_sql))
+        conn.commit()
+        log("  reasons done; building secondary indexes")
+        conn.execute(sa.text("SET maintenance_work_mem = '512MB'"))
+        for definition in dropped:
+            conn.execute(sa.text(definition))
+            conn.commit()
+        conn.execute(sa.text("SET session_replication_role = DEFAULT"))
+        conn.commit()
+
+
+def build_rollups(engine: sa.Engine) -> None:
+    """One INSERT ... SELECT ... GROUP BY per rollup table: the recount `rollup rebuild` compares with."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET work_mem = '256MB'"))
+        conn.execute(sa.text("SET synchronous_commit = off"))
+        for spec in SPECS:
+            t = time.perf_counter()
+            conn.execute(sa.delete(spec.table))
+            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], recount(spec, "postgresql")))
+            conn.commit()
+            log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
+
+
+def check_rollups(engine: sa.Engine) -> dict[str, int]:
+    """Totals of each rollup against the raw tables, and a key-by-key recount of the report month."""
+    with engine.connect() as conn:
+        ratings = conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one()
+        reasons = conn.execute(
+            sa.text("SELECT count(*) FROM rating_reason x JOIN rating r ON r.id = x.rating_id WHERE NOT r.misuse")
+        ).scalar_one()
+        sums = {
+            spec.name: conn.execute(sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence)))).scalar_one()
+            for spec in SPECS
+        }
+        rows = {
+            spec.name: conn.execute(sa.select(sa.func.count()).select_from(spec.table)).scalar_one() for spec in SPECS
+        }
+    for spec in SPECS:
+        expected = reasons if spec.reasons else ratings
+        assert sums[spec.name] == expected, f"{spec.name}: {sums[spec.name]} counted, {expected} expected"
+    period = parse_period(REPORT_MONTH)
+    with Session(engine) as session:
+        for spec in SPECS:
+            diffs = differences(session=session, spec=spec, start=period.start, end=period.end)
+            assert not diffs, f"{spec.name}: {len(diffs)} keys differ in {REPORT_MONTH}"
+    return {"ratings": ratings, "reasons": reasons, **{f"rows {k}": v for k, v in rows.items()}}
+
+
+def analyze(engine: sa.Engine) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+
+
+# --- measurements -----------------------------------------------------------------------------------------------
+
+
+def measure_reports(engine: sa.Engine) -> dict[str, Any]:
+    period = parse_period(REPORT_MONTH)
+    out: dict[str, Any] = {}
+    with Session(engine) as session:
+        root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
+
+        def matrix(source: str, reasons: bool = True) -> Callable[[], Any]:
+            def run() -> Any:
+                result = unit_field_matrix(session=session, unit=root, period=period, source=source, reasons=reasons)  # type: ignore[arg-type]
+                session.rollback()
+                return result
+
+            return run
+
+        m = matrix("rollup")()
+        raw = matrix("raw")()
+        assert m.cells == raw.cells, "the rollup matrix differs from the raw one"
+        out["cells"] = len(m.cells)
+        out["matrix rollup"] = timed(matrix("rollup"), repeat=30, warmup=3)
+        out["matrix raw"] = timed(matrix("raw"), repeat=5, warmup=1)
+        out["matrix rollup, no reasons"] = timed(matrix("rollup", reasons=False), repeat=30, warmup=3)
+        out["matrix raw, no reasons"] = timed(matrix("raw", reasons=False), repeat=5, warmup=1)
+
+        def rows() -> None:
+            for unit_id in m.units:
+                m.row(unit_id, None, 30)
+                for field_id in m.fields:
+                    m.row(unit_id, field_id, 30)
+
+        out["matrix rows"] = timed(rows, repeat=5, warmup=1)
+        for by in ("unit", "field"):
+
+            def report(source: str, by: str = by) -> Callable[[], Any]:
+                def run() -> Any:
+                    result = compute_indices(
+                        session=session,
+                        unit=root,
+                        period=period,
+                        by=by,
+                        min_sample=30,
+                        tz=HCM,
+                        source=source,  # type: ignore[arg-type]
+                    )
+                    session.rollback()
+                    return result
+
+                return run
+
+            assert report("rollup")() == report("raw")(), f"by={by}: rollup and raw reports differ"
+            out[f"by={by} rollup"] = timed(report("rollup"), repeat=20, warmup=2)
+            out[f"by={by} raw"] = timed(report("raw"), repeat=3, warmup=1)
+    return out
+
+
+def make_batch(
+    rng: random.Random, field_ids: list[int], reason_ids: list[int], size: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A kiosk's batch: one counter, the last few days of October 2026, its reasons."""
+    unit_id = rng.randint(1, UNITS)
+    counter_id = (unit_id - 1) * PER_UNIT + rng.randint(1, PER_UNIT)
+    officers = [(unit_id - 1) * PER_UNIT + k for k in range(1, PER_UNIT + 1)]
+    end = datetime(2026, 10, 31, 17, tzinfo=HCM)
+    ratings, reasons = [], []
+    weighted = [fid for fid, share in zip(field_ids, FIELD_SHARES, strict=True) for _ in range(share)]
+    for _ in range(size):
+        at = (end - timedelta(seconds=rng.randrange(4 * 24 * 3600))).astimezone(UTC)
+        q = rng.random()
+        level = 4 if q < 0.5 else 3 if q < 0.89 else 2 if q < 0.96 else 1
+        rid = uuid.uuid4()
+        ratings.append(
+            dict(
+                id=rid,
+                level=level,
+                satisfied=level >= 3,
+                field_id=rng.choice(weighted),
+                unit_id=unit_id,
+                counter_id=counter_id,
+                officer_id=rng.choice(officers),
+                visit_id=None,
+                channel="kiosk",
+                comment=None,
+                contact=None,
+                contact_consent=False,
+                rated_at=at,
+                client_rated_at=at,
+                local_date=at.astimezone(HCM).date(),
+                received_at=at,
+                device_id=None,
+                misuse=rng.random() < 0.01,
+                misuse_reason=None,
+            )
+        )
+        if level <= 2:
+            for reason_id in rng.sample(reason_ids, rng.choice((1, 1, 2))):
+                reasons.append(dict(rating_id=rid, reason_id=reason_id))
+    return ratings, reasons
+
+
+def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500) -> dict[str, Any]:
+    """Ratings per second with and without the rollup triggers, alternating blocks of batches."""
+    rng = random.Random(7)
+    with engine.connect() as conn:
+        field_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM field ORDER BY sort_order"))]
+        reason_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM reason ORDER BY sort_order"))]
+
+    rating_t, reason_t = Rating.__table__, RatingReason.__table__  # type: ignore[attr-defined]
+    # One statement per batch: INSERT ... VALUES (500 rows) ON CONFLICT DO NOTHING RETURNING id (insertmanyvalues).
+    one_statement = postgresql.insert(rating_t).on_conflict_do_nothing(index_elements=["id"]).returning(rating_t.c.id)
+    reasons_statement = postgresql.insert(reason_t).on_conflict_do_nothing().returning(reason_t.c.rating_id)
+
+    def insert_batch(mode: str) -> None:
+        ratings, reasons = make_batch(rng, field_ids, reason_ids, size)
+        with Session(engine) as session:
+            if mode == "statement":
+                session.execute(one_statement, ratings).all()
+                if reasons:
+                    session.execute(reasons_statement, reasons).all()
+            else:  # executemany without RETURNING: psycopg sends one INSERT per row
+                session.execute(sa.insert(rating_t), ratings)
+                if reasons:
+                    session.execute(sa.insert(reason_t), reasons)
+            session.commit()
+
+    def set_triggers(on: bool) -> None:
+        with engine.begin() as conn:
+            for table in ("rating", "rating_reason"):
+                conn.execute(sa.text(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER USER"))
+
+    out: dict[str, Any] = {}
+    for mode, n_rounds, n_batches in (
+        ("statement", rounds, batches),
+        ("executemany", max(2, rounds // 2), max(2, batches // 2)),
+    ):
+        seconds = {"off": 0.0, "on": 0.0}
+        count = {"off": 0, "on": 0}
+        for _ in range(2):  # warm-up batches, not counted
+            insert_batch(mode)
+        for i in range(n_rounds):
+            for state in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                set_triggers(state == "on")
+                t0 = time.perf_counter()
+                for _ in range(n_batches):
+                    insert_batch(mode)
+                seconds[state] += time.perf_counter() - t0
+                count[state] += n_batches * size
+        set_triggers(True)
+        rate = {state: count[state] / seconds[state] for state in seconds}
+        out[mode] = {
+            "ratings/s without": rate["off"],
+            "ratings/s with": rate["on"],
+            "cost": 1 - rate["on"] / rate["off"],
+            "batches": count["on"] // size,
+        }
+    return out
+
+
+# --- main -------------------------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratings", type=int, default=10_000_000)
+    parser.add_argument("--rounds", type=int, default=10, help="alternating with/without blocks (ingest)")
+    parser.add_argument("--batches", type=int, default=5, help="batches of 500 per block (ingest)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier --keep run")
+    args = parser.parse_args(argv)
+    admin_url = normalise_database_url(
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    started = time.perf_counter()
+    generation = rollup_build = 0.0
+    if args.reuse:
+        url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    else:
+        log(f"creating {DB_NAME} and migrating")
+        url = create_database(admin_url)
+    engine = make_engine(url)
+    try:
+        if not args.reuse:
+            with engine.begin() as conn:
+                load_units(conn)
+            t = time.perf_counter()
+            log(f"generating {args.ratings:,} ratings")
+            generate_ratings(engine, args.ratings)
+            generation = time.perf_counter() - t
+            t = time.perf_counter()
+            log("building rollups (set-based)")
+            build_rollups(engine)
+            rollup_build = time.perf_counter() - t
+        analyze(engine)
+        counts = check_rollups(engine)
+        log(f"checked: {counts}")
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SHOW server_version")).scalar_one()
+            sizes: dict[str, str] = dict(
+                conn.execute(
+                    sa.text(
+                        "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
+                        "('rating', 'rating_reason', 'rating_rollup', 'rating_month_rollup', 'rating_reason_rollup', "
+                        "'rating_reason_month_rollup')"
+                    )
+                ).all()
+            )
+        log("measuring reports")
+        reports = measure_reports(engine)
+        log("measuring ingest")
+        ingest = measure_ingest(engine, args.rounds, args.batches)
+        load = os.getloadavg()[1]
+    finally:
+        engine.dispose()
+        if not args.keep:
+            drop_database(admin_url)
+            log(f"dropped {DB_NAME}")
+
+    print()
+    print(f"- Machine: {machine()}; PostgreSQL {version} with its default configuration (shared_buffers 128 MB)")
+    print(f"- Date: {date.today().isoformat()}; command: `.venv/bin/python -m bench.indices --ratings {args.ratings}`")
+    print(
+        f"- Data: {counts['ratings']:,} ratings ({counts['reasons']:,} reasons of valid ratings), {UNITS} units "
+        f"(root, {PROVINCES} provinces, communes), {UNITS * PER_UNIT} counters, 14 fields, {MONTHS} months; "
+        f"generated in {generation:.0f} s, rollups built set-based in {rollup_build:.0f} s; whole run "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print(
+        "- Sizes: "
+        + ", ".join(f"{k} {sizes[k]}" for k in sorted(sizes))
+        + "; rollup rows: "
+        + ", ".join(f"{k[5:]} {v:,}" for k, v in counts.items() if k.startswith("rows"))
+    )
+    print(f"- Load average (5 min) at the end of the run: {load:.1f}; other helpers' work shares the 2 cores")
+    print(f"- Month report {REPORT_MONTH}, all units × fields with subtree totals ({reports['cells']:,} cells):")
+    for label, suffix in (("n, satisfied, misuse, levels and reasons", ""), ("without reasons", ", no reasons")):
+        r, raw = reports["matrix rollup" + suffix], reports["matrix raw" + suffix]
+        print(f"  - {label}: rollups {summary(r)}; raw GROUP BY over ratings (same query shape) {summary(raw)};")
+        print(f"    {statistics.median(raw) / statistics.median(r):.0f}× faster")
+    rows = summary(reports["matrix rows"])
+    print(f"  - turning every cell into an API row (rate, Wilson interval, target, status), in Python: {rows}")
+    for by in ("unit", "field"):
+        rb, rr = reports[f"by={by} rollup"], reports[f"by={by} raw"]
+        print(
+            f"- `compute_indices(root, {REPORT_MONTH}, by={by})`: rollups {summary(rb)}; raw {summary(rr)}; "
+            f"{statistics.median(rr) / statistics.median(rb):.0f}×"
+        )
+    for mode, figures in ingest.items():
+        label = "one multi-row INSERT per batch" if mode == "statement" else "executemany (one INSERT per row)"
+        print(
+            f"- Ingest, {label}, {figures['batches']} batches of 500 with triggers and as many without: "
+            f"{figures['ratings/s without']:,.0f} ratings/s without, {figures['ratings/s with']:,.0f} with: "
+            f"rollup maintenance costs {figures['cost'] * 100:.1f} %"
+        )
+
+
+if __name__ == "__main__":
+    main()

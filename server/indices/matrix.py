@@ -1,0 +1,200 @@
+"""Every unit of a subtree × every field over a period, each figure including the unit's whole subtree.
+
+This is the national month report (rankings, "weakest units and fields"): 3,400 units × 14 fields. One SQL
+statement reads the month rollup (the day rollup for ranges that are not whole months; the raw ratings with
+`source="raw"`), pivots levels and reasons into columns, and adds every unit's counts to each of its ancestors up
+to the root (pairs taken from the materialised paths), so the database returns one finished row per unit × field
+(and per unit over all fields). Cells are kept as plain tuples; `Matrix.row` turns one into the API's `IndexRow`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from server.indices.periods import Period
+from server.indices.schemas import IndexRow
+from server.indices.service import Reference, Source, Tally, choose_source, index_row, load_reference
+from server.models import RatingReason, Reason, Unit
+from server.units.service import subtree_ids
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Counts per (unit id, field id) with subtree totals; field id None is the unit over all fields.
+
+    A cell is `(n, satisfied, misuse, *levels, *reasons)` in the order of `levels` and `reasons`; absent cells
+    are zero. `reasons` is empty when the matrix was built without them.
+    """
+
+    period: Period
+    root_id: int
+    levels: tuple[int, ...]
+    reasons: tuple[str, ...]
+    units: dict[int, tuple[str, str]]  # id → (code, name), in tree order
+    fields: dict[int, tuple[str, str, str]]  # id → (code, name_vi, name_en), in display order
+    cells: dict[tuple[int, int | None], tuple[int, ...]]
+    reference: Reference
+
+    def cell(self, unit_id: int, field_id: int | None) -> tuple[int, ...]:
+        """The counts of one unit (with its subtree) and field (None: all fields)."""
+        return self.cells.get((unit_id, field_id)) or (0,) * (3 + len(self.levels) + len(self.reasons))
+
+    def tally(self, unit_id: int, field_id: int | None) -> Tally:
+        """A cell as a `Tally`."""
+        c = self.cell(unit_id, field_id)
+        tally = Tally(satisfied=c[1], misuse=c[2])
+        for i, level in enumerate(self.levels):
+            if c[3 + i]:
+                tally.levels[level] = c[3 + i]
+        for i, code in enumerate(self.reasons):
+            if c[3 + len(self.levels) + i]:
+                tally.reasons[code] = c[3 + len(self.levels) + i]
+        return tally
+
+    def row(self, unit_id: int, field_id: int | None, min_sample: int) -> IndexRow:
+        """One cell as the API's row: key is the field code (the unit code for all fields), with target and status."""
+        year = self.period.target_year
+        if field_id is None:
+            code, name = self.units[unit_id]
+            return index_row(self.reference, code, name, name, "all", self.tally(unit_id, None), year, min_sample)
+        code, name_vi, name_en = self.fields[field_id]
+        group = self.reference.field_group_for_target(field_id, year)
+        return index_row(self.reference, code, name_vi, name_en, group, self.tally(unit_id, field_id), year, min_sample)
+
+
+def unit_field_matrix(
+    *, session: Session, unit: Unit, period: Period, source: Source = "rollup", reasons: bool = True
+) -> Matrix:
+    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in one query.
+
+    `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only): the query then
+    reads a third of the rows.
+    """
+    ref = load_reference(session)
+    r = Reason.__table__  # type: ignore[attr-defined]
+    reason_list = (
+        [(int(i), str(c)) for i, c in session.execute(sa.select(r.c.id, r.c.code).order_by(r.c.sort_order, r.c.id))]
+        if reasons
+        else []
+    )
+    dialect = session.get_bind().dialect.name
+    src = choose_source(period, "field", source, ref.levels)
+    raw = src.kind == "raw"
+    in_period = _in_period(src, period)
+
+    # (unit, ancestor) for every unit of the subtree and each ancestor up to the root, itself included, from the
+    # materialised paths: an exact VALUES list (a recursive walk in SQL leaves the planner guessing its size).
+    u = Unit.__table__  # type: ignore[attr-defined]
+    unit_rows = session.execute(
+        sa.select(u.c.id, u.c.code, u.c.name, u.c.path).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
+    ).all()
+    depth = unit.path.count("/") - 2  # index of the root in a path's list of ids
+    pairs = [(int(i), int(a)) for i, _, _, path in unit_rows for a in path.strip("/").split("/")[depth:]]
+    # Rendered as text (integers only): SQLAlchemy's VALUES construct takes longer to compile than the query to run.
+    values = ", ".join(f"({i}, {a})" for i, a in pairs or [(0, 0)])
+    tree = (
+        # VALUES columns are column1, column2 on both databases (SQLite has no column list after an alias).
+        sa.text(f"SELECT column1 AS unit_id, column2 AS ancestor_id FROM (VALUES {values}) AS pairs")
+        .columns(sa.column("unit_id", sa.Integer), sa.column("ancestor_id", sa.Integer))
+        .subquery("tree")
+    )
+
+    def fold(cells: Any, names: list[str]) -> Any:
+        """Sum `cells` (unit_id, field_id, names…) into every ancestor, per field and over all fields."""
+        ancestor = tree.c.ancestor_id
+        sums = [sa.cast(sa.func.sum(cells.c[n]), sa.Integer).label(n) for n in names]
+        joined = cells.join(tree, tree.c.unit_id == cells.c.unit_id)
+        by_field = sa.select(ancestor.label("unit_id"), cells.c.field_id, *sums).select_from(joined)
+        if dialect == "postgresql":  # one pass for both groupings
+            sets = sa.func.grouping_sets(sa.tuple_(ancestor, cells.c.field_id), sa.tuple_(ancestor))
+            return by_field.group_by(sets).subquery()
+        all_fields = sa.select(ancestor.label("unit_id"), sa.cast(sa.null(), sa.Integer).label("field_id"), *sums)
+        return sa.union_all(
+            by_field.group_by(ancestor, cells.c.field_id), all_fields.select_from(joined).group_by(ancestor)
+        ).subquery()
+
+    # Counts per unit × field: valid, satisfied, misuse, then one column per level of the scale.
+    t = src.counts
+    level_names = [f"l{i}" for i in range(len(ref.levels))]
+    count_names = ["valid", "sat", "mis", *level_names]
+    in_tree = t.c.unit_id.in_(subtree_ids(unit))
+    if src.kind == "month":  # already one row per month × unit × field
+        columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in ref.levels]]
+        cells = sa.select(
+            t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(columns, count_names, strict=True)]
+        ).where(in_tree, *in_period(t))
+    else:
+        weight = sa.literal(1) if raw else t.c.n
+        valid = t.c.misuse.is_(False)
+        sums = [
+            _total(valid, weight),
+            _total(sa.and_(valid, t.c.satisfied.is_(True)), weight),
+            _total(t.c.misuse.is_(True), weight),
+            *[_total(sa.and_(valid, t.c.level == lv), weight) for lv in ref.levels],
+        ]
+        cells = (
+            sa.select(t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(sums, count_names, strict=True)])
+            .where(in_tree, *in_period(t))
+            .group_by(t.c.unit_id, t.c.field_id)
+        )
+    counts = fold(cells.subquery("cells"), count_names)
+    stmt = sa.select(counts)
+
+    if reason_list:  # reason counts per unit × field, one column per reason, folded the same way
+        rt = src.counts if raw else src.reasons
+        reason_id = RatingReason.__table__.c.reason_id if raw else rt.c.reason_id  # type: ignore[attr-defined]
+        weight = sa.literal(1) if raw else rt.c.n
+        reason_names = [f"r{i}" for i in range(len(reason_list))]
+        reason_cells = (
+            sa.select(
+                rt.c.unit_id,
+                rt.c.field_id,
+                *[
+                    _total(reason_id == rid, weight).label(n)
+                    for (rid, _), n in zip(reason_list, reason_names, strict=True)
+                ],
+            )
+            .select_from(src.reasons)
+            .where(rt.c.unit_id.in_(subtree_ids(unit)), *in_period(rt), src.reason_valid)
+            .group_by(rt.c.unit_id, rt.c.field_id)
+            .subquery("reason_cells")
+        )
+        folded = fold(reason_cells, reason_names)
+        same_cell = sa.and_(
+            folded.c.unit_id == counts.c.unit_id,
+            sa.func.coalesce(folded.c.field_id, 0) == sa.func.coalesce(counts.c.field_id, 0),
+        )
+        stmt = sa.select(counts, *[sa.func.coalesce(folded.c[n], 0) for n in reason_names]).select_from(
+            counts.outerjoin(folded, same_cell)
+        )
+
+    # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
+    # Through the Core connection: the ORM's row handling costs more than the query for 15,000 rows.
+    cells_out = {(row[0], row[1]): tuple(row[2:]) for row in session.connection().execute(stmt)}
+    return Matrix(
+        period=period,
+        root_id=int(unit.id or 0),
+        levels=tuple(ref.levels),
+        reasons=tuple(code for _, code in reason_list),
+        units={int(i): (str(code), str(name)) for i, code, name, _ in unit_rows},
+        fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
+        cells=cells_out,
+        reference=ref,
+    )
+
+
+def _total(condition: Any, weight: Any) -> Any:
+    # int, not bigint: a count per cell fits, and sums of ints stay integer arithmetic (bigint sums are numeric).
+    return sa.cast(sa.func.sum(sa.case((condition, weight), else_=0)), sa.Integer)
+
+
+def _in_period(src: Any, period: Period) -> Any:
+    def conditions(table: Any) -> list[Any]:
+        column = src.date_column(table)
+        return [column >= period.start, column < period.end]
+
+    return conditions

@@ -1,0 +1,412 @@
+"""The rollups stay exact on every write path: a property test against a brute-force recount in plain Python.
+
+Random trees, counters, officers, fields, levels, reasons, misuse flags and instants near local midnight at month
+ends are written the way ingest paths write them (one INSERT per batch, single rows, misuse flipped after the
+reasons were stored, level and field corrected, reasons added and removed, ratings deleted, units moved). Then the
+four rollup tables and every grouping of the report must equal a recount computed here from the generated rows,
+never from the same SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter as Multiset
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import Session, select
+
+from server.indices.matrix import unit_field_matrix
+from server.indices.periods import Period, parse_period
+from server.indices.schemas import IndexRow
+from server.indices.service import compute_indices
+from server.models import (
+    ProcedureField,
+    Rating,
+    RatingMonthRollup,
+    RatingReason,
+    RatingReasonMonthRollup,
+    RatingReasonRollup,
+    RatingRollup,
+    Reason,
+    Unit,
+)
+from server.units.service import move_unit
+from tests import factories
+
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+FIELDS = {"land": ("lci",), "health": ("health_education",), "justice": (), "tax": ()}
+REASONS = ("late", "waiting", "other")
+SATISFIED = {4: True, 3: True, 2: False, 1: False}
+# Days on both sides of month ends, so local midnight decides the month (00:00-06:59 local is the day before in UTC).
+DAYS = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28)]
+DAYS += [date(2026, 3, 1), date(2026, 3, 15), date(2026, 3, 31), date(2026, 4, 1)]
+MINUTES = st.sampled_from([0, 1, 6 * 60 + 59, 7 * 60, 23 * 60 + 59]) | st.integers(0, 24 * 60 - 1)
+PERIODS = ["2025-12", "2026-01", "2026-02", "2026-03", "2026-Q1", "2026", "2026-01-31..2026-02-01"]
+PERIODS += ["2025-12-31..2026-03-31", "2026-02-01..2026-04-30", "2025-12-15..2026-01-31"]
+GROUPINGS = [None, "field", "group", "unit", "counter", "officer", "channel", "month"]
+
+
+@dataclass
+class RatingRow:
+    counter: int
+    field: str
+    level: int
+    misuse: bool
+    officer: int | None
+    channel: str
+    at: datetime
+    reasons: set[str]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    deleted: bool = False
+
+    @property
+    def local_date(self) -> date:
+        return self.at.astimezone(HCM).date()
+
+
+@dataclass
+class Scenario:
+    parents: list[int | None]  # parent index of each unit (always a smaller index)
+    counters: list[int]  # unit index of each counter
+    officers: list[int]  # unit index of each officer
+    ratings: list[RatingRow]
+    insert: str  # "statement": one multi-row INSERT (a kiosk batch); "executemany"; "rows": one by one (phone)
+    mutations: list[tuple[Any, ...]]
+    root: int
+    period: str
+    raw_grouping: str | None
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    n_units = draw(st.integers(1, 5))
+    parents: list[int | None] = [None] + [draw(st.none() | st.integers(0, i - 1)) for i in range(1, n_units)]
+    counters = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(1, 4)))]
+    officers = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(0, 3)))]
+    ratings = []
+    for _ in range(draw(st.integers(0, 25))):
+        day = draw(st.sampled_from(DAYS))
+        local = datetime(day.year, day.month, day.day, tzinfo=HCM) + timedelta(minutes=draw(MINUTES))
+        ratings.append(
+            RatingRow(
+                counter=draw(st.integers(0, len(counters) - 1)),
+                field=draw(st.sampled_from(sorted(FIELDS))),
+                level=draw(st.integers(1, 4)),
+                misuse=draw(st.booleans()),
+                officer=draw(st.none() | st.integers(0, len(officers) - 1)) if officers else None,
+                channel=draw(st.sampled_from(["kiosk", "phone"])),
+                at=local.astimezone(UTC),
+                reasons=set(draw(st.lists(st.sampled_from(REASONS), max_size=3, unique=True))),
+            )
+        )
+    mutations: list[tuple[Any, ...]] = []
+    if ratings:
+        index = st.integers(0, len(ratings) - 1)
+        op = st.one_of(
+            st.tuples(st.just("misuse"), index),
+            st.tuples(st.just("misuse_batch"), st.lists(index, min_size=1, max_size=6, unique=True)),
+            st.tuples(st.just("level"), index, st.integers(1, 4)),
+            st.tuples(st.just("field"), index, st.sampled_from(sorted(FIELDS))),
+            st.tuples(st.just("add_reason"), index, st.sampled_from(REASONS)),
+            st.tuples(st.just("drop_reasons"), index),
+            st.tuples(st.just("delete"), index),
+            st.tuples(st.just("move"), st.integers(0, n_units - 1), st.none() | st.integers(0, n_units - 1)),
+        )
+        mutations = draw(st.lists(op, max_size=8))
+    return Scenario(
+        parents=parents,
+        counters=counters,
+        officers=officers,
+        ratings=ratings,
+        insert=draw(st.sampled_from(["statement", "executemany", "rows"])),
+        mutations=mutations,
+        root=draw(st.integers(0, n_units - 1)),
+        period=draw(st.sampled_from(PERIODS)),
+        raw_grouping=draw(st.sampled_from(GROUPINGS)),
+    )
+
+
+class World:
+    """The generated data in the database and, independently, in plain Python."""
+
+    def __init__(self, session: Session, s: Scenario) -> None:
+        self.session, self.s = session, s
+        self.parents = list(s.parents)
+        self.units: list[Unit] = []
+        for parent in s.parents:
+            self.units.append(factories.unit(session, self.units[parent] if parent is not None else None))
+        self.counters = [factories.counter(session, self.units[u]) for u in s.counters]
+        self.officers = [factories.officer(session, self.units[u]) for u in s.officers]
+        self.fields = {f.code: int(f.id or 0) for f in session.exec(select(ProcedureField)).all()}
+        self.reasons = {r.code: int(r.id or 0) for r in session.exec(select(Reason)).all()}
+
+    # --- writing, the way ingest paths do ---
+
+    def insert_all(self) -> None:
+        rows = [self._values(r) for r in self.s.ratings]
+        reasons = [self._reason(r, code) for r in self.s.ratings for code in sorted(r.reasons)]
+        if self.s.insert == "statement" and rows:
+            # One statement, several rows: PostgreSQL's transition tables hold the whole batch.
+            self.session.execute(sa.insert(Rating).values(rows))
+            if reasons:
+                self.session.execute(sa.insert(RatingReason).values(reasons))
+        elif self.s.insert == "executemany" and rows:
+            self.session.execute(sa.insert(Rating), rows)
+            if reasons:
+                self.session.execute(sa.insert(RatingReason), reasons)
+        else:
+            for r, values in zip(self.s.ratings, rows, strict=True):
+                self.session.execute(sa.insert(Rating).values(**values))
+                for code in sorted(r.reasons):
+                    self.session.execute(sa.insert(RatingReason).values(**self._reason(r, code)))
+
+    def _values(self, r: RatingRow) -> dict[str, Any]:
+        counter = self.counters[r.counter]
+        return dict(
+            id=r.id,
+            level=r.level,
+            satisfied=SATISFIED[r.level],
+            field_id=self.fields[r.field],
+            unit_id=counter.unit_id,
+            counter_id=counter.id,
+            officer_id=self.officers[r.officer].id if r.officer is not None else None,
+            channel=r.channel,
+            rated_at=r.at,
+            client_rated_at=r.at,
+            local_date=factories.local_date(r.at),
+            received_at=r.at,
+            misuse=r.misuse,
+        )
+
+    def _reason(self, r: RatingRow, code: str) -> dict[str, Any]:
+        return {"rating_id": r.id, "reason_id": self.reasons[code]}
+
+    def mutate(self) -> None:
+        rating = Rating.__table__  # type: ignore[attr-defined]
+        reason = RatingReason.__table__  # type: ignore[attr-defined]
+        for op, *args in self.s.mutations:
+            if op == "move":
+                unit, parent = args
+                if parent is not None and self._in_subtree(parent, unit):
+                    continue  # the service refuses a cycle; nothing to test there
+                move_unit(
+                    session=self.session,
+                    unit=self.units[unit],
+                    new_parent=self.units[parent] if parent is not None else None,
+                )
+                self.parents[unit] = parent
+                continue
+            targets = args[0] if op == "misuse_batch" else [args[0]]  # misuse_batch: one UPDATE, several rows
+            live = [self.s.ratings[i] for i in dict.fromkeys(targets) if not self.s.ratings[i].deleted]
+            if not live:
+                continue
+            ids = [r.id for r in live]
+            where = rating.c.id.in_(ids)
+            if op in ("misuse", "misuse_batch"):
+                self.session.execute(sa.update(rating).where(where).values(misuse=sa.not_(rating.c.misuse)))
+                for r in live:
+                    r.misuse = not r.misuse
+            elif op == "level":
+                self.session.execute(sa.update(rating).where(where).values(level=args[1], satisfied=SATISFIED[args[1]]))
+                live[0].level = args[1]
+            elif op == "field":
+                self.session.execute(sa.update(rating).where(where).values(field_id=self.fields[args[1]]))
+                live[0].field = args[1]
+            elif op == "add_reason" and args[1] not in live[0].reasons:
+                self.session.execute(sa.insert(reason).values(**self._reason(live[0], args[1])))
+                live[0].reasons.add(args[1])
+            elif op == "drop_reasons":
+                self.session.execute(sa.delete(reason).where(reason.c.rating_id == live[0].id))
+                live[0].reasons.clear()
+            elif op == "delete":
+                self.session.execute(sa.delete(reason).where(reason.c.rating_id == live[0].id))
+                self.session.execute(sa.delete(rating).where(where))
+                live[0].deleted = True
+        self.session.flush()
+        self.session.expire_all()
+
+    # --- the brute-force recount ---
+
+    def _ancestors(self, unit: int) -> list[int]:
+        chain = [unit]
+        while (parent := self.parents[chain[-1]]) is not None:
+            chain.append(parent)
+        return chain
+
+    def _in_subtree(self, unit: int, root: int) -> bool:
+        return root in self._ancestors(unit)
+
+    def live(self) -> list[RatingRow]:
+        return [r for r in self.s.ratings if not r.deleted]
+
+    def expected_tables(self) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
+        """Every rollup table as {key: counts}, recounted here."""
+        out: dict[str, Multiset[tuple[Any, ...]]] = {
+            "day": Multiset(),
+            "day_reason": Multiset(),
+            "month_reason": Multiset(),
+        }
+        month: dict[tuple[Any, ...], list[int]] = {}
+        for r in self.live():
+            counter = self.counters[r.counter]
+            unit_id, counter_id, field_id = int(counter.unit_id), int(counter.id or 0), self.fields[r.field]
+            officer_id = int(self.officers[r.officer].id or 0) if r.officer is not None else 0
+            day, month_start = r.local_date, r.local_date.replace(day=1)
+            sat = SATISFIED[r.level]
+            out["day"][(unit_id, day, counter_id, field_id, officer_id, r.channel, r.level, sat, r.misuse)] += 1
+            # valid, satisfied, misuse, levels 1-5
+            cell = month.setdefault((month_start, unit_id, field_id), [0] * 8)
+            if r.misuse:
+                cell[2] += 1
+            else:
+                cell[0] += 1
+                cell[1] += sat
+                cell[2 + r.level] += 1
+            if not r.misuse:
+                for code in r.reasons:
+                    reason_id = self.reasons[code]
+                    out["day_reason"][(unit_id, day, counter_id, field_id, officer_id, r.channel, reason_id)] += 1
+                    out["month_reason"][(month_start, unit_id, field_id, reason_id)] += 1
+        tables = {name: {key: (n,) for key, n in counts.items()} for name, counts in out.items()}
+        return {**tables, "month": {key: tuple(values) for key, values in month.items()}}
+
+    def expected_report(
+        self, period: Period, by: str | None, root: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        root = self.s.root if root is None else root
+        overall = _blank()
+        rows: dict[str, dict[str, Any]] = {}
+        for r in self.live():
+            unit = self.s.counters[r.counter]  # the rating's unit is its counter's unit at insert time
+            if not self._in_subtree(unit, root) or not period.start <= r.local_date < period.end:
+                continue
+            _tally(overall, r)
+            for key in self._keys(r, unit, by, root):
+                _tally(rows.setdefault(key, _blank()), r)
+        return overall, rows
+
+    def _keys(self, r: RatingRow, unit: int, by: str | None, root: int) -> list[str]:
+        if by is None:
+            return []
+        if by == "field":
+            return [r.field]
+        if by == "group":
+            return ["all", *FIELDS[r.field]]
+        if by == "unit":
+            chain = self._ancestors(unit)
+            below = chain[: chain.index(root)]
+            return [self.units[below[-1] if below else root].code]
+        if by == "counter":
+            return [self.counters[r.counter].code]
+        if by == "officer":
+            return [self.officers[r.officer].code] if r.officer is not None else []
+        if by == "channel":
+            return [r.channel]
+        return [f"{r.local_date:%Y-%m}"]
+
+
+def _blank() -> dict[str, Any]:
+    return {"n": 0, "satisfied": 0, "misuse": 0, "levels": Multiset(), "reasons": Multiset()}
+
+
+def _tally(t: dict[str, Any], r: RatingRow) -> None:
+    if r.misuse:
+        t["misuse"] += 1
+        return
+    t["n"] += 1
+    t["satisfied"] += SATISFIED[r.level]
+    t["levels"][str(r.level)] += 1
+    t["reasons"].update(r.reasons)
+
+
+def _actual(row: IndexRow) -> dict[str, Any]:
+    return {
+        "n": row.n,
+        "satisfied": row.satisfied,
+        "misuse": row.misuse,
+        "levels": Multiset({k: v for k, v in row.levels.items() if v}),
+        "reasons": Multiset({k: v for k, v in row.reasons.items() if v}),
+    }
+
+
+def _table(session: Session, model: Any, unit_ids: set[int]) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    """A rollup table as {key: counts}."""
+    t = model.__table__
+    keys = [c for c in t.c if c.primary_key]
+    values = [c for c in t.c if not c.primary_key]
+    rows = session.execute(sa.select(*keys, *values).where(t.c.unit_id.in_(unit_ids))).all()
+    table = {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in rows}
+    assert all(min(v) >= 0 and max(v) > 0 for v in table.values()), f"{t.name} keeps empty or negative keys"
+    return table
+
+
+def check_world(session: Session, s: Scenario) -> None:
+    world = World(session, s)
+    world.insert_all()
+    world.mutate()
+
+    unit_ids = {int(u.id or 0) for u in world.units}
+    expected = world.expected_tables()
+    assert _table(session, RatingRollup, unit_ids) == expected["day"]
+    assert _table(session, RatingMonthRollup, unit_ids) == expected["month"]
+    assert _table(session, RatingReasonRollup, unit_ids) == expected["day_reason"]
+    assert _table(session, RatingReasonMonthRollup, unit_ids) == expected["month_reason"]
+
+    period = parse_period(s.period)
+    root = session.get(Unit, world.units[s.root].id)
+    assert root is not None
+    checks = [(by, "rollup") for by in GROUPINGS] + [(s.raw_grouping, "raw")]
+    for by, source in checks:
+        report = compute_indices(
+            session=session,
+            unit=root,
+            period=period,
+            by=by,
+            min_sample=30,
+            tz=HCM,
+            source=source,  # type: ignore[arg-type]
+        )
+        want_overall, want_rows = world.expected_report(period, by)
+        where = f"{s.period} by={by} source={source}"
+        assert _actual(report.overall) == want_overall, where
+        got = {row.key: _actual(row) for row in report.rows}
+        assert len(got) == len(report.rows), f"duplicate keys, {where}"
+        for key, want in want_rows.items():
+            assert got.get(key) == want, f"{key}, {where}"
+        for key in got.keys() - want_rows.keys():
+            assert got[key] == _blank(), f"{key}, {where}"
+
+    # The national matrix: every unit of the subtree × every field, each with its own subtree's totals.
+    matrix = unit_field_matrix(session=session, unit=root, period=period)
+    field_ids = {code: world.fields[code] for code in FIELDS}
+    for u, unit in enumerate(world.units):
+        if not world._in_subtree(u, s.root):
+            assert (int(unit.id or 0), None) not in matrix.cells
+            continue
+        want_overall, want_fields = world.expected_report(period, "field", root=u)
+        assert _actual(matrix.row(int(unit.id or 0), None, 30)) == want_overall, f"matrix {unit.code}"
+        for code, fid in field_ids.items():
+            want = want_fields.get(code, _blank())
+            assert _actual(matrix.row(int(unit.id or 0), fid, 30)) == want, f"matrix {unit.code} {code}"
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(s=scenarios())
+def test_rollups_equal_a_brute_force_recount(session: Session, s: Scenario) -> None:
+    nested = session.begin_nested()  # each example starts from the same empty state
+    try:
+        check_world(session, s)
+    finally:
+        nested.rollback()
+        session.expire_all()
