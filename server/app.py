@@ -17,6 +17,8 @@ from server.db import make_engine
 from server.errors import install_error_handlers
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
+from server.ingest.routes import router as ingest_router
+from server.kiosks.routes import router as kiosks_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
+    app.include_router(ingest_router)
+    app.include_router(kiosks_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -244,3 +244,19 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(default="", max_length=255)
     detail: str = Field(default="", sa_type=sa.Text)
     ip: str | None = Field(default=None, max_length=64)
+
+
+# --- Kiosk ingest and pairing (issue 3) ---------------------------------------------------------------------------
+
+#: Misuse detection looks up one device's presses around a time: (device_id, rated_at).
+sa.Index("ix_rating_device_rated", Rating.device_id, Rating.rated_at)  # type: ignore[arg-type]
+
+
+class PairingAttempt(SQLModel, table=True):
+    """A try at `POST /api/v1/kiosks/pair`, kept to slow down guessing (failures per client and overall)."""
+
+    __tablename__ = "pairing_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    client: str = Field(max_length=64, description="the caller's address")
+    succeeded: bool = Field(default=False)
