@@ -331,7 +331,9 @@ def run_kiosk_process(args: list[str]) -> NoReturn:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "kiosk", *args])
+    env = dict(os.environ)  # the checkout on the path: `kiosk` imports from any working directory
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    os.execve(sys.executable, [sys.executable, "-m", "kiosk", *args], env)
 
 
 @app.command("demo-kiosk")

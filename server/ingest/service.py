@@ -11,6 +11,7 @@ The hot path avoids the ORM: a handful of queries per batch whatever its size.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,10 @@ RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
 RATING_REASON: sa.Table = RatingReason.__table__  # type: ignore[attr-defined]
 VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
 DEVICE: sa.Table = KioskDevice.__table__  # type: ignore[attr-defined]
+COUNTER: sa.Table = Counter.__table__  # type: ignore[attr-defined]
+FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
+REASON: sa.Table = Reason.__table__  # type: ignore[attr-defined]
+SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -145,16 +150,15 @@ def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[uuid.
     Order-independent: presses are taken in time order (ties by id), whatever order they arrived in.
     """
     ordered = sorted(presses, key=lambda p: (p.at, p.id))
-    return {
-        cur.id for prev, cur in zip(ordered, ordered[1:], strict=False) if cur.walk_up and cur.at - prev.at < window
-    }
+    return {cur.id for prev, cur in itertools.pairwise(ordered) if cur.walk_up and cur.at - prev.at < window}
 
 
 def load_reference(conn: sa.Connection) -> Reference:
     """Field and reason codes (inactive ones too: a kiosk may hold an older list) and the scale."""
-    fields = dict(conn.execute(sa.select(ProcedureField.code, ProcedureField.id)).all())  # type: ignore[call-overload]
-    reasons = dict(conn.execute(sa.select(Reason.code, Reason.id)).all())  # type: ignore[call-overload]
-    satisfied = dict(conn.execute(sa.select(ScaleLevel.level, ScaleLevel.satisfied)).all())  # type: ignore[call-overload]
+    f, r, s = FIELD.c, REASON.c, SCALE.c
+    fields: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(f.code, f.id))}
+    reasons: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(r.code, r.id))}
+    satisfied: dict[int, bool] = {lv: bool(ok) for lv, ok in conn.execute(sa.select(s.level, s.satisfied))}
     return Reference(fields=fields, reasons=reasons, satisfied=satisfied)
 
 
@@ -177,7 +181,7 @@ def ingest_ratings(
     now = now or utcnow()
     conn = session.connection()
     offset = now - batch.sent_at if batch.sent_at is not None else timedelta(0)
-    unit_id = conn.execute(sa.select(Counter.unit_id).where(Counter.id == device.counter_id)).scalar_one()  # type: ignore[arg-type]
+    unit_id = conn.execute(sa.select(COUNTER.c.unit_id).where(COUNTER.c.id == device.counter_id)).scalar_one()
     ref = load_reference(conn)
     earliest = now - timedelta(days=MAX_PAST_DAYS)
     latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)

@@ -220,7 +220,7 @@ class DeviceRow:
 
 def list_devices(*, session: Session) -> list[DeviceRow]:
     """Every paired kiosk with its counter and how many ratings it delivered."""
-    counts = dict(
+    counts: dict[int, int] = dict(
         session.execute(
             sa.select(Rating.device_id, sa.func.count())  # type: ignore[call-overload]
             .where(col(Rating.device_id).is_not(None))

@@ -277,7 +277,7 @@ def test_presses_at_another_kiosk_or_with_a_visit_are_not_misuse(
     client: TestClient, session: Session, kiosk: Kiosk
 ) -> None:
     start = datetime.now(UTC) - timedelta(minutes=5)
-    other_device, other_token = factories.kiosk_device(session, factories.counter(session, factories.unit(session)))
+    _other_device, other_token = factories.kiosk_device(session, factories.counter(session, factories.unit(session)))
     visit = factories.counter_visit(session, kiosk.counter, created_at=start - timedelta(minutes=1))
     mine = presses(start, [0])
     with_visit = presses(start, [1], visit_token=visit.token)
