@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,8 +125,11 @@ def kiosk_settings(data_dir: Path, server_url: str, **overrides: Any) -> KioskSe
 def pair_kiosk(settings: KioskSettings, central: CentralServer) -> None:
     """Pair the kiosk's outbox with the central server's counter through the real endpoint."""
     rt = Runtime.open(settings)
+    code = central.pairing_code()
     try:
-        asyncio.run(rt.pair(central.pairing_code()))
+        # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, rt.pair(code)).result()
     finally:
         rt.outbox.close()
 
