@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -207,6 +208,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         reasons: Annotated[list[str] | None, Form()] = None,
     ) -> HTMLResponse:
         """Commit the rating to the outbox, then thank the citizen (the network is never waited for)."""
+        started = time.perf_counter()
         lang = pick_language(lang)
         try:
             rt.record_rating(
@@ -222,7 +224,14 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         except sqlite3.Error:
             log.exception("cannot store a rating in the outbox")
             return render(request, "sorry", lang)
-        return render(request, "thanks", lang)
+        stored = time.perf_counter()
+        response = render(request, "thanks", lang)
+        # Server-Timing: how long the tap took here (stored durably, then "thank you" rendered), for bench/.
+        done = time.perf_counter()
+        response.headers["Server-Timing"] = (
+            f"store;dur={(stored - started) * 1000:.2f}, total;dur={(done - started) * 1000:.2f}"
+        )
+        return response
 
     @app.get("/poll", response_class=HTMLResponse)
     def poll(request: Request) -> Response:
