@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _seed_counter(db_url: str) -> str:
     """A unit and a counter in the central store; returns a pairing code for it."""
+    from server.config import Settings
     from server.db import make_engine, session_scope
     from server.kiosks.service import create_pairing_code
     from server.models import Counter
-    from server.config import Settings
     from server.units.service import create_unit
 
     engine = make_engine(db_url)

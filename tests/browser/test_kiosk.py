@@ -30,7 +30,11 @@ pytestmark = pytest.mark.browser
 LANDSCAPE = {"width": 1280, "height": 800}
 WIDE = {"width": 1920, "height": 1080}
 PORTRAIT = {"width": 800, "height": 1280}
-VIEWPORTS = [pytest.param(LANDSCAPE, id="1280x800"), pytest.param(WIDE, id="1920x1080"), pytest.param(PORTRAIT, id="800x1280")]
+VIEWPORTS = [
+    pytest.param(LANDSCAPE, id="1280x800"),
+    pytest.param(WIDE, id="1920x1080"),
+    pytest.param(PORTRAIT, id="800x1280"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +80,8 @@ def check_screen(page: Page, viewport: dict[str, int], name: str) -> None:
                   small: buttons.filter(r => r.width < 96 || r.height < 96).length,
                   outside: buttons.filter(r => r.right > innerWidth + 1 || r.bottom > innerHeight + 1).length,
                   minFont: labels.length ? Math.min(...labels) : 99,
-                  userSelect: getComputedStyle(document.body).userSelect, cursor: getComputedStyle(document.body).cursor};
+                  userSelect: getComputedStyle(document.body).userSelect,
+                  cursor: getComputedStyle(document.body).cursor};
         }"""
     )
     assert (layout["sw"], layout["sh"]) == (viewport["width"], viewport["height"]), f"{name} scrolls: {layout}"
@@ -141,7 +146,10 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
         return [row for row in rows if row[0] not in before]
 
     rows = eventually(stored, what="the rating with its reasons")
-    assert sorted((lv, f, code) for _, lv, f, code in rows) == [(1, "construction", "attitude"), (1, "construction", "waiting")]
+    assert sorted((lv, f, code) for _, lv, f, code in rows) == [
+        (1, "construction", "attitude"),
+        (1, "construction", "waiting"),
+    ]
 
 
 def test_skip_reasons(browser: Browser, central: CentralServer) -> None:

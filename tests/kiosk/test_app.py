@@ -49,9 +49,12 @@ def test_fields_then_faces_most_positive_first(outbox_and_client: tuple[Outbox, 
     assert "<html" not in fields  # a partial for htmx
     faces = client.get("/screen/faces?field=tax", headers=HX).text
     assert re.findall(r'data-level="(\d)"', faces) == ["4", "3", "2", "1"]
-    assert re.findall(
-        r'class="face-label">([^<]+)<', faces
-    ) == ["Rất hài lòng", "Hài lòng", "Bình thường", "Không hài lòng"]
+    assert re.findall(r'class="face-label">([^<]+)<', faces) == [
+        "Rất hài lòng",
+        "Hài lòng",
+        "Bình thường",
+        "Không hài lòng",
+    ]
     assert faces.count('<svg class="face-svg"') == 4 and "Thuế" in faces
     # Satisfied faces store at once; the others ask why first.
     assert faces.count('hx-post="/ratings"') == 2 and faces.count('hx-get="/screen/reasons"') == 2
