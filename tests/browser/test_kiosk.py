@@ -208,12 +208,11 @@ def test_staff_gesture_status_screen_and_out_of_service(browser: Browser, centra
         corner = page.locator("[data-staff-corner]")
         corner.tap()  # a short touch does nothing
         expect(page.locator('[data-screen="idle"]')).to_be_visible()
-        box = corner.bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + 10, box["y"] + 10)
-        page.mouse.down()
+        # A finger held on the corner (touch events through the DevTools protocol; no mouse involved).
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": 20, "y": 20}]})
         expect(page.locator('[data-screen="staff_pin"]')).to_be_visible(timeout=6000)
-        page.mouse.up()
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         assert_accessible(page)
         for digit in "1234":
             page.locator(f'[data-key="{digit}"]').tap()
