@@ -109,7 +109,15 @@ def test_satisfied_flow(browser: Browser, central: CentralServer, viewport: dict
             assert len({round(b["y"]) for b in boxes if b}) == 1, "faces in one row"
         else:
             assert len({round(b["x"]) for b in boxes if b}) == 1, "faces in one column"
-        faces.first.tap()
+        # A finger on a face changes it at once (no round trip to wait for), then lifting it rates.
+        first = faces.first.bounding_box()
+        assert first is not None
+        point = {"x": first["x"] + first["width"] / 2, "y": first["y"] + first["height"] / 2}
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+        pressed = faces.first.evaluate("e => [getComputedStyle(e).outlineStyle, getComputedStyle(e).backgroundColor]")
+        assert pressed == ["solid", "rgb(219, 234, 254)"], pressed
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
         check_screen(page, viewport, "thanks")
         expect(page.locator("[data-countdown]")).not_to_have_text("3")  # the countdown visibly runs
         expect(page.locator('[data-screen="idle"]')).to_be_visible(timeout=10_000)

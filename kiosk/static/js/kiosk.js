@@ -26,6 +26,20 @@
     if (link && link.origin !== window.location.origin) { e.preventDefault(); }
   }, { capture: true });
 
+  // A pressed face or tile changes at once, before any answer from the server (:active alone waits for the
+  // browser's tap gesture on touch screens).
+  document.addEventListener("pointerdown", function (e) {
+    var target = e.target.closest ? e.target.closest("button, .tile") : null;
+    if (target) { target.classList.add("is-pressed"); }
+  }, { capture: true, passive: true });
+  ["pointerup", "pointercancel"].forEach(function (type) {
+    document.addEventListener(type, function () {
+      setTimeout(function () {
+        document.querySelectorAll(".is-pressed").forEach(function (el) { el.classList.remove("is-pressed"); });
+      }, 150);
+    }, { capture: true, passive: true });
+  });
+
   function currentScreen() { return document.querySelector("[data-screen]"); }
 
   function goIdle() {
