@@ -189,7 +189,7 @@ class Rating(SQLModel, table=True):
     client_rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="as the device sent it")
     local_date: date = Field(description="calendar day of rated_at in the reporting time zone")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id", index=True)
+    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id")  # indexed with rated_at, below
     misuse: bool = Field(default=False)
     misuse_reason: str | None = Field(default=None, max_length=64)
 
@@ -248,7 +248,8 @@ class AuditLog(SQLModel, table=True):
 
 # --- Kiosk ingest and pairing (issue 3) ---------------------------------------------------------------------------
 
-#: Misuse detection looks up one device's presses around a time: (device_id, rated_at).
+#: Misuse detection looks up one device's presses around a time: (device_id, rated_at). It replaces the plain
+#: device_id index (same leading column): one index fewer to maintain on every insert.
 sa.Index("ix_rating_device_rated", Rating.device_id, Rating.rated_at)  # type: ignore[arg-type]
 
 

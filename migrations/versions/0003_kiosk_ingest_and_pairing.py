@@ -1,4 +1,4 @@
-"""kiosk ingest and pairing: pairing attempts (guessing limits) and the misuse lookup index
+"""kiosk ingest and pairing: pairing attempts (guessing limits); rating (device_id, rated_at) replaces (device_id)
 
 Revision ID: 0003
 Revises: 0002
@@ -32,11 +32,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('rating', schema=None) as batch_op:
         batch_op.create_index('ix_rating_device_rated', ['device_id', 'rated_at'], unique=False)
-
+        batch_op.drop_index(batch_op.f('ix_rating_device_id'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('rating', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rating_device_id'), ['device_id'], unique=False)
         batch_op.drop_index('ix_rating_device_rated')
 
     with op.batch_alter_table('pairing_attempt', schema=None) as batch_op:
