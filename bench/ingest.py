@@ -43,10 +43,56 @@ class Result:
     seconds: float
     batches: int
     latencies_ms: list[float]
+    cpu_seconds: float = 0.0  # server side: uvicorn workers plus the database's backends
 
     @property
     def rate(self) -> float:
         return self.ratings / self.seconds
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.ratings / self.cpu_seconds if self.cpu_seconds else float("nan")
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _server_pids(proc: subprocess.Popen[bytes], db_url: str) -> list[int]:
+    """The uvicorn processes and, on PostgreSQL, the backends serving this database."""
+    pids = [proc.pid, *_children(proc.pid)]
+    if db_url.startswith("postgresql"):
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            pids += list(
+                conn.execute(
+                    sa.text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+        engine.dispose()
+    return pids
 
 
 def _prepare(db_url: str, devices: int) -> list[str]:
@@ -175,7 +221,10 @@ def run_backend(backend: str, db_url: str, *, clients: int, workers: int, second
             wait_for(f"http://127.0.0.1:{port}/healthz") if app.startswith("server") else time.sleep(3)
             warm = [[b] for b in _bodies(clients, start - timedelta(days=10))]
             _load("warm-up", port, tokens, warm, 30)
+            pids = _server_pids(proc, db_url)
+            cpu_before = sum(_cpu(p) for p in pids)
             result = _load(name, port, tokens, bodies, seconds)
+            result.cpu_seconds = sum(_cpu(p) for p in set(pids) | set(_server_pids(proc, db_url))) - cpu_before
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -239,12 +288,15 @@ def main(argv: list[str] | None = None) -> None:
         f"Batches of {BATCH} over HTTP, {args.clients} keep-alive clients on the same machine, "
         f"{args.seconds:.0f} s per run; every acknowledged rating checked in the table afterwards.\n"
     )
-    print("| backend | workers | endpoint | ratings/s | batches | p50 batch ms | p95 batch ms |")
+    load = os.getloadavg()
+    print(f"Load average when done: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (other work on the machine counts).\n")
+    print("| backend | workers | endpoint | ratings/s | p50 batch ms | p95 batch ms | ratings per server CPU-s |")
     print("|---|---|---|---|---|---|---|")
     for backend, workers, r in rows:
         lat = sorted(r.latencies_ms)
         p50, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.95))]
-        print(f"| {backend} | {workers} | {r.name} | {r.rate:,.0f} | {r.batches} | {p50:.0f} | {p95:.0f} |")
+        print(f"| {backend} | {workers} | {r.name} | {r.rate:,.0f} | {p50:.0f} | {p95:.0f} | {r.per_cpu_second:,.0f} |")
+    print("\nServer CPU = uvicorn workers + the database's PostgreSQL backends (SQLite runs inside the workers).")
     print(json.dumps({f"{b}/{r.name}": round(r.rate) for b, _, r in rows}), file=sys.stderr)
 
 
