@@ -28,6 +28,7 @@ from kiosk.config import KioskSettings
 from kiosk.i18n import name_in, pick_language, translate
 from kiosk.icons import CHECK_SVG, face_kind, face_svg, field_icon
 from kiosk.runtime import Runtime, TapRefused, dumps
+from server.contracts import ChoiceInfo
 
 log = logging.getLogger("hailong.kiosk")
 
@@ -160,7 +161,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         lang = pick_language(set_lang, lang)
         if not rt.in_service:
             return start_screen(request, lang)
-        chosen = rt.choices().field(field)
+        chosen = _field_for(rt, field, visit)
         if chosen is None:
             return render(request, "fields", lang)
         return render(request, "faces", lang, field=chosen, visit=visit, rid=_valid_rid(rid))
@@ -181,13 +182,14 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         lang = pick_language(set_lang, lang)
         choices = rt.choices()
         scale = choices.level(level)
-        if not rt.in_service or choices.field(field) is None or scale is None:
+        chosen_field = _field_for(rt, field, visit)
+        if not rt.in_service or chosen_field is None or scale is None:
             return start_screen(request, lang)
         return render(
             request,
             "reasons",
             lang,
-            field=choices.field(field),
+            field=chosen_field,
             visit=visit,
             rid=_valid_rid(rid),
             level=scale,
@@ -237,7 +239,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     def poll(request: Request) -> Response:
         """Asked by the idle screen: the faces for a visit the counter just started, or nothing (204)."""
         visit = rt.take_offered_visit()
-        chosen = rt.choices().field(visit.field) if visit else None
+        chosen = _field_for(rt, visit.field, visit.token) if visit else None
         if visit is None or chosen is None:
             return Response(status_code=204)
         return render(request, "faces", "vi", field=chosen, visit=visit.token, rid=str(uuid.uuid4()))
@@ -334,6 +336,15 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         }
 
     return app
+
+
+def _field_for(rt: Runtime, code: str, visit: str) -> ChoiceInfo | None:
+    """The field to show; a visit's field the kiosk does not know yet (added since the last heartbeat) is shown
+    by its code rather than dropped: the server takes the field from the visit anyway."""
+    known = rt.choices().field(code)
+    if known is None and visit and code:
+        return ChoiceInfo(code=code, name_vi=code, name_en=code)
+    return known
 
 
 def _valid_rid(rid: str) -> str:

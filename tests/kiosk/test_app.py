@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from kiosk import KIOSK_DIR
 from kiosk.outbox import Outbox
+from server.contracts import VisitInfo
 from tests.kiosk.conftest import kiosk_client, kiosk_settings, tap
 
 HX = {"HX-Request": "true"}
@@ -159,3 +161,20 @@ def test_vendored_copies_match_the_servers() -> None:
     pairs += [(f"fonts/{p.name}", f"fonts/{p.name}") for p in (server_static / "fonts").iterdir()]
     for mine, theirs in pairs:
         assert (KIOSK_DIR / "static" / mine).read_bytes() == (server_static / theirs).read_bytes(), mine
+
+
+def test_a_visit_is_offered_once_even_with_a_field_the_kiosk_does_not_know(
+    outbox_and_client: tuple[Outbox, TestClient],
+) -> None:
+    outbox, client = outbox_and_client
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    runtime.offered_visit = VisitInfo(token="V1", field="brand_new", created_at=now, expires_at=now + timedelta(days=1))
+    offered = client.get("/poll", headers=HX)
+    assert offered.status_code == 200 and 'data-chosen-field="brand_new"' in offered.text
+    assert 'name="visit" value="V1"' in offered.text
+    runtime.offered_visit = VisitInfo(token="V1", field="brand_new", created_at=now, expires_at=now + timedelta(days=1))
+    assert client.get("/poll", headers=HX).status_code == 204  # shown once: an abandoned visit does not return
+    assert outbox.visit_seen("V1")
+    rid = tap(client, level=3, field_code="brand_new", visit="V1")
+    assert {i["id"]: i for i in outbox.pending(counter="C1", limit=10)}[rid]["visit_token"] == "V1"
