@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
             f"| {max(values):.2f} |"
         )
     print(f"\nKiosk process memory after the taps and the sync: {rss:.0f} MB RSS (peak {peak:.0f} MB).")
+    load = os.getloadavg()
+    print(f"Load average when done: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (other work on the machine counts).")
 
 
 if __name__ == "__main__":

@@ -313,6 +313,7 @@ class Runtime:
         for client in (self.central, self.poller):
             if client is not None:
                 await client.aclose()
+        self.outbox.close()
 
     def backoff(self, failures: int) -> float:
         """Exponential back-off with jitter: half the capped delay plus a random half."""
