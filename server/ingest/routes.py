@@ -63,10 +63,11 @@ async def read_capped_body(request: Request) -> bytes:
     },
 )
 def post_ratings(
+    # The body first: a slow upload from a rural kiosk must not hold a database connection (or SQLite's write lock).
+    body: Annotated[bytes, Depends(read_capped_body)],
     device: DeviceDep,
     session: SessionDep,
     settings: SettingsDep,
-    body: Annotated[bytes, Depends(read_capped_body)],
 ) -> Response:
     """Store each rating once; answer one result per rating, in order: `created`, `duplicate`, `conflict`, `invalid`.
 

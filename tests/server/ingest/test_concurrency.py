@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import threading
+import time
 import uuid
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
@@ -106,3 +109,31 @@ def test_overlapping_batches_in_different_orders(db_factory: DatabaseFactory) ->
         stored = conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one()
     engine.dispose()
     assert stored == len(created) == 115
+
+
+def test_a_slow_upload_does_not_block_other_kiosks(db_factory: DatabaseFactory) -> None:
+    """The body is read before the database is touched: a kiosk on a slow line holds no connection or lock."""
+    import socket
+
+    url = db_factory.new_url()
+    slow_token, fast_token = _paired_kiosk(url), _paired_kiosk(url)
+    body = json.dumps({"ratings": _batch(3)}).encode()
+    with serve(create_app(make_settings(url))) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(
+                b"POST /api/v1/ratings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {slow_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            )
+            time.sleep(0.3)  # the server has the headers and is waiting for the rest
+            with httpx.Client(base_url=base_url, timeout=10) as client:
+                fast = client.post(
+                    "/api/v1/ratings", json={"ratings": _batch(2)}, headers={"Authorization": f"Bearer {fast_token}"}
+                )
+            assert [r["status"] for r in fast.json()["results"]] == ["created", "created"]
+            slow.sendall(body[10:])
+            answer = http.client.HTTPResponse(slow)
+            answer.begin()
+            statuses = [r["status"] for r in json.loads(answer.read())["results"]]
+    assert answer.status == 200 and statuses == ["created"] * 3
