@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from server.auth.service import bearer_token, device_from_token
 from server.contracts import CurrentVisit, HeartbeatRequest, KioskConfig, PairRequest, PairResponse
 from server.deps import DeviceDep, SessionDep
 from server.errors import AppError, TooManyRequests
 from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat
+from server.models import KioskDevice
 
 router = APIRouter(prefix="/api/v1/kiosks", tags=["kiosks"])
+
+
+def get_device_for_reading(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskDevice:
+    """The calling kiosk, for read-only endpoints polled every second: on SQLite the request's transaction starts
+    deferred, so a thousand idle kiosks asking for visits never queue for the write lock."""
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    return device_from_token(session=session, token=bearer_token(authorization))
+
+
+ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
 
 
 @router.post(
@@ -41,12 +56,12 @@ def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep) 
 
 
 @router.get("/config", response_model=KioskConfig, summary="The kiosk's counter, unit, fields, reasons and scale")
-def config(device: DeviceDep, session: SessionDep) -> KioskConfig:
+def config(device: ReadingDeviceDep, session: SessionDep) -> KioskConfig:
     """What the kiosk shows (also answered by every heartbeat)."""
     return kiosk_config(session=session, device=device)
 
 
 @router.get("/current-visit", response_model=CurrentVisit, summary="The visit the counter just started, if any")
-def get_current_visit(device: DeviceDep, session: SessionDep) -> CurrentVisit:
+def get_current_visit(device: ReadingDeviceDep, session: SessionDep) -> CurrentVisit:
     """The newest unrated, unexpired visit started at this device's counter in the last 10 minutes, or null."""
     return current_visit(session=session, device=device)

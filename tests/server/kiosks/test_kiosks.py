@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
+from server.app import create_app
 from server.auth.service import hash_token
 from server.config import Settings
+from server.db import make_engine, session_scope
 from server.kiosks.service import CODE_ALPHABET, create_pairing_code
 from server.models import Counter, KioskDevice, PairingAttempt, PairingCode, Visit
 from tests import factories
+from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
 
 
 @pytest.fixture
@@ -152,3 +157,22 @@ def test_current_visit_is_the_newest_open_one_at_this_counter(
     session.flush()
     assert client.get("/api/v1/kiosks/current-visit", headers=headers).json()["visit"]["token"] == older.token
     assert session.exec(select(Visit).where(Visit.token == older.token)).one().rated_at is None
+
+
+def test_polling_for_visits_does_not_queue_for_the_sqlite_write_lock(db_factory: DatabaseFactory) -> None:
+    """Idle kiosks poll every second; on SQLite those reads must not wait behind a writer."""
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        _, token = factories.kiosk_device(session, factories.counter(session, factories.unit(session)))
+    writer = engine.connect()
+    writer.execute(sa.text("UPDATE unit SET name = name"))  # an open write transaction (BEGIN IMMEDIATE on SQLite)
+    try:
+        with TestClient(create_app(make_settings(url))) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/v1/kiosks/current-visit", headers=headers).json() == {"visit": None}
+            assert client.get("/api/v1/kiosks/config", headers=headers).status_code == 200
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()
