@@ -203,6 +203,12 @@ def test_size_limits(client: TestClient, kiosk: Kiosk) -> None:
         headers={"Authorization": f"Bearer {kiosk.token}", "content-type": "application/json"},
     )
     assert too_big.status_code == 413 and "bytes" in too_big.json()["detail"]
+    streamed = client.post(  # no Content-Length: counted while it arrives
+        "/api/v1/ratings",
+        content=iter([huge.encode()[i : i + 65536] for i in range(0, len(huge), 65536)]),
+        headers={"Authorization": f"Bearer {kiosk.token}", "content-type": "application/json"},
+    )
+    assert streamed.status_code == 413 and "larger than" in streamed.json()["detail"]
 
 
 @pytest.mark.parametrize(
