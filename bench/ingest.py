@@ -5,7 +5,7 @@ served by uvicorn the way `hailong serve` does (`server.app:create_app_from_env`
 keep-alive connections posting pre-built bodies for a fixed time. The same run measures bench.ingest_reference (a
 minimal endpoint doing plain inserts) on the same database, then checks every created rating is in the table.
 
-    .venv/bin/python -m bench.ingest [--seconds 12] [--clients 4] [--workers 2] [--backends postgresql,sqlite]
+    .venv/bin/python -m bench.ingest [--seconds 12] [--clients 8] [--workers 2] [--backends postgresql,sqlite]
 
 PostgreSQL comes from BENCH_DATABASE_URL or TEST_DATABASE_URL (a server URL; a database is created and dropped).
 """
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run and print a Markdown summary."""
     parser = argparse.ArgumentParser(prog="python -m bench.ingest")
     parser.add_argument("--seconds", type=float, default=12)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--backends", default="postgresql,sqlite")
     args = parser.parse_args(argv)
