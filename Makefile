@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+KIOSK_PORT ?= 8001
 
 .PHONY: install run test lint format chromium bench clean
 
@@ -17,10 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Set up, migrate the embedded SQLite database, load demo data when empty, start the server.
+## Set up, migrate the embedded SQLite database, load demo data when empty, start the server and a demo kiosk.
 run: install
 	$(BIN)/hailong db upgrade
 	$(BIN)/hailong seed-demo --if-empty
+	@trap 'kill $$kiosk 2>/dev/null' EXIT; \
+	$(BIN)/hailong demo-kiosk --port $(KIOSK_PORT) --server http://127.0.0.1:$(PORT) & kiosk=$$!; \
 	$(BIN)/hailong serve --host $(HOST) --port $(PORT)
 
 ## Set up (including Debian's chromium for browser tests), lint, and run the whole suite.

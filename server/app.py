@@ -19,6 +19,8 @@ from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
 from server.phone.routes import router as phone_router
+from server.ingest.routes import router as ingest_router
+from server.kiosks.routes import router as kiosks_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_router)
     app.include_router(phone_router)
     app.include_router(indices_router)
+    app.include_router(ingest_router)
+    app.include_router(kiosks_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -190,7 +190,7 @@ class Rating(SQLModel, table=True):
     client_rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="as the device sent it")
     local_date: date = Field(description="calendar day of rated_at in the reporting time zone")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id", index=True)
+    device_id: int | None = Field(default=None, foreign_key="kiosk_device.id")  # indexed with rated_at, below
     misuse: bool = Field(default=False)
     misuse_reason: str | None = Field(default=None, max_length=64)
 
@@ -347,3 +347,18 @@ class RatingReasonMonthRollup(SQLModel, table=True):
     field_id: int = _rollup_key()
     reason_id: int = _rollup_key()
     n: int = Field(description="valid ratings with this key that chose the reason")
+# --- Kiosk ingest and pairing (issue 3) ---------------------------------------------------------------------------
+
+#: Misuse detection looks up one device's presses around a time: (device_id, rated_at). It replaces the plain
+#: device_id index (same leading column): one index fewer to maintain on every insert.
+sa.Index("ix_rating_device_rated", Rating.device_id, Rating.rated_at)  # type: ignore[arg-type]
+
+
+class PairingAttempt(SQLModel, table=True):
+    """A try at `POST /api/v1/kiosks/pair`, kept to slow down guessing (failures per client and overall)."""
+
+    __tablename__ = "pairing_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    client: str = Field(max_length=64, description="the caller's address")
+    succeeded: bool = Field(default=False)

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from server.models import Counter, Officer, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Unit
+from server.auth.service import hash_token, new_secret
+from server.models import (
+    Counter,
+    KioskDevice,
+    Officer,
+    ProcedureField,
+    Rating,
+    RatingReason,
+    Reason,
+    ScaleLevel,
+    Unit,
+    Visit,
+)
 from server.units.service import create_unit
 
 _seq = itertools.count(1)
@@ -84,3 +96,39 @@ def rating(
 def local_date(at: datetime) -> date:
     """The reporting day of an instant."""
     return at.astimezone(HCM).date()
+
+
+# --- Kiosks (issue 3) ---------------------------------------------------------------------------------------------
+
+
+def kiosk_device(session: Session, counter_: Counter) -> tuple[KioskDevice, str]:
+    """A kiosk paired to `counter_` and its bearer token."""
+    token = new_secret(32)
+    device = KioskDevice(counter_id=counter_.id, token_hash=hash_token(token))  # type: ignore[arg-type]
+    session.add(device)
+    session.flush()
+    return device, token
+
+
+def counter_visit(
+    session: Session,
+    counter_: Counter,
+    *,
+    field_code: str = "land",
+    officer_: Officer | None = None,
+    created_at: datetime | None = None,
+    ttl: timedelta = timedelta(days=30),
+) -> Visit:
+    """A visit started at `counter_` (as the counter console or the one-stop system would)."""
+    created_at = created_at or datetime.now(UTC)
+    v = Visit(
+        token=new_secret(9)[:12],
+        counter_id=counter_.id,  # type: ignore[arg-type]
+        field_id=field(session, field_code).id,  # type: ignore[arg-type]
+        officer_id=officer_.id if officer_ else None,
+        created_at=created_at,
+        expires_at=created_at + ttl,
+    )
+    session.add(v)
+    session.flush()
+    return v

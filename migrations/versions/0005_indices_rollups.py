@@ -20,7 +20,7 @@ keys whose counts fell to zero.
 migration must not change meaning when application code does. The upgrade fills the rollups from existing ratings.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-28
 """
 
@@ -31,7 +31,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,39 @@
+"""Vietnamese first: screens are written in Vietnamese; `kiosk/locales/en.json` maps each text to English."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Protocol
+
+from kiosk import KIOSK_DIR
+
+LANGUAGES = ("vi", "en")
+CATALOG = KIOSK_DIR / "locales" / "en.json"
+
+
+class Named(Protocol):
+    name_vi: str
+    name_en: str
+
+
+@lru_cache(maxsize=1)
+def english() -> dict[str, str]:
+    """The English catalog."""
+    catalog: dict[str, str] = json.loads(CATALOG.read_text(encoding="utf-8"))
+    return catalog
+
+
+def translate(text: str, lang: str) -> str:
+    """`text` (Vietnamese) in `lang`; a missing entry falls back to the Vietnamese."""
+    return text if lang == "vi" else english().get(text, text)
+
+
+def pick_language(*candidates: str | None) -> str:
+    """The first supported language among the candidates, else Vietnamese."""
+    return next((c for c in candidates if c in LANGUAGES), "vi")
+
+
+def name_in(item: Named, lang: str) -> str:
+    """The display name of a field, reason or level in `lang`."""
+    return item.name_en if lang == "en" and item.name_en else item.name_vi

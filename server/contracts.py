@@ -1,0 +1,167 @@
+"""Wire schemas shared by the central server and the kiosk (pydantic and the standard library only).
+
+The kiosk imports this module and nothing else from `server`, so it stays deployable on its own. Names and
+shapes follow `API.md`; fields may be added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+#: Statuses of one rating in an ingest answer.
+RESULT_STATUSES = ("created", "duplicate", "conflict", "invalid")
+#: Statuses after which the kiosk may drop a rating from its outbox.
+ACKNOWLEDGED = frozenset({"created", "duplicate"})
+#: How far a (clock-corrected) `rated_at` may lie in the past and in the future.
+MAX_PAST_DAYS = 400
+MAX_FUTURE_SECONDS = 300
+#: Longest comment accepted (the kiosk never sends one; other clients might).
+MAX_COMMENT = 1000
+MAX_REASONS = 20
+
+
+def _text_time(value: Any) -> Any:
+    """Times travel as ISO 8601 text with an offset; numbers (epoch seconds) and booleans are refused."""
+    if isinstance(value, str | datetime):
+        return value
+    raise ValueError("must be an ISO 8601 time with an offset, e.g. 2026-10-05T09:12:00+07:00")
+
+
+def _text_uuid(value: Any) -> Any:
+    if isinstance(value, str | uuid.UUID):
+        return value
+    raise ValueError("must be a UUID in text form")
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_text_time)]
+RatingId = Annotated[uuid.UUID, BeforeValidator(_text_uuid)]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class RatingIn(BaseModel):
+    """One rating as a kiosk sends it; unit and counter come from the device, never from here."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: RatingId = Field(description="client-generated UUID: the idempotency key")
+    level: StrictInt = Field(ge=1, le=100, description="a level of the rating scale (default 1..4)")
+    field: Code = Field(description="procedure field code, e.g. `land` (taken from the visit when one is given)")
+    visit_token: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="token of the visit this rating answers, if the counter started one"
+    )
+    reasons: list[Code] = Field(default_factory=list, max_length=MAX_REASONS, description="reason codes")
+    comment: Annotated[StrictStr, Field(max_length=MAX_COMMENT)] | None = None
+    rated_at: IsoTime = Field(description="when the citizen pressed the face, by the device's clock")
+
+
+class RatingsBatch(BaseModel):
+    """`POST /api/v1/ratings` body: up to `max_batch` ratings and the device's clock when it sent them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ratings: list[RatingIn]
+    sent_at: IsoTime | None = Field(None, description="the device's clock when it sent this batch")
+
+
+class RawRatingsBatch(BaseModel):
+    """The envelope alone, items unchecked: used to judge each item on its own when some are invalid."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ratings: list[Any]
+    sent_at: IsoTime | None = None
+
+
+class RatingResult(BaseModel):
+    """The fate of one rating: created, duplicate, conflict or invalid (with a detail)."""
+
+    id: str | None = Field(description="the id as sent (null when the item had no usable id)")
+    status: Literal["created", "duplicate", "conflict", "invalid"]
+    detail: str | None = None
+
+
+class RatingsResult(BaseModel):
+    """`POST /api/v1/ratings` answer: one result per rating, in the order sent."""
+
+    results: list[RatingResult]
+
+
+class PairRequest(BaseModel):
+    """`POST /api/v1/kiosks/pair` body."""
+
+    code: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class PairResponse(BaseModel):
+    """The device token (shown once) and where the kiosk now stands."""
+
+    token: str
+    counter: str
+    unit: str
+    counter_name: str = ""
+    unit_name: str = ""
+
+
+class HeartbeatRequest(BaseModel):
+    """`POST /api/v1/kiosks/heartbeat` body: what the kiosk still holds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    backlog: StrictInt = Field(ge=0, description="ratings waiting in the outbox")
+    dead_letters: StrictInt = Field(0, ge=0, description="ratings the server refused (conflict or invalid)")
+    app_version: Annotated[StrictStr, Field(max_length=64)]
+    sent_at: IsoTime | None = None
+
+
+class NamedCode(BaseModel):
+    """A code with its display name."""
+
+    code: str
+    name: str
+
+
+class ChoiceInfo(BaseModel):
+    """A procedure field or a reason, in both languages."""
+
+    code: str
+    name_vi: str
+    name_en: str
+
+
+class LevelInfo(BaseModel):
+    """A level of the rating scale."""
+
+    level: int
+    name_vi: str
+    name_en: str
+    satisfied: StrictBool
+
+
+class KioskConfig(BaseModel):
+    """What a kiosk shows: its counter and unit, the active fields and reasons, the scale; and the server clock."""
+
+    counter: NamedCode
+    unit: NamedCode
+    fields: list[ChoiceInfo]
+    reasons: list[ChoiceInfo]
+    levels: list[LevelInfo]
+    server_time: AwareDatetime
+
+
+class VisitInfo(BaseModel):
+    """A visit the counter console just started: the kiosk preselects its field."""
+
+    token: str
+    field: str
+    created_at: AwareDatetime
+    expires_at: AwareDatetime
+
+
+class CurrentVisit(BaseModel):
+    """`GET /api/v1/kiosks/current-visit` answer."""
+
+    visit: VisitInfo | None

@@ -1,0 +1,1 @@
+"""Ratings ingest from paired kiosks: `POST /api/v1/ratings`."""

@@ -1,0 +1,79 @@
+"""`POST /api/v1/ratings`: a paired kiosk delivers its outbox in batches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from server.contracts import RatingsBatch, RatingsResult
+from server.deps import DeviceDep, SessionDep, SettingsDep
+from server.errors import PayloadTooLarge
+from server.ingest.service import ingest_ratings, max_body_bytes, parse_batch, results_json
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"])
+
+
+def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """The JSON schema with its `$defs` inlined (the body is parsed by hand, so FastAPI does not list it)."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+BATCH_SCHEMA = _inline_definitions(RatingsBatch.model_json_schema())
+
+
+async def read_capped_body(request: Request) -> bytes:
+    """The request body, or 413 as soon as it grows past the ingest limit."""
+    limit = max_body_bytes(request.app.state.settings)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes; at most {limit} are accepted")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/ratings",
+    summary="Deliver kiosk ratings (idempotent by rating id)",
+    response_model=RatingsResult,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
+    responses={
+        401: {"description": "unknown or revoked device"},
+        413: {"description": "too many ratings or too large a body"},
+        422: {"description": "malformed envelope (not JSON, no `ratings` list, bad `sent_at`)"},
+    },
+)
+def post_ratings(
+    # The body first: a slow upload from a rural kiosk must not hold a database connection (or SQLite's write lock).
+    body: Annotated[bytes, Depends(read_capped_body)],
+    device: DeviceDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Store each rating once; answer one result per rating, in order: `created`, `duplicate`, `conflict`, `invalid`.
+
+    Unit and counter come from the device. `rated_at` is corrected by the device's clock offset (server time
+    minus `sent_at`); ids are answered in canonical UUID form.
+    """
+    batch = parse_batch(body, max_batch=settings.max_batch)
+    results = ingest_ratings(session=session, device=device, batch=batch, settings=settings)
+    return Response(results_json(results), media_type="application/json")

@@ -1,0 +1,523 @@
+"""Kiosk ratings into the central store, exactly once per id.
+
+A batch is checked item by item (a bad item never spoils the others), then inserted with one
+`INSERT … ON CONFLICT DO NOTHING RETURNING id`: what comes back was created now; whatever did not is looked up
+and compared, so a replay answers `duplicate` and a different rating under a known id answers `conflict`, leaving
+the stored row as it was. Concurrent identical batches are safe on both backends: PostgreSQL makes the second
+insert wait for the first and then skip, SQLite serialises writers (`BEGIN IMMEDIATE`).
+
+The hot path avoids the ORM: a handful of queries per batch whatever its size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from server.config import Settings
+from server.contracts import (
+    MAX_FUTURE_SECONDS,
+    MAX_PAST_DAYS,
+    RatingIn,
+    RatingsBatch,
+    RawRatingsBatch,
+)
+from server.db import utcnow
+from server.errors import AppError, Invalid, PayloadTooLarge
+from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Visit
+
+#: Body cap per rating of a batch (a kiosk's rating is ~250 bytes; a 1000-character comment may take 6 KB).
+BYTES_PER_RATING = 8192
+CLOCK_TOLERANCE_SECONDS = 300
+MISUSE_RAPID_REPEAT = "rapid_repeat"
+
+RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
+RATING_REASON: sa.Table = RatingReason.__table__  # type: ignore[attr-defined]
+VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
+DEVICE: sa.Table = KioskDevice.__table__  # type: ignore[attr-defined]
+COUNTER: sa.Table = Counter.__table__  # type: ignore[attr-defined]
+FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
+REASON: sa.Table = Reason.__table__  # type: ignore[attr-defined]
+SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class InvalidItem:
+    """An item that failed validation: its id as sent (when it was text) and why."""
+
+    raw_id: str | None
+    detail: str
+
+
+Item = RatingIn | InvalidItem
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """A batch envelope: its items, each checked on its own, and the device's clock when it was sent."""
+
+    items: list[Item]
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Codes the batch may use: field and reason ids by code, and each level's `satisfied` flag."""
+
+    fields: dict[str, int]
+    reasons: dict[str, int]
+    satisfied: dict[int, bool]
+
+
+@dataclass(frozen=True)
+class Press:
+    """A rating as the misuse filter sees it: when, and whether it came without a visit."""
+
+    id: str
+    at: datetime
+    walk_up: bool
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest ingest body accepted."""
+    return 4096 + settings.max_batch * BYTES_PER_RATING
+
+
+def parse_batch(body: bytes, *, max_batch: int) -> ParsedBatch:
+    """Validate the envelope (422 when malformed, 413 when too many items) and each item on its own."""
+    try:
+        batch = RatingsBatch.model_validate_json(body)
+    except ValidationError as exc:
+        if any(not _inside_an_item(err["loc"]) for err in exc.errors()):
+            raise Invalid(_envelope_problem(exc)) from None
+    else:
+        if len(batch.ratings) > max_batch:
+            raise _too_many(len(batch.ratings), max_batch)
+        return ParsedBatch(items=list(batch.ratings), sent_at=batch.sent_at)
+    raw = RawRatingsBatch.model_validate_json(body)  # the envelope itself was valid
+    if len(raw.ratings) > max_batch:
+        raise _too_many(len(raw.ratings), max_batch)
+    return ParsedBatch(items=[_validate_item(item) for item in raw.ratings], sent_at=raw.sent_at)
+
+
+def _inside_an_item(loc: tuple[int | str, ...]) -> bool:
+    return len(loc) >= 2 and loc[0] == "ratings" and isinstance(loc[1], int)
+
+
+def _too_many(n: int, max_batch: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"{n} ratings in one request; at most {max_batch} are accepted")
+
+
+def _envelope_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    if err["type"] == "json_invalid":
+        return 'the body is not valid JSON; send {"ratings": [...]} as application/json'
+    if err["type"] == "model_type" and not err["loc"]:
+        return 'the body must be a JSON object: {"ratings": [...], "sent_at": "..."}'
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" if where else str(err["msg"])
+
+
+def _validate_item(item: Any) -> Item:
+    if not isinstance(item, dict):
+        return InvalidItem(raw_id=None, detail="each rating must be a JSON object")
+    raw_id = item.get("id")
+    raw_id = raw_id if isinstance(raw_id, str) else None
+    try:
+        return RatingIn.model_validate(item)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:3]:
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{where}: {err['msg']}" if where else str(err["msg"]))
+        return InvalidItem(raw_id=raw_id, detail="; ".join(problems))
+
+
+def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[str]:
+    """Ids of walk-up presses that came less than `window` after the previous press at the same device.
+
+    Order-independent: presses are taken in time order (ties by id), whatever order they arrived in.
+    """
+    ordered = sorted(presses, key=lambda p: (p.at, p.id))
+    return {cur.id for prev, cur in itertools.pairwise(ordered) if cur.walk_up and cur.at - prev.at < window}
+
+
+def load_reference(conn: sa.Connection) -> Reference:
+    """Field and reason codes (inactive ones too: a kiosk may hold an older list) and the scale."""
+    f, r, s = FIELD.c, REASON.c, SCALE.c
+    fields: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(f.code, f.id))}
+    reasons: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(r.code, r.id))}
+    satisfied: dict[int, bool] = {lv: bool(ok) for lv, ok in conn.execute(sa.select(s.level, s.satisfied))}
+    return Reference(fields=fields, reasons=reasons, satisfied=satisfied)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    index: int
+    item: RatingIn
+    sid: str
+    row: dict[str, Any]
+
+
+#: One answer: the id as answered, the status, and a detail for `conflict` and `invalid`.
+Outcome = tuple[str | None, str, str | None]
+
+
+def ingest_ratings(
+    *,
+    session: Session,
+    device: KioskDevice,
+    batch: ParsedBatch,
+    settings: Settings,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Store a device's batch; one outcome per item, in order (see the module docstring)."""
+    now = now or utcnow()
+    conn = session.connection()
+    offset = now - batch.sent_at if batch.sent_at is not None else timedelta(0)
+    unit_id = conn.execute(sa.select(COUNTER.c.unit_id).where(COUNTER.c.id == device.counter_id)).scalar_one()
+    ref = load_reference(conn)
+    earliest = now - timedelta(days=MAX_PAST_DAYS)
+    latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)
+    results: list[Outcome | None] = [None] * len(batch.items)
+
+    checked: list[tuple[int, RatingIn, str, datetime]] = []
+    for i, item in enumerate(batch.items):
+        if isinstance(item, InvalidItem):
+            results[i] = (item.raw_id, "invalid", item.detail)
+            continue
+        sid = str(item.id)
+        rated_at = item.rated_at + offset
+        problem = _item_problem(item, ref, rated_at, earliest, latest)
+        if problem:
+            results[i] = (sid, "invalid", problem)
+        else:
+            checked.append((i, item, sid, rated_at))
+
+    visits = _lock_visits(conn, {item.visit_token for _, item, _, _ in checked if item.visit_token})
+    candidates: list[_Candidate] = []
+    look_up: list[tuple[int, RatingIn]] = []  # not inserted now: a replay, a conflict, or a rated visit
+    seen_ids: set[str] = set()
+    used_visits: set[int] = set()
+    tz = settings.tz
+    for i, item, sid, rated_at in checked:
+        visit = None
+        if item.visit_token:
+            visit = visits.get(item.visit_token)
+            problem = _visit_problem(visit, device, rated_at)
+            if problem:
+                results[i] = (sid, "invalid", problem)
+                continue
+        if sid in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
+            look_up.append((i, item))
+            continue
+        seen_ids.add(sid)
+        if visit is not None:
+            used_visits.add(visit["id"])
+        candidates.append(_Candidate(i, item, sid, _row(item, ref, visit, rated_at, now, device, unit_id, tz)))
+
+    existing_flags = _apply_misuse(conn, device, candidates, settings)
+    candidates.sort(key=lambda c: c.sid)  # one lock order for every transaction: no deadlocks between batches
+    inserted = _insert_ratings(conn, candidates)
+    reason_rows: list[dict[str, Any]] = []
+    created_rows: list[dict[str, Any]] = []
+    for cand in candidates:
+        if cand.sid not in inserted:
+            look_up.append((cand.index, cand.item))
+            continue
+        results[cand.index] = (cand.sid, "created", None)
+        created_rows.append(cand.row)
+        if cand.item.reasons:
+            reason_rows.extend(
+                {"rating_id": cand.row["id"], "reason_id": ref.reasons[code]} for code in sorted(set(cand.item.reasons))
+            )
+        if cand.row["visit_id"] is not None:
+            _mark_visit_rated(conn, cand.row["visit_id"], cand.row["rated_at"])
+    if reason_rows:
+        conn.execute(sa.insert(RATING_REASON), reason_rows)
+    if existing_flags:
+        conn.execute(
+            sa.update(RATING)
+            .where(RATING.c.id.in_(sorted(uuid.UUID(s) for s in existing_flags)), RATING.c.misuse.is_(False))
+            .values(misuse=True, misuse_reason=MISUSE_RAPID_REPEAT)
+        )
+    for index, item, status, detail in _compare_with_stored(conn, look_up, ref, visits, device):
+        results[index] = (str(item.id), status, detail)
+
+    _update_device(conn, device, now, batch.sent_at, offset, created_rows)
+    return [r for r in results if r is not None]
+
+
+def _visit_problem(visit: dict[str, Any] | None, device: KioskDevice, rated_at: datetime) -> str | None:
+    if visit is None:
+        return "unknown visit token"
+    if visit["counter_id"] != device.counter_id:
+        return "the visit belongs to another counter"
+    if rated_at > visit["expires_at"]:
+        return "the visit had expired when this rating was made"
+    return None
+
+
+def _item_problem(
+    item: RatingIn, ref: Reference, rated_at: datetime, earliest: datetime, latest: datetime
+) -> str | None:
+    if item.level not in ref.satisfied:
+        return f"unknown level {item.level}; the scale has {', '.join(str(v) for v in sorted(ref.satisfied))}"
+    if item.visit_token is None and item.field not in ref.fields:
+        return f"unknown field {item.field!r}"
+    for code in item.reasons:
+        if code not in ref.reasons:
+            return f"unknown reason {code!r}"
+    if rated_at < earliest:
+        return f"rated_at is more than {MAX_PAST_DAYS} days in the past"
+    if rated_at > latest:
+        return "rated_at lies in the future (after correcting the device's clock)"
+    return None
+
+
+def _lock_visits(conn: sa.Connection, tokens: set[str]) -> dict[str, dict[str, Any]]:
+    """The visits named by the batch, locked (PostgreSQL) so a phone rating cannot slip in between."""
+    if not tokens:
+        return {}
+    v = VISIT.c
+    query = (
+        sa.select(v.id, v.token, v.counter_id, v.field_id, v.officer_id, v.expires_at, v.rated_at)
+        .where(v.token.in_(sorted(tokens)))
+        .order_by(v.id)
+        .with_for_update()
+    )
+    return {row.token: row._asdict() for row in conn.execute(query)}
+
+
+def _row(
+    item: RatingIn,
+    ref: Reference,
+    visit: dict[str, Any] | None,
+    rated_at: datetime,
+    now: datetime,
+    device: KioskDevice,
+    unit_id: int,
+    tz: tzinfo,
+) -> dict[str, Any]:
+    comment = (item.comment or "").strip() or None
+    return {
+        "id": item.id,
+        "level": item.level,
+        "satisfied": ref.satisfied[item.level],
+        "field_id": visit["field_id"] if visit else ref.fields[item.field],
+        "unit_id": unit_id,
+        "counter_id": device.counter_id,
+        "officer_id": visit["officer_id"] if visit else None,
+        "visit_id": visit["id"] if visit else None,
+        "channel": "kiosk",
+        "comment": comment,
+        "contact": None,
+        "contact_consent": False,
+        "rated_at": rated_at,
+        "client_rated_at": item.rated_at,
+        "local_date": rated_at.astimezone(tz).date(),
+        "received_at": now,
+        "device_id": device.id,
+        "misuse": False,
+        "misuse_reason": None,
+    }
+
+
+def _apply_misuse(
+    conn: sa.Connection, device: KioskDevice, candidates: list[_Candidate], settings: Settings
+) -> set[str]:
+    """Flag rapid repeats among the new ratings; return stored ones that a late-arriving press now flags."""
+    window = timedelta(seconds=settings.misuse_window_seconds)
+    if not candidates or window <= timedelta(0):
+        return set()
+    times = [c.row["rated_at"] for c in candidates]
+    stored = conn.execute(
+        sa.select(RATING.c.id, RATING.c.rated_at, RATING.c.visit_id, RATING.c.misuse).where(
+            RATING.c.device_id == device.id,
+            RATING.c.rated_at >= min(times) - window,
+            RATING.c.rated_at <= max(times) + window,
+        )
+    ).all()
+    presses = {str(row.id): Press(str(row.id), row.rated_at, row.visit_id is None) for row in stored}
+    for cand in candidates:
+        presses.setdefault(cand.sid, Press(cand.sid, cand.row["rated_at"], cand.row["visit_id"] is None))
+    flagged = flag_rapid_repeats(presses.values(), window)
+    stored_unflagged = {str(row.id) for row in stored if not row.misuse}
+    stored_ids = {str(row.id) for row in stored}
+    for cand in candidates:
+        if cand.sid in flagged and cand.sid not in stored_ids:
+            cand.row["misuse"] = True
+            cand.row["misuse_reason"] = MISUSE_RAPID_REPEAT
+    return flagged & stored_unflagged
+
+
+def _insert_ratings(conn: sa.Connection, candidates: list[_Candidate]) -> set[str]:
+    """Insert what is new, skip what exists (by id, or a visit already rated); return the ids inserted."""
+    if not candidates:
+        return set()
+    if conn.dialect.name == "postgresql":
+        return _insert_ratings_postgresql(conn, candidates)
+    statement = sqlite_insert(RATING).on_conflict_do_nothing().returning(RATING.c.id)
+    return {str(i) for i in conn.execute(statement, [c.row for c in candidates]).scalars()}
+
+
+#: Column, its key in the JSON sent to PostgreSQL, and its SQL type.
+_PG_COLUMNS = [
+    ("id", "i", "uuid"),
+    ("level", "l", "int"),
+    ("satisfied", "s", "bool"),
+    ("field_id", "f", "int"),
+    ("officer_id", "o", "int"),
+    ("visit_id", "v", "int"),
+    ("comment", "c", "text"),
+    ("rated_at", "r", "timestamptz"),
+    ("client_rated_at", "k", "timestamptz"),
+    ("local_date", "d", "date"),
+    ("misuse", "m", "bool"),
+    ("misuse_reason", "n", "text"),
+]
+_PG_SCALARS = ["unit_id", "counter_id", "channel", "received_at", "device_id"]
+_PG_INSERT = (
+    "INSERT INTO rating ({columns}, {scalars}, contact, contact_consent) "
+    "SELECT {keys}, {scalar_params}, NULL, false "
+    "FROM json_to_recordset(%(rows)s::json) AS r({key_types}) "
+    "ON CONFLICT DO NOTHING RETURNING id::text"
+).format(
+    columns=", ".join(name for name, _, _ in _PG_COLUMNS),
+    scalars=", ".join(_PG_SCALARS),
+    keys=", ".join(f"r.{key}" for _, key, _ in _PG_COLUMNS),
+    scalar_params=", ".join(f"%({name})s" for name in _PG_SCALARS),
+    key_types=", ".join(f"{key} {kind}" for _, key, kind in _PG_COLUMNS),
+)
+
+
+def _insert_ratings_postgresql(conn: sa.Connection, candidates: list[_Candidate]) -> set[str]:
+    # The batch travels as one JSON document that PostgreSQL unpacks into rows: serialising it is one C call,
+    # far cheaper than adapting 500 VALUES tuples (or one array per column) parameter by parameter.
+    records = [
+        {
+            "i": sid,
+            "l": row["level"],
+            "s": row["satisfied"],
+            "f": row["field_id"],
+            "o": row["officer_id"],
+            "v": row["visit_id"],
+            "c": row["comment"],
+            "r": row["rated_at"].isoformat(),
+            "k": row["client_rated_at"].isoformat(),
+            "d": row["local_date"].isoformat(),
+            "m": row["misuse"],
+            "n": row["misuse_reason"],
+        }
+        for sid, row in ((c.sid, c.row) for c in candidates)
+    ]
+    params: dict[str, Any] = {"rows": json.dumps(records, separators=(",", ":"))}
+    params.update({name: candidates[0].row[name] for name in _PG_SCALARS})
+    return {row[0] for row in conn.exec_driver_sql(_PG_INSERT, params)}
+
+
+def _mark_visit_rated(conn: sa.Connection, visit_id: int, rated_at: datetime) -> None:
+    done = conn.execute(
+        sa.update(VISIT).where(VISIT.c.id == visit_id, VISIT.c.rated_at.is_(None)).values(rated_at=rated_at)
+    )
+    if done.rowcount != 1:  # rated by phone in the meantime without a rating row: let the kiosk send again
+        raise AppError("a visit in this batch was rated at the same moment; send the batch again", 409)
+
+
+def _compare_with_stored(
+    conn: sa.Connection,
+    look_up: Sequence[tuple[int, RatingIn]],
+    ref: Reference,
+    visits: dict[str, dict[str, Any]],
+    device: KioskDevice,
+) -> list[tuple[int, RatingIn, Literal["duplicate", "conflict"], str | None]]:
+    """`duplicate` when the stored rating says the same, `conflict` otherwise (the stored row stays as it was)."""
+    if not look_up:
+        return []
+    ids = sorted({item.id for _, item in look_up})
+    stored = {
+        row.id: row
+        for row in conn.execute(
+            sa.select(
+                RATING.c.id,
+                RATING.c.level,
+                RATING.c.field_id,
+                RATING.c.counter_id,
+                RATING.c.visit_id,
+                RATING.c.comment,
+                RATING.c.client_rated_at,
+            ).where(RATING.c.id.in_(ids))
+        )
+    }
+    reasons: dict[uuid.UUID, set[int]] = {}
+    for rating_id, reason_id in conn.execute(
+        sa.select(RATING_REASON.c.rating_id, RATING_REASON.c.reason_id).where(RATING_REASON.c.rating_id.in_(ids))
+    ):
+        reasons.setdefault(rating_id, set()).add(reason_id)
+    out: list[tuple[int, RatingIn, Literal["duplicate", "conflict"], str | None]] = []
+    for index, item in look_up:
+        row = stored.get(item.id)
+        if row is None:
+            if item.visit_token:
+                out.append((index, item, "conflict", "the visit has already been rated"))
+                continue
+            # Cannot happen with ON CONFLICT semantics; refuse the batch rather than answer wrongly.
+            raise AppError("the batch could not be stored consistently; send it again", 503)
+        visit = visits.get(item.visit_token) if item.visit_token else None
+        same = (
+            row.level == item.level
+            and row.counter_id == device.counter_id
+            and (
+                row.visit_id == visit["id"]
+                if visit
+                else row.visit_id is None and row.field_id == ref.fields[item.field]
+            )
+            and (row.comment or None) == ((item.comment or "").strip() or None)
+            and row.client_rated_at == item.rated_at
+            and reasons.get(item.id, set()) == {ref.reasons[c] for c in item.reasons}
+        )
+        if same:
+            out.append((index, item, "duplicate", None))
+        else:
+            out.append((index, item, "conflict", "a different rating is stored under this id; it was kept as it was"))
+    return out
+
+
+def _update_device(
+    conn: sa.Connection,
+    device: KioskDevice,
+    now: datetime,
+    sent_at: datetime | None,
+    offset: timedelta,
+    created: list[dict[str, Any]],
+) -> None:
+    # Last statement of the batch: the device row lock is held only for the commit that follows.
+    values: dict[str, Any] = {"last_seen_at": now}
+    if sent_at is not None:
+        values["clock_offset_seconds"] = round(offset.total_seconds(), 3)
+        values["clock_flagged"] = abs(offset.total_seconds()) > CLOCK_TOLERANCE_SECONDS
+    walk_ups = [row["rated_at"] for row in created if row["visit_id"] is None]
+    if walk_ups:
+        latest_press = max(walk_ups)
+        if device.last_press_at is None or latest_press > device.last_press_at:
+            values["last_press_at"] = latest_press
+    conn.execute(sa.update(DEVICE).where(DEVICE.c.id == device.id).values(**values))
+
+
+def results_json(results: list[Outcome]) -> bytes:
+    """The answer body (`RatingsResult` in the contract), built without a second validation pass."""
+    out = [
+        {"id": rid, "status": status} if detail is None else {"id": rid, "status": status, "detail": detail}
+        for rid, status, detail in results
+    ]
+    return json.dumps({"results": out}, ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""Kiosk devices: pairing, heartbeat, configuration and visit preselection."""

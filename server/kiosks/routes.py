@@ -1,0 +1,67 @@
+"""Kiosk endpoints: pairing, heartbeat, configuration and the visit to preselect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+
+from server.auth.service import bearer_token, device_from_token
+from server.contracts import CurrentVisit, HeartbeatRequest, KioskConfig, PairRequest, PairResponse
+from server.deps import DeviceDep, SessionDep
+from server.errors import AppError, TooManyRequests
+from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat
+from server.models import KioskDevice
+
+router = APIRouter(prefix="/api/v1/kiosks", tags=["kiosks"])
+
+
+def get_device_for_reading(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> KioskDevice:
+    """The calling kiosk, for read-only endpoints polled every second: on SQLite the request's transaction starts
+    deferred, so a thousand idle kiosks asking for visits never queue for the write lock."""
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    return device_from_token(session=session, token=bearer_token(authorization))
+
+
+ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
+
+
+@router.post(
+    "/pair",
+    status_code=201,
+    response_model=PairResponse,
+    summary="Exchange a pairing code for a device token",
+    responses={404: {}, 409: {}, 410: {}, 429: {"description": "too many wrong codes"}},
+)
+def pair(request: PairRequest, session: SessionDep, http: Request) -> PairResponse | JSONResponse:
+    """A single-use code from `hailong pairing-code` → the device token (shown once), counter and unit codes."""
+    client = http.client.host if http.client else "unknown"
+    try:
+        return pair_device(session=session, code=request.code, client=client)
+    except TooManyRequests:
+        raise
+    except AppError as exc:
+        # Answered rather than raised, so the request's transaction still commits the failed attempt: the
+        # attempts are what slows guessing down.
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+
+
+@router.post("/heartbeat", response_model=KioskConfig, summary="Report the outbox; receive the configuration")
+def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep) -> KioskConfig:
+    """Records `last_seen_at`, `backlog`, `app_version` and the clock offset; answers what the kiosk should show."""
+    record_heartbeat(session=session, device=device, report=report)
+    return kiosk_config(session=session, device=device)
+
+
+@router.get("/config", response_model=KioskConfig, summary="The kiosk's counter, unit, fields, reasons and scale")
+def config(device: ReadingDeviceDep, session: SessionDep) -> KioskConfig:
+    """What the kiosk shows (also answered by every heartbeat)."""
+    return kiosk_config(session=session, device=device)
+
+
+@router.get("/current-visit", response_model=CurrentVisit, summary="The visit the counter just started, if any")
+def get_current_visit(device: ReadingDeviceDep, session: SessionDep) -> CurrentVisit:
+    """The newest unrated, unexpired visit started at this device's counter in the last 10 minutes, or null."""
+    return current_visit(session=session, device=device)

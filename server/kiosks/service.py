@@ -1,0 +1,266 @@
+"""Kiosk devices: pairing codes and their exchange for a device token, heartbeats, configuration, visits.
+
+A pairing code is 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L), shown as `ABCD-EFGH`:
+about 40 bits, single-use, valid for `pairing_code_ttl_hours`. Only hashes of codes and device tokens are stored.
+Guessing is slowed by counting failed exchanges per caller and overall (`pairing_attempt`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from server.auth.service import hash_token, new_secret
+from server.config import Settings
+from server.contracts import (
+    ChoiceInfo,
+    CurrentVisit,
+    HeartbeatRequest,
+    KioskConfig,
+    LevelInfo,
+    NamedCode,
+    PairResponse,
+    VisitInfo,
+)
+from server.db import utcnow
+from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests
+from server.models import (
+    Counter,
+    KioskDevice,
+    PairingAttempt,
+    PairingCode,
+    ProcedureField,
+    Rating,
+    Reason,
+    ScaleLevel,
+    Unit,
+    Visit,
+)
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 8
+#: Failed pairing attempts tolerated per caller and overall within ATTEMPT_WINDOW before pairing locks.
+MAX_FAILURES_PER_CLIENT = 10
+MAX_FAILURES_TOTAL = 100
+ATTEMPT_WINDOW = timedelta(minutes=15)
+#: A visit is offered to its counter's kiosk this long after the console started it.
+VISIT_OFFER_WINDOW = timedelta(minutes=10)
+
+
+def normalise_code(code: str) -> str:
+    """Upper case without spaces or dashes: `abcd-efgh` and `ABCDEFGH` are the same code."""
+    return "".join(ch for ch in code.upper() if ch not in " -\t")
+
+
+def get_counter(*, session: Session, code: str) -> Counter:
+    """The counter with this code, or 404."""
+    counter = session.exec(select(Counter).where(Counter.code == code)).first()
+    if counter is None:
+        raise NotFound(f"unknown counter {code!r}")
+    return counter
+
+
+def create_pairing_code(
+    *, session: Session, counter_code: str, settings: Settings, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A new single-use code for the counter's kiosk (shown once as `ABCD-EFGH`) and when it expires."""
+    counter = get_counter(session=session, code=counter_code)
+    if not counter.active:
+        raise Conflict(f"counter {counter_code!r} is inactive")
+    now = now or utcnow()
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    expires_at = now + timedelta(hours=settings.pairing_code_ttl_hours)
+    session.add(PairingCode(counter_id=counter.id, code_hash=hash_token(code), created_at=now, expires_at=expires_at))  # type: ignore[arg-type]
+    session.flush()
+    return f"{code[:4]}-{code[4:]}", expires_at
+
+
+def check_pairing_allowed(*, session: Session, client: str, now: datetime | None = None) -> None:
+    """429 when this caller, or everyone together, failed too often lately (guessing codes)."""
+    now = now or utcnow()
+    since = now - ATTEMPT_WINDOW
+    failures = sa.select(sa.func.count()).where(
+        col(PairingAttempt.at) >= since, col(PairingAttempt.succeeded).is_(False)
+    )
+    mine = session.execute(failures.where(col(PairingAttempt.client) == client)).scalar_one()
+    retry = {"Retry-After": str(int(ATTEMPT_WINDOW.total_seconds()))}
+    if mine >= MAX_FAILURES_PER_CLIENT:
+        raise TooManyRequests("too many wrong pairing codes from this address; wait 15 minutes", headers=retry)
+    if session.execute(failures).scalar_one() >= MAX_FAILURES_TOTAL:
+        raise TooManyRequests("pairing is locked after many wrong codes; wait 15 minutes", headers=retry)
+
+
+def pair_device(*, session: Session, code: str, client: str, now: datetime | None = None) -> PairResponse:
+    """Exchange a pairing code for a new device token; every try is recorded (failures slow guessing down).
+
+    On failure the attempt is added to the session before the error is raised: the caller commits it.
+    """
+    now = now or utcnow()
+    check_pairing_allowed(session=session, client=client, now=now)
+    attempt = PairingAttempt(at=now, client=client[:64], succeeded=False)
+    session.add(attempt)
+    normalised = normalise_code(code)
+    row = (
+        session.exec(select(PairingCode).where(PairingCode.code_hash == hash_token(normalised))).first()
+        if len(normalised) == CODE_LENGTH
+        else None
+    )
+    if row is None:
+        session.flush()
+        raise NotFound("unknown pairing code; check it or ask the administrator for a new one")
+    if row.used_at is not None:
+        session.flush()
+        raise Conflict("this pairing code has been used already; ask the administrator for a new one")
+    if row.expires_at <= now:
+        session.flush()
+        raise Gone("this pairing code has expired; ask the administrator for a new one")
+    counter = session.get(Counter, row.counter_id)
+    unit = session.get(Unit, counter.unit_id) if counter else None
+    if counter is None or unit is None or not counter.active:
+        session.flush()
+        raise Conflict("the counter of this pairing code is no longer active")
+    # Single use even when two kiosks race with the same code: only one UPDATE finds it unused.
+    claimed = session.execute(
+        sa.update(PairingCode)
+        .where(col(PairingCode.id) == row.id, col(PairingCode.used_at).is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.flush()
+        raise Conflict("this pairing code has been used already; ask the administrator for a new one")
+    token = new_secret(32)
+    device = KioskDevice(counter_id=counter.id, token_hash=hash_token(token), created_at=now)  # type: ignore[arg-type]
+    session.add(device)
+    session.flush()
+    session.execute(sa.update(PairingCode).where(col(PairingCode.id) == row.id).values(device_id=device.id))
+    attempt.succeeded = True
+    session.flush()
+    return PairResponse(
+        token=token, counter=counter.code, unit=unit.code, counter_name=counter.name, unit_name=unit.name
+    )
+
+
+def record_heartbeat(
+    *, session: Session, device: KioskDevice, report: HeartbeatRequest, now: datetime | None = None
+) -> None:
+    """Remember when the kiosk was last heard of, what it still holds, its version and its clock offset."""
+    now = now or utcnow()
+    device.last_seen_at = now
+    device.backlog = report.backlog
+    device.app_version = report.app_version
+    if report.sent_at is not None:
+        offset = (now - report.sent_at).total_seconds()
+        device.clock_offset_seconds = round(offset, 3)
+        device.clock_flagged = abs(offset) > 300
+    session.add(device)
+    session.flush()
+
+
+def kiosk_config(*, session: Session, device: KioskDevice, now: datetime | None = None) -> KioskConfig:
+    """What the kiosk shows: counter and unit names, active fields and reasons, the scale (most positive first)."""
+    counter = session.get(Counter, device.counter_id)
+    assert counter is not None  # a foreign key
+    unit = session.get(Unit, counter.unit_id)
+    assert unit is not None
+    fields = session.exec(
+        select(ProcedureField).where(col(ProcedureField.active)).order_by(col(ProcedureField.sort_order))
+    ).all()
+    reasons = session.exec(select(Reason).where(col(Reason.active)).order_by(col(Reason.sort_order))).all()
+    levels = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+    return KioskConfig(
+        counter=NamedCode(code=counter.code, name=counter.name),
+        unit=NamedCode(code=unit.code, name=unit.name),
+        fields=[ChoiceInfo(code=f.code, name_vi=f.name_vi, name_en=f.name_en) for f in fields],
+        reasons=[ChoiceInfo(code=r.code, name_vi=r.name_vi, name_en=r.name_en) for r in reasons],
+        levels=[LevelInfo(level=s.level, name_vi=s.name_vi, name_en=s.name_en, satisfied=s.satisfied) for s in levels],
+        server_time=now or utcnow(),
+    )
+
+
+def current_visit(*, session: Session, device: KioskDevice, now: datetime | None = None) -> CurrentVisit:
+    """The newest unrated, unexpired visit started at the device's counter in the last 10 minutes, if any."""
+    now = now or utcnow()
+    row = session.execute(
+        sa.select(Visit.token, ProcedureField.code, Visit.created_at, Visit.expires_at)  # type: ignore[call-overload]
+        .join(ProcedureField, col(ProcedureField.id) == col(Visit.field_id))
+        .where(
+            col(Visit.counter_id) == device.counter_id,
+            col(Visit.rated_at).is_(None),
+            col(Visit.expires_at) > now,
+            col(Visit.created_at) >= now - VISIT_OFFER_WINDOW,
+        )
+        .order_by(col(Visit.created_at).desc(), col(Visit.id).desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return CurrentVisit(visit=None)
+    token, field_code, created_at, expires_at = row
+    return CurrentVisit(visit=VisitInfo(token=token, field=field_code, created_at=created_at, expires_at=expires_at))
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """A kiosk as the administrator sees it in `hailong kiosk-list`."""
+
+    id: int
+    counter: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    backlog: int
+    app_version: str | None
+    clock_offset_seconds: float | None
+    clock_flagged: bool
+    revoked_at: datetime | None
+    ratings: int
+
+
+def list_devices(*, session: Session) -> list[DeviceRow]:
+    """Every paired kiosk with its counter and how many ratings it delivered."""
+    counts: dict[int, int] = dict(
+        session.execute(
+            sa.select(Rating.device_id, sa.func.count())  # type: ignore[call-overload]
+            .where(col(Rating.device_id).is_not(None))
+            .group_by(Rating.device_id)
+        ).all()
+    )
+    rows = session.execute(
+        sa.select(KioskDevice, Counter.code).join(Counter).order_by(col(KioskDevice.id))  # type: ignore[call-overload]
+    ).all()
+    return [
+        DeviceRow(
+            id=d.id,
+            counter=code,
+            created_at=d.created_at,
+            last_seen_at=d.last_seen_at,
+            backlog=d.backlog,
+            app_version=d.app_version,
+            clock_offset_seconds=d.clock_offset_seconds,
+            clock_flagged=d.clock_flagged,
+            revoked_at=d.revoked_at,
+            ratings=int(counts.get(d.id, 0)),
+        )
+        for d, code in rows
+    ]
+
+
+def revoke_devices(
+    *, session: Session, device_id: int | None = None, counter_code: str | None = None, now: datetime | None = None
+) -> int:
+    """Revoke one device or every live device of a counter; returns how many were revoked."""
+    if (device_id is None) == (counter_code is None):
+        raise Invalid("name either a device id or a counter code")
+    query = select(KioskDevice).where(col(KioskDevice.revoked_at).is_(None))
+    if device_id is not None:
+        query = query.where(KioskDevice.id == device_id)
+    else:
+        query = query.where(KioskDevice.counter_id == get_counter(session=session, code=counter_code or "").id)
+    devices = session.exec(query).all()
+    for device in devices:
+        device.revoked_at = now or utcnow()
+        session.add(device)
+    session.flush()
+    return len(devices)

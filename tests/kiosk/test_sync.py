@@ -1,0 +1,206 @@
+"""Forwarding to a real central server: offline days, exactly-once delivery, dead letters, revocation, portals."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter as Tally
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from kiosk.outbox import Outbox
+from tests.browser.conftest import serve
+from tests.databases import DatabaseFactory
+from tests.kiosk.conftest import central_server, eventually, kiosk_client, kiosk_settings, pair_kiosk, tap
+
+
+def test_offline_200_taps_then_all_arrive_exactly_once(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    with central_server(db_factory.new_url()) as central:
+        settings = kiosk_settings(tmp_path, central.url)
+        pair_kiosk(settings, central)
+        central.stop()  # the commune's network is down
+        with kiosk_client(settings) as client:
+            tapped = [
+                tap(client, level=1 + i % 4, reasons=("late",) if i % 4 == 0 else (), field_code="land")
+                for i in range(200)
+            ]
+            assert client.get("/healthz").json()["pending"] == 200
+            indicator = client.get("/indicator").text
+            assert "Mất kết nối từ" in indicator
+            assert central.query("SELECT count(*) FROM rating")[0][0] == 0
+
+            central.start()  # back up: the forwarder's next retry delivers everything
+            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery of the backlog")
+            assert client.get("/healthz").json()["sent"] == 200
+            eventually(lambda: "Đã đồng bộ" in client.get("/indicator").text, what="the synced indicator")
+    stored = central.rating_ids()
+    assert sorted(stored) == sorted(tapped)
+    assert Tally(stored).most_common(1)[0][1] == 1
+    assert central.query("SELECT count(*) FROM rating_reason")[0][0] == 50
+
+
+def test_conflict_and_invalid_become_visible_dead_letters(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    with central_server(db_factory.new_url()) as central:
+        settings = kiosk_settings(tmp_path, central.url)
+        pair_kiosk(settings, central)
+        outbox = Outbox(settings.outbox_path)
+        counter = outbox.get("counter") or ""
+        now = datetime.now(UTC)
+        good = {"id": str(uuid.uuid4()), "level": 4, "field": "land", "reasons": [], "rated_at": now.isoformat()}
+        outbox.add(good, counter=counter)
+        outbox.add({**good, "id": str(uuid.uuid4()), "field": "astrology"}, counter=counter)
+        with kiosk_client(settings) as client:
+            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery")
+            # The same id again with other content (a kiosk restored from an old backup, say).
+            outbox.add({**good, "id": str(uuid.uuid4())}, counter=counter)
+            clash = {**good, "level": 1}
+            outbox._conn.execute(
+                "UPDATE rating SET state='pending', payload=? WHERE id=?", (json.dumps(clash), good["id"])
+            )
+            client.app.state.runtime.wake_forwarder()  # type: ignore[attr-defined]
+            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="second delivery")
+            health = client.get("/healthz").json()
+            assert (health["sent"], health["dead"]) == (1, 2)
+            dead = {d.status: d for d in outbox.dead_letters()}
+            assert set(dead) == {"conflict", "invalid"} and "astrology" in dead["invalid"].detail
+            # The staff screen lists them.
+            pin = client.post("/staff/login", data={"pin": "1234"}, headers={"HX-Request": "true"})
+            assert 'data-fact="dead">2<' in pin.text and "astrology" in pin.text
+        levels = {str(uuid.UUID(str(i))): lv for i, lv in central.query("SELECT id, level FROM rating")}
+        assert levels[good["id"]] == 4 and len(levels) == 2  # the stored rating was kept as it was
+        outbox.close()
+
+
+def test_revoked_kiosk_is_out_of_service_and_keeps_its_ratings(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    with central_server(db_factory.new_url()) as central:
+        settings = kiosk_settings(tmp_path, central.url)
+        pair_kiosk(settings, central)
+        with kiosk_client(settings) as client:
+            central.stop()
+            kept = tap(client)
+            central.execute("UPDATE kiosk_device SET revoked_at = :at", at=datetime.now(UTC))
+            central.start()
+            page = eventually(
+                lambda: (lambda t: t if "Tạm ngừng phục vụ" in t else "")(client.get("/").text), what="out of service"
+            )
+            assert "Vui lòng báo quản trị viên" in page
+            assert client.get("/?set_lang=en").text.count("Out of service") == 1
+            refused = client.post(
+                "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers={"HX-Request": "true"}
+            )
+            assert "Tạm ngừng phục vụ" in refused.text and 'data-screen="thanks"' not in refused.text
+            health = client.get("/healthz").json()
+            assert health["revoked"] is True and health["pending"] == 1
+            assert Outbox(settings.outbox_path).states([kept]) == {kept: "pending"}
+
+            # Pairing again (set-up screen) puts it back in service and delivers what it kept.
+            client.post("/staff/login", data={"pin": "1234"})
+            paired = client.post("/staff/pair", data={"code": central.pairing_code()}, headers={"HX-Request": "true"})
+            assert "Đã ghép nối" in paired.text
+            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery after re-pairing")
+            assert 'data-screen="idle"' in client.get("/").text
+        assert central.rating_ids() == [kept]
+
+
+def _portal(answer: Response) -> Starlette:
+    """A captive portal or misbehaving proxy: answers every request the same way."""
+
+    async def anything(request: Request) -> Response:
+        await request.body()
+        return answer
+
+    return Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
+
+
+def test_a_bare_200_acknowledges_nothing(tmp_path: Path) -> None:
+    portal_pages: list[Response] = [
+        HTMLResponse("<html><body>Welcome to the commune Wi-Fi</body></html>"),
+        JSONResponse({"ok": True}),
+        JSONResponse({"results": []}),
+        JSONResponse({"results": [{"id": str(uuid.uuid4()), "status": "created"}]}),
+    ]
+    for i, page in enumerate(portal_pages):
+        with serve(_portal(page)) as url:
+            settings = kiosk_settings(tmp_path / str(i), url)
+            outbox = Outbox(settings.outbox_path)
+            outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+            outbox.close()
+            with kiosk_client(settings) as client:
+                rid = tap(client)
+                eventually(lambda: client.app.state.runtime.sync.online is False, what="noticing the bad answer")  # type: ignore[attr-defined]
+                assert client.get("/healthz").json()["pending"] == 1
+                assert Outbox(settings.outbox_path).states([rid]) == {rid: "pending"}
+
+
+def test_a_smaller_server_limit_splits_batches(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    with central_server(db_factory.new_url(), max_batch=7) as central:
+        settings = kiosk_settings(tmp_path, central.url)
+        pair_kiosk(settings, central)
+        central.stop()
+        with kiosk_client(settings) as client:
+            tapped = [tap(client) for _ in range(30)]
+            central.start()
+            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery in smaller batches")
+            assert client.app.state.runtime.batch_size <= 7  # type: ignore[attr-defined]
+        assert sorted(central.rating_ids()) == sorted(tapped)
+
+
+def test_heartbeat_reports_backlog_and_brings_configuration(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    with central_server(db_factory.new_url()) as central:
+        central.execute("UPDATE field SET name_vi = 'Đất đai (đã sửa)' WHERE code = 'land'")
+        central.execute("UPDATE field SET active = false WHERE code = 'customs'")
+        settings = kiosk_settings(tmp_path, central.url, heartbeat_seconds=0.2)
+        pair_kiosk(settings, central)
+        with kiosk_client(settings) as client:
+            page = eventually(
+                lambda: (lambda t: t if "Đất đai (đã sửa)" in t else "")(client.get("/screen/fields").text),
+                what="configuration from the heartbeat",
+            )
+            assert 'data-field="customs"' not in page
+            eventually(lambda: central.query("SELECT app_version FROM kiosk_device")[0][0] == "0.1.0", what="report")
+            assert central.query("SELECT last_seen_at IS NOT NULL, backlog FROM kiosk_device")[0] == (True, 0)
+
+
+def test_taps_do_not_wait_for_a_hanging_server(tmp_path: Path) -> None:
+    """A server that accepts connections but never answers: taps still thank at once and are kept."""
+    release = threading.Event()
+
+    async def hang(request: Request) -> Response:
+        import anyio
+
+        while not release.is_set():
+            await anyio.sleep(0.05)
+        return Response(status_code=503)
+
+    app = Starlette(routes=[Route("/{path:path}", hang, methods=["GET", "POST"])])
+    with serve(app) as url:
+        settings = kiosk_settings(tmp_path, url, request_timeout_seconds=60)
+        outbox = Outbox(settings.outbox_path)
+        outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+        outbox.close()
+        try:
+            with kiosk_client(settings) as client:
+                tapped = [tap(client) for _ in range(5)]
+                assert client.get("/healthz").json()["pending"] == 5
+                assert set(Outbox(settings.outbox_path).states(tapped).values()) == {"pending"}
+        finally:
+            release.set()
+
+
+def test_rated_at_is_the_face_press(tmp_path: Path) -> None:
+    settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
+    outbox = Outbox(settings.outbox_path)
+    outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+    with kiosk_client(settings) as client:
+        pressed = (datetime.now(settings.tz) - timedelta(seconds=20)).isoformat()
+        rid = str(uuid.uuid4())
+        client.post("/ratings", data={"rid": rid, "level": 2, "field": "tax", "at": pressed, "reasons": ["fees"]})
+        item = outbox.pending(counter="C1", limit=10)[0]
+    assert item["rated_at"] == pressed and item["reasons"] == ["fees"] and item["level"] == 2
+    outbox.close()
