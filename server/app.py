@@ -18,9 +18,9 @@ from server.errors import install_error_handlers
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
-from server.phone.routes import router as phone_router
 from server.ingest.routes import router as ingest_router
 from server.kiosks.routes import router as kiosks_router
+from server.phone.routes import router as phone_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router

@@ -347,6 +347,8 @@ class RatingReasonMonthRollup(SQLModel, table=True):
     field_id: int = _rollup_key()
     reason_id: int = _rollup_key()
     n: int = Field(description="valid ratings with this key that chose the reason")
+
+
 # --- Kiosk ingest and pairing (issue 3) ---------------------------------------------------------------------------
 
 #: Misuse detection looks up one device's presses around a time: (device_id, rated_at). It replaces the plain
