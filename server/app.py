@@ -12,7 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import __version__
+from server.auth.deps import install_auth_handlers
+from server.auth.routes import router as auth_router
 from server.config import Settings
+from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
 from server.errors import install_error_handlers
 from server.health.routes import router as health_router
@@ -55,11 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = make_templates()
     install_error_handlers(app)
+    install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
+    app.include_router(auth_router)
+    app.include_router(dashboard_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

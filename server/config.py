@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     min_sample: int = Field(30, ge=1, description="Below this many valid ratings a rate is 'insufficient data'")
     max_batch: int = Field(500, ge=1, le=5000, description="Most ratings accepted in one ingest request")
     db_pool_size: int = Field(10, ge=1, le=200, description="Connections per worker (PostgreSQL)")
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
+    session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
 
     @model_validator(mode="after")
     def _refuse_defaults_outside_development(self) -> Settings:
