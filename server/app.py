@@ -18,6 +18,7 @@ from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
 from server.errors import install_error_handlers
+from server.exports.routes import router as exports_router
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.security import SecurityHeadersMiddleware
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(auth_router)
     app.include_router(dashboard_router)
+    app.include_router(exports_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from server.indices.schemas import IndexRow
 
 WIDTH, HEIGHT = 640, 260
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 16, 16, 40
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 32, 16, 40
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,8 @@ class Overview:
     period: Period
     overall: IndexRow
     groups: list[IndexRow]
-    fields: list[IndexRow]
+    fields: list[IndexRow]  # weakest first
+    field_rows: list[IndexRow]  # in the field list's own order
     children: list[IndexRow]
     children_few: list[IndexRow]
     own: IndexRow | None  # ratings at the unit itself, when it also has children
@@ -136,6 +137,7 @@ def overview(*, session: Session, settings: Settings, unit: Unit, period: Period
         overall=by_group.overall,
         groups=by_group.rows,
         fields=sort_by_rate(by_field.rows),
+        field_rows=by_field.rows,
         children=ranked,
         children_few=few,
         own=own if own is not None and child_rows and own.n > 0 else None,

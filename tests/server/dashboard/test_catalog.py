@@ -25,3 +25,19 @@ def test_every_template_string_has_an_english_entry() -> None:
                     missing.append(f"{path.relative_to(ROOT)}: {text}")
     assert seen > 100
     assert missing == []
+
+
+def test_every_export_string_has_an_english_entry() -> None:
+    """XLSX labels are `t("…")` calls in server/exports; status words are translated the same way."""
+    catalog = english_catalog()
+    pattern = re.compile(r"""\bt\(\s*"((?:[^"\\]|\\.)*)"\s*\)""")
+    found = [
+        m.group(1)
+        for path in sorted((ROOT / "server" / "exports").glob("*.py"))
+        for m in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    from server.exports.xlsx_export import STATUS_WORDS
+
+    found += list(STATUS_WORDS.values())
+    assert len(found) > 30
+    assert [text for text in found if text not in catalog and text != "Vietnamese text"] == []
