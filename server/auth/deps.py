@@ -103,8 +103,10 @@ def require_role(*roles: str) -> Callable[[User], User]:
     return _dependency
 
 
-AdminUser = Annotated[User, Depends(require_role("admin"))]
-ManagerUser = Annotated[User, Depends(require_role("admin", "manager"))]
+require_admin = require_role("admin")
+require_manager = require_role("admin", "manager")
+AdminUser = Annotated[User, Depends(require_admin)]
+ManagerUser = Annotated[User, Depends(require_manager)]
 
 
 async def verify_csrf(request: Request, auth: AuthDep) -> None:
