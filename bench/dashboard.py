@@ -50,7 +50,8 @@ def generate(url: str, ratings: int, last_month: date) -> None:
         conn.execute(
             sa.text(
                 "INSERT INTO unit (id, code, name, parent_id, level, active, path) "
-                "SELECT g, 'C' || lpad(g::text, 4, '0'), 'Bộ phận Một cửa xã số ' || g, 1, 'xã', true, '/1/' || g || '/' "
+                "SELECT g, 'C' || lpad(g::text, 4, '0'), 'Bộ phận Một cửa xã số ' || g, 1, 'xã', true, "
+                "'/1/' || g || '/' "
                 "FROM generate_series(2, :n) g"
             ),
             {"n": UNITS},
@@ -82,7 +83,8 @@ def generate(url: str, ratings: int, last_month: date) -> None:
                            (:start)::date + (g % :days) AS d,
                            ((:start)::date + (g % :days) + time '09:00') AT TIME ZONE 'Asia/Ho_Chi_Minh' AS ts
                     FROM (
-                        SELECT g, abs(hashint4(g)) AS hu, abs(hashint4(g + 7919)) AS hf, abs(hashint4(g * 31)) % 100 AS hl
+                        SELECT g, abs(hashint4(g)) AS hu, abs(hashint4(g + 7919)) AS hf,
+                               abs(hashint4(g * 31)) % 100 AS hl
                         FROM generate_series(1, :n) g
                     ) h
                 ) r
@@ -113,9 +115,7 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
 
 
 def describe(label: str, times: list[float]) -> str:
-    return (
-        f"| {label} | {statistics.median(times):.0f} | {min(times):.0f} | {max(times):.0f} | {len(times)} |"
-    )
+    return f"| {label} | {statistics.median(times):.0f} | {min(times):.0f} | {max(times):.0f} | {len(times)} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.logins import post_login
 
         settings = Settings(database_url=url, environment="test", secret_key="x" * 40)
+        load_before = f"{os.getloadavg()[0]:.1f}"
         with TestClient(create_app(settings)) as client:
             assert post_login(client, "bench", "bench-password-1").status_code == 303
             html = {"accept": "text/html"}
@@ -182,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 describe("CSV export, month, root", timed(get(f"/exports/monthly.csv?month={args.month}&unit=P"), 3)),
                 describe("PDF export, month, root", timed(get(f"/exports/monthly.pdf?month={args.month}&unit=P"), 1)),
             ]  # fmt: skip
-        print(f"machine: {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}")
+        print(f"machine: {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+              f"load average before/after the requests: {load_before} / {os.getloadavg()[0]:.1f} "
+              "(the machine and its PostgreSQL are shared with other jobs)")  # fmt: skip
         print(f"data: {UNITS} units, {n_ratings:,} ratings over 12 months ({n_month:,} in {args.month}), "
               f"database {size}; generated in {gen_s:.0f} s")  # fmt: skip
         print("| request | median ms | min ms | max ms | runs |")

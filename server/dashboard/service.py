@@ -56,7 +56,8 @@ def rank_rows(rows: list[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
     """Rows with enough ratings, best rate first; and the rest (too few ratings: shown apart, never ranked)."""
     ranked = [r for r in rows if r.status != "insufficient_data" and r.rate is not None]
     ranked.sort(key=lambda r: (-(r.rate or 0.0), -(r.ci_low or 0.0), r.key))
-    few = [r for r in rows if r not in ranked]
+    ranked_keys = {r.key for r in ranked}  # by key: comparing whole rows would be quadratic in model equality
+    few = [r for r in rows if r.key not in ranked_keys]
     few.sort(key=lambda r: (-r.n, r.key))
     return ranked, few
 
