@@ -12,9 +12,14 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import __version__
+from server.admin.routes import router as admin_router
+from server.auth.deps import install_auth_handlers
+from server.auth.routes import router as auth_router
 from server.config import Settings
+from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
 from server.errors import install_error_handlers
+from server.exports.routes import router as exports_router
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = make_templates()
     install_error_handlers(app)
+    install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -72,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(indices_router)
     app.include_router(ingest_router)
     app.include_router(kiosks_router)
+    app.include_router(auth_router)
+    app.include_router(dashboard_router)
+    app.include_router(exports_router)
+    app.include_router(admin_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -514,6 +514,40 @@ def kiosk_revoke(
     typer.echo(f"{n} kiosk(s) revoked")
 
 
+@app.command("export")
+def export_command(
+    unit: Annotated[str, typer.Option(help="Unit code; the report covers its whole subtree")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (the format follows its suffix)")],
+    month: Annotated[str | None, typer.Option(help="The month, YYYY-MM")] = None,
+    period: Annotated[str | None, typer.Option(help="Instead of --month: YYYY-MM, YYYY-Qn or YYYY")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="csv | xlsx | pdf (default: from -o)")] = None,
+    lang: Annotated[str, typer.Option(help="vi | en (XLSX and PDF)")] = "vi",
+) -> None:
+    """Write a unit's monthly (quarterly, yearly) report as CSV, XLSX or PDF: the figures of the dashboard."""
+    from server.exports.cli import run_export
+
+    settings = load_settings()
+    fmt = (format or output.suffix.lstrip(".")).lower()
+    if fmt not in ("csv", "xlsx", "pdf"):
+        fail(f"--format must be csv, xlsx or pdf (got {fmt or 'nothing'!r}; or give -o a .csv/.xlsx/.pdf name)")
+    if lang not in ("vi", "en"):
+        fail(f"--lang must be vi or en, not {lang!r}")
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    written = run_export(
+        engine=engine,
+        settings=settings,
+        unit_code=unit,
+        month=month,
+        period=period,
+        fmt=fmt,
+        lang=lang,
+        output=output,
+        fail=fail,
+    )
+    typer.echo(f"wrote {output} ({written} bytes)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `hailong` script: run a command, turning every failure into one line."""
     try:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         600, ge=1, le=86400, description="Window over which failed rating-link lookups are counted (per worker)"
     )
     console_session_hours: int = Field(12, ge=1, le=24 * 7, description="How long a counter-console login lasts")
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
+    session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
 
     @model_validator(mode="after")
     def _refuse_defaults_outside_development(self) -> Settings:

@@ -364,3 +364,18 @@ class PairingAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     client: str = Field(max_length=64, description="the caller's address")
     succeeded: bool = Field(default=False)
+
+
+# --- Dashboard, exports and admin (issue 6): server-side login sessions -----------------------------------------
+
+
+class LoginSession(SQLModel, table=True):
+    """A logged-in browser. The cookie holds a 256-bit random id; only its SHA-256 is stored here."""
+
+    __tablename__ = "login_session"
+    id_hash: str = Field(primary_key=True, max_length=64, description="SHA-256 (hex) of the session id")
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, description="absolute timeout base")
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True, description="idle base")
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str = Field(default="", max_length=255)

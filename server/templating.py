@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from server import PROJECT_ROOT
+from server.dashboard.formatting import FILTERS
 from server.i18n import request_language, translate
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -32,10 +33,17 @@ def _language_context(request: Request) -> dict[str, Any]:
     return {"lang": lang, "_": lambda text: translate(text, lang)}
 
 
+def _auth_context(request: Request) -> dict[str, Any]:
+    # Set by server.auth.deps.get_auth when the request has a live session (the user menu, the CSRF meta tag).
+    auth = getattr(request.state, "auth", None)
+    return {"current_user": auth.user if auth else None, "csrf_token": auth.csrf_token if auth else ""}
+
+
 def make_templates() -> Jinja2Templates:
     """The template environment; `_()` and `lang` come from the request (`?lang=` or the `lang` cookie)."""
-    templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_language_context])
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_language_context, _auth_context])
     templates.env.globals["error_titles"] = ERROR_TITLES
+    templates.env.filters.update(FILTERS)
     return templates
 
 

@@ -1,0 +1,521 @@
+"""Administration pages (admin role). Forms carry the CSRF token; a rejected form is re-rendered with its error
+(422); every change is written to the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from server.admin import service
+from server.auth.deps import AdminUser, require_admin, verify_csrf
+from server.auth.service import audit, create_api_key, create_user
+from server.deps import SessionDep, SettingsDep
+from server.errors import AppError, NotFound
+from server.models import API_KEY_KINDS, ROLES, User
+from server.units.service import get_unit, import_counters, import_units
+
+router = APIRouter(
+    prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin), Depends(verify_csrf)]
+)
+
+MAX_UPLOAD = 5 * 1024 * 1024
+#: Messages after a successful change (Vietnamese source text); the redirect names one by its key only.
+NOTICES = {
+    "unit-created": "Đã thêm đơn vị.",
+    "units-imported": "Đã nhập danh sách đơn vị.",
+    "counters-imported": "Đã nhập danh sách quầy.",
+    "field-saved": "Đã lưu lĩnh vực.",
+    "target-saved": "Đã lưu chỉ tiêu.",
+    "target-deleted": "Đã xoá mốc chỉ tiêu.",
+    "officer-created": "Đã thêm cán bộ.",
+    "officer-saved": "Đã cập nhật cán bộ.",
+    "user-created": "Đã tạo tài khoản.",
+    "user-saved": "Đã cập nhật tài khoản.",
+    "password-reset": "Đã đặt lại mật khẩu; các phiên đăng nhập cũ của tài khoản đã kết thúc.",
+    "device-revoked": "Đã thu hồi màn hình.",
+    "key-revoked": "Đã thu hồi khoá API.",
+}
+NoticeQuery = Annotated[str | None, Query(max_length=32)]
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _audit(session: Session, request: Request, admin: User, action: str, target: str, detail: str = "") -> None:
+    audit(session=session, actor=admin.username, action=action, target=target, detail=detail, ip=_ip(request))
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    context.setdefault("error", None)
+    context.setdefault("form", {})
+    context["notice"] = NOTICES.get(str(context.get("notice") or ""))
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, f"admin/{name}.html", context, status_code=status_code
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _done(path: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?notice={notice}", status_code=303)
+
+
+async def _read_upload(file: UploadFile) -> bytes:
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        from server.errors import PayloadTooLarge
+
+        raise PayloadTooLarge("the file is larger than 5 MB")
+    return data
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_home(request: Request, admin: AdminUser) -> HTMLResponse:
+    """The administration start page."""
+    return _page(request, "index", {"section": "home"})
+
+
+# --- units ---------------------------------------------------------------------------------------------------------
+
+
+def _units_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {"section": "units", "tree": service.unit_tree(session=session), "notice": notice}
+
+
+@router.get("/units", response_class=HTMLResponse)
+def units_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """The unit tree, a form to add a unit and a CSV import."""
+    return _page(request, "units", _units_context(session, notice))
+
+
+@router.post("/units", response_class=HTMLResponse)
+def units_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    unit_code: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=1000)] = "",
+    parent_code: Annotated[str, Form(max_length=200)] = "",
+    level: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Add a unit."""
+    try:
+        with session.begin_nested():
+            unit = service.add_unit(session=session, code=unit_code, name=name, parent_code=parent_code, level=level)
+    except AppError as exc:
+        form = {"unit_code": unit_code, "name": name, "parent_code": parent_code, "level": level}
+        return _page(request, "units", {**_units_context(session), "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.unit.create", unit.code, f"parent={parent_code or '-'}")
+    return _done("/admin/units", "unit-created")
+
+
+@router.post("/units/import", response_class=HTMLResponse)
+async def units_import(
+    request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
+) -> Response:
+    """Create or update units from a CSV file `code,name,parent_code,level` (all or nothing)."""
+    data = await _read_upload(file)
+    try:
+        with session.begin_nested():
+            result = import_units(session=session, data=data)
+    except AppError as exc:
+        return _page(request, "units", {**_units_context(session), "error": exc.message}, 422)
+    _audit(
+        session,
+        request,
+        admin,
+        "admin.units.import",
+        file.filename or "",
+        f"{result.created} created, {result.updated} updated",
+    )
+    return _done("/admin/units", "units-imported")
+
+
+# --- counters ------------------------------------------------------------------------------------------------------
+
+
+def _counters_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {"section": "counters", "counters": service.counters(session=session), "notice": notice}
+
+
+@router.get("/counters", response_class=HTMLResponse)
+def counters_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """Every counter, and a CSV import."""
+    return _page(request, "counters", _counters_context(session, notice))
+
+
+@router.post("/counters/import", response_class=HTMLResponse)
+async def counters_import(
+    request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
+) -> Response:
+    """Create or update counters from a CSV file `code,unit_code,name` (all or nothing)."""
+    data = await _read_upload(file)
+    try:
+        with session.begin_nested():
+            result = import_counters(session=session, data=data)
+    except AppError as exc:
+        return _page(request, "counters", {**_counters_context(session), "error": exc.message}, 422)
+    _audit(
+        session,
+        request,
+        admin,
+        "admin.counters.import",
+        file.filename or "",
+        f"{result.created} created, {result.updated} updated",
+    )
+    return _done("/admin/counters", "counters-imported")
+
+
+# --- fields and targets --------------------------------------------------------------------------------------------
+
+
+def _fields_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {
+        "section": "fields",
+        "fields": service.fields(session=session),
+        "groups": [g for g in service.target_groups(session=session) if g.code != "all"],
+        "notice": notice,
+    }
+
+
+@router.get("/fields", response_class=HTMLResponse)
+def fields_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """Procedure fields: names, target groups, whether citizens can pick them."""
+    return _page(request, "fields", _fields_context(session, notice))
+
+
+@router.post("/fields/{field_code}", response_class=HTMLResponse)
+def fields_save(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    field_code: str,
+    name_vi: Annotated[str, Form(max_length=1000)] = "",
+    name_en: Annotated[str, Form(max_length=1000)] = "",
+    groups: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Save a field's names, groups and active flag."""
+    try:
+        with session.begin_nested():
+            service.update_field(
+                session=session, code=field_code, name_vi=name_vi, name_en=name_en, groups=groups, active=bool(active)
+            )
+    except NotFound:
+        raise
+    except AppError as exc:
+        context = {**_fields_context(session), "error": exc.message, "error_field": field_code}
+        return _page(request, "fields", context, 422)
+    _audit(
+        session,
+        request,
+        admin,
+        "admin.field.update",
+        field_code,
+        f"groups={','.join(sorted(groups))} active={bool(active)}",
+    )
+    return _done("/admin/fields", "field-saved")
+
+
+def _targets_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {"section": "targets", "milestones": service.milestones(session=session), "notice": notice}
+
+
+@router.get("/targets", response_class=HTMLResponse)
+def targets_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """The milestones of each target group."""
+    return _page(request, "targets", _targets_context(session, notice))
+
+
+@router.post("/targets", response_class=HTMLResponse)
+def targets_save(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    group_code: Annotated[str, Form(max_length=64)] = "",
+    year_from: Annotated[str, Form(max_length=16)] = "",
+    threshold: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Add or change a milestone."""
+    try:
+        with session.begin_nested():
+            service.set_milestone(session=session, group_code=group_code, year_from=year_from, threshold=threshold)
+    except AppError as exc:
+        form = {"group_code": group_code, "year_from": year_from, "threshold": threshold}
+        return _page(request, "targets", {**_targets_context(session), "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.target.set", group_code, f"from {year_from}: {threshold}")
+    return _done("/admin/targets", "target-saved")
+
+
+@router.post("/targets/delete", response_class=HTMLResponse)
+def targets_delete(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    group_code: Annotated[str, Form(max_length=64)] = "",
+    year_from: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """Remove a milestone."""
+    try:
+        with session.begin_nested():
+            service.delete_milestone(session=session, group_code=group_code, year_from=year_from)
+    except AppError as exc:
+        return _page(request, "targets", {**_targets_context(session), "error": exc.message}, 422)
+    _audit(session, request, admin, "admin.target.delete", group_code, f"from {year_from}")
+    return _done("/admin/targets", "target-deleted")
+
+
+# --- officers ------------------------------------------------------------------------------------------------------
+
+
+def _officers_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {"section": "officers", "officers": service.officers(session=session), "notice": notice}
+
+
+@router.get("/officers", response_class=HTMLResponse)
+def officers_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """Officers of every unit."""
+    return _page(request, "officers", _officers_context(session, notice))
+
+
+@router.post("/officers", response_class=HTMLResponse)
+def officers_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    officer_code: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=1000)] = "",
+    unit_code: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Add an officer."""
+    try:
+        with session.begin_nested():
+            officer = service.add_officer(session=session, code=officer_code, name=name, unit_code=unit_code)
+    except AppError as exc:
+        form = {"officer_code": officer_code, "name": name, "unit_code": unit_code}
+        return _page(request, "officers", {**_officers_context(session), "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.officer.create", officer.code, f"unit={unit_code}")
+    return _done("/admin/officers", "officer-created")
+
+
+@router.post("/officers/{officer_code}/active", response_class=HTMLResponse)
+def officers_active(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    officer_code: str,
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Activate or deactivate an officer."""
+    officer = service.get_officer(session=session, code=officer_code)
+    officer.active = bool(active)
+    _audit(session, request, admin, "admin.officer.active", officer.code, f"active={officer.active}")
+    return _done("/admin/officers", "officer-saved")
+
+
+# --- users ---------------------------------------------------------------------------------------------------------
+
+
+def _users_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {"section": "users", "users": service.users(session=session), "roles": ROLES, "notice": notice}
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """Logins: create, deactivate, reset passwords."""
+    return _page(request, "users", _users_context(session, notice))
+
+
+@router.post("/users", response_class=HTMLResponse)
+def users_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    username: Annotated[str, Form(max_length=200)] = "",
+    display_name: Annotated[str, Form(max_length=1000)] = "",
+    role: Annotated[str, Form(max_length=16)] = "",
+    unit_code: Annotated[str, Form(max_length=200)] = "",
+    officer_code: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Create a login (password hashed with argon2id)."""
+    try:
+        with session.begin_nested():
+            unit = get_unit(session=session, code=unit_code.strip()) if unit_code.strip() else None
+            officer = service.get_officer(session=session, code=officer_code.strip()) if officer_code.strip() else None
+            user = create_user(
+                session=session,
+                username=username,
+                password=password,
+                role=role,
+                unit=unit,
+                officer=officer,
+                display_name=display_name.strip()[:255],
+            )
+    except AppError as exc:
+        form = {
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "unit_code": unit_code,
+            "officer_code": officer_code,
+        }
+        return _page(request, "users", {**_users_context(session), "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.user.create", user.username, f"role={user.role} unit={unit_code or '-'}")
+    return _done("/admin/users", "user-created")
+
+
+@router.post("/users/{user_id}/active", response_class=HTMLResponse)
+def users_active(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    user_id: int,
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Deactivate (ending the user's sessions) or reactivate a login."""
+    user = service.get_user(session=session, user_id=user_id)
+    if user.id == admin.id and not active:
+        return _page(
+            request,
+            "users",
+            {**_users_context(session), "error": "Không thể tự vô hiệu hoá tài khoản đang dùng."},
+            422,
+        )
+    service.set_active(session=session, user=user, active=bool(active))
+    _audit(session, request, admin, "admin.user.active", user.username, f"active={user.active}")
+    return _done("/admin/users", "user-saved")
+
+
+@router.post("/users/{user_id}/password", response_class=HTMLResponse)
+def users_password(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    user_id: int,
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Set a new password (the user's sessions end)."""
+    user = service.get_user(session=session, user_id=user_id)
+    try:
+        service.reset_password(session=session, user=user, password=password)
+    except AppError as exc:
+        context = {**_users_context(session), "error": exc.message, "error_user": user.id}
+        return _page(request, "users", context, 422)
+    _audit(session, request, admin, "admin.user.password", user.username)
+    return _done("/admin/users", "password-reset")
+
+
+# --- kiosks --------------------------------------------------------------------------------------------------------
+
+
+def _kiosks_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {
+        "section": "kiosks",
+        "devices": service.devices(session=session),
+        "open_codes": service.open_pairing_codes(session=session),
+        "counters": service.counters(session=session),
+        "notice": notice,
+        "new_code": None,
+    }
+
+
+@router.get("/kiosks", response_class=HTMLResponse)
+def kiosks_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """Paired kiosks (last seen, backlog), pairing codes and revocation."""
+    return _page(request, "kiosks", _kiosks_context(session, notice))
+
+
+@router.post("/kiosks/pairing-codes", response_class=HTMLResponse)
+def kiosks_pairing_code(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    admin: AdminUser,
+    counter_code: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Issue a single-use pairing code for a counter; it is shown this once (only its hash is stored)."""
+    try:
+        counter = service.get_counter(session=session, code=counter_code.strip())
+    except AppError as exc:
+        form = {"counter_code": counter_code}
+        return _page(request, "kiosks", {**_kiosks_context(session), "error": exc.message, "form": form}, 422)
+    row, code = service.issue_pairing_code(session=session, counter=counter, ttl_hours=settings.pairing_code_ttl_hours)
+    _audit(session, request, admin, "admin.kiosk.pairing_code", counter.code, f"expires {row.expires_at.isoformat()}")
+    context = {**_kiosks_context(session), "new_code": code, "new_code_counter": counter, "new_code_row": row}
+    return _page(request, "kiosks", context, 201)
+
+
+@router.post("/kiosks/{device_id}/revoke", response_class=HTMLResponse)
+def kiosks_revoke(request: Request, session: SessionDep, admin: AdminUser, device_id: int) -> Response:
+    """Revoke a kiosk: its token stops working at once; its ratings stay."""
+    device = service.revoke_device(session=session, device_id=device_id)
+    _audit(session, request, admin, "admin.kiosk.revoke", str(device.id))
+    return _done("/admin/kiosks", "device-revoked")
+
+
+# --- API keys ------------------------------------------------------------------------------------------------------
+
+
+def _keys_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+    return {
+        "section": "apikeys",
+        "keys": service.api_keys(session=session),
+        "kinds": API_KEY_KINDS,
+        "notice": notice,
+        "new_key": None,
+    }
+
+
+@router.get("/apikeys", response_class=HTMLResponse)
+def keys_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
+    """API keys for the one-stop system (visits) and reporting tools (read)."""
+    return _page(request, "apikeys", _keys_context(session, notice))
+
+
+@router.post("/apikeys", response_class=HTMLResponse)
+def keys_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    kind: Annotated[str, Form(max_length=16)] = "",
+    unit_code: Annotated[str, Form(max_length=200)] = "",
+    label: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
+    """Create a key; it is shown this once (only its hash is stored)."""
+    try:
+        with session.begin_nested():
+            unit = get_unit(session=session, code=unit_code.strip())
+            row, key = create_api_key(session=session, kind=kind, unit=unit, label=label.strip())
+    except AppError as exc:
+        form = {"kind": kind, "unit_code": unit_code, "label": label}
+        return _page(request, "apikeys", {**_keys_context(session), "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.apikey.create", f"{row.kind}:{row.prefix}", unit.code)
+    return _page(request, "apikeys", {**_keys_context(session), "new_key": key, "new_key_row": row}, 201)
+
+
+@router.post("/apikeys/{key_id}/revoke", response_class=HTMLResponse)
+def keys_revoke(request: Request, session: SessionDep, admin: AdminUser, key_id: int) -> Response:
+    """Revoke an API key."""
+    key = service.revoke_api_key(session=session, key_id=key_id)
+    _audit(session, request, admin, "admin.apikey.revoke", f"{key.kind}:{key.prefix}")
+    return _done("/admin/apikeys", "key-revoked")
+
+
+# --- audit log -----------------------------------------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+) -> HTMLResponse:
+    """Who did what, newest first (admin changes, logins, exports)."""
+    rows, has_next = service.audit_page(session=session, page=page)
+    return _page(request, "audit", {"section": "audit", "rows": rows, "page": page, "has_next": has_next})

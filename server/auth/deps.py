@@ -1,0 +1,212 @@
+"""Who is calling: the logged-in user (session cookie), their role and unit scope, CSRF checks, read API keys.
+
+Reuse these in every surface that people log in to:
+
+- `CurrentUser` — the logged-in user; browsers without a session are sent to `/login`, API clients get 401.
+- `require_role("admin", "manager")` — the same, and 403 for other roles (`AdminUser`, `ManagerUser` are aliases).
+- `verify_csrf` — put `dependencies=[Depends(verify_csrf)]` on a router: every POST/PUT/PATCH/DELETE must carry the
+  session's token in the `csrf_token` form field or the `X-CSRF-Token` header (htmx sends it from the page's meta tag).
+- `visible_root(session=…, user=…)` — the unit whose subtree a user may see (None: everything, for admins).
+- `ReaderDep` — a manager/admin session or an `Authorization: Bearer <read key>`: for indices and exports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from server.auth.service import api_key_from_token, bearer_token
+from server.auth.sessions import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_token_for,
+    resolve_session,
+    tokens_match,
+)
+from server.deps import SessionDep, SettingsDep
+from server.errors import Forbidden, NotFound, Unauthorized, error_response, wants_json
+from server.models import LoginSession, Unit, User
+from server.units.service import get_unit, is_in_subtree
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Unauthorized):
+    """No live session: browsers are redirected to the login page, API clients get 401."""
+
+
+class CsrfFailed(Forbidden):
+    """A state-changing request without the session's CSRF token."""
+
+
+@dataclass(frozen=True)
+class Auth:
+    """The live login session of a request."""
+
+    session_id: str
+    login_session: LoginSession
+    user: User
+    csrf_token: str
+
+
+def get_auth(request: Request, session: SessionDep, settings: SettingsDep) -> Auth | None:
+    """The request's live session, or None (expired and unknown cookies count as none)."""
+    cached: Auth | None = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id or len(session_id) > 128:
+        return None
+    found = resolve_session(
+        session=session,
+        session_id=session_id,
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+    if found is None:
+        return None
+    auth = Auth(session_id, found[0], found[1], csrf_token_for(settings.secret_key, session_id))
+    request.state.auth = auth  # templates read it for the CSRF meta tag and the user menu
+    return auth
+
+
+AuthDep = Annotated[Auth | None, Depends(get_auth)]
+
+
+def get_current_user(auth: AuthDep) -> User:
+    """The logged-in user, or `LoginRequired`."""
+    if auth is None:
+        raise LoginRequired("please log in")
+    return auth.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: str) -> Callable[[User], User]:
+    """A dependency giving the logged-in user when their role is one of `roles` (403 otherwise)."""
+
+    def _dependency(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise Forbidden("your account does not have access to this page")
+        return user
+
+    _dependency.__name__ = f"require_role_{'_'.join(roles)}"
+    return _dependency
+
+
+require_admin = require_role("admin")
+require_manager = require_role("admin", "manager")
+AdminUser = Annotated[User, Depends(require_admin)]
+ManagerUser = Annotated[User, Depends(require_manager)]
+
+
+async def verify_csrf(request: Request, auth: AuthDep) -> None:
+    """Refuse (403) a state-changing request that lacks the session's CSRF token (form field or header)."""
+    if request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # cached by Starlette: the handler's Form() parameters still see it
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if auth is None:
+        raise LoginRequired("please log in")
+    if not tokens_match(given, auth.csrf_token):
+        raise CsrfFailed("the form has expired or did not come from this site; reload the page and try again")
+
+
+CsrfDep = Depends(verify_csrf)
+
+
+def visible_root(*, session: Session, user: User) -> Unit | None:
+    """The unit whose subtree `user` may see; None means every unit (admins without a unit)."""
+    if user.role == "admin":
+        return None
+    unit = session.get(Unit, user.unit_id) if user.unit_id is not None else None
+    if unit is None:
+        raise Forbidden("your account has no unit; ask an administrator")
+    return unit
+
+
+def default_unit(*, session: Session, root: Unit | None) -> Unit:
+    """The unit a page opens on: the scope root, or for admins the first top-level unit."""
+    if root is not None:
+        return root
+    unit = session.exec(select(Unit).where(col(Unit.parent_id).is_(None)).order_by(col(Unit.id))).first()
+    if unit is None:
+        raise NotFound("there are no units yet; import them under Quản trị → Đơn vị")
+    return unit
+
+
+def unit_in_scope(*, session: Session, root: Unit | None, code: str | None) -> Unit:
+    """The unit `code` (default: the scope's root) if it lies within `root`'s subtree; 404 unknown, 403 outside."""
+    if not code:
+        return default_unit(session=session, root=root)
+    unit = get_unit(session=session, code=code)
+    if root is not None and not is_in_subtree(unit=unit, root=root):
+        raise Forbidden(f"unit {code!r} is outside the units you may see")
+    return unit
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Someone allowed to read figures: a manager/admin session or a `read` API key, with the subtree it covers."""
+
+    actor: str
+    root: Unit | None
+    user: User | None = None
+
+    def unit(self, *, session: Session, code: str | None) -> Unit:
+        """The unit `code` if this reader may see it (default: the reader's root)."""
+        return unit_in_scope(session=session, root=self.root, code=code)
+
+
+def get_reader(session: SessionDep, auth: AuthDep, authorization: Annotated[str | None, Header()] = None) -> Reader:
+    """A read API key (`Authorization: Bearer`) or a logged-in manager/admin; 401/403 otherwise."""
+    if authorization:
+        key = api_key_from_token(session=session, token=bearer_token(authorization), kind="read")
+        unit = session.get(Unit, key.unit_id)
+        if unit is None:
+            raise Unauthorized("the API key's unit no longer exists", headers={"WWW-Authenticate": "Bearer"})
+        return Reader(actor=f"apikey:{key.prefix}", root=unit)
+    if auth is None:
+        raise LoginRequired("log in, or send Authorization: Bearer <read key>")
+    if auth.user.role not in ("admin", "manager"):
+        raise Forbidden("only managers and administrators may read unit figures")
+    return Reader(actor=auth.user.username, root=visible_root(session=session, user=auth.user), user=auth.user)
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+def login_redirect(request: Request) -> Response:
+    """Send a browser to the login page, remembering where it wanted to go (htmx: a full-page redirect)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target, safe='')}"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def install_auth_handlers(app: FastAPI) -> None:
+    """Browsers without a session go to the login page; API clients get the usual JSON 401."""
+
+    async def _login_required(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        if wants_json(request):
+            return error_response(request, 401, exc.message, {"WWW-Authenticate": "Bearer", **(exc.headers or {})})
+        return login_redirect(request)
+
+    handler: Callable[[Request, Exception], Awaitable[Response]] = _login_required
+    app.add_exception_handler(LoginRequired, handler)

@@ -1,0 +1,138 @@
+"""Login and logout pages (username + password; server-side sessions)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from server.auth.deps import CurrentUser, verify_csrf
+from server.auth.service import audit
+from server.auth.sessions import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    end_session,
+    login,
+    login_csrf_token_for,
+    purge_expired,
+    tokens_match,
+)
+from server.config import Settings
+from server.deps import SessionDep, SettingsDep
+from server.errors import Forbidden
+from server.models import User
+
+router = APIRouter(include_in_schema=False)
+
+
+def home_for(user: User) -> str:
+    """Where a user lands after logging in."""
+    return "/dashboard/me" if user.role == "officer" else "/dashboard"
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site path to return to after login (never another host: no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn applies trusted proxy headers before this)."""
+    return request.client.host if request.client else None
+
+
+def _cookie_flags(settings: Settings) -> dict[str, object]:
+    return {"httponly": True, "samesite": "lax", "secure": settings.environment == "production", "path": "/"}
+
+
+def _login_page(
+    request: Request,
+    settings: Settings,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    username: str = "",
+    next_url: str | None = None,
+) -> HTMLResponse:
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request,
+        "auth/login.html",
+        {
+            "login_csrf": login_csrf_token_for(settings.secret_key, nonce),
+            "error": error,
+            "username": username,
+            "next_url": next_url or "",
+        },
+        status_code=status_code,
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, nonce, max_age=3600, **_cookie_flags(settings))  # type: ignore[arg-type]
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
+    """The login form (also for a logged-in user: logging in again replaces the session)."""
+    return _login_page(request, settings, next_url=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    """Check the password; on success a new session id (never the old one) and a redirect."""
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not nonce or not tokens_match(csrf_token, login_csrf_token_for(settings.secret_key, nonce)):
+        raise Forbidden("the login form has expired; reload the page and try again")
+    idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
+    purge_expired(session=session, idle=idle, absolute=absolute)
+    outcome = login(
+        session=session,
+        username=username,
+        password=password,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        previous_session_id=request.cookies.get(SESSION_COOKIE),
+    )
+    if outcome.throttled:
+        return _login_page(
+            request,
+            settings,
+            status_code=429,
+            error="Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau một phút.",
+            username=username,
+            next_url=safe_next(next),
+        )
+    if outcome.user is None or outcome.session_id is None:
+        return _login_page(
+            request,
+            settings,
+            status_code=401,
+            error="Tên đăng nhập hoặc mật khẩu không đúng.",
+            username=username,
+            next_url=safe_next(next),
+        )
+    response = RedirectResponse(safe_next(next) or home_for(outcome.user), status_code=303)
+    response.set_cookie(SESSION_COOKIE, outcome.session_id, **_cookie_flags(settings))  # type: ignore[arg-type]
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(verify_csrf)])
+def logout(request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUser) -> Response:
+    """End the session on the server (a replayed cookie is then worthless) and forget the cookie."""
+    end_session(session=session, session_id=request.cookies.get(SESSION_COOKIE, ""))
+    audit(session=session, actor=user.username, action="logout", target=user.username, ip=client_ip(request))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response

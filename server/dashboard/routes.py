@@ -1,0 +1,166 @@
+"""Dashboard pages: a unit for a month, quarter or year; field drill-down; comments; officers' own figures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import col, select
+
+from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
+from server.config import Settings
+from server.dashboard import service
+from server.dashboard.charts import trend_chart
+from server.deps import SessionDep, SettingsDep
+from server.errors import Forbidden
+from server.indices.periods import Period
+from server.models import Officer, ProcedureField, Unit, User
+from server.templating import is_htmx
+from server.units.service import children
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+UnitQuery = Annotated[str | None, Query(max_length=64, description="unit code (default: your unit)")]
+PeriodQuery = Annotated[str | None, Query(max_length=32, description="YYYY-MM, YYYY-Qn or YYYY")]
+FieldQuery = Annotated[str | None, Query(max_length=64, description="field code")]
+
+
+def today(settings: Settings) -> date:
+    """Today in the reporting time zone."""
+    return datetime.now(settings.tz).date()
+
+
+def _render(request: Request, full: str, partial: str, context: dict[str, Any]) -> HTMLResponse:
+    """The full page, or only the partial for htmx (a history restore wants the full page)."""
+    htmx = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, partial if htmx else full, context)
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _common(
+    *, session: SessionDep, settings: Settings, user: User, unit: Unit, period: Period, root: Unit | None
+) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "period": period,
+        "choices": service.period_choices(today=today(settings), selected=period),
+        "crumbs": service.breadcrumbs(session=session, unit=unit, root=root),
+        "user": user,
+    }
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ManagerUser,
+    unit: UnitQuery = None,
+    period: PeriodQuery = None,
+) -> HTMLResponse:
+    """A unit's (and its subtree's) satisfaction for a period against its targets."""
+    root = visible_root(session=session, user=user)
+    unit_row = unit_in_scope(session=session, root=root, code=unit)
+    chosen = service.reporting_period(period, today=today(settings))
+    view = service.overview(session=session, settings=settings, unit=unit_row, period=chosen)
+    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    context.update(
+        view=view,
+        chart=trend_chart(view.trend, view.overall.target),
+        comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
+        comment_units=list(children(session=session, unit=unit_row)),
+        comment_fields=_fields(session),
+        within="",
+        field_filter="",
+        kiosks=service.kiosk_status(session=session, unit=unit_row),
+    )
+    return _render(request, "dashboard/index.html", "dashboard/_overview.html", context)
+
+
+@router.get("/fields/{field_code}", response_class=HTMLResponse)
+def field_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ManagerUser,
+    field_code: str,
+    unit: UnitQuery = None,
+    period: PeriodQuery = None,
+) -> HTMLResponse:
+    """One field of a unit: its figures per child unit and per month."""
+    root = visible_root(session=session, user=user)
+    unit_row = unit_in_scope(session=session, root=root, code=unit)
+    chosen = service.reporting_period(period, today=today(settings))
+    drill = service.field_drilldown(
+        session=session, settings=settings, unit=unit_row, period=chosen, field_code=field_code
+    )
+    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    context.update(drill=drill, chart=trend_chart(drill.months, drill.overall.target))
+    return _render(request, "dashboard/field.html", "dashboard/_field.html", context)
+
+
+@router.get("/comments", response_class=HTMLResponse)
+def comments_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: ManagerUser,
+    unit: UnitQuery = None,
+    period: PeriodQuery = None,
+    within: UnitQuery = None,
+    field: FieldQuery = None,
+) -> HTMLResponse:
+    """Comments from dissatisfied citizens, filtered by a unit below the current one and by field."""
+    root = visible_root(session=session, user=user)
+    unit_row = unit_in_scope(session=session, root=root, code=unit)
+    target = unit_row
+    if within:
+        target = unit_in_scope(session=session, root=unit_row, code=within)
+    chosen = service.reporting_period(period, today=today(settings))
+    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    context.update(
+        comments=service.latest_comments(
+            session=session, unit=target, period=chosen, field_code=field or None, show_contact=True
+        ),
+        comment_units=list(children(session=session, unit=unit_row)),
+        comment_fields=_fields(session),
+        within=within or "",
+        field_filter=field or "",
+    )
+    return _render(request, "dashboard/comments.html", "dashboard/_comments.html", context)
+
+
+@router.get("/me", response_class=HTMLResponse)
+def my_figures(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: Annotated[User, Depends(require_role("officer"))],
+    period: PeriodQuery = None,
+) -> HTMLResponse:
+    """An officer's own figures for a period (never other officers', never comments)."""
+    officer = session.get(Officer, user.officer_id) if user.officer_id is not None else None
+    chosen = service.reporting_period(period, today=today(settings))
+    row = None
+    if officer is not None:
+        unit_row = session.get(Unit, officer.unit_id)
+        if unit_row is None:
+            raise Forbidden("your officer record has no unit")
+        rows = service.report(session=session, settings=settings, unit=unit_row, period=chosen, by="officer").rows
+        row = next((r for r in rows if r.key == officer.code), None)
+    context = {
+        "officer": officer,
+        "row": row,
+        "period": chosen,
+        "choices": service.period_choices(today=today(settings), selected=chosen),
+        "reasons": service.reason_counts(session=session, counts=row.reasons if row else {}),
+    }
+    return _render(request, "dashboard/me.html", "dashboard/_me.html", context)
+
+
+def _fields(session: SessionDep) -> list[ProcedureField]:
+    return list(session.exec(select(ProcedureField).order_by(col(ProcedureField.sort_order))).all())

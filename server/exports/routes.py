@@ -1,0 +1,98 @@
+"""`GET /exports/monthly.{csv,xlsx,pdf}`: a unit's report for a month, quarter or year (session or read key)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from server.auth.deps import ReaderDep
+from server.auth.service import audit
+from server.deps import SessionDep, SettingsDep
+from server.exports import service
+from server.i18n import request_language
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+MonthQuery = Annotated[str | None, Query(max_length=16, description="YYYY-MM (the month of the report)")]
+PeriodQuery = Annotated[
+    str | None, Query(max_length=16, description="instead of month: YYYY-MM, YYYY-Qn (quarter) or YYYY (year)")
+]
+UnitQuery = Annotated[
+    str | None, Query(max_length=64, description="unit code; the report covers its whole subtree (default: yours)")
+]
+
+
+def _export(
+    fmt: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    month: str | None,
+    period: str | None,
+    unit: str | None,
+) -> Response:
+    chosen = service.export_period(month=month, period=period)
+    unit_row = reader.unit(session=session, code=unit)
+    report = service.build_report(
+        session=session, settings=settings, unit=unit_row, period=chosen, lang=request_language(request)
+    )
+    data = service.render(report, fmt)
+    audit(
+        session=session,
+        actor=reader.actor,
+        action=f"export.{fmt}",
+        target=unit_row.code,
+        detail=chosen.code,
+        ip=request.client.host if request.client else None,
+    )
+    name = service.filename(unit=unit_row, period=chosen, fmt=fmt)
+    return Response(
+        data,
+        media_type=service.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/monthly.csv", summary="Figures per field as CSV (for machines)", response_class=Response)
+def monthly_csv(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    month: MonthQuery = None,
+    period: PeriodQuery = None,
+    unit: UnitQuery = None,
+) -> Response:
+    """RFC 4180, UTF-8 with BOM, one row per field with its code; rates as fractions with a `.` decimal point."""
+    return _export("csv", request, session, settings, reader, month, period, unit)
+
+
+@router.get("/monthly.xlsx", summary="The report as an Excel workbook (for people)", response_class=Response)
+def monthly_xlsx(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    month: MonthQuery = None,
+    period: PeriodQuery = None,
+    unit: UnitQuery = None,
+) -> Response:
+    """Report sheet (rates, targets, status, intervals, definitions), raw counts per field and per child unit."""
+    return _export("xlsx", request, session, settings, reader, month, period, unit)
+
+
+@router.get("/monthly.pdf", summary="The report as a printable A4 PDF", response_class=Response)
+def monthly_pdf(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    month: MonthQuery = None,
+    period: PeriodQuery = None,
+    unit: UnitQuery = None,
+) -> Response:
+    """Headline, tables and the 12-month trend chart, with Be Vietnam Pro embedded."""
+    return _export("pdf", request, session, settings, reader, month, period, unit)

@@ -1,0 +1,58 @@
+"""Trend chart geometry: points on the axis, gaps without ratings, hollow markers for small samples."""
+
+from __future__ import annotations
+
+from server.dashboard.charts import trend_chart
+from server.indices.schemas import IndexRow
+
+
+def row(key: str, rate: float | None, n: int = 100, status: str | None = "met") -> IndexRow:
+    return IndexRow(
+        key=key,
+        label=key,
+        label_en=key,
+        n=n,
+        satisfied=round((rate or 0) * n),
+        rate=rate,
+        ci_low=rate - 0.02 if rate is not None else None,
+        ci_high=min(1.0, rate + 0.02) if rate is not None else None,
+        target=0.9,
+        target_2030=0.95,
+        status=status,  # type: ignore[arg-type]
+        misuse=0,
+        levels={},
+        reasons={},
+    )
+
+
+def test_points_are_placed_left_to_right_and_higher_rates_higher() -> None:
+    chart = trend_chart([row("2026-01", 0.85), row("2026-02", 0.95), row("2026-03", 0.90)], 0.9)
+    xs = [p.x for p in chart.points]
+    assert xs == sorted(xs) and xs[0] == chart.left and xs[-1] == chart.right
+    ys = {p.key: p.y for p in chart.points}
+    assert ys["2026-02"] < ys["2026-03"] < ys["2026-01"]  # SVG y grows downwards
+    assert chart.target_y == ys["2026-03"]
+    assert len(chart.segments) == 1 and chart.segments[0].count(",") == 3
+    assert chart.ticks[-1][1] == 1.0 and all(chart.top <= y <= chart.bottom for y, _ in chart.ticks)
+
+
+def test_months_without_ratings_break_the_line_and_small_samples_are_marked() -> None:
+    rows = [
+        row("2026-01", 0.9),
+        row("2026-02", 0.92),
+        row("2026-03", None, n=0, status="insufficient_data"),
+        row("2026-04", 0.8, n=5, status="insufficient_data"),
+        row("2026-05", 0.85),
+    ]
+    chart = trend_chart(rows, None)
+    assert chart.target_y is None
+    assert chart.points[2].y is None
+    assert [p.few for p in chart.points] == [False, False, True, True, False]
+    assert len(chart.segments) == 2  # Jan–Feb, then Apr–May
+
+
+def test_axis_reaches_down_to_the_lowest_rate() -> None:
+    chart = trend_chart([row("2026-01", 0.42), row("2026-02", 0.5)], 0.9)
+    lowest_tick = chart.ticks[0][1]
+    assert lowest_tick <= 0.42 - 0.02
+    assert all(p.y is not None and chart.top <= p.y <= chart.bottom for p in chart.points)

@@ -1,0 +1,219 @@
+"""The dashboard as a manager sees it: figures from the indices engine, Vietnamese formats, scoping, comments."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from server.indices.periods import parse_period
+from server.indices.service import compute_indices
+from server.models import ProcedureField
+from tests import logins
+from tests.server.dashboard.world import B_MARKER, World, build_world
+
+HTML = {"accept": "text/html"}
+HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return build_world(session)
+
+
+def page(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
+    response = client.get(url, headers=HTML)
+    assert response.status_code == status, response.text[:2000]
+    return BeautifulSoup(response.text, "html.parser")
+
+
+def text(node: object) -> str:
+    return " ".join(node.get_text(" ").split())  # type: ignore[attr-defined]
+
+
+def test_headline_cards_and_fields_come_from_compute_indices(
+    client: TestClient, session: Session, world: World
+) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    expected = compute_indices(
+        session=session, unit=world.a, period=parse_period("2026-10"), by="field", min_sample=30, tz=HCM
+    )
+    assert soup.h1 and text(soup.h1) == "Khu vực A"
+    headline = text(soup.select_one("[aria-labelledby=h-headline]"))
+    overall = expected.overall
+    assert overall.n == 47 and overall.satisfied == 38 and overall.misuse == 1
+    percent = f"{overall.rate * 100:.1f}".replace(".", ",") + "%"
+    assert percent in headline
+    assert f"{overall.ci_low * 100:.1f}".replace(".", ",") + "%" in headline  # type: ignore[operator]
+    assert "Chỉ tiêu năm 2026: ≥ 90%" in headline
+    assert "Chưa đạt chỉ tiêu" in headline  # 80.9 % < 90 %
+    assert "38 trên 47 lượt đánh giá là hài lòng" in headline
+    cards = [text(c) for c in soup.select(".group-card")]
+    assert [c.split(" ")[0] for c in cards] == ["Tất", "Đất", "Y"]  # all, lci, health_education
+    assert "mục tiêu 2030" in cards[0]
+    # The fields table is ordered by rate, weakest first; rows with too few ratings come after.
+    rows = soup.select("#fields-table tbody tr")
+    labels = [text(r.th) for r in rows]
+    by_code = {r.key: r for r in expected.rows}
+    land, justice = by_code["land"], by_code["justice"]
+    assert labels[0] == "Đất đai" and land.rate is not None and justice.rate is not None
+    assert land.rate < justice.rate and labels[1] == "Tư pháp – Hộ tịch"
+    assert f"{land.rate * 100:.1f}".replace(".", ",") + "%" in text(rows[0])
+    assert rows[0].a and rows[0].a["href"] == "/dashboard/fields/land?unit=W-A&period=2026-10"
+
+
+def test_children_are_ranked_and_small_ones_shown_apart(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    ranked = [text(r.th) for r in soup.select("#units-ranked tbody tr")]
+    few = [text(r.th) for r in soup.select("#units-few tbody tr")]
+    assert ranked == ["Xã A1"]
+    assert few == ["Xã A2"]
+    assert "Chưa đủ số đánh giá" in text(soup.select_one("#units-few"))
+    assert "Chưa đủ 30 lượt đánh giá: không xếp hạng" in text(soup.select_one("#units-few caption"))
+
+
+def test_trend_chart_has_a_table_alternative_and_twelve_months(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    figure = soup.select_one("figure.trend")
+    assert figure is not None
+    svg = figure.select_one("svg[role=img]")
+    assert svg is not None and svg["aria-labelledby"] == "trend-caption"
+    months = [text(r.th) for r in figure.select("tbody tr")]
+    assert months[0] == "Tháng 11/2025" and months[-1] == "Tháng 10/2026" and len(months) == 12
+    assert figure.select("line[stroke-dasharray]")  # the target line
+
+
+def test_period_picker_quarter_and_year(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-Q4")
+    assert "Quý 4/2026" in text(soup.select_one(".page-head"))
+    selected = soup.select_one("#period option[selected]")
+    assert selected is not None and selected["value"] == "2026-Q4"
+    assert "38 trên 47" in text(soup)  # October is in Q4
+    assert "38 trên 47" in text(page(client, "/dashboard?period=2026"))
+    assert "0 trên 0" in text(page(client, "/dashboard?period=2026-09"))
+
+
+def test_english_toggle_formats_numbers_and_periods(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10&lang=en")
+    assert soup.html and soup.html["lang"] == "en"
+    head = text(soup.select_one("[aria-labelledby=h-headline]"))
+    assert "80.9%" in head and "Target for 2026: ≥ 90%" in head and "Not met" in head
+    assert "October 2026" in text(soup.select_one(".page-head"))
+
+
+def test_htmx_gets_the_partial(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    response = client.get("/dashboard?period=2026-10", headers={"HX-Request": "true", **HTML})
+    assert response.status_code == 200
+    assert "<html" not in response.text and 'id="h-headline"' in response.text
+
+
+def test_a_child_unit_has_its_own_dashboard(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?unit=W-A1&period=2026-10")
+    assert text(soup.h1) == "Xã A1"
+    crumbs = [text(li) for li in soup.select(".breadcrumbs li")]
+    assert crumbs == ["Khu vực A", "Xã A1"]  # the manager's scope starts at A, not at the root
+
+
+def test_field_drilldown_by_unit_and_month(client: TestClient, session: Session, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard/fields/land?unit=W-A&period=2026-10")
+    assert "Đất đai" in text(soup.h1)
+    a1_land = next(
+        r
+        for r in compute_indices(
+            session=session, unit=world.a1, period=parse_period("2026-10"), by="field", min_sample=30, tz=HCM
+        ).rows
+        if r.key == "land"
+    )
+    unit_rows = soup.select("#field-units tbody tr")
+    assert text(unit_rows[0].th) == "Xã A1"
+    assert f"{a1_land.rate * 100:.1f}".replace(".", ",") + "%" in text(unit_rows[0])  # type: ignore[operator]
+    months = [text(r) for r in soup.select("figure.trend tbody tr")]
+    assert len(months) == 12 and months[-1].startswith("Tháng 10/2026")
+    assert page(client, "/dashboard/fields/nope?unit=W-A", status=404)
+
+
+def test_comments_are_escaped_and_contacts_need_consent(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    response = client.get("/dashboard?period=2026-10", headers=HTML)
+    assert "<script>alert('xss')</script>" not in response.text
+    assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in response.text
+    soup = BeautifulSoup(response.text, "html.parser")
+    comments = text(soup.select_one("#comment-results"))
+    assert "0912 345 678" in comments  # consented, and the manager's scope holds the unit
+    assert "NO-CONSENT" not in response.text
+    assert B_MARKER not in response.text
+
+
+def test_comment_filters(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    only_justice = text(page(client, "/dashboard/comments?unit=W-A&period=2026-10&field=justice"))
+    assert "Hướng dẫn chưa rõ" in only_justice and "Chờ quá lâu" not in only_justice
+    only_a2 = text(page(client, "/dashboard/comments?unit=W-A&period=2026-10&within=W-A2"))
+    assert "Không có ý kiến nào" in only_a2
+    assert client.get("/dashboard/comments?unit=W-A&within=W-B1", headers=HTML).status_code == 403
+    partial = client.get("/dashboard/comments?unit=W-A&period=2026-10", headers={"HX-Request": "true", **HTML})
+    assert 'id="comment-results"' in partial.text and "<html" not in partial.text
+
+
+def test_xss_in_unit_and_field_names_is_escaped(client: TestClient, session: Session, world: World) -> None:
+    world.a1.name = '<img src=x onerror="alert(1)">'
+    land = session.exec(select(ProcedureField).where(ProcedureField.code == "land")).one()
+    land.name_vi = "<script>alert('field')</script>"
+    session.flush()
+    logins.login(client, world.manager_a)
+    for url in ("/dashboard?period=2026-10", "/dashboard/fields/land?unit=W-A&period=2026-10"):
+        body = client.get(url, headers=HTML).text
+        assert '<img src=x onerror="alert(1)">' not in body and "<script>alert('field')</script>" not in body
+        assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in body or "&lt;img src=x" in body
+        assert "&lt;script&gt;alert(" in body
+
+
+def test_kiosk_status_shows_only_the_subtree(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    kiosks = text(soup.select_one("[aria-labelledby=h-kiosks]"))
+    assert "W-A1-Q1" in kiosks and "W-B1-Q1" not in kiosks
+    assert "Đang hoạt động" in kiosks
+
+
+def test_scope_and_bad_input(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    assert client.get("/dashboard?unit=W-B", headers=HTML).status_code == 403
+    assert client.get("/dashboard?unit=W-ROOT", headers=HTML).status_code == 403
+    assert client.get("/dashboard?unit=NOPE", headers=HTML).status_code == 404
+    bad = client.get("/dashboard?period=2026-13", headers=HTML)
+    assert bad.status_code == 422 and "2026-13" in bad.text
+    assert client.get("/dashboard?period=2026-01-01..2026-01-05", headers=HTML).status_code == 422
+
+
+def test_admin_sees_every_unit(client: TestClient, world: World) -> None:
+    logins.login(client, world.admin)
+    soup = page(client, "/dashboard?unit=W-ROOT&period=2026-10")
+    assert text(soup.h1) == "Tỉnh thử nghiệm"
+    assert B_MARKER in text(soup)
+
+
+def test_officer_sees_own_figures_only(client: TestClient, session: Session, world: World) -> None:
+    logins.login(client, world.officer_user)
+    soup = page(client, "/dashboard/me?period=2026-10")
+    rows = compute_indices(
+        session=session, unit=world.a1, period=parse_period("2026-10"), by="officer", min_sample=30, tz=HCM
+    ).rows
+    mine = next(r for r in rows if r.key == "W-A1-CB1")
+    assert f"{mine.satisfied} trên {mine.n} lượt" in text(soup)
+    assert "Chờ quá lâu" not in text(soup)  # officers never see comments
+    for url in ("/dashboard", "/dashboard/comments", "/dashboard/fields/land", "/exports/monthly.csv?month=2026-10"):
+        assert client.get(url, headers=HTML).status_code == 403, url
+    assert re.search(r"Kết quả của tôi", text(soup))

@@ -1,0 +1,248 @@
+"""Unit scoping (IDOR) tests GENERATED from the app's route table, not hand-picked.
+
+Every route is either public (an explicit list below) or depends on an authentication dependency. For every
+protected route the generator fills each path, query and form parameter with an identifier of unit B (a sibling of
+A) and calls it as A's manager, as A's officer and with A's read key: none of them may get a 200 carrying B's data,
+and A's manager must get 403 or 404. A route with a parameter the generator does not know fails the coverage
+test, so a new route cannot slip past these checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from server.auth import deps as auth_deps
+from server.deps import get_device
+from tests import logins
+from tests.server.dashboard.world import B_MARKER, World, build_world
+
+#: Routes anyone may call (method, path).
+PUBLIC_ROUTES = {
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+}
+#: Protected routes that act only on the caller's own session and take no identifier (tested in tests/server/auth).
+SELF_ONLY_ROUTES = {("POST", "/logout")}
+
+#: How to fill each parameter with B's identifiers (by name, whether in the path, the query or a form).
+B_VALUES: dict[str, Callable[[World], Any]] = {
+    "unit": lambda w: w.b.code,
+    "within": lambda w: w.b1.code,
+    "unit_code": lambda w: w.b.code,
+    "parent_code": lambda w: w.b.code,
+    "counter_code": lambda w: w.counter_b.code,
+    "counter": lambda w: w.counter_b.code,
+    "officer_code": lambda w: w.officer_b.code,
+    "officer": lambda w: w.officer_b.code,
+    "user_id": lambda w: w.manager_b.id,
+    "device_id": lambda w: w.kiosk_b.id,
+    "key_id": lambda w: w.key_b.id,
+}
+#: Parameters that carry no unit's identity: filled with a valid neutral value.
+NEUTRAL_VALUES: dict[str, Any] = {
+    "period": "2026-10",
+    "month": "2026-10",
+    "field": "land",
+    "field_code": "land",
+    "group_code": "lci",
+    "lang": "vi",
+    "page": "1",
+    "next": "/",
+    "by": "field",
+    "csrf_token": None,  # filled with the caller's valid token, so a 403 is never only the CSRF check
+    "notice": None,
+    # Form fields, valid values: without the role check these requests would succeed (and change B's things).
+    "name": "Tên thử IDOR",
+    "name_vi": "Tên thử",
+    "name_en": "Test name",
+    "groups": "lci",
+    "active": "1",
+    "threshold": "90",
+    "year_from": "2027",
+    "level": "xã",
+    "username": "idor-user",
+    "display_name": "IDOR",
+    "role": "manager",
+    "password": "a-long-password-123",
+    "kind": "read",
+    "label": "idor",
+}
+AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
+OTHER_CREDENTIALS = {get_device}  # kiosk devices: a bearer token fixes the device's own counter
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+def is_protected(dependant: Dependant) -> bool:
+    """Whether a route needs a login session or a read key (directly or through `require_role`)."""
+    return any(call in AUTH_DEPENDENCIES or call.__name__.startswith("require_role") for call in _calls(dependant))
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    method: str
+    path: str
+    dependant: Dependant
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def takes_b(self) -> bool:
+        """Whether the generator puts one of B's identifiers into the request."""
+        return any(name in B_VALUES for names in self.parameter_names().values() for name in names)
+
+    def parameter_names(self) -> dict[str, list[str]]:
+        d = self.dependant
+        return {
+            "path": [p.name for p in d.path_params],
+            "query": [p.alias for p in d.query_params],
+            "body": [p.alias for p in d.body_params],
+        }
+
+
+def route_cases(app: FastAPI) -> list[RouteCase]:
+    """Every (method, path) of the app, flattened through included routers."""
+    cases = []
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        methods = context.methods or set()
+        if dependant is None or context.path is None:
+            continue
+        for method in sorted(methods - {"HEAD"}):
+            cases.append(RouteCase(method, context.path, dependant))
+    return cases
+
+
+def _app() -> FastAPI:
+    from server.app import create_app
+    from server.config import Settings
+
+    return create_app(Settings(environment="test", database_url="sqlite://"))
+
+
+def protected_cases() -> list[RouteCase]:
+    cases = []
+    for case in route_cases(_app()):
+        if (case.method, case.path) in PUBLIC_ROUTES | SELF_ONLY_ROUTES:
+            continue
+        if is_protected(case.dependant):
+            cases.append(case)
+    return cases
+
+
+def test_every_route_is_public_or_needs_a_login() -> None:
+    unprotected = []
+    for case in route_cases(_app()):
+        if (case.method, case.path) in PUBLIC_ROUTES:
+            continue
+        calls = set(_calls(case.dependant))
+        if not is_protected(case.dependant) and not calls & OTHER_CREDENTIALS:
+            unprotected.append(case.id)
+    assert unprotected == [], "add an auth dependency, or list the route in PUBLIC_ROUTES on purpose"
+
+
+def test_every_protected_route_is_covered_by_the_generator() -> None:
+    cases = protected_cases()
+    paths = {c.path for c in cases}
+    # The generator really sees the surfaces (a broken route walk would make the other tests vacuous).
+    assert {"/dashboard", "/dashboard/comments", "/exports/monthly.csv", "/exports/monthly.pdf"} <= paths
+    assert any(p.startswith("/admin") for p in paths)
+    unknown = {
+        f"{case.id}: {kind} {name}"
+        for case in cases
+        for kind, names in case.parameter_names().items()
+        for name in names
+        if name not in B_VALUES and name not in NEUTRAL_VALUES and not name.startswith("file")
+    }
+    assert unknown == set(), "teach B_VALUES or NEUTRAL_VALUES what these parameters mean"
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return build_world(session)
+
+
+def _request(client: TestClient, case: RouteCase, world: World, csrf: str, headers: dict[str, str]) -> Any:
+    def value(name: str) -> Any:
+        if name == "csrf_token":
+            return csrf
+        if name in B_VALUES:
+            return B_VALUES[name](world)
+        return NEUTRAL_VALUES[name]
+
+    names = case.parameter_names()
+    path = case.path
+    for name in names["path"]:
+        path = path.replace("{" + name + "}", str(value(name)))
+    query = {n: value(n) for n in names["query"] if n not in ("lang",) and value(n) is not None}
+    hdrs = {"accept": "application/json", "X-CSRF-Token": csrf, **headers}
+    if case.method == "GET":
+        return client.get(path, params=query, headers=hdrs, follow_redirects=False)
+    form = {n: value(n) for n in names["body"] if not n.startswith("file")}
+    files = {n: ("b.csv", f"{B_MARKER}\n".encode(), "text/csv") for n in names["body"] if n.startswith("file")}
+    return client.request(
+        case.method, path, params=query, data=form, files=files or None, headers=hdrs, follow_redirects=False
+    )
+
+
+def _assert_denied(response: Any, case: RouteCase, who: str, *, strict: bool) -> None:
+    body = response.text
+    assert not (response.status_code == 200 and B_MARKER in body), f"{who}: {case.id} leaked B's data"
+    assert B_MARKER not in body, f"{who}: {case.id} answered {response.status_code} with B's data"
+    assert response.status_code not in (301, 302, 303, 307), f"{who}: {case.id} changed something ({body[:200]})"
+    if strict:
+        assert response.status_code in (403, 404), f"{who}: {case.id} → {response.status_code}: {body[:300]}"
+        assert "form has expired" not in body, f"{who}: {case.id} was only stopped by the CSRF check"
+
+
+def test_manager_of_a_gets_403_or_404_for_everything_of_b(client: TestClient, world: World) -> None:
+    csrf = logins.login(client, world.manager_a)
+    cases = protected_cases()
+    assert len(cases) >= 8
+    for case in cases:
+        _assert_denied(_request(client, case, world, csrf, {}), case, "manager A", strict=True)
+
+
+def test_officer_of_a_never_sees_b(client: TestClient, world: World) -> None:
+    csrf = logins.login(client, world.officer_user)
+    for case in protected_cases():
+        # The officer's own page takes no identifier at all; everything naming B must be refused.
+        _assert_denied(_request(client, case, world, csrf, {}), case, "officer A", strict=case.takes_b())
+
+
+def test_read_key_of_a_never_sees_b(client: TestClient, world: World) -> None:
+    auth = {"Authorization": f"Bearer {world.key_a_token}"}
+    for case in protected_cases():
+        response = _request(client, case, world, "", auth)
+        _assert_denied(response, case, "read key A", strict=False)
+        assert response.status_code in (401, 403, 404), f"read key A: {case.id} → {response.status_code}"
+
+
+def test_the_generator_would_notice_a_leak(client: TestClient, world: World) -> None:
+    """Control: B's own manager does get B's data through the same generated requests (the markers are real)."""
+    csrf = logins.login(client, world.manager_b)
+    leaked = [
+        case.id
+        for case in protected_cases()
+        if case.method == "GET" and B_MARKER in _request(client, case, world, csrf, {}).text
+    ]
+    assert {"GET /dashboard", "GET /dashboard/comments", "GET /dashboard/fields/{field_code}"} <= set(leaked)
