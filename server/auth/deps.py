@@ -18,8 +18,9 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
 
 from server.auth.service import api_key_from_token, bearer_token
@@ -172,10 +173,22 @@ class Reader:
         return unit_in_scope(session=session, root=self.root, code=code)
 
 
-def get_reader(session: SessionDep, auth: AuthDep, authorization: Annotated[str | None, Header()] = None) -> Reader:
+read_key = HTTPBearer(
+    auto_error=False,
+    scheme_name="ReadKey",
+    description="A read key for a unit and its subtree: `hailong apikey create --kind read --unit CODE`.",
+)
+
+
+def get_reader(
+    session: SessionDep,
+    auth: AuthDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(read_key)],
+) -> Reader:
     """A read API key (`Authorization: Bearer`) or a logged-in manager/admin; 401/403 otherwise."""
-    if authorization:
-        key = api_key_from_token(session=session, token=bearer_token(authorization), kind="read")
+    if credentials is not None:
+        header = f"{credentials.scheme} {credentials.credentials}"
+        key = api_key_from_token(session=session, token=bearer_token(header), kind="read")
         unit = session.get(Unit, key.unit_id)
         if unit is None:
             raise Unauthorized("the API key's unit no longer exists", headers={"WWW-Authenticate": "Bearer"})

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from server.auth.deps import ReaderDep
 from server.deps import SessionDep, SettingsDep
-from server.indices.access import ReadScopeDep, unit_in_scope
 from server.indices.periods import parse_period
 from server.indices.schemas import Grouping, IndicesReport
 from server.indices.service import compute_indices
@@ -15,8 +15,8 @@ from server.indices.service import compute_indices
 router = APIRouter(prefix="/api/v1", tags=["indices"])
 
 ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No read key, or an unknown, revoked or wrong kind of key"},
-    403: {"description": "The unit lies outside the key's subtree"},
+    401: {"description": "No read key or manager session, or an unknown, revoked or wrong kind of key"},
+    403: {"description": "The unit lies outside the caller's subtree, or the account may not read figures"},
     404: {"description": "Unknown unit"},
     422: {"description": "Malformed period or grouping"},
 }
@@ -31,7 +31,7 @@ ERRORS: dict[int | str, dict[str, str]] = {
 def get_indices(
     session: SessionDep,
     settings: SettingsDep,
-    scope: ReadScopeDep,
+    reader: ReaderDep,
     period: Annotated[
         str,
         Query(
@@ -45,7 +45,10 @@ def get_indices(
     ],
     unit: Annotated[
         str | None,
-        Query(description="Unit code; figures include its whole subtree. Default: the key's own unit.", max_length=64),
+        Query(
+            description="Unit code; figures include its whole subtree. Default: the caller's own unit (the key's, or the manager's).",
+            max_length=64,
+        ),
     ] = None,
     by: Annotated[
         Grouping | None,
@@ -62,7 +65,7 @@ def get_indices(
     Rates are fractions 0..1; `status` is `insufficient_data` below the minimum sample (default 30 valid ratings).
     Periods are counted in the reporting time zone (Asia/Ho_Chi_Minh), named in the answer's `timezone`.
     """
-    target = unit_in_scope(session=session, code=unit, scope=scope)
+    target = reader.unit(session=session, code=unit)
     return compute_indices(
         session=session,
         unit=target,

@@ -22,6 +22,9 @@ from sqlmodel import Session
 
 from server.auth import deps as auth_deps
 from server.deps import get_device
+from server.kiosks.routes import get_device_for_reading
+from server.visits.console_auth import current_officer
+from server.visits.routes import visit_creator
 from tests import logins
 from tests.server.dashboard.world import B_MARKER, World, build_world
 
@@ -33,6 +36,18 @@ PUBLIC_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/login"),
     ("POST", "/login"),
+    # The visit token is the capability (≥ 64 random bits): the phone page and the QR codes of a visit.
+    ("GET", "/r/{token}"),
+    ("POST", "/r/{token}"),
+    ("GET", "/r/{token}/thanks"),
+    ("GET", "/api/v1/visits/{token}/qr.png"),
+    ("GET", "/api/v1/visits/{token}/qr.svg"),
+    # The single-use pairing code is the credential.
+    ("POST", "/api/v1/kiosks/pair"),
+    # The counter console's own login form.
+    ("GET", "/console/login"),
+    ("POST", "/console/login"),
+    ("POST", "/console/logout"),
 }
 #: Protected routes that act only on the caller's own session and take no identifier (tested in tests/server/auth).
 SELF_ONLY_ROUTES = {("POST", "/logout")}
@@ -81,7 +96,10 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "label": "idor",
 }
 AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
-OTHER_CREDENTIALS = {get_device}  # kiosk devices: a bearer token fixes the device's own counter
+#: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
+#: tests/server/ingest, tests/server/kiosks), the counter console's officer login and visits keys (a counter outside
+#: the key's or officer's subtree is 403: tests/server/visits).
+OTHER_CREDENTIALS = {get_device, get_device_for_reading, current_officer, visit_creator}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -93,7 +111,10 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 def is_protected(dependant: Dependant) -> bool:
     """Whether a route needs a login session or a read key (directly or through `require_role`)."""
-    return any(call in AUTH_DEPENDENCIES or call.__name__.startswith("require_role") for call in _calls(dependant))
+    return any(
+        call in AUTH_DEPENDENCIES or getattr(call, "__name__", "").startswith("require_role")
+        for call in _calls(dependant)
+    )
 
 
 @dataclass(frozen=True)

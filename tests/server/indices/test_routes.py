@@ -74,7 +74,7 @@ def test_sibling_or_parent_is_403(client: TestClient, session: Session, tree: di
         "/api/v1/indices", params={"period": "2026-10", "unit": unit}, headers=key_for(session, tree["a"])
     )
     assert response.status_code == 403
-    assert response.json() == {"detail": f"unit {unit!r} is outside what this caller may read (unit 'API-A' and below)"}
+    assert response.json() == {"detail": f"unit {unit!r} is outside the units you may see"}
 
 
 def test_unknown_unit_is_404(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
@@ -130,3 +130,21 @@ def test_openapi_documents_parameters_and_time_zone(client: TestClient) -> None:
     assert {"401", "403", "404", "422"} <= operation["responses"].keys()
     assert operation["security"] == [{"ReadKey": []}]
     assert "Asia/Ho_Chi_Minh" in schema["info"]["description"]
+
+
+def test_manager_session_reads_its_own_subtree_only(
+    client: TestClient, session: Session, tree: dict[str, Unit]
+) -> None:
+    from tests import logins
+
+    logins.login(client, logins.user(session, "manager", tree["a"]))
+    own = client.get("/api/v1/indices", params={"period": "2026-10", "by": "unit"})
+    assert own.status_code == 200 and own.json()["unit"] == "API-A"
+    assert own.json()["overall"]["n"] == 5
+    assert client.get("/api/v1/indices", params={"period": "2026-10", "unit": "API-A1"}).json()["overall"]["n"] == 2
+    sibling = client.get("/api/v1/indices", params={"period": "2026-10", "unit": "API-B"})
+    assert sibling.status_code == 403 and "outside" in sibling.json()["detail"]
+    officer = logins.user(session, "officer", tree["a"])
+    client.cookies.clear()
+    logins.login(client, officer)
+    assert client.get("/api/v1/indices", params={"period": "2026-10"}).status_code == 403
