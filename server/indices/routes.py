@@ -46,7 +46,7 @@ def get_indices(
     unit: Annotated[
         str | None,
         Query(
-            description="Unit code; figures include its whole subtree. Default: the caller's own unit (the key's, or the manager's).",
+            description="Unit code; figures include its whole subtree. Default: the caller's own unit.",
             max_length=64,
         ),
     ] = None,
