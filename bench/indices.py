@@ -364,26 +364,61 @@ def make_batch(
     return ratings, reasons
 
 
+# Columns of a kiosk rating and their PostgreSQL array types, for the one-statement insert.
+UNNEST_COLUMNS = {
+    "id": "uuid",
+    "level": "int",
+    "satisfied": "bool",
+    "field_id": "int",
+    "unit_id": "int",
+    "counter_id": "int",
+    "officer_id": "int",
+    "channel": "text",
+    "contact_consent": "bool",
+    "rated_at": "timestamptz",
+    "client_rated_at": "timestamptz",
+    "local_date": "date",
+    "received_at": "timestamptz",
+    "misuse": "bool",
+}
+INGEST_MODES = {
+    "unnest": "one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING` per batch (the leanest batched insert)",
+    "returning": "SQLAlchemy executemany with `ON CONFLICT DO NOTHING RETURNING id` (sent as one multi-row INSERT)",
+    "executemany": "executemany without RETURNING, e.g. ORM `add_all` (psycopg sends one INSERT per row)",
+}
+
+
 def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500) -> dict[str, Any]:
-    """Ratings per second with and without the rollup triggers, alternating blocks of batches."""
+    """Ratings per second with and without the rollup triggers, alternating blocks of batches, per insert style."""
     rng = random.Random(7)
     with engine.connect() as conn:
         field_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM field ORDER BY sort_order"))]
         reason_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM reason ORDER BY sort_order"))]
 
     rating_t, reason_t = Rating.__table__, RatingReason.__table__  # type: ignore[attr-defined]
-    # One statement per batch: INSERT ... VALUES (500 rows) ON CONFLICT DO NOTHING RETURNING id (insertmanyvalues).
-    one_statement = postgresql.insert(rating_t).on_conflict_do_nothing(index_elements=["id"]).returning(rating_t.c.id)
-    reasons_statement = postgresql.insert(reason_t).on_conflict_do_nothing().returning(reason_t.c.rating_id)
+    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in UNNEST_COLUMNS.items())
+    unnest_ratings = sa.text(
+        f"INSERT INTO rating ({', '.join(UNNEST_COLUMNS)}) SELECT * FROM unnest({arrays}) ON CONFLICT (id) DO NOTHING"
+    )
+    unnest_reasons = sa.text(
+        "INSERT INTO rating_reason (rating_id, reason_id) "
+        "SELECT * FROM unnest(CAST(:rating_id AS uuid[]), CAST(:reason_id AS int[])) ON CONFLICT DO NOTHING"
+    )
+    returning = postgresql.insert(rating_t).on_conflict_do_nothing(index_elements=["id"]).returning(rating_t.c.id)
+    reasons_returning = postgresql.insert(reason_t).on_conflict_do_nothing().returning(reason_t.c.rating_id)
 
     def insert_batch(mode: str) -> None:
         ratings, reasons = make_batch(rng, field_ids, reason_ids, size)
         with Session(engine) as session:
-            if mode == "statement":
-                session.execute(one_statement, ratings).all()
+            if mode == "unnest":
+                session.execute(unnest_ratings, {c: [r[c] for r in ratings] for c in UNNEST_COLUMNS})
                 if reasons:
-                    session.execute(reasons_statement, reasons).all()
-            else:  # executemany without RETURNING: psycopg sends one INSERT per row
+                    session.execute(unnest_reasons, {k: [x[k] for x in reasons] for k in ("rating_id", "reason_id")})
+            elif mode == "returning":
+                session.execute(returning, ratings).all()
+                if reasons:
+                    session.execute(reasons_returning, reasons).all()
+            else:
                 session.execute(sa.insert(rating_t), ratings)
                 if reasons:
                     session.execute(sa.insert(reason_t), reasons)
@@ -395,10 +430,8 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
                 conn.execute(sa.text(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER USER"))
 
     out: dict[str, Any] = {}
-    for mode, n_rounds, n_batches in (
-        ("statement", rounds, batches),
-        ("executemany", max(2, rounds // 2), max(2, batches // 2)),
-    ):
+    for mode in INGEST_MODES:
+        n_rounds, n_batches = (rounds, batches) if mode == "unnest" else (max(2, rounds // 2), max(2, batches // 2))
         seconds = {"off": 0.0, "on": 0.0}
         count = {"off": 0, "on": 0}
         for _ in range(2):  # warm-up batches, not counted
@@ -438,7 +471,7 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=10_000_000)
-    parser.add_argument("--rounds", type=int, default=10, help="alternating with/without blocks (ingest)")
+    parser.add_argument("--rounds", type=int, default=20, help="alternating with/without blocks (ingest)")
     parser.add_argument("--batches", type=int, default=5, help="batches of 500 per block (ingest)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier --keep run")
@@ -523,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{statistics.median(rr) / statistics.median(rb):.0f}×"
         )
     for mode, figures in ingest.items():
-        label = "one multi-row INSERT per batch" if mode == "statement" else "executemany (one INSERT per row)"
+        label = INGEST_MODES[mode]
         print(
             f"- Ingest, {label}, {figures['batches']} batches of 500 with triggers and as many without: "
             f"{figures['ratings/s without']:,.0f} ratings/s without, {figures['ratings/s with']:,.0f} with: "

@@ -122,11 +122,11 @@ def unit_field_matrix(
     level_names = [f"l{i}" for i in range(len(ref.levels))]
     count_names = ["valid", "sat", "mis", *level_names]
     in_tree = t.c.unit_id.in_(subtree_ids(unit))
-    if src.kind == "month":  # already one row per month × unit × field
+    if src.kind == "month":  # already one row per month × unit × field; the join with the tree keeps the subtree
         columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in ref.levels]]
         cells = sa.select(
             t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(columns, count_names, strict=True)]
-        ).where(in_tree, *in_period(t))
+        ).where(*in_period(t))
     else:
         weight = sa.literal(1) if raw else t.c.n
         valid = t.c.misuse.is_(False)
@@ -174,7 +174,8 @@ def unit_field_matrix(
 
     # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
     # Through the Core connection: the ORM's row handling costs more than the query for 15,000 rows.
-    cells_out = {(row[0], row[1]): tuple(row[2:]) for row in session.connection().execute(stmt)}
+    rows = session.connection().execute(stmt).fetchall()  # one fetch, not 15,000 fetchone() calls
+    cells_out = {(t[0], t[1]): t[2:] for t in map(tuple, rows)}  # plain tuples: slicing a Row is slow
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),

@@ -1,0 +1,87 @@
+"""Migration 0005 fills the rollups from ratings already stored, and its downgrade leaves no trigger behind."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from alembic import command
+from sqlmodel import Session
+
+from server.db import make_engine
+from server.indices.rollups import rebuild
+from tests.databases import DatabaseFactory, alembic_config
+
+# Only the columns revision 0002 has, so later migrations adding columns do not break the test.
+unit = sa.table("unit", *(sa.column(c) for c in ("id", "code", "name", "parent_id", "level", "active", "path")))
+counter = sa.table("counter", *(sa.column(c) for c in ("id", "code", "unit_id", "name", "active")))
+rating = sa.table(
+    "rating",
+    sa.column("id", sa.Uuid()),
+    *(sa.column(c) for c in ("level", "satisfied", "field_id", "unit_id", "counter_id", "channel", "misuse")),
+    sa.column("contact_consent"),
+    *(sa.column(c, sa.DateTime(timezone=True)) for c in ("rated_at", "client_rated_at", "received_at")),
+    sa.column("local_date", sa.Date()),
+)
+rating_reason = sa.table("rating_reason", sa.column("rating_id", sa.Uuid()), sa.column("reason_id"))
+
+
+def _rating(level: int, day: date, misuse: bool = False) -> dict[str, object]:
+    at = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
+    return dict(
+        id=uuid.uuid4(),
+        level=level,
+        satisfied=level >= 3,
+        field_id=1,
+        unit_id=1,
+        counter_id=1,
+        channel="kiosk",
+        misuse=misuse,
+        contact_consent=False,
+        rated_at=at,
+        client_rated_at=at,
+        received_at=at,
+        local_date=day,
+    )
+
+
+def _month_rows(engine: sa.Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [
+            (str(r[0])[:10], *r[1:])  # SQLite returns the date as text
+            for r in conn.execute(
+                sa.text(
+                    "SELECT month, valid, satisfied, misuse, level_1, level_2, level_3, level_4 "
+                    "FROM rating_month_rollup ORDER BY month"
+                )
+            )
+        ]
+
+
+def test_upgrade_fills_rollups_and_downgrade_removes_triggers(db_factory: DatabaseFactory) -> None:
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0002")
+    engine = make_engine(url)
+    before = [_rating(4, date(2026, 1, 5)), _rating(1, date(2026, 1, 6)), _rating(2, date(2026, 2, 1), misuse=True)]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(unit).values(id=1, code="M", name="M", parent_id=None, level="", active=True, path="/1/")
+        )
+        conn.execute(sa.insert(counter).values(id=1, code="M-1", unit_id=1, name="Q", active=True))
+        conn.execute(sa.insert(rating), before)
+        conn.execute(sa.insert(rating_reason), [{"rating_id": before[1]["id"], "reason_id": 1}])
+    command.upgrade(cfg, "head")
+    assert _month_rows(engine) == [("2026-01-01", 2, 1, 0, 1, 0, 0, 1), ("2026-02-01", 0, 0, 1, 0, 0, 0, 0)]
+    with Session(engine) as session:
+        assert rebuild(session=session).fixed == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT sum(n) FROM rating_reason_month_rollup")).scalar_one() == 1
+
+    command.downgrade(cfg, "0002")
+    with engine.begin() as conn:  # no trigger left that writes to a dropped table
+        conn.execute(sa.insert(rating), [_rating(3, date(2026, 1, 7))])
+    command.upgrade(cfg, "head")
+    assert _month_rows(engine)[0] == ("2026-01-01", 3, 2, 0, 1, 0, 1, 1)
+    engine.dispose()
