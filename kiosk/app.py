@@ -193,7 +193,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             visit=visit,
             rid=_valid_rid(rid),
             level=scale,
-            at=at or datetime.now(settings.tz).isoformat(),
+            at=at or settings.now().astimezone(settings.tz).isoformat(),
             chosen=set(chosen or []),
         )
 

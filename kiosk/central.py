@@ -5,6 +5,7 @@ a captive portal or a proxy that answers `200 OK` with a page acknowledges nothi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -51,9 +52,17 @@ def _detail(response: httpx.Response) -> str:
 class Central:
     """An HTTP client of one central server, with or without a device token."""
 
-    def __init__(self, base_url: str, *, token: str | None = None, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 15.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.base_url = base_url
         self.token = token
+        self.clock = clock
         self._client = httpx.AsyncClient(base_url=base_url, timeout=timeout, follow_redirects=False)
 
     async def aclose(self) -> None:
@@ -76,7 +85,7 @@ class Central:
 
     async def send_ratings(self, items: list[dict[str, Any]]) -> list[RatingResult]:
         """Deliver a batch; the results, checked one by one against the ids sent (else CentralError)."""
-        body = {"ratings": items, "sent_at": datetime.now(UTC).isoformat()}
+        body = {"ratings": items, "sent_at": self.clock().isoformat()}
         response = await self._request("POST", "/api/v1/ratings", json=body)
         if response.status_code != 200:
             raise CentralError(f"ingest answered {response.status_code}: {_detail(response)}")
@@ -94,7 +103,7 @@ class Central:
     async def heartbeat(self, *, backlog: int, dead_letters: int, app_version: str) -> KioskConfig:
         """Report the outbox; the answer is the configuration to show."""
         report = HeartbeatRequest(
-            backlog=backlog, dead_letters=dead_letters, app_version=app_version, sent_at=datetime.now(UTC)
+            backlog=backlog, dead_letters=dead_letters, app_version=app_version, sent_at=self.clock()
         )
         response = await self._request("POST", "/api/v1/kiosks/heartbeat", json=report.model_dump(mode="json"))
         return _parse(response, KioskConfig, "heartbeat")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -33,6 +34,12 @@ class KioskSettings(BaseSettings):
     retry_max_seconds: float = Field(60.0, gt=0, le=3600, description="Longest retry delay")
     request_timeout_seconds: float = Field(15.0, gt=0, le=300, description="Timeout of one delivery")
     keep_sent_days: int = Field(30, ge=1, le=3650, description="Delivered ratings stay in the outbox this long")
+    clock_offset_seconds: float = Field(
+        0,
+        ge=-10 * 365 * 86400,
+        le=10 * 365 * 86400,
+        description="Fault injection only: run the kiosk's clock this many seconds ahead (negative: behind)",
+    )
 
     @field_validator("server_url")
     @classmethod
@@ -61,6 +68,10 @@ class KioskSettings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The kiosk's display time zone."""
         return ZoneInfo(self.timezone)
+
+    def now(self) -> datetime:
+        """The kiosk's clock (the machine's, shifted by `clock_offset_seconds` when a test asks for a wrong one)."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_seconds)
 
     @property
     def outbox_path(self) -> Path:

@@ -96,10 +96,13 @@ class Outbox:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                # Inside the try: on a full disk it is the COMMIT (writing the WAL) that fails, and a
+                # transaction left open would make every later BEGIN fail even after space is freed.
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back on its own (SQLITE_FULL, SQLITE_IOERR)
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connection."""

@@ -159,7 +159,7 @@ class Runtime:
                 "unit_name": cfg.unit.name,
                 "counter": cfg.counter.code,
                 "unit": cfg.unit.code,
-                "server_offset_seconds": str((cfg.server_time - datetime.now(UTC)).total_seconds()),
+                "server_offset_seconds": str((cfg.server_time - self.settings.now()).total_seconds()),
             }
         )
 
@@ -229,7 +229,7 @@ class Runtime:
             rid = str(uuid.UUID(rating_id))
         except ValueError as exc:
             raise TapRefused("bad rating id") from exc
-        now = datetime.now(UTC)
+        now = self.settings.now()
         if rated_at is None or not (now - timedelta(minutes=15) <= rated_at <= now):
             rated_at = now
         item: dict[str, Any] = {
@@ -297,8 +297,9 @@ class Runtime:
         self.heartbeat_now = asyncio.Event()
         token = self.pairing.token if self.pairing else None
         timeout = self.settings.request_timeout_seconds
-        self.central = Central(self.settings.server_url, token=token, timeout=timeout)
-        self.poller = Central(self.settings.server_url, token=token, timeout=min(2.0, timeout))
+        clock = self.settings.now
+        self.central = Central(self.settings.server_url, token=token, timeout=timeout, clock=clock)
+        self.poller = Central(self.settings.server_url, token=token, timeout=min(2.0, timeout), clock=clock)
         for work in (self._forward_forever, self._heartbeat_forever, self._watch_visits_forever):
             self.tasks.append(asyncio.create_task(work(), name=work.__name__))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -101,6 +102,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _database_unavailable(request: Request, exc: sqlalchemy.exc.OperationalError) -> Response:
+        # The database is down or restarting (not a bug here): 503 so that kiosks and people simply try again.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, str(exc.orig).strip())
+        return error_response(
+            request, 503, "the database is unavailable for a moment; try again shortly", {"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -31,14 +31,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def kiosk_process(data_dir: Path, server_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A kiosk subprocess that retries fast; killed (SIGKILL) at the end if still alive."""
+def kiosk_process(data_dir: Path, server_url: str, port: int, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A kiosk subprocess that retries fast (`extra_env`: more variables); killed (SIGKILL) at the end if alive."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "HAILONG_KIOSK_RETRY_BASE_SECONDS": "0.02",
         "HAILONG_KIOSK_RETRY_MAX_SECONDS": "0.1",
         "HAILONG_KIOSK_HEARTBEAT_SECONDS": "0.3",
+        **extra_env,
     }
     args = [sys.executable, "-m", "kiosk", "--server", server_url, "--data-dir", str(data_dir), "--port", str(port)]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
