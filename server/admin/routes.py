@@ -14,6 +14,7 @@ from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit, create_api_key, create_user
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
+from server.kiosks.service import create_pairing_code
 from server.models import API_KEY_KINDS, ROLES, User
 from server.units.service import get_unit, import_counters, import_units
 
@@ -444,9 +445,10 @@ def kiosks_pairing_code(
     except AppError as exc:
         form = {"counter_code": counter_code}
         return _page(request, "kiosks", {**_kiosks_context(session), "error": exc.message, "form": form}, 422)
-    row, code = service.issue_pairing_code(session=session, counter=counter, ttl_hours=settings.pairing_code_ttl_hours)
-    _audit(session, request, admin, "admin.kiosk.pairing_code", counter.code, f"expires {row.expires_at.isoformat()}")
-    context = {**_kiosks_context(session), "new_code": code, "new_code_counter": counter, "new_code_row": row}
+    code, expires_at = create_pairing_code(session=session, counter_code=counter.code, settings=settings)
+    _audit(session, request, admin, "admin.kiosk.pairing_code", counter.code, f"expires {expires_at.isoformat()}")
+    context = {**_kiosks_context(session), "new_code": code, "new_code_counter": counter}
+    context["new_code_expires"] = expires_at
     return _page(request, "kiosks", context, 201)
 
 

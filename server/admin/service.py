@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from server.auth.service import MIN_PASSWORD, hash_token, password_hash
+from server.auth.service import MIN_PASSWORD, password_hash
 from server.auth.sessions import end_user_sessions
 from server.db import utcnow
 from server.errors import Conflict, Invalid, NotFound
@@ -30,8 +29,6 @@ from server.models import (
 from server.units.service import create_unit, get_unit
 
 #: Pairing codes: unambiguous characters (no 0/O, 1/I/L), 10 of them ≈ 50 bits, single-use, short-lived.
-PAIRING_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-PAIRING_LENGTH = 10
 AUDIT_PAGE = 50
 
 
@@ -304,19 +301,6 @@ def devices(*, session: Session) -> list[DeviceView]:
         .order_by(col(KioskDevice.revoked_at).is_not(None), col(Unit.code), col(Counter.code))
     ).all()
     return [DeviceView(d, c, u) for d, c, u in rows]
-
-
-def issue_pairing_code(*, session: Session, counter: Counter, ttl_hours: int) -> tuple[PairingCode, str]:
-    """A single-use pairing code for a counter's kiosk; only its hash is stored, the code is shown once."""
-    code = "".join(secrets.choice(PAIRING_ALPHABET) for _ in range(PAIRING_LENGTH))
-    row = PairingCode(
-        counter_id=counter.id,  # type: ignore[arg-type]
-        code_hash=hash_token(code),
-        expires_at=utcnow() + timedelta(hours=ttl_hours),
-    )
-    session.add(row)
-    session.flush()
-    return row, code
 
 
 def open_pairing_codes(*, session: Session, now: datetime | None = None) -> list[tuple[PairingCode, Counter]]:
