@@ -369,7 +369,10 @@ def _row_layout(session: Session, ref: Reference, unit: Unit, period: Period, by
         paths: dict[int, str] = dict(
             session.execute(sa.select(col(Unit.id), col(Unit.path)).where(col(Unit.id).in_(subtree_ids(unit)))).all()
         )
-        owner = {uid: next((k.code for k in kids if path.startswith(k.path)), unit.code) for uid, path in paths.items()}
+        # A descendant's path continues the unit's path with its child's id: "/1/7/" + "42/…" → child 42.
+        kid_codes = {str(k.id): k.code for k in kids}
+        depth = len(unit.path)
+        owner = {uid: kid_codes.get(path[depth:].split("/", 1)[0], unit.code) for uid, path in paths.items()}
         return RowLayout(lambda k: (owner[k],), meta)
     if by in ("counter", "officer"):
         model: Any = Counter if by == "counter" else Officer
