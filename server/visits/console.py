@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
+from server.auth.deps import CsrfDep, require_role
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
-from server.auth.deps import CsrfDep, require_role
 from server.errors import AppError, Forbidden, NotFound
 from server.models import Counter, ProcedureField, Unit, User
 from server.templating import is_htmx
