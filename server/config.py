@@ -48,7 +48,6 @@ class Settings(BaseSettings):
     phone_failure_window_seconds: int = Field(
         600, ge=1, le=86400, description="Window over which failed rating-link lookups are counted (per worker)"
     )
-    console_session_hours: int = Field(12, ge=1, le=24 * 7, description="How long a counter-console login lasts")
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
     session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
 

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
+from server.auth.deps import CsrfDep, require_role
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
-from server.errors import AppError, NotFound, TooManyRequests
-from server.models import Counter, ProcedureField, Unit
+from server.errors import AppError, Forbidden, NotFound
+from server.models import Counter, ProcedureField, Unit, User
 from server.templating import is_htmx
 from server.units.service import is_in_subtree, subtree_ids
-from server.visits import console_auth, service
-from server.visits.console_auth import OfficerDep, OptionalOfficerDep
-from server.visits.limiter import app_limiter
+from server.visits import service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 COUNTER_COOKIE = "hl_console_counter"
 SLIP_FORMATS = ("80mm", "a6")
-#: Failed console logins one address may make per quarter hour (each worker counts on its own).
-LOGIN_FAILURE_LIMIT = 20
-LOGIN_FAILURE_WINDOW = 900
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -34,15 +31,35 @@ def _templates(request: Request) -> Jinja2Templates:
     return templates
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+@dataclass(frozen=True)
+class ConsoleOfficer:
+    """The person at the counter: a logged-in officer, manager or admin, and the unit whose counters they serve."""
+
+    user: User
+    unit: Unit
 
 
-def _safe_next(value: str | None) -> str:
-    """Only console pages are valid destinations after login (no open redirect)."""
-    if value and value.startswith("/console") and "//" not in value and "\\" not in value:
-        return value
-    return "/console"
+#: The roles that may serve at a counter (managers and admins too, when their account has a unit).
+CONSOLE_ROLES = ("officer", "manager", "admin")
+require_console_role = require_role(*CONSOLE_ROLES)
+
+
+def console_unit(*, session: Session, user: User) -> Unit:
+    """The unit whose counters `user` serves; 403 for an account without one."""
+    unit = session.get(Unit, user.unit_id) if user.unit_id is not None else None
+    if unit is None:
+        raise Forbidden(
+            "your account has no unit, so it cannot use the counter console; ask an administrator to assign one"
+        )
+    return unit
+
+
+def current_officer(user: Annotated[User, Depends(require_console_role)], session: SessionDep) -> ConsoleOfficer:
+    """The logged-in console user (shared session: no session → the login page); 403 for other roles or no unit."""
+    return ConsoleOfficer(user=user, unit=console_unit(session=session, user=user))
+
+
+OfficerDep = Annotated[ConsoleOfficer, Depends(current_officer)]
 
 
 def console_counters(*, session: Session, unit: Unit) -> list[Counter]:
@@ -81,79 +98,17 @@ def _slip_context(*, session: Session, settings: Settings, visit_token: str, sli
     }
 
 
-def _login_form(
-    request: Request, settings: Settings, *, next_url: str, error: str | None = None, status: int = 200
-) -> HTMLResponse:
-    token, fresh_nonce = console_auth.login_form_token(settings=settings, request=request)
-    response = _templates(request).TemplateResponse(
-        request,
-        "counter/login.html",
-        {"csrf": token, "next": next_url, "error": error},
-        status_code=status,
-        headers=NO_STORE,
-    )
-    if fresh_nonce:
-        console_auth.set_login_nonce(settings=settings, response=response, nonce=fresh_nonce)
-    return response
-
-
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, settings: SettingsDep, officer: OptionalOfficerDep, next: str = "") -> Response:
-    """The console's login form."""
-    if officer is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_form(request, settings, next_url=_safe_next(next))
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
-    csrf: Annotated[str, Form(max_length=256)] = "",
-    next: Annotated[str, Form(max_length=512)] = "/console",
-) -> Response:
-    """Check the username and password; start a console login and go on to the console."""
-    limiter = app_limiter(request.app.state, "console_login", limit=LOGIN_FAILURE_LIMIT, window=LOGIN_FAILURE_WINDOW)
-    verdict = limiter.check(_client(request))
-    if not verdict.allowed:
-        raise TooManyRequests(
-            "too many failed logins from this address; try again later",
-            headers={"Retry-After": str(verdict.retry_after)},
-        )
-    console_auth.check_login_csrf(settings=settings, request=request, token=csrf)
-    user = console_auth.authenticate(session=session, username=username, password=password)
-    if user is None:
-        limiter.fail(_client(request))
-        return _login_form(
-            request,
-            settings,
-            next_url=_safe_next(next),
-            error="Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản không dùng được quầy.",
-            status=400,
-        )
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    console_auth.log_in(session=session, settings=settings, response=response, user=user, ip=_client(request))
-    return response
-
-
-@router.post("/logout")
-def logout(officer: OptionalOfficerDep, csrf: Annotated[str, Form(max_length=256)] = "") -> Response:
-    """End the console login."""
-    if officer is not None:
-        console_auth.check_csrf(officer, csrf)
-    response = RedirectResponse("/console/login", status_code=303)
-    console_auth.log_out(response)
-    return response
+def old_login_page() -> Response:
+    """The console's former login page: printed bookmarks go on to the shared login, then back to the console."""
+    return RedirectResponse("/login?next=/console", status_code=303)
 
 
 def _console_page(
     request: Request,
     session: Session,
     settings: Settings,
-    officer: console_auth.ConsoleOfficer,
+    officer: ConsoleOfficer,
     *,
     error: str | None = None,
     status: int = 200,
@@ -183,7 +138,7 @@ def console_page(request: Request, session: SessionDep, settings: SettingsDep, o
     return _console_page(request, session, settings, officer)
 
 
-@router.post("/visits", response_class=HTMLResponse)
+@router.post("/visits", response_class=HTMLResponse, dependencies=[CsrfDep])
 def invite(
     request: Request,
     session: SessionDep,
@@ -193,10 +148,8 @@ def invite(
     field: Annotated[str, Form(max_length=64)] = "",
     procedure_code: Annotated[str, Form(max_length=64)] = "",
     dossier_code: Annotated[str, Form(max_length=128)] = "",
-    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     """Create the visit ("invite rating"): the slip with its QR code (the kiosk at that counter shows the form)."""
-    console_auth.check_csrf(officer, csrf)
     try:
         visit = service.create_visit(
             session=session,

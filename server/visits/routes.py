@@ -10,12 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
 
+from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
+from server.auth.sessions import CSRF_HEADER, tokens_match
 from server.deps import SessionDep, SettingsDep
-from server.errors import Gone, NotFound, TooManyRequests, Unauthorized
+from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
 from server.models import Unit
 from server.visits import qr, service
-from server.visits.console_auth import CSRF_HEADER, check_csrf, optional_officer
+from server.visits.console import CONSOLE_ROLES, console_unit
 from server.visits.limiter import FailureLimiter, app_limiter
 
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
@@ -53,26 +55,29 @@ class VisitCreator:
 
 
 def visit_creator(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
+    auth: AuthDep,
     authorization: Annotated[str | None, Header()] = None,
     x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
 ) -> VisitCreator:
-    """An integration key of kind `visits` (Bearer), or a console login with its CSRF token in `X-CSRF-Token`."""
+    """An integration key of kind `visits` (Bearer), or a logged-in counter user with the session's CSRF token in
+    `X-CSRF-Token`."""
     if authorization:
         key = api_key_from_token(session=session, token=bearer_token(authorization), kind="visits")
         unit = session.get(Unit, key.unit_id)
         assert unit is not None  # foreign key
         return VisitCreator(scope=unit, actor=f"apikey:{key.prefix}")
-    officer = optional_officer(request, session, settings)
-    if officer is None:
+    if auth is None:
         raise Unauthorized(
-            "send an integration key (Authorization: Bearer <key>) or log in to the counter console",
+            "send an integration key (Authorization: Bearer <key>) or log in (/login) as a counter user",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    check_csrf(officer, x_csrf_token)
-    return VisitCreator(scope=officer.unit, actor=officer.user.username, officer_id=officer.user.officer_id)
+    if not tokens_match(x_csrf_token, auth.csrf_token):
+        raise CsrfFailed("send the session's CSRF token in the X-CSRF-Token header")
+    if auth.user.role not in CONSOLE_ROLES:
+        raise Forbidden("your account may not register visits")
+    unit = console_unit(session=session, user=auth.user)
+    return VisitCreator(scope=unit, actor=auth.user.username, officer_id=auth.user.officer_id)
 
 
 def link_failures(request: Request) -> FailureLimiter:

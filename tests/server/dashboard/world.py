@@ -13,9 +13,10 @@ from sqlmodel import Session
 from server.auth.service import create_api_key
 from server.auth.service import hash_token as _hash
 from server.db import utcnow
-from server.models import ApiKey, Counter, KioskDevice, Officer, Rating, Unit, User
+from server.models import ApiKey, Counter, KioskDevice, Officer, Rating, Unit, User, Visit
 from server.units.service import create_unit
 from tests import factories, logins
+from tests.server.visits import factories as visit_factories
 
 B_MARKER = "BSECRET"
 OCT = datetime(2026, 10, 1, 9, 0, tzinfo=factories.HCM)
@@ -44,6 +45,7 @@ class World:
     key_b: ApiKey
     key_b_token: str
     b_rating: Rating
+    visit_b: Visit
 
 
 def _ratings(
@@ -119,6 +121,7 @@ def build_world(session: Session) -> World:
     officer_user = logins.user(session, "officer", a1, username="w-officer", officer=officer_a1)
     key_a, key_a_token = create_api_key(session=session, kind="read", unit=a, label="A reader")
     key_b, key_b_token = create_api_key(session=session, kind="read", unit=b, label=f"{B_MARKER}-KEY")
+    visit_b = visit_factories.visit(session, counter_b, officer=officer_b)  # its slip names B's units
     return World(
         root=root,
         a=a,
@@ -141,4 +144,5 @@ def build_world(session: Session) -> World:
         key_b=key_b,
         key_b_token=key_b_token,
         b_rating=b_rating,
+        visit_b=visit_b,
     )

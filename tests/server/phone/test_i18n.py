@@ -1,4 +1,5 @@
-"""Every string the phone page and the counter console show has an English translation."""
+"""Every string the phone page and the counter console show has an English translation (the console's login
+messages are the shared login's, tested with it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from server import PROJECT_ROOT
 from server.i18n import english_catalog
 from server.phone.routes import PROBLEMS
 from server.phone.service import Answer, LevelChoice, PostedForm, read_answer
-from server.visits import console
 
 TEMPLATE_STRING = re.compile(r"""_\(\s*(?:"([^"]+)"|'([^']+)')\s*\)""")
 
@@ -31,7 +31,5 @@ def test_messages_from_code_have_english() -> None:
     answer, errors = read_answer(bad, levels=levels, reasons=[])
     assert isinstance(answer, Answer) and len(errors) == 5
     messages += errors
-    source = (PROJECT_ROOT / "server" / "visits" / "console.py").read_text(encoding="utf-8")
-    messages += re.findall(r'error="([^"]+)"', source)
-    assert console.LOGIN_FAILURE_LIMIT > 0 and len(messages) > 15
+    assert len(messages) > 15
     assert [m for m in messages if m not in catalog] == []

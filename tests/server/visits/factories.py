@@ -6,13 +6,11 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from server.auth.service import create_api_key, create_user
+from server.auth.service import create_api_key
 from server.db import utcnow
-from server.models import Counter, Officer, Unit, User, Visit
+from server.models import Counter, Officer, Unit, Visit
 from server.visits.service import new_token
 from tests import factories
-
-PASSWORD = "correct horse battery"
 
 
 def visit(
@@ -41,11 +39,3 @@ def visit(
 def api_key(session: Session, unit: Unit, kind: str = "visits") -> str:
     """A new API key of `kind` for `unit`'s subtree."""
     return create_api_key(session=session, kind=kind, unit=unit)[1]
-
-
-def user(
-    session: Session, unit: Unit | None, *, role: str = "officer", officer: Officer | None = None, name: str = ""
-) -> User:
-    """A console login with the password `PASSWORD`."""
-    username = name or f"user{next(factories._seq)}"
-    return create_user(session=session, username=username, password=PASSWORD, role=role, unit=unit, officer=officer)

@@ -1,4 +1,4 @@
-"""The visits API: registering visits with an integration key or a console login, and their QR codes."""
+"""The visits API: registering visits with an integration key or a counter user's session, and their QR codes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from server.models import AuditLog, Visit
 from server.visits import qr
-from tests import factories
+from tests import factories, logins
 from tests.server.visits import factories as vf
 
 
@@ -126,23 +126,33 @@ def test_credentials_are_required_and_checked(client: TestClient, session: Sessi
     assert client.post("/api/v1/visits", json=body, headers={"Authorization": f"Bearer {read_key}"}).status_code == 401
 
 
-def test_a_console_login_may_register_visits_with_its_csrf_token(client: TestClient, session: Session) -> None:
+def test_a_counter_session_may_register_visits_with_its_csrf_token(client: TestClient, session: Session) -> None:
     desk = factories.unit(session)
     factories.counter(session, desk, code="C-CON")
     officer = factories.officer(session, desk)
-    user = vf.user(session, desk, officer=officer)
-    login = client.get("/console/login")
-    csrf = login.text.split('name="csrf" value="')[1].split('"')[0]
-    client.post("/console/login", data={"username": user.username, "password": vf.PASSWORD, "csrf": csrf})
-    console = client.get("/console")
-    assert console.status_code == 200
-    session_csrf = console.text.split('name="csrf" value="')[1].split('"')[0]
+    session_csrf = logins.login(client, logins.user(session, "officer", desk, officer=officer))
     body = {"counter": "C-CON", "field": "justice"}
     assert client.post("/api/v1/visits", json=body).status_code == 403  # no CSRF header
+    assert client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": "forged"}).status_code == 403
     response = client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": session_csrf})
     assert response.status_code == 201
     row = session.exec(select(Visit).where(Visit.token == response.json()["token"])).one()
     assert row.officer_id == officer.id  # the logged-in officer served
+
+
+def test_a_session_registers_visits_only_within_its_unit(client: TestClient, session: Session) -> None:
+    mine, theirs = factories.unit(session), factories.unit(session)
+    factories.counter(session, theirs, code="C-THEIRS")
+    body = {"counter": "C-THEIRS", "field": "land"}
+    csrf = logins.login(client, logins.user(session, "officer", mine))
+    response = client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 403 and "outside unit" in response.json()["detail"]
+    # An account without a unit may not register visits at all.
+    client.cookies.clear()
+    csrf = logins.login(client, logins.user(session, "admin", None))
+    response = client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 403 and "no unit" in response.json()["detail"]
+    assert session.exec(select(Visit)).all() == []
 
 
 def _decode(png: bytes) -> str:
