@@ -1,0 +1,67 @@
+"""End to end across two screens: the officer invites a rating in the console; the counter's kiosk shows it.
+
+The console (one browser context, logged in through /login) and the kiosk (another context, a touch screen) talk
+only through the central server, exactly as in a one-stop office: the kiosk learns of the visit by polling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlmodel import select
+
+from server.db import make_engine, session_scope
+from server.models import Unit
+from tests import logins
+from tests.browser.test_kiosk import LANDSCAPE, kiosk_site, touch_page
+from tests.databases import factory_for
+from tests.kiosk.conftest import central_server, eventually
+
+pytestmark = pytest.mark.browser
+
+
+def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browser) -> None:
+    with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
+        engine = make_engine(central.db_url)
+        with session_scope(engine) as session:
+            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
+            username = logins.user(session, "officer", unit).username
+        with (
+            kiosk_site(central, visit_poll_seconds=1.0) as kiosk_url,
+            touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
+        ):
+            kiosk.goto(kiosk_url + "/")
+            expect(kiosk.locator('[data-screen="idle"]')).to_be_visible()
+
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            console = context.new_page()
+            console.goto(central.url + "/console")
+            console.get_by_label("Tên đăng nhập").fill(username)
+            console.get_by_label("Mật khẩu").fill(logins.PASSWORD)
+            console.get_by_role("button", name="Đăng nhập").click()
+            console.wait_for_url(central.url + "/console")
+            console.get_by_label("Quầy").select_option(central.counter_code)
+            console.get_by_label("Lĩnh vực").select_option("construction")
+            console.get_by_role("button", name="Mời đánh giá").click()
+            console.locator("#slip").wait_for()
+
+            # Within 2 s of the invitation the kiosk shows the faces for that field, with no field to pick.
+            chosen = kiosk.locator('[data-screen="faces"] [data-chosen-field="construction"]')
+            expect(chosen).to_be_visible(timeout=2000)
+            kiosk.locator('[data-level="4"]').tap()
+            expect(kiosk.locator('[data-screen="thanks"]')).to_be_visible()
+
+            def stored() -> Any:
+                return central.query(
+                    "SELECT f.code, r.channel FROM rating r JOIN visit v ON v.id = r.visit_id "
+                    "JOIN field f ON f.id = r.field_id"
+                )
+
+            assert eventually(stored, what="the kiosk rating tied to the console's visit") == [
+                ("construction", "kiosk")
+            ]
+            context.close()
+            assert kiosk_console.errors == []
+        engine.dispose()
