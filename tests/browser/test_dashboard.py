@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 
 import openpyxl
@@ -145,7 +146,9 @@ def test_admin_and_officer_pages_are_accessible(
     page.goto(site + "/admin/kiosks")
     page.get_by_role("button", name="Cấp mã").click()
     expect(page.locator("#pairing-code")).to_be_visible()
-    assert len(page.locator("#pairing-code").inner_text().strip()) == 10
+    assert re.fullmatch(
+        r"[A-Z0-9]{4}-[A-Z0-9]{4}", page.locator("#pairing-code").inner_text().strip()
+    )  # as typed on a kiosk
     assert_accessible(page)
     page.close()
 
