@@ -18,7 +18,7 @@ from server.auth.routes import router as auth_router
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
-from server.errors import install_error_handlers
+from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         links = [("/healthz", "Trạng thái hệ thống"), ("/docs", "Tài liệu API")]
         return app.state.templates.TemplateResponse(request, "home.html", {"links": links})
 
+    document_errors_in_openapi(app)
     logging.getLogger("hailong").setLevel(logging.INFO)
     return app
 

@@ -22,6 +22,8 @@ MAX_FUTURE_SECONDS = 300
 #: Longest comment accepted (the kiosk never sends one; other clients might).
 MAX_COMMENT = 1000
 MAX_REASONS = 20
+#: Largest count a kiosk may report (a 32-bit database integer).
+MAX_COUNT = 2**31 - 1
 
 
 def _text_time(value: Any) -> Any:
@@ -111,8 +113,10 @@ class HeartbeatRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    backlog: StrictInt = Field(ge=0, description="ratings waiting in the outbox")
-    dead_letters: StrictInt = Field(0, ge=0, description="ratings the server refused (conflict or invalid)")
+    backlog: StrictInt = Field(ge=0, le=MAX_COUNT, description="ratings waiting in the outbox")
+    dead_letters: StrictInt = Field(
+        0, ge=0, le=MAX_COUNT, description="ratings the server refused (conflict or invalid)"
+    )
     app_version: Annotated[StrictStr, Field(max_length=64)]
     sent_at: IsoTime | None = None
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from server.deps import SessionDep, SettingsDep
+from server.errors import error_responses
 from server.indices.access import ReadScopeDep, unit_in_scope
 from server.indices.periods import parse_period
 from server.indices.schemas import Grouping, IndicesReport
@@ -14,12 +15,16 @@ from server.indices.service import compute_indices
 
 router = APIRouter(prefix="/api/v1", tags=["indices"])
 
-ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "No read key, or an unknown, revoked or wrong kind of key"},
-    403: {"description": "The unit lies outside the key's subtree"},
-    404: {"description": "Unknown unit"},
-    422: {"description": "Malformed period or grouping"},
-}
+ERRORS = error_responses(
+    401,
+    403,
+    404,
+    422,
+    s401="No read key, or an unknown, revoked or wrong kind of key",
+    s403="The unit lies outside the key's subtree",
+    s404="Unknown unit",
+    s422="Malformed period or grouping",
+)
 
 
 @router.get(
