@@ -55,9 +55,13 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(sa_url, **kwargs)
         _make_sqlite_transactional(engine)
-        return engine
-    kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
-    return sa.create_engine(sa_url, **kwargs)
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+        engine = sa.create_engine(sa_url, **kwargs)
+    from server.hardening import install_nul_guard  # late import: hardening needs the errors module only
+
+    install_nul_guard(engine)
+    return engine
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
