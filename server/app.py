@@ -20,7 +20,7 @@ from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
 from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
-from server.hardening import BodySizeLimitMiddleware
+from server.hardening import BodySizeLimitMiddleware, install_log_redaction
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.state.templates.TemplateResponse(request, "home.html", {"links": links})
 
     document_errors_in_openapi(app)
+    install_log_redaction()
     logging.getLogger("hailong").setLevel(logging.INFO)
     return app
 

@@ -47,7 +47,8 @@ class DatabaseUnavailable(Exception):
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Build an engine with the settings each backend needs (WAL and real transactions on SQLite)."""
     sa_url = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: SQL logs and error messages never carry values (visit tokens, comments, contacts).
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
         if database and database != ":memory:":
@@ -58,9 +59,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     else:
         kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
         engine = sa.create_engine(sa_url, **kwargs)
-    from server.hardening import install_nul_guard  # late import: hardening needs the errors module only
+    from server.hardening import harden_engine  # late import: hardening needs the errors module only
 
-    install_nul_guard(engine)
+    harden_engine(engine)
     return engine
 
 

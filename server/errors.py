@@ -157,5 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        from server.hardening import redact_path  # late import: hardening builds on this module
+
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.url.path))
         return error_response(request, 500, "internal error; it has been logged")

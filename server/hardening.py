@@ -8,10 +8,13 @@
   string parameter holding one is answered 422 on every backend (the same behaviour on SQLite), never a 500.
 - `clean_text(...)`: free text from citizens (comments, contacts) without NUL and other invisible control
   characters (newlines and tabs kept); what remains is stored as typed and always rendered escaped.
+- `harden_engine(engine)`: the NUL guard, and SQL debug logs without result rows.
+- `install_log_redaction()`: uvicorn's access log shows `/r/…` instead of a visit's token (a rating link).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -95,6 +98,21 @@ class BodySizeLimitMiddleware:
         await self.app(scope, capped_receive, guarded_send)
 
 
+class DropResultRows(logging.Filter):
+    """SQLAlchemy at DEBUG logs every result row (tokens, comments, contacts): those records are dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+def harden_engine(engine: sa.Engine) -> None:
+    """The NUL guard below, and SQL logs without result rows (parameters are hidden by `make_engine`)."""
+    install_nul_guard(engine)
+    sql_log = logging.getLogger("sqlalchemy.engine.Engine")
+    if not any(isinstance(f, DropResultRows) for f in sql_log.filters):
+        sql_log.addFilter(DropResultRows())
+
+
 def install_nul_guard(engine: sa.Engine) -> None:
     """Refuse (422) any statement whose string parameters contain NUL, before the database sees it."""
 
@@ -114,3 +132,30 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(_has_nul(v) for v in value)
     return False
+
+
+#: Paths whose segment after the prefix is a capability (a visit's rating link and QR codes).
+_CAPABILITY_PATH = re.compile(r"(/r/|/api/v1/visits/|/console/visits/)[^/?\s\"]+")
+
+
+def redact_path(text: str) -> str:
+    """`text` with visit tokens in paths replaced by `…` (access logs must not hand out rating links)."""
+    return _CAPABILITY_PATH.sub(r"\1…", text)
+
+
+class RedactCapabilitiesFilter(logging.Filter):
+    """Log filter for uvicorn's access log: the path of a rating link or QR code loses its token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_path(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_path(record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    """Add the redacting filter to uvicorn's access logger once per process."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCapabilitiesFilter) for f in access.filters):
+        access.addFilter(RedactCapabilitiesFilter())
