@@ -29,8 +29,8 @@ from server.errors import Invalid, PayloadTooLarge, error_response
 MAX_BODY_BYTES = 64 * 1024
 #: The largest body of an admin CSV upload (the file itself is capped at 5 MB by the admin pages).
 MAX_UPLOAD_BODY_BYTES = 6 * 1024 * 1024
-#: Paths that read and cap their own bodies (the ingest's limit depends on HAILONG_MAX_BATCH; the phone form's is
-#: 16 KB with a friendly page of its own).
+#: Paths that read and cap their own bodies (the ingest's limit depends on HAILONG_MAX_BATCH); the phone form
+#: (`/r/...`) caps its own at 16 KB, with a friendly page of its own.
 SELF_CAPPED = ("/api/v1/ratings",)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -43,7 +43,7 @@ def clean_text(value: str) -> str:
 
 def body_limit(path: str) -> int | None:
     """The body cap of a path (None: the route enforces its own)."""
-    if path in SELF_CAPPED:
+    if path in SELF_CAPPED or path.startswith("/r/"):
         return None
     if path.startswith("/admin/") and path.endswith("/import"):
         return MAX_UPLOAD_BODY_BYTES

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from server.auth.service import create_api_key
 from server.contracts import MAX_COUNT
-from server.hardening import MAX_BODY_BYTES, MAX_UPLOAD_BODY_BYTES
+from server.hardening import MAX_BODY_BYTES, MAX_UPLOAD_BODY_BYTES, body_limit
 from server.ingest.service import max_body_bytes
 from server.models import AuditLog, Counter, KioskDevice, Rating, RatingReason, Unit, Visit
 from server.phone.service import MAX_FORM_BYTES
@@ -227,7 +227,9 @@ def test_phone_form_refuses_oversized_and_undecodable_posts(
     form = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}
     big = f"csrf={csrf}&level=4&comment=".encode() + b"x" * MAX_FORM_BYTES
     too_large = client.post(f"/r/{visit.token}", content=big, headers=form)
-    assert too_large.status_code == 413 and "<html" in too_large.text
+    assert too_large.status_code == 413 and "quá dài" in too_large.text  # the phone's own friendly page
+    huge = client.post(f"/r/{visit.token}", content=big + b"x" * MAX_BODY_BYTES, headers=form)
+    assert huge.status_code == 413 and "quá dài" in huge.text
     for raw in (f"csrf={csrf}&level=4&comment=%FF%FE".encode(), f"csrf={csrf}&level=4&comment=".encode() + b"\xff"):
         refused = client.post(f"/r/{visit.token}", content=raw, headers=form)
         assert refused.status_code == 400 and "<html" in refused.text, refused.text
@@ -293,3 +295,10 @@ def test_admin_csv_upload_too_large_or_undecodable(client: TestClient, session: 
     refused = client.post("/admin/units/import", files={"file": ("u.csv", nul, "text/csv")}, headers=headers)
     assert 400 <= refused.status_code < 500 and "<html" in refused.text
     assert counts(session) == before
+
+
+def test_body_limits_per_path() -> None:
+    assert body_limit("/api/v1/visits") == body_limit("/login") == MAX_BODY_BYTES
+    assert body_limit("/admin/units/import") == body_limit("/admin/counters/import") == MAX_UPLOAD_BODY_BYTES
+    assert body_limit("/admin/units") == MAX_BODY_BYTES
+    assert body_limit("/api/v1/ratings") is None and body_limit("/r/abc") is None  # they cap their own
