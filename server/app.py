@@ -18,8 +18,9 @@ from server.auth.routes import router as auth_router
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
-from server.errors import install_error_handlers
+from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
+from server.hardening import BodySizeLimitMiddleware, install_log_redaction
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         links = [("/healthz", "Trạng thái hệ thống"), ("/docs", "Tài liệu API")]
         return app.state.templates.TemplateResponse(request, "home.html", {"links": links})
 
+    document_errors_in_openapi(app)
+    install_log_redaction()
     logging.getLogger("hailong").setLevel(logging.INFO)
     return app
 

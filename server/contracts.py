@@ -6,11 +6,22 @@ shapes follow `API.md`; fields may be added, never renamed or removed.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 
 #: Statuses of one rating in an ingest answer.
 RESULT_STATUSES = ("created", "duplicate", "conflict", "invalid")
@@ -22,6 +33,8 @@ MAX_FUTURE_SECONDS = 300
 #: Longest comment accepted (the kiosk never sends one; other clients might).
 MAX_COMMENT = 1000
 MAX_REASONS = 20
+#: Largest count a kiosk may report (a 32-bit database integer).
+MAX_COUNT = 2**31 - 1
 
 
 def _text_time(value: Any) -> Any:
@@ -37,9 +50,18 @@ def _text_uuid(value: Any) -> Any:
     raise ValueError("must be a UUID in text form")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _without_controls(value: str) -> str:
+    """Free text without NUL and other invisible control characters (tab and newlines kept)."""
+    return _CONTROL.sub("", value)
+
+
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 RatingId = Annotated[uuid.UUID, BeforeValidator(_text_uuid)]
-Code = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+#: Codes and tokens: printable text (no control characters, which PostgreSQL could not even look up).
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 class RatingIn(BaseModel):
@@ -50,11 +72,11 @@ class RatingIn(BaseModel):
     id: RatingId = Field(description="client-generated UUID: the idempotency key")
     level: StrictInt = Field(ge=1, le=100, description="a level of the rating scale (default 1..4)")
     field: Code = Field(description="procedure field code, e.g. `land` (taken from the visit when one is given)")
-    visit_token: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = Field(
+    visit_token: Code | None = Field(
         None, description="token of the visit this rating answers, if the counter started one"
     )
     reasons: list[Code] = Field(default_factory=list, max_length=MAX_REASONS, description="reason codes")
-    comment: Annotated[StrictStr, Field(max_length=MAX_COMMENT)] | None = None
+    comment: Annotated[StrictStr, Field(max_length=MAX_COMMENT), AfterValidator(_without_controls)] | None = None
     rated_at: IsoTime = Field(description="when the citizen pressed the face, by the device's clock")
 
 
@@ -111,8 +133,10 @@ class HeartbeatRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    backlog: StrictInt = Field(ge=0, description="ratings waiting in the outbox")
-    dead_letters: StrictInt = Field(0, ge=0, description="ratings the server refused (conflict or invalid)")
+    backlog: StrictInt = Field(ge=0, le=MAX_COUNT, description="ratings waiting in the outbox")
+    dead_letters: StrictInt = Field(
+        0, ge=0, le=MAX_COUNT, description="ratings the server refused (conflict or invalid)"
+    )
     app_version: Annotated[StrictStr, Field(max_length=64)]
     sent_at: IsoTime | None = None
 

@@ -47,7 +47,8 @@ class DatabaseUnavailable(Exception):
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """Build an engine with the settings each backend needs (WAL and real transactions on SQLite)."""
     sa_url = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # hide_parameters: SQL logs and error messages never carry values (visit tokens, comments, contacts).
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
         if database and database != ":memory:":
@@ -55,17 +56,21 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(sa_url, **kwargs)
         _make_sqlite_transactional(engine)
-        return engine
-    # Reports run the same statements with very different ranges (a month, a year, one commune, a province):
-    # psycopg prepares a statement after 5 runs and PostgreSQL then may switch to one generic plan for all
-    # parameters, which was 5-10x slower for those. Plan every execution with its real parameters instead.
-    kwargs.update(
-        pool_pre_ping=True,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
-    )
-    return sa.create_engine(sa_url, **kwargs)
+    else:
+        # Reports run the same statements with very different ranges (a month, a year, one commune, a province):
+        # psycopg prepares a statement after 5 runs and PostgreSQL then may switch to one generic plan for all
+        # parameters, which was 5-10x slower for those. Plan every execution with its real parameters instead.
+        kwargs.update(
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+        )
+        engine = sa.create_engine(sa_url, **kwargs)
+    from server.hardening import harden_engine  # late import: hardening needs the errors module only
+
+    harden_engine(engine)
+    return engine
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

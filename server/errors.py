@@ -9,6 +9,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("hailong")
@@ -59,6 +60,55 @@ class TooManyRequests(AppError):
     status_code = 429
 
 
+class ErrorDetail(BaseModel):
+    """Every API error: `{"detail": "..."}` with a 4xx status (API.md)."""
+
+    detail: str
+
+
+#: What each error status means to an API caller, for the OpenAPI schema.
+ERROR_MEANINGS: dict[int, str] = {
+    400: "Bad request",
+    401: "Missing, unknown or revoked credentials",
+    403: "Not allowed for these credentials (e.g. a unit outside the key's subtree)",
+    404: "Not found",
+    409: "Conflict with the stored state",
+    410: "Gone (expired)",
+    413: "Request body too large",
+    422: "Malformed or invalid input",
+    429: "Too many requests; retry later",
+}
+
+
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented with the `{"detail": str}` body (`descriptions` by `s401`)."""
+    return {
+        status: {"model": ErrorDetail, "description": descriptions.get(f"s{status}", ERROR_MEANINGS[status])}
+        for status in statuses
+    }
+
+
+def document_errors_in_openapi(app: FastAPI) -> None:
+    """FastAPI documents its 422 as a list of validation errors; this app answers every error `{"detail": str}`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = ErrorDetail.model_json_schema() | {"title": "HTTPValidationError"}
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+#: FastAPI's message when a JSON body cannot be decoded.
+BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 def wants_json(request: Request) -> bool:
     """API paths and clients that do not ask for HTML get JSON errors; people get a page."""
     path = request.url.path
@@ -101,6 +151,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and message == BODY_PARSE_ERROR:
+            # FastAPI's answer to a body that is not JSON (or not UTF-8): a malformed request, like any other.
+            return error_response(request, 422, "the request body is not valid JSON (UTF-8)")
         return error_response(request, exc.status_code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)
@@ -113,5 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        from server.hardening import redact_path  # late import: hardening builds on this module
+
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.url.path))
         return error_response(request, 500, "internal error; it has been logged")

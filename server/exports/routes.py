@@ -10,10 +10,13 @@ from fastapi.responses import Response
 from server.auth.deps import ReaderDep
 from server.auth.service import audit
 from server.deps import SessionDep, SettingsDep
+from server.errors import error_responses
 from server.exports import service
 from server.i18n import request_language
 
 router = APIRouter(prefix="/exports", tags=["exports"])
+
+ERRORS = error_responses(401, 403, 404, 422)
 
 MonthQuery = Annotated[str | None, Query(max_length=16, description="YYYY-MM (the month of the report)")]
 PeriodQuery = Annotated[
@@ -56,7 +59,9 @@ def _export(
     )
 
 
-@router.get("/monthly.csv", summary="Figures per field as CSV (for machines)", response_class=Response)
+@router.get(
+    "/monthly.csv", summary="Figures per field as CSV (for machines)", response_class=Response, responses=ERRORS
+)
 def monthly_csv(
     request: Request,
     session: SessionDep,
@@ -70,7 +75,9 @@ def monthly_csv(
     return _export("csv", request, session, settings, reader, month, period, unit)
 
 
-@router.get("/monthly.xlsx", summary="The report as an Excel workbook (for people)", response_class=Response)
+@router.get(
+    "/monthly.xlsx", summary="The report as an Excel workbook (for people)", response_class=Response, responses=ERRORS
+)
 def monthly_xlsx(
     request: Request,
     session: SessionDep,
@@ -84,7 +91,7 @@ def monthly_xlsx(
     return _export("xlsx", request, session, settings, reader, month, period, unit)
 
 
-@router.get("/monthly.pdf", summary="The report as a printable A4 PDF", response_class=Response)
+@router.get("/monthly.pdf", summary="The report as a printable A4 PDF", response_class=Response, responses=ERRORS)
 def monthly_pdf(
     request: Request,
     session: SessionDep,

@@ -11,7 +11,11 @@ from server.db import DatabaseUnavailable, check_database
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Health check: the server runs and its database answers")
+@router.get(
+    "/healthz",
+    summary="Health check: the server runs and its database answers",
+    responses={503: {"description": "the database is unreachable"}},
+)
 def healthz(request: Request) -> JSONResponse:
     """`{"status": "ok", "database": "ok"}`, or 503 with the reason when the database is unreachable."""
     engine: Engine = request.app.state.engine

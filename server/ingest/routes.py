@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from server.contracts import RatingsBatch, RatingsResult
 from server.deps import DeviceDep, SessionDep, SettingsDep
-from server.errors import PayloadTooLarge
+from server.errors import PayloadTooLarge, error_responses
 from server.ingest.service import ingest_ratings, max_body_bytes, parse_batch, results_json
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
@@ -56,11 +56,14 @@ async def read_capped_body(request: Request) -> bytes:
     summary="Deliver kiosk ratings (idempotent by rating id)",
     response_model=RatingsResult,
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
-    responses={
-        401: {"description": "unknown or revoked device"},
-        413: {"description": "too many ratings or too large a body"},
-        422: {"description": "malformed envelope (not JSON, no `ratings` list, bad `sent_at`)"},
-    },
+    responses=error_responses(
+        401,
+        413,
+        422,
+        s401="unknown or revoked device",
+        s413="too many ratings or too large a body",
+        s422="malformed envelope (not JSON, no `ratings` list, bad `sent_at`)",
+    ),
 )
 def post_ratings(
     # The body first: a slow upload from a rural kiosk must not hold a database connection (or SQLite's write lock).

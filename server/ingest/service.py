@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -197,7 +197,11 @@ def ingest_ratings(
             results[i] = (item.raw_id, "invalid", item.detail)
             continue
         sid = str(item.id)
-        rated_at = item.rated_at + offset
+        try:
+            rated_at = (item.rated_at + offset).astimezone(UTC)
+        except OverflowError:  # a time (or device clock) near year 1 or 9999
+            results[i] = (sid, "invalid", "rated_at is out of range after clock correction")
+            continue
         problem = _item_problem(item, ref, rated_at, earliest, latest)
         if problem:
             results[i] = (sid, "invalid", problem)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from server.auth.service import bearer_token, device_from_token
 from server.contracts import CurrentVisit, HeartbeatRequest, KioskConfig, PairRequest, PairResponse
 from server.deps import DeviceDep, SessionDep
-from server.errors import AppError, TooManyRequests
+from server.errors import AppError, TooManyRequests, error_responses
 from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat
 from server.models import KioskDevice
 
@@ -33,7 +33,9 @@ ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
     status_code=201,
     response_model=PairResponse,
     summary="Exchange a pairing code for a device token",
-    responses={404: {}, 409: {}, 410: {}, 429: {"description": "too many wrong codes"}},
+    responses=error_responses(
+        404, 409, 410, 422, 429, s404="unknown code", s409="code already used", s429="too many wrong codes"
+    ),
 )
 def pair(request: PairRequest, session: SessionDep, http: Request) -> PairResponse | JSONResponse:
     """A single-use code from `hailong pairing-code` → the device token (shown once), counter and unit codes."""
@@ -48,20 +50,35 @@ def pair(request: PairRequest, session: SessionDep, http: Request) -> PairRespon
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
 
 
-@router.post("/heartbeat", response_model=KioskConfig, summary="Report the outbox; receive the configuration")
+@router.post(
+    "/heartbeat",
+    response_model=KioskConfig,
+    summary="Report the outbox; receive the configuration",
+    responses=error_responses(401, 422),
+)
 def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep) -> KioskConfig:
     """Records `last_seen_at`, `backlog`, `app_version` and the clock offset; answers what the kiosk should show."""
     record_heartbeat(session=session, device=device, report=report)
     return kiosk_config(session=session, device=device)
 
 
-@router.get("/config", response_model=KioskConfig, summary="The kiosk's counter, unit, fields, reasons and scale")
+@router.get(
+    "/config",
+    response_model=KioskConfig,
+    summary="The kiosk's counter, unit, fields, reasons and scale",
+    responses=error_responses(401, 422),
+)
 def config(device: ReadingDeviceDep, session: SessionDep) -> KioskConfig:
     """What the kiosk shows (also answered by every heartbeat)."""
     return kiosk_config(session=session, device=device)
 
 
-@router.get("/current-visit", response_model=CurrentVisit, summary="The visit the counter just started, if any")
+@router.get(
+    "/current-visit",
+    response_model=CurrentVisit,
+    summary="The visit the counter just started, if any",
+    responses=error_responses(401, 422),
+)
 def get_current_visit(device: ReadingDeviceDep, session: SessionDep) -> CurrentVisit:
     """The newest unrated, unexpired visit started at this device's counter in the last 10 minutes, or null."""
     return current_visit(session=session, device=device)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.db import utcnow
 from server.errors import Conflict
+from server.hardening import clean_text
 from server.models import Counter, Rating, RatingReason, Reason, ScaleLevel, Visit
 from server.visits import signing
 
@@ -93,7 +94,10 @@ def parse_form_body(body: bytes, content_type: str) -> PostedForm:
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return PostedForm(unreadable=True)
     try:
-        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=100)
+        # Strict UTF-8, raw or percent-encoded: a browser never sends anything else, so other bytes are refused.
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100, errors="strict")
+    except UnicodeDecodeError:
+        return PostedForm(unreadable=True)
     except ValueError:
         return PostedForm(too_large=True)
     return PostedForm(fields=fields)
@@ -115,8 +119,8 @@ def read_answer(form: PostedForm, *, levels: list[LevelChoice], reasons: list[Re
     errors: list[str] = []
     answer = Answer(
         reasons=[r for r in form.fields.get("reasons", []) if r],
-        comment=form.first("comment").replace("\r\n", "\n").strip(),
-        contact=" ".join(form.first("contact").split()),
+        comment=clean_text(form.first("comment")).replace("\r\n", "\n").strip(),
+        contact=" ".join(clean_text(form.first("contact")).split()),
         consent=form.first("consent") in ("1", "on", "yes", "true"),
     )
     raw_level = form.first("level").strip()

@@ -14,7 +14,7 @@ from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import CSRF_HEADER, tokens_match
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized
+from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, error_responses
 from server.models import Unit
 from server.visits import qr, service
 from server.visits.console import CONSOLE_ROLES, console_unit
@@ -23,6 +23,7 @@ from server.visits.limiter import FailureLimiter, app_limiter
 router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
 
 QR_CACHE_CONTROL = "private, max-age=86400"
+QR_ERRORS = error_responses(404, 410, 422, 429, s404="unknown visit", s410="expired visit")
 
 
 class VisitCreate(BaseModel):
@@ -91,7 +92,14 @@ def link_failures(request: Request) -> FailureLimiter:
     )
 
 
-@router.post("", status_code=201, response_model=VisitCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=VisitCreated,
+    responses=error_responses(
+        401, 403, 422, s403="the counter lies outside the key's unit, or a missing console CSRF token"
+    ),
+)
 def create_visit(
     body: VisitCreate,
     session: SessionDep,
@@ -145,13 +153,21 @@ def _qr_response(request: Request, session: SessionDep, settings: SettingsDep, t
     return Response(qr.qr_svg(url), media_type="image/svg+xml", headers=headers)
 
 
-@router.get("/{token}/qr.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+@router.get(
+    "/{token}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, 304: {"description": "Not modified"}, **QR_ERRORS},
+)
 def visit_qr_png(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The visit's rating link as a QR code (PNG, error correction Q, 4-module quiet zone); 404 unknown, 410 expired."""
     return _qr_response(request, session, settings, token, "png")
 
 
-@router.get("/{token}/qr.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+@router.get(
+    "/{token}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, 304: {"description": "Not modified"}, **QR_ERRORS},
+)
 def visit_qr_svg(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The visit's rating link as a QR code (SVG, scalable for print); 404 unknown, 410 expired."""
     return _qr_response(request, session, settings, token, "svg")
