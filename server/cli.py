@@ -200,6 +200,8 @@ def seed_demo_command(
             typer.echo("demo data: the database already has units; nothing to do", err=True)
             return
         fail("the database already has units; seed-demo only fills an empty database (use --if-empty to skip)")
+    if settings.environment == "production":
+        fail("seed-demo makes demo logins with a published password; it refuses HAILONG_ENVIRONMENT=production")
     with progress_bar() as bar, session_scope(engine) as session:
         task = bar.add_task("demo ratings", total=None)
         summary = seed_demo(
@@ -214,6 +216,10 @@ def seed_demo_command(
         f"demo data: {summary.units} units, {summary.counters} counters, {summary.officers} officers, "
         f"{summary.ratings} ratings, {summary.visits} visits"
     )
+    from server.demo import DEMO_PASSWORD
+
+    for username, role, scope in summary.users:
+        typer.echo(f"demo login: {username} / {DEMO_PASSWORD} ({role}, {scope})")
 
 
 @units_app.command("import")

@@ -89,6 +89,7 @@ OFFICER_NAMES = [
 
 @dataclass(frozen=True)
 class DemoSummary:
+    users: list[tuple[str, str, str]]
     units: int
     counters: int
     officers: int
@@ -278,13 +279,45 @@ def seed_demo(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT setval(pg_get_serial_sequence('visit', 'id'), (SELECT max(id) FROM visit))"))
     session.flush()
+    users = _demo_users(session=session, units=units, officers=officers)
     return DemoSummary(
+        users=users,
         units=len(units),
         counters=sum(len(c) for c in counters.values()),
         officers=sum(len(o) for o in officers.values()),
         ratings=len(rating_rows),
         visits=len(visit_rows),
     )
+
+
+#: Demo logins (username, role, unit code, officer code): printed by `hailong seed-demo`, never in production.
+DEMO_PASSWORD = "hailong-demo"
+DEMO_USERS = [
+    ("admin", "admin", None, None),
+    ("quanly", "manager", "DLK", None),
+    ("quanly-bmt", "manager", "BMT", None),
+    ("canbo", "officer", "BMT", "BMT-CB01"),
+]
+
+
+def _demo_users(
+    *, session: Session, units: dict[str, Unit], officers: dict[str, list[Officer]]
+) -> list[tuple[str, str, str]]:
+    from server.auth.service import create_user  # late import: argon2 only when demo users are made
+
+    made = []
+    for username, role, unit_code, officer_code in DEMO_USERS:
+        officer = next((o for o in officers.get(unit_code or "", []) if o.code == officer_code), None)
+        create_user(
+            session=session,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            unit=units[unit_code] if unit_code else None,
+            officer=officer,
+        )
+        made.append((username, role, unit_code or "toàn tỉnh"))
+    return made
 
 
 def _insert_chunks(session: Session, model: type, rows: list[dict[str, object]], size: int = 5000) -> None:

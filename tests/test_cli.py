@@ -170,6 +170,7 @@ def test_seed_demo_is_deterministic_and_realistic(db_factory: DatabaseFactory) -
     rates = {code: float(rate) for code, n, rate in per_unit if n >= 30}
     assert any(r >= 0.90 for r in rates.values()) and any(r < 0.90 for r in rates.values())
     assert any(n < 30 for _, n, _ in per_unit), "some unit should have too few ratings"
+    assert "demo login: quanly / hailong-demo (manager, DLK)" in result.stdout
     again = run("seed-demo", "--if-empty", url=url)
     assert again.returncode == 0 and "nothing to do" in again.stderr
 
