@@ -317,7 +317,8 @@ def index_row(
     r = rate(tally.satisfied, tally.n)
     interval = wilson_interval(tally.satisfied, tally.n)
     target = ref.target(group, target_year)
-    return IndexRow(
+    # Built from counts computed here, so pydantic's validation would only cost time (15,000 rows in the matrix).
+    return IndexRow.model_construct(
         key=key,
         label=label,
         label_en=label_en,
