@@ -368,7 +368,10 @@ def build_site(url: str, ratings: int, devices: int) -> tuple[Site, dict[str, An
         facts["generate_s"] = time.perf_counter() - t0
         site = Site(url=url, device_tokens=[secrets.token_urlsafe(32) for _ in range(devices)])
         with session_scope(engine) as session:
-            session.add_all(KioskDevice(counter_id=1, token_hash=hash_token(t)) for t in site.device_tokens)
+            # one device per counter, each counter in a different commune
+            session.add_all(
+                KioskDevice(counter_id=10 + 3 * i, token_hash=hash_token(t)) for i, t in enumerate(site.device_tokens)
+            )
             root = session.exec(select(Unit).where(Unit.code == "VN")).one()
             site.read_key = create_api_key(session=session, kind="read", unit=root, label="bench")[1]
             site.visits_key = create_api_key(session=session, kind="visits", unit=root, label="bench")[1]
@@ -401,19 +404,21 @@ def count_ratings(url: str) -> int:
 WRK_SCRIPT = r"""
 local threads = {}
 local n = 0
+local tokens = TOKENS
+local per_thread = math.floor(#tokens / NTHREADS)
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
-function init(args)
-  n = 0
-end
 request = function()
   n = n + 1
+  -- each thread cycles through its own devices, more of them than its connections: one request per device at a time
+  local token = tokens[((n - 1) % per_thread) * NTHREADS + tid]
   local id = string.format("%08x-%04x-4000-8000-%012x", RUN, tid, n)
   local body = '{"sent_at":"SENT","ratings":[{"id":"' .. id .. '","level":' .. (1 + n % 4) ..
-    ',"field":"land","visit_token":null,"reasons":[],"comment":null,"rated_at":"AT"}]}'
-  return wrk.format("POST", "/api/v1/ratings", HEADERS, body)
+    ',"field":"land","visit_token":null,"reasons":[],"comment":null,"rated_at":"RATED"}]}'
+  return wrk.format("POST", "/api/v1/ratings",
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -426,21 +431,24 @@ end
 """
 
 
-def wrk_single(base: str, token: str, run_tag: int, seconds: float, connections: int) -> dict[str, float]:
-    """wrk posting one rating per request; returns requests/s, p50/p99 ms and error counts."""
+def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, connections: int) -> dict[str, float]:
+    """wrk posting one rating per request from `tokens`' devices; requests/s, p50/p99 ms and error counts."""
+    threads = 2
+    if len(tokens) < connections:
+        raise ValueError("need at least as many devices as connections")
     now = datetime.now(UTC)
-    headers = '{["Content-Type"]="application/json",["Authorization"]="Bearer ' + token + '"}'
     script = (
-        WRK_SCRIPT.replace("RUN", str(run_tag))
+        WRK_SCRIPT.replace("TOKENS", "{" + ",".join(f'"{t}"' for t in tokens) + "}")
+        .replace("NTHREADS", str(threads))
+        .replace("RUN", str(run_tag))
         .replace("SENT", now.isoformat())
-        .replace("AT", (now - timedelta(minutes=5)).isoformat())
-        .replace("HEADERS", headers)
+        .replace("RATED", (now - timedelta(minutes=5)).isoformat())
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
         out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", f.name, base],
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", f.name, base],
             capture_output=True,
             text=True,
             check=True,
@@ -650,7 +658,7 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
     try:
         with bench_database(admin_database_url(), "hl_bench_suite") as url:
             progress(f"generating {args.ratings:,} ratings (bench.indices' national data set) and rollups")
-            site, facts = build_site(url, args.ratings, devices=4)
+            site, facts = build_site(url, args.ratings, devices=64)
             machine["Database"] = f"PostgreSQL {facts['pg']} on the same machine (default configuration)"
             machine["Data set"] = (
                 f"{facts['ratings']:,} ratings over 24 months, 1,000 units (root, 34 provinces, communes), "
@@ -665,10 +673,12 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             # 1. single-rating ingest
             progress(f"single-rating ingest: wrk {args.seconds:.0f} s against each endpoint")
             before = count_ratings(url)
-            wrk_single(central, site.device_tokens[0], 1, 2, 8)  # warm-up
-            wrk_single(reference, "-", 2, 2, 8)
-            ours = wrk_single(central, site.device_tokens[0], 3, args.seconds, args.connections)
-            ref = wrk_single(reference, "-", 4, args.seconds, args.connections)
+            tokens = site.device_tokens
+            wrk_single(central, tokens, 1, 2, args.connections)  # warm-up
+            wrk_single(reference, tokens, 2, 2, args.connections)
+            ours = wrk_single(central, tokens, 3, args.seconds, args.connections)
+            ref = wrk_single(reference, tokens, 4, args.seconds, args.connections)
+            progress(f"  hailong {ours}; reference {ref}")
             stored = count_ratings(url) - before
             if ours["errors"] or ref["errors"]:
                 notes.append(f"single-rating ingest errors: hailong {ours['errors']}, reference {ref['errors']}")
@@ -681,20 +691,20 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             ]  # fmt: skip
             notes.append(
                 f"Single-rating ingest: `wrk -t2 -c{args.connections} -d{args.seconds:.0f}s` with a Lua script "
-                "(unique ids, one rating per `POST /api/v1/ratings`, one paired device's token) against each "
+                "(unique ids, one rating per `POST /api/v1/ratings`, round-robin over 64 devices at 64 counters "
+                "so that no device has two requests in flight, as a kiosk's forwarder never does) against each "
                 f"server, {args.workers} uvicorn workers each, same database. Ratings stored during the measured and "
                 f"warm-up runs: {stored:,} (every acknowledged request of both servers counted)."
             )
 
             # 2. batched ingest
-            progress(f"batched ingest: {len(site.device_tokens)} clients × batches of {BATCH}, {args.seconds:.0f} s")
+            clients = site.device_tokens[:4]
+            progress(f"batched ingest: {len(clients)} clients × batches of {BATCH}, {args.seconds:.0f} s")
             start = datetime.now(UTC) - timedelta(days=300)
-            per_client = int(args.seconds * 30_000 / BATCH / len(site.device_tokens)) + 3
-            bodies = [_bodies(per_client, start + timedelta(days=20 * i)) for i in range(len(site.device_tokens))]
-            _load("warm-up", int(central.rsplit(":", 1)[1]), site.device_tokens, [[b[0]] for b in bodies], 60)
-            batch = _load(
-                "hailong", int(central.rsplit(":", 1)[1]), site.device_tokens, [b[1:] for b in bodies], args.seconds
-            )
+            per_client = int(args.seconds * 30_000 / BATCH / len(clients)) + 3
+            bodies = [_bodies(per_client, start + timedelta(days=20 * i)) for i in range(len(clients))]
+            _load("warm-up", int(central.rsplit(":", 1)[1]), clients, [[b[0]] for b in bodies], 60)
+            batch = _load("hailong", int(central.rsplit(":", 1)[1]), clients, [b[1:] for b in bodies], args.seconds)
             copy_bodies = _bodies(max(10, min(60, batch.batches)), start + timedelta(days=200))
             copy_rate = copy_reference(url, copy_bodies)
             figures.append(
@@ -704,7 +714,7 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             )  # fmt: skip
             lat = sorted(batch.latencies_ms)
             notes.append(
-                f"Batched ingest: {len(site.device_tokens)} keep-alive clients (one paired device each) posting "
+                f"Batched ingest: {len(clients)} keep-alive clients (one paired device each) posting "
                 f"pre-built batches of {BATCH} for {args.seconds:.0f} s; batch p50 {percentile(lat, 50):.0f} ms, "
                 f"p95 {percentile(lat, 95):.0f} ms; {batch.ratings:,} ratings acknowledged as created. The COPY "
                 "reference is one in-process connection writing into the same table (same indexes, foreign keys "
