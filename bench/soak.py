@@ -7,7 +7,8 @@ ratings, a manager of one province, a visits key and a read key; starts `hailong
 included) as a subprocess; pairs kiosks through `POST /api/v1/kiosks/pair`; then offers, open loop (each operation
 starts on its schedule whether or not earlier ones finished), `--rate` HTTP requests per second made of:
 
-- kiosk batches: 5 new ratings per `POST /api/v1/ratings`, from 48 paired devices in turn (60 % of operations);
+- kiosk batches: 5 new ratings per `POST /api/v1/ratings`, from 96 paired devices, each with at most one
+  batch in flight as a kiosk's forwarder (60 % of operations);
 - phone submissions: `POST /api/v1/visits` with the visits key, `GET /r/<token>` (the form, its CSRF value and
   nonce cookie), `POST /r/<token>` with the CSRF value and a level, expecting 303 (30 %; three requests each);
 - dashboard reads: `GET /dashboard` as one of 4 managers logged in through the real login form (10 %);
@@ -57,7 +58,7 @@ from bench.suite import (
     wait_up,
 )
 
-DEVICES = 48
+DEVICES = 96
 MANAGERS = 4
 BATCH = 5
 PROVINCE = "P02"
@@ -160,7 +161,7 @@ class Load:
         self.managers = managers
         self.stats = Stats()
         self.n = 0
-        self.clock_offset = timedelta(0)
+        self.busy: set[str] = set()
 
     async def close(self) -> None:
         for client in (self.api, self.phone, *self.managers):
@@ -168,7 +169,19 @@ class Load:
 
     async def kiosk(self, scheduled: float) -> None:
         self.n += 1
-        token = self.tokens[self.n % len(self.tokens)]
+        # A kiosk's forwarder sends one batch after another: take the next device with no batch in flight.
+        free = [t for t in self.tokens if t not in self.busy]
+        if not free:
+            self.stats.fail("kiosk: not started", "every device has a batch in flight")
+            return
+        token = free[self.n % len(free)]
+        self.busy.add(token)
+        try:
+            await self._kiosk(scheduled, token)
+        finally:
+            self.busy.discard(token)
+
+    async def _kiosk(self, scheduled: float, token: str) -> None:
         now = datetime.now(UTC)
         ratings = [
             {
