@@ -289,7 +289,7 @@ class Load:
         i = 0
         while True:
             scheduled = start + i * interval
-            if scheduled - start >= seconds:
+            if scheduled - start >= seconds or time.perf_counter() - start >= seconds:
                 break
             delay = scheduled - time.perf_counter()
             await asyncio.sleep(max(0.0, delay))  # always yield, so the open requests progress

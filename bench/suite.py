@@ -658,7 +658,7 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
     try:
         with bench_database(admin_database_url(), "hl_bench_suite") as url:
             progress(f"generating {args.ratings:,} ratings (bench.indices' national data set) and rollups")
-            site, facts = build_site(url, args.ratings, devices=64)
+            site, facts = build_site(url, args.ratings, devices=128)
             machine["Database"] = f"PostgreSQL {facts['pg']} on the same machine (default configuration)"
             machine["Data set"] = (
                 f"{facts['ratings']:,} ratings over 24 months, 1,000 units (root, 34 provinces, communes), "
@@ -691,7 +691,7 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             ]  # fmt: skip
             notes.append(
                 f"Single-rating ingest: `wrk -t2 -c{args.connections} -d{args.seconds:.0f}s` with a Lua script "
-                "(unique ids, one rating per `POST /api/v1/ratings`, round-robin over 64 devices at 64 counters "
+                "(unique ids, one rating per `POST /api/v1/ratings`, round-robin over 128 devices at 128 counters "
                 "so that no device has two requests in flight, as a kiosk's forwarder never does) against each "
                 f"server, {args.workers} uvicorn workers each, same database. Ratings stored during the measured and "
                 f"warm-up runs: {stored:,} (every acknowledged request of both servers counted)."
