@@ -50,6 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
+        if not settings.is_sqlite:
+            # No more request threads than pooled connections (pool_size + as much overflow). A request holds its
+            # connection across several thread hops (dependencies, handler, commit); with more threads than
+            # connections, overload filled every thread with requests waiting for a connection while the holders
+            # waited for a thread, until the 30 s pool timeout (found by bench.soak).
+            import anyio.to_thread
+
+            anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
         try:
             yield
         finally:
