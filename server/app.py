@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server import __version__
 from server.admin.routes import router as admin_router
+from server.admission import AdmissionLimitMiddleware
 from server.auth.deps import install_auth_handlers
 from server.auth.routes import router as auth_router
 from server.config import Settings
@@ -50,14 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
-        if not settings.is_sqlite:
-            # No more request threads than pooled connections (pool_size + as much overflow). A request holds its
-            # connection across several thread hops (dependencies, handler, commit); with more threads than
-            # connections, overload filled every thread with requests waiting for a connection while the holders
-            # waited for a thread, until the 30 s pool timeout (found by bench.soak).
-            import anyio.to_thread
-
-            anyio.to_thread.current_default_thread_limiter().total_tokens = 2 * settings.db_pool_size
         try:
             yield
         finally:
@@ -77,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
+    if not settings.is_sqlite:  # pool_size + as much overflow (server/db.py); SQLite has one writer anyway
+        app.add_middleware(AdmissionLimitMiddleware, limit=2 * settings.db_pool_size)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)
