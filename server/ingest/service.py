@@ -33,7 +33,7 @@ from server.contracts import (
     RawRatingsBatch,
 )
 from server.db import utcnow
-from server.errors import AppError, Invalid, PayloadTooLarge, TooManyRequests
+from server.errors import AppError, Invalid, PayloadTooLarge
 from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Visit
 
 #: Body cap per rating of a batch (a kiosk's rating is ~250 bytes; a 1000-character comment may take 6 KB).
@@ -208,19 +208,10 @@ def ingest_ratings(
         # a slow first attempt would otherwise run the misuse check on a stale view and could deadlock with it in
         # the rollup triggers (the misuse UPDATE revisits rollup rows the insert already locked); `make bench`
         # met such deadlocks with concurrent requests from one device. (SQLite has one writer anyway.)
-        # NOWAIT: a request never waits for another one's lock (waiting requests would hold the worker's threads,
-        # which the lock holder may need to commit); the kiosk retries a 429 later, as it does any failure.
-        unit_query = unit_query.with_for_update(of=DEVICE, nowait=True)
-        try:
-            unit_id = conn.execute(unit_query).scalar_one()
-        except sa.exc.OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
-                raise
-            raise TooManyRequests(
-                "another batch from this device is being stored; send again later", headers={"Retry-After": "1"}
-            ) from exc
-    else:
-        unit_id = conn.execute(unit_query).scalar_one()
+        # Waiting for the lock holds a worker thread; server/admission.py keeps fewer requests in the app than
+        # threads, so the holder always gets one to finish.
+        unit_query = unit_query.with_for_update(of=DEVICE)
+    unit_id = conn.execute(unit_query).scalar_one()
     ref = load_reference(conn)
     earliest = now - timedelta(days=MAX_PAST_DAYS)
     latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)
