@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server import __version__
 from server.admin.routes import router as admin_router
+from server.admission import AdmissionLimitMiddleware
 from server.auth.deps import install_auth_handlers
 from server.auth.routes import router as auth_router
 from server.config import Settings
@@ -71,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
+    if not settings.is_sqlite:  # pool_size + as much overflow (server/db.py); SQLite has one writer anyway
+        app.add_middleware(AdmissionLimitMiddleware, limit=2 * settings.db_pool_size)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)

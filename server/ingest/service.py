@@ -155,9 +155,22 @@ def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[str]:
 def load_reference(conn: sa.Connection) -> Reference:
     """Field and reason codes (inactive ones too: a kiosk may hold an older list) and the scale."""
     f, r, s = FIELD.c, REASON.c, SCALE.c
-    fields: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(f.code, f.id))}
-    reasons: dict[str, int] = {code: id_ for code, id_ in conn.execute(sa.select(r.code, r.id))}
-    satisfied: dict[int, bool] = {lv: bool(ok) for lv, ok in conn.execute(sa.select(s.level, s.satisfied))}
+    # One round trip for the three small tables (this runs for every request, single ratings included).
+    query = sa.union_all(
+        sa.select(sa.literal("f").label("kind"), f.code.label("key"), f.id.label("value")),
+        sa.select(sa.literal("r"), r.code, r.id),
+        sa.select(sa.literal("s"), sa.cast(s.level, sa.String), sa.cast(s.satisfied, sa.Integer)),
+    )
+    fields: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    satisfied: dict[int, bool] = {}
+    for kind, key, value in conn.execute(query):
+        if kind == "f":
+            fields[key] = value
+        elif kind == "r":
+            reasons[key] = value
+        else:
+            satisfied[int(key)] = bool(value)
     return Reference(fields=fields, reasons=reasons, satisfied=satisfied)
 
 
@@ -185,7 +198,20 @@ def ingest_ratings(
     now = now or utcnow()
     conn = session.connection()
     offset = now - batch.sent_at if batch.sent_at is not None else timedelta(0)
-    unit_id = conn.execute(sa.select(COUNTER.c.unit_id).where(COUNTER.c.id == device.counter_id)).scalar_one()
+    unit_query = (
+        sa.select(COUNTER.c.unit_id)
+        .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
+        .where(DEVICE.c.id == device.id)
+    )
+    if conn.dialect.name == "postgresql":
+        # One batch per device at a time. A device's forwarder sends one batch after another, but a retry racing
+        # a slow first attempt would otherwise run the misuse check on a stale view and could deadlock with it in
+        # the rollup triggers (the misuse UPDATE revisits rollup rows the insert already locked); `make bench`
+        # met such deadlocks with concurrent requests from one device. (SQLite has one writer anyway.)
+        # Waiting for the lock holds a worker thread; server/admission.py keeps fewer requests in the app than
+        # threads, so the holder always gets one to finish.
+        unit_query = unit_query.with_for_update(of=DEVICE)
+    unit_id = conn.execute(unit_query).scalar_one()
     ref = load_reference(conn)
     earliest = now - timedelta(days=MAX_PAST_DAYS)
     latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)
