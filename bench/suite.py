@@ -181,9 +181,25 @@ def render(
         "### Notes\n",
         "\n".join(f"- {n}" for n in notes) + "\n",
         soak_section(soak),
+        standalone_results(),
         FOOTER,
     ]
     return "\n".join(parts)
+
+
+STANDALONE_DIR = ROOT / "docs" / "benchmarks"
+
+
+def standalone_results() -> str:
+    """The latest recorded results of the standalone runs (docs/benchmarks/*.md), kept across `make bench` runs."""
+    files = sorted(STANDALONE_DIR.glob("*.md"))
+    if not files:
+        return ""
+    head = (
+        "## Standalone results (latest recorded)\n\nFrom the detailed runs listed at the end, recorded in "
+        "`docs/benchmarks/*.md` with their own date, command and machine load; `make bench` keeps them as they are.\n"
+    )
+    return head + "\n" + "\n".join(f.read_text(encoding="utf-8").strip() + "\n" for f in files)
 
 
 SOAK_READING = """Reading the soak: the load generator (Python) runs on the same 2 shared vCPUs as the server and
