@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -16,7 +17,7 @@ from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
 from server.kiosks.service import create_pairing_code
 from server.models import API_KEY_KINDS, ROLES, User
-from server.units.service import get_unit, import_counters, import_units
+from server.units.service import ImportResult, get_unit, import_counters, import_units
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin), Depends(verify_csrf)]
@@ -119,21 +120,28 @@ async def units_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
     """Create or update units from a CSV file `code,name,parent_code,level` (all or nothing)."""
+    return await _import_csv(request, session, admin, file, "units", import_units, _units_context)
+
+
+async def _import_csv(
+    request: Request,
+    session: Session,
+    admin: User,
+    file: UploadFile,
+    section: str,
+    importer: Callable[..., ImportResult],
+    context: Callable[[Session], dict[str, Any]],
+) -> Response:
+    """Run a CSV import in a savepoint: the page with the line-numbered error (422), or back with a notice."""
     data = await _read_upload(file)
     try:
         with session.begin_nested():
-            result = import_units(session=session, data=data)
+            result = importer(session=session, data=data)
     except AppError as exc:
-        return _page(request, "units", {**_units_context(session), "error": exc.message}, 422)
-    _audit(
-        session,
-        request,
-        admin,
-        "admin.units.import",
-        file.filename or "",
-        f"{result.created} created, {result.updated} updated",
-    )
-    return _done("/admin/units", "units-imported")
+        return _page(request, section, {**context(session), "error": exc.message}, 422)
+    detail = f"{result.created} created, {result.updated} updated"
+    _audit(session, request, admin, f"admin.{section}.import", file.filename or "", detail)
+    return _done(f"/admin/{section}", f"{section}-imported")
 
 
 # --- counters ------------------------------------------------------------------------------------------------------
@@ -154,21 +162,7 @@ async def counters_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
     """Create or update counters from a CSV file `code,unit_code,name` (all or nothing)."""
-    data = await _read_upload(file)
-    try:
-        with session.begin_nested():
-            result = import_counters(session=session, data=data)
-    except AppError as exc:
-        return _page(request, "counters", {**_counters_context(session), "error": exc.message}, 422)
-    _audit(
-        session,
-        request,
-        admin,
-        "admin.counters.import",
-        file.filename or "",
-        f"{result.created} created, {result.updated} updated",
-    )
-    return _done("/admin/counters", "counters-imported")
+    return await _import_csv(request, session, admin, file, "counters", import_counters, _counters_context)
 
 
 # --- fields and targets --------------------------------------------------------------------------------------------
