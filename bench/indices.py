@@ -20,6 +20,7 @@ Drops the database at the end unless --keep. Prints Markdown for docs/BENCHMARKS
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -516,6 +517,8 @@ def main(argv: list[str] | None = None) -> None:
                 ).all()
             )
         log("measuring reports")
+        gc.collect()
+        gc.freeze()  # as the server does once started (server.app.create_app_from_env)
         reports = measure_reports(engine)
         log("measuring ingest")
         ingest = measure_ingest(engine, args.rounds, args.batches)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -105,4 +106,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers each build their own app from the environment)."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    # Move everything loaded at start-up (modules, mappers, schemas) out of the garbage collector's sight: a full
+    # collection otherwise walks that whole heap, which doubled the time of national reports (docs/BENCHMARKS.md).
+    gc.collect()
+    gc.freeze()
+    return app

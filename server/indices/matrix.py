@@ -175,7 +175,7 @@ def unit_field_matrix(
     # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
     # Through the Core connection: the ORM's row handling costs more than the query for 15,000 rows.
     rows = session.connection().execute(stmt).fetchall()  # one fetch, not 15,000 fetchone() calls
-    cells_out = {(t[0], t[1]): t[2:] for t in map(tuple, rows)}  # plain tuples: slicing a Row is slow
+    cells_out = {(c[0], c[1]): c[2:] for c in map(tuple, rows)}  # plain tuples: slicing a Row is slow
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),
