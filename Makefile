@@ -49,6 +49,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || { echo "error: wrk is missing (Debian package wrk)" >&2; exit 1; }
 	$(BIN)/python -m bench
 
 clean:
