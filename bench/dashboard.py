@@ -8,6 +8,10 @@ Requests go through the real app in-process (TestClient: routing, session, SQL, 
 
     .venv/bin/python -m bench.dashboard [--ratings 1500000] [--month 2026-10] [--runs 5]
     BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres (default: that, or TEST_DATABASE_URL)
+
+With `--database hl_bench_indices` it measures instead the 10-million-rating data set that
+`python -m bench.indices --keep` leaves behind (root VN, 34 provinces, ~965 communes, 24 months): migrated to the
+head revision, given comments on a tenth of the unhappy ratings when it has none, and kept afterwards.
 """
 
 from __future__ import annotations
@@ -118,41 +122,86 @@ def describe(label: str, times: list[float]) -> str:
     return f"| {label} | {statistics.median(times):.0f} | {min(times):.0f} | {max(times):.0f} | {len(times)} |"
 
 
+def prepare_existing(url: str) -> None:
+    """Bring a kept bench.indices database to the head revision and give it comments (it is generated without)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        if conn.execute(sa.text("SELECT count(*) FROM rating WHERE comment IS NOT NULL")).scalar_one() == 0:
+            conn.execute(
+                sa.text(
+                    "UPDATE rating SET comment = 'Chờ lâu, hướng dẫn chưa rõ (bình luận ' || left(id::text, 8) || ')' "
+                    "WHERE level <= 2 AND abs(hashtext(id::text)) % 10 = 0"
+                )
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE rating"))
+    engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ratings", type=int, default=1_500_000)
     parser.add_argument("--month", default="2026-10")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--database", help="measure this existing database (e.g. hl_bench_indices) instead")
     args = parser.parse_args(argv)
     if not re.match(r"^\d{4}-\d{2}$", args.month):
         parser.error("--month must look like 2026-10")
     last_month = date(int(args.month[:4]), int(args.month[5:]), 1)
 
     base = admin_url()
-    name = f"hl_bench_dash_{os.getpid()}_{secrets.token_hex(3)}"
+    name = args.database or f"hl_bench_dash_{os.getpid()}_{secrets.token_hex(3)}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    if args.database:
+        with admin.connect() as conn:
+            if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first():
+                parser.error(f"database {name!r} does not exist (run `python -m bench.indices --keep` first)")
+    else:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
         from alembic import command
 
-        command.upgrade(alembic_config(url), "head")
         t0 = time.perf_counter()
-        generate(url, args.ratings, last_month)
+        if args.database:
+            prepare_existing(url)
+        else:
+            command.upgrade(alembic_config(url), "head")
+            generate(url, args.ratings, last_month)
         gen_s = time.perf_counter() - t0
         engine = make_engine(url)
         with engine.connect() as conn:
             n_ratings = conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one()
+            n_units = conn.execute(sa.text("SELECT count(*) FROM unit")).scalar_one()
             n_month = conn.execute(
                 sa.text("SELECT count(*) FROM rating WHERE local_date >= :s AND local_date < :e"),
                 {"s": last_month, "e": date(last_month.year + last_month.month // 12, last_month.month % 12 + 1, 1)},
             ).scalar_one()
             size = conn.execute(sa.text("SELECT pg_size_pretty(pg_database_size(current_database()))")).scalar_one()
+            root, middle, leaf = conn.execute(
+                sa.text(
+                    "SELECT (SELECT code FROM unit WHERE parent_id IS NULL ORDER BY id LIMIT 1), "
+                    "(SELECT p.code FROM unit p WHERE p.parent_id IS NOT NULL AND EXISTS "
+                    " (SELECT 1 FROM unit c WHERE c.parent_id = p.id) ORDER BY p.id LIMIT 1), "
+                    "(SELECT code FROM unit u WHERE NOT EXISTS (SELECT 1 FROM unit c WHERE c.parent_id = u.id) "
+                    " ORDER BY id OFFSET 500 LIMIT 1)"
+                )
+            ).one()
+            n_children = conn.execute(
+                sa.text("SELECT count(*) FROM unit c JOIN unit r ON r.id = c.parent_id WHERE r.code = :r"), {"r": root}
+            ).scalar_one()
         from server.auth.service import create_user
 
         with session_scope(engine) as session:
+            session.execute(
+                sa.text("DELETE FROM login_session WHERE user_id IN (SELECT id FROM app_user WHERE username = 'bench')")
+            )
+            session.execute(sa.text("DELETE FROM app_user WHERE username = 'bench'"))
             create_user(session=session, username="bench", password="bench-password-1", role="admin", unit=None)
         engine.dispose()
 
@@ -173,27 +222,35 @@ def main(argv: list[str] | None = None) -> int:
 
                 return call
 
+            m, y = args.month, args.month[:4]
             results = [
-                describe("dashboard month page, root (1,000 units, 999 children ranked)",
-                         timed(get(f"/dashboard?unit=P&period={args.month}"), args.runs)),
+                describe(f"dashboard month page, root ({n_units:,} units, {n_children} children ranked)",
+                         timed(get(f"/dashboard?unit={root}&period={m}"), args.runs)),
+            ]  # fmt: skip
+            if middle:
+                results.append(describe("dashboard month page, a province",
+                                        timed(get(f"/dashboard?unit={middle}&period={m}"), args.runs)))  # fmt: skip
+            results += [
                 describe("dashboard month page, one commune",
-                         timed(get(f"/dashboard?unit=C0500&period={args.month}"), args.runs)),
-                describe("dashboard year page, root", timed(get(f"/dashboard?unit=P&period={args.month[:4]}"), 3)),
-                describe("XLSX export, month, root", timed(get(f"/exports/monthly.xlsx?month={args.month}&unit=P"), 3)),
-                describe("CSV export, month, root", timed(get(f"/exports/monthly.csv?month={args.month}&unit=P"), 3)),
-                describe("PDF export, month, root", timed(get(f"/exports/monthly.pdf?month={args.month}&unit=P"), 1)),
+                         timed(get(f"/dashboard?unit={leaf}&period={m}"), args.runs)),
+                describe("dashboard year page, root", timed(get(f"/dashboard?unit={root}&period={y}"), 3)),
+                describe("field page, root", timed(get(f"/dashboard/fields/land?unit={root}&period={m}"), 3)),
+                describe("XLSX export, month, root", timed(get(f"/exports/monthly.xlsx?month={m}&unit={root}"), 3)),
+                describe("CSV export, month, root", timed(get(f"/exports/monthly.csv?month={m}&unit={root}"), 3)),
+                describe("PDF export, month, root", timed(get(f"/exports/monthly.pdf?month={m}&unit={root}"), 1)),
             ]  # fmt: skip
         print(f"machine: {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
               f"load average before/after the requests: {load_before} / {os.getloadavg()[0]:.1f} "
               "(the machine and its PostgreSQL are shared with other jobs)")  # fmt: skip
-        print(f"data: {UNITS} units, {n_ratings:,} ratings over 12 months ({n_month:,} in {args.month}), "
-              f"database {size}; generated in {gen_s:.0f} s")  # fmt: skip
+        what = "prepared" if args.database else "generated"
+        print(f"data: {n_units:,} units, {n_ratings:,} ratings ({n_month:,} in {args.month}), "
+              f"database {name} {size}; {what} in {gen_s:.0f} s")  # fmt: skip
         print("| request | median ms | min ms | max ms | runs |")
         print("|---|---|---|---|---|")
         for line in results:
             print(line)
     finally:
-        if not args.keep:
+        if not args.keep and not args.database:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

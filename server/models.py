@@ -173,6 +173,13 @@ class Rating(SQLModel, table=True):
         sa.Index("ix_rating_counter_day", "counter_id", "local_date"),
         sa.Index("ix_rating_field_day", "field_id", "local_date"),
         sa.Index("ix_rating_local_date", "local_date"),
+        # Comments are few: the dashboard's "latest comments" walks this small index newest first.
+        sa.Index(
+            "ix_rating_commented",
+            "rated_at",
+            postgresql_where=sa.text("comment IS NOT NULL"),
+            sqlite_where=sa.text("comment IS NOT NULL"),
+        ),
     )
     id: uuid.UUID = Field(primary_key=True, description="client-generated UUID: the idempotency key")
     level: int = Field(foreign_key="scale_level.level")

@@ -7,7 +7,7 @@ reads the few things the indices do not cover (comments, kiosk status, names).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 import sqlalchemy as sa
@@ -229,12 +229,18 @@ def latest_comments(
     limit: int = COMMENTS_SHOWN,
 ) -> list[CommentView]:
     """Newest comments left with not-satisfied ratings in `unit`'s subtree; contacts only when consented and allowed."""
+    # `local_date` decides; the `rated_at` window around it (a day wider on each side than any time zone needs)
+    # lets the database walk the small index of commented ratings newest first instead of a whole month.
+    window_start = datetime.combine(period.start, time(), UTC) - timedelta(days=1)
+    window_end = datetime.combine(period.end, time(), UTC) + timedelta(days=1)
     conditions = [
+        col(Rating.comment).is_not(None),
+        col(Rating.rated_at) >= window_start,
+        col(Rating.rated_at) < window_end,
         col(Rating.unit_id).in_(subtree_ids(unit)),
         col(Rating.local_date) >= period.start,
         col(Rating.local_date) < period.end,
         col(Rating.satisfied).is_(False),
-        col(Rating.comment).is_not(None),
         col(Rating.comment) != "",
     ]
     if field_code:
