@@ -220,7 +220,7 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.kiosk --taps 1000`: tap → thanks (the kiosk's own `Server-Timing` too) and its memory.
 - `.venv/bin/python -m bench.dashboard --ratings 1500000`: dashboard pages and exports for 1,000 communes.
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
-  it writes a `## Phone page` section here, which the next `make bench` replaces.
+  it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
 """
 
