@@ -784,7 +784,7 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
                        statistics.median(raw_ms), Target("max", 1000, "≤ 1,000 ms (set here)"))
             )  # fmt: skip
             notes.append(
-                f"Month report: `unit_field_matrix` (what `compute_indices` and `/api/v1/indices` use) for the root "
+                f"Month report: `unit_field_matrix` (the rollup read path shared with `compute_indices`) for the root "
                 f"over all units × fields with subtree totals and reasons, every cell turned into an API row; "
                 f"{len(rollup_ms)} runs from the rollups, {len(raw_ms)} from the raw ratings (results checked equal). "
                 f"On {facts['ratings']:,} ratings to fit the 10-minute budget; the 10-million figure is the "
