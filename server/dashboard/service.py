@@ -172,33 +172,30 @@ def get_field(*, session: Session, code: str) -> ProcedureField:
     return row
 
 
-def _field_row(rows: list[IndexRow], code: str) -> IndexRow:
-    return next(r for r in rows if r.key == code)
-
-
 def field_drilldown(
     *, session: Session, settings: Settings, unit: Unit, period: Period, field_code: str
 ) -> FieldDrilldown:
-    """A field's figures for the unit, for each child unit and for each of the last twelve months."""
+    """A field's figures for the unit, for each child unit and for each of the last twelve months (two reports)."""
     field_row = get_field(session=session, code=field_code)
-    overall = _field_row(
-        report(session=session, settings=settings, unit=unit, period=period, by="field").rows, field_code
+    field_id = int(field_row.id or 0)
+
+    def field_report(period: Period, by: str) -> IndicesReport:
+        return compute_indices(
+            session=session,
+            unit=unit,
+            period=period,
+            by=by,
+            min_sample=settings.min_sample,
+            tz=settings.tz,
+            field_id=field_id,
+        )
+
+    by_unit = field_report(period, "unit")
+    overall = by_unit.overall.model_copy(
+        update={"key": field_row.code, "label": field_row.name_vi, "label_en": field_row.name_en}
     )
-    kids = session.exec(select(Unit).where(Unit.parent_id == unit.id).order_by(col(Unit.code))).all()
-    child_rows = []
-    for kid in kids:
-        row = _field_row(
-            report(session=session, settings=settings, unit=kid, period=period, by="field").rows, field_code
-        )
-        child_rows.append(row.model_copy(update={"key": kid.code, "label": kid.name, "label_en": kid.name}))
-    ranked, few = rank_rows(child_rows)
-    months = []
-    for month in trend_period(period).months():
-        row = _field_row(
-            report(session=session, settings=settings, unit=unit, period=parse_period(month), by="field").rows,
-            field_code,
-        )
-        months.append(row.model_copy(update={"key": month}))
+    ranked, few = rank_rows([r for r in by_unit.rows if r.key != unit.code])
+    months = field_report(trend_period(period), "month").rows
     return FieldDrilldown(unit, period, field_row, overall, ranked, few, months)
 
 

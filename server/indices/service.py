@@ -186,14 +186,18 @@ def fetch_counts(
     by: str | None,
     source: Source = "rollup",
     levels: Iterable[int] = (1, 2, 3, 4),
+    field_id: int | None = None,
 ) -> list[Counts]:
-    """Counts per SQL key (the field id, unit id, … that `by` groups on; None for the overall figures)."""
+    """Counts per SQL key (the field id, unit id, … that `by` groups on; None for the overall figures), of one
+    field only when `field_id` is given."""
     levels = sorted(levels)
     src = choose_source(period, by, source, levels)
     t = src.counts
     dates = src.date_column(t)
     key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
-    where = (t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
+    where: tuple[Any, ...] = (t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
+    if field_id is not None:
+        where += (t.c.field_id == field_id,)
     group = [key] if by else []
     if src.kind == "month":  # one row per month × unit × field, levels as columns
         sums = [
@@ -225,8 +229,9 @@ def fetch_reasons(
     by: str | None,
     source: Source = "rollup",
     levels: Iterable[int] = (1, 2, 3, 4),
+    field_id: int | None = None,
 ) -> Iterable[tuple[Any, str, int]]:
-    """(key, reason code, count) over valid ratings (key None: overall)."""
+    """(key, reason code, count) over valid ratings (key None: overall), of one field when `field_id` is given."""
     src = choose_source(period, by, source, levels)
     # The key and date columns of the reason source: the rating's for raw, the rollup's own otherwise.
     t = src.counts if src.kind == "raw" else src.reasons
@@ -241,6 +246,8 @@ def fetch_reasons(
         .where(t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end, src.reason_valid)
         .group_by(*([key] if by else []), col(Reason.code))
     )
+    if field_id is not None:
+        stmt = stmt.where(t.c.field_id == field_id)
     return [(k, str(code), int(n)) for k, code, n in session.execute(stmt)]
 
 
@@ -261,8 +268,12 @@ def compute_indices(
     min_sample: int,
     tz: ZoneInfo,
     source: Source = "rollup",
+    field_id: int | None = None,
 ) -> IndicesReport:
-    """The report for `unit` and its whole subtree over `period`, grouped `by` (None: overall only)."""
+    """The report for `unit` and its whole subtree over `period`, grouped `by` (None: overall only).
+
+    With `field_id`, only that field's ratings count (a field's figures per child unit or per month) and every row
+    takes the field's target; the response rate stays the unit's (visits are counted over all fields)."""
     if by is not None and by not in GROUPINGS:
         raise Invalid(f"by={by!r} is not valid: use one of {', '.join(GROUPINGS)}")
     ref = load_reference(session)
@@ -271,16 +282,18 @@ def compute_indices(
 
     overall = Tally()
     tallies: dict[str, Tally] = {k: Tally() for k in layout.meta}
-    for counts in fetch_counts(session, unit, period, by, source, ref.levels):
+    for counts in fetch_counts(session, unit, period, by, source, ref.levels, field_id):
         overall.add(counts)
         for row_key in layout.mapping(counts.key):
             tallies.setdefault(row_key, Tally()).add(counts)
-    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by, source, ref.levels):
+    for raw_key, reason_code, count in fetch_reasons(session, unit, period, by, source, ref.levels, field_id):
         overall.reasons[reason_code] += count
         for row_key in layout.mapping(raw_key):
             tallies.setdefault(row_key, Tally()).reasons[reason_code] += count
 
     def build(key: str, label: str, label_en: str, group: str, tally: Tally, target_year: int) -> IndexRow:
+        if field_id is not None:
+            group = ref.field_group_for_target(field_id, target_year)
         return index_row(ref, key, label, label_en, group, tally, target_year, min_sample)
 
     rows = [

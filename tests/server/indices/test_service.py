@@ -117,6 +117,44 @@ def test_by_unit_children_follow_a_move(session: Session, source: str) -> None:
     assert rows == {"ZA": 0, "ZB": 2, root.code: 1}
 
 
+def test_one_field_per_child_unit_and_per_month(session: Session, source: str) -> None:
+    """`field_id` keeps one field's ratings: per child (subtrees) and per month, with the field's group target."""
+    root = factories.unit(session)
+    a = factories.unit(session, root, code="FA")
+    b = factories.unit(session, root, code="FB")
+    a1 = factories.unit(session, a, code="FA1")
+    ca1, cb, croot = (factories.counter(session, u) for u in (a1, b, root))
+    factories.rating(session, ca1, level=4, field_code="land", at=at(2026, 5, 3))
+    factories.rating(session, ca1, level=1, field_code="land", at=at(2026, 5, 4), reasons=("late",))
+    factories.rating(session, ca1, level=4, field_code="justice", at=at(2026, 5, 4))  # another field: left out
+    factories.rating(session, cb, level=3, field_code="land", at=at(2026, 4, 30, 23, 30))  # April, local time
+    factories.rating(session, cb, level=2, field_code="land", at=at(2026, 5, 31, 23, 30), misuse=True)
+    factories.rating(session, croot, level=4, field_code="land", at=at(2026, 5, 9))
+    land = factories.field(session, "land").id
+
+    def one_field(period: str, by: str):  # type: ignore[no-untyped-def]
+        return compute_indices(
+            session=session,
+            unit=root,
+            period=parse_period(period),
+            by=by,
+            min_sample=3,
+            tz=HCM,
+            source=source,  # type: ignore[arg-type]
+            field_id=land,
+        )
+
+    may = one_field("2026-05", "unit")
+    rows = {r.key: (r.n, r.satisfied, r.misuse, r.reasons, r.target) for r in may.rows}
+    assert rows == {"FA": (2, 1, 0, {"late": 1}, 0.80), "FB": (0, 0, 1, {}, 0.80), root.code: (1, 1, 0, {}, 0.80)}
+    assert (may.overall.n, may.overall.satisfied, may.overall.target) == (3, 2, 0.80)
+    # The same figures as the field's row in each child's own by-field report.
+    land_in_a = next(r for r in report(session, a, "2026-05", "field", source=source).rows if r.key == "land")
+    assert (land_in_a.n, land_in_a.satisfied, land_in_a.reasons) == (2, 1, {"late": 1})
+    months = {r.key: r.n for r in one_field("2026-04-01..2026-05-31", "month").rows}
+    assert months == {"2026-04": 1, "2026-05": 3}
+
+
 def test_officer_with_ratings_in_two_units(session: Session, source: str) -> None:
     root = factories.unit(session)
     u1, u2 = factories.unit(session, root), factories.unit(session, root)
