@@ -142,7 +142,13 @@ def soak_section(data: dict[str, Any] | None) -> str:
     lines += [
         "",
         f"Ratings sent {data['ratings_sent']:,}, stored (counted in the database) {data['ratings_stored']:,}; "
-        f"errors {data['errors']}; late starts (the pacer behind schedule by > 100 ms) {data['late']}.",
+        f"errors {data['errors']}; late starts (the pacer behind schedule by > 100 ms) {data['late']}."
+        + (
+            f" Kept up with {data['achieved_ratings_per_s']:g} ratings/s ({data['achieved_requests_per_s']:g} "
+            f"requests/s) over the {data['measured_seconds']:g} s measured (the run and the wait for open operations)."
+            if "achieved_ratings_per_s" in data
+            else ""
+        ),
         "",
     ]
     if data.get("cpu"):
