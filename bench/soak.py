@@ -612,6 +612,7 @@ def summarise(
         "achieved_requests_per_s": round(stats.requests / wall, 1) if wall else nan,
         "measured_seconds": round(wall, 1),
         "retries": stats.retries,
+        "worker_restarts": meta.get("worker_restarts", 0),
         "errors": errors,
         "late": stats.late,
         "errors_sample": stats.error_sample,
@@ -705,10 +706,11 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
             stored = stored_ratings(url)
             procs.stop_all()
-            server_errors = [
-                line for line in Path(log_name).read_text(errors="replace").splitlines() if "Traceback" in line
-            ]
-            if not server_errors:
+            server_log = Path(log_name).read_text(errors="replace").splitlines()
+            server_errors = [line for line in server_log if "Traceback" in line]
+            # uvicorn's supervisor replaces a worker that misses its health ping (and everything it was serving).
+            meta["worker_restarts"] = sum(1 for line in server_log if "Child process" in line and "died" in line)
+            if not server_errors and not meta["worker_restarts"]:
                 os.unlink(log_name)
     except Interrupted:
         progress("interrupted before the load ran; cleaned up (server stopped, database dropped)")
@@ -716,8 +718,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
     data = summarise(stats, stored, args, offered, meta)
+    notes = []
     if server_errors:
-        data["note"] = f"The server logged {len(server_errors)} tracebacks (log: {log_name})."
+        notes.append(f"The server logged {len(server_errors)} tracebacks.")
+    if data["worker_restarts"]:
+        notes.append(f"uvicorn replaced {data['worker_restarts']} unresponsive workers.")
+    if notes:
+        data["note"] = " ".join(notes) + f" (log: {log_name})"
     report(data)
     if not args.no_write:
         args.output.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
