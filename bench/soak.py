@@ -40,6 +40,10 @@ connections (httpx cost ~3 ms of CPU per request here, as much as some endpoints
 SIGTERM or Ctrl-C stops the run: no new operations, open ones get 10 s, the partial results are written marked
 `"interrupted": true` (and fail), the server is stopped and the database dropped. A second signal skips the wait.
 Writes docs/soak-latest.json (kept by `make bench` in docs/BENCHMARKS.md) unless `--no-write`.
+
+`--cost N` measures instead what each kind costs, independently of the load: N operations of each kind, 4 at a
+time, with the CPU seconds of the server, PostgreSQL and the generator per request (the dashboard with its 5 s
+cache; `HAILONG_DASHBOARD_CACHE_SECONDS=0` in the environment measures it without).
 """
 
 from __future__ import annotations
@@ -622,6 +626,37 @@ def summarise(
     }
 
 
+async def measure_cost(load: Load, n: int, snapshot: Any) -> None:
+    """CPU per request of each kind, `n` operations each, 4 at a time (closed loop: the machine is never saturated)."""
+    load.interval = 33.0  # each kiosk's first batch holds the presses of the last half minute
+    ops = {"kiosk": load.kiosk, "phone": load.phone_flow, "dashboard": load.dashboard, "export": load.export}
+    print("| kind | operations | requests | server ms/request | PostgreSQL ms/request | generator ms/request | load |")
+    print("|---|---|---|---|---|---|---|")
+    for kind, op in ops.items():
+        count = n if kind != "export" else max(5, n // 50)
+        for _ in range(10 if kind != "export" else 2):  # warm-up: connections, caches, prepared statements
+            await op(time.perf_counter())
+        before_requests = load.stats.requests
+        pending = iter(range(count))
+
+        async def worker(op: Any = op, pending: Any = pending) -> None:
+            for _ in pending:
+                await op(time.perf_counter())
+
+        before = snapshot()
+        await asyncio.gather(*(worker() for _ in range(4)))
+        used = cpu_used(before, snapshot())
+        requests = load.stats.requests - before_requests
+        print(
+            f"| {kind} | {count} | {requests} | {1000 * used['server'] / requests:.2f} "
+            f"| {1000 * used['postgres'] / requests:.2f} | {1000 * used['generator'] / requests:.2f} "
+            f"| {load_average()} |",
+            flush=True,
+        )
+    if load.stats.errors:
+        print("errors:", dict(load.stats.errors), load.stats.error_sample)
+
+
 class Interrupted(BaseException):
     """SIGTERM or Ctrl-C outside the load phase: unwind, cleaning up on the way."""
 
@@ -637,6 +672,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON results")
     parser.add_argument("--output", type=Path, default=SOAK_JSON, help="where to write the JSON results")
+    parser.add_argument(
+        "--cost",
+        type=int,
+        metavar="N",
+        help="instead of the soak: N operations of each kind in a closed loop (4 at a time), and the CPU each "
+        "request costs the server, PostgreSQL and the generator (load-independent figures; writes nothing)",
+    )
     args = parser.parse_args(argv)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)
@@ -682,6 +724,15 @@ def main(argv: list[str] | None = None) -> int:
 
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(signum, on_signal)
+                if args.cost:
+                    try:
+                        await measure_cost(load, args.cost, lambda: cpu_snapshot(server.pid, url))
+                    finally:
+                        for signum in (signal.SIGTERM, signal.SIGINT):
+                            loop.remove_signal_handler(signum)
+                            signal.signal(signum, _interrupt)
+                        await load.close()
+                    return load.stats, 0.0
                 try:
                     meta["load_before"] = load_average()
                     progress(
@@ -703,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
                 return load.stats, offered
 
             stats, offered = _run(go())
+            if args.cost:
+                return 0
             time.sleep(1)
             stored = stored_ratings(url)
             procs.stop_all()
