@@ -127,7 +127,7 @@ class Stats:
 
     def fail(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
-        if len(self.error_sample) < 8:
+        if self.errors[kind] <= 2 and len(self.error_sample) < 16:  # the first two of each kind
             self.error_sample.append(f"{kind}: {what}"[:200])
 
 
