@@ -117,10 +117,15 @@ def soak_section(data: dict[str, Any] | None) -> str:
     head = "## Soak\n\n"
     if not data:
         return head + "No soak run recorded yet: `.venv/bin/python -m bench.soak --minutes 5 --rate 500`.\n"
+    unit = data.get("rate_unit", "requests/s")
+    offered = f"Offered {data['rate']:g} {unit}"
+    if "requests_per_s" in data:
+        offered += f" ({data['requests_per_s']:g} HTTP requests/s)"
     lines = [
         head + f"Command: `{data['command']}`. Date: {data['date']}; commit {data['commit']}; {data['machine']}.",
         f"Servers: {data['servers']}. Load average before / after: {data['load_before']} / {data['load_after']}.",
-        f"Offered {data['rate']} requests/s for {data['seconds']:.0f} s (open loop): {data['mix']}.",
+        f"{offered} for {data['seconds']:.0f} s (open loop): {data['mix']}."
+        + (" **Interrupted** before its full length." if data.get("interrupted") else ""),
         "",
         "| kind | sent | errors | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|",
@@ -137,8 +142,26 @@ def soak_section(data: dict[str, Any] | None) -> str:
     lines += [
         "",
         f"Ratings sent {data['ratings_sent']:,}, stored (counted in the database) {data['ratings_stored']:,}; "
-        f"errors {data['errors']}; late starts (the pacer behind schedule by > 100 ms) {data['late']}.",
+        f"errors {data['errors']}; late starts (the pacer behind schedule by > 100 ms) {data['late']}."
+        + (
+            f" Kept up with {data['achieved_ratings_per_s']:g} ratings/s ({data['achieved_requests_per_s']:g} "
+            f"requests/s) over the {data['measured_seconds']:g} s measured (the run and the wait for open operations)."
+            if "achieved_ratings_per_s" in data
+            else ""
+        ),
         "",
+    ]
+    if data.get("cpu"):
+        lines += [
+            "| CPU | seconds | ms per request | cores |",
+            "|---|---|---|---|",
+            *(
+                f"| {part} | {c['seconds']:,.1f} | {c['ms_per_request']:.2f} | {c['cores']:.2f} |"
+                for part, c in data["cpu"].items()
+            ),
+            "",
+        ]
+    lines += [
         "| criterion | result | verdict |",
         "|---|---|---|",
     ]

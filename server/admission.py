@@ -20,6 +20,8 @@ class AdmissionLimitMiddleware:
         self.app = app
         self.limit = limit
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop, on first use
+        self.inside = 0  # requests in the wrapped app now
+        self.waiting = 0  # requests queued for a slot now
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
@@ -27,5 +29,14 @@ class AdmissionLimitMiddleware:
             return
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limit)
-        async with self._slots:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        self.inside += 1
+        try:
             await self.app(scope, receive, send)
+        finally:
+            self.inside -= 1
+            self._slots.release()

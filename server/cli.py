@@ -117,11 +117,26 @@ def progress_bar() -> Progress:
     )
 
 
+#: uvicorn's default is 5 s. Its supervisor pings every worker twice a second and kills one that has not answered
+#: in time; on a busy 2-core machine a worker starved of CPU (load 10 and more in `python -m bench.soak`) missed it
+#: and was killed with every request it held, and its replacement spent seconds of CPU importing the app: overload
+#: made worse. A hung worker is still replaced, after this long.
+WORKER_HEALTHCHECK_TIMEOUT = 60
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL for more than 1)")] = 1,
+    worker_healthcheck_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=3600,
+            help="Seconds a worker may take to answer the supervisor's ping before it is killed and replaced",
+        ),
+    ] = WORKER_HEALTHCHECK_TIMEOUT,
 ) -> None:
     """Run the central server."""
     import uvicorn
@@ -139,6 +154,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        timeout_worker_healthcheck=worker_healthcheck_timeout,
         proxy_headers=True,
         log_level="info",
     )

@@ -13,8 +13,8 @@ from server.config import Settings
 from server.models import KioskDevice
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: pure, so no trip through the thread pool)."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -179,3 +179,70 @@ def test_seed_demo_is_deterministic_and_realistic(db_factory: DatabaseFactory) -
 def test_help_works(args: list[str]) -> None:
     result = run(*args)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("timeout", "replaced"), [(None, False), ("2", True)])
+def test_a_worker_starved_for_seconds_is_not_killed(tmp_path: Path, timeout: str | None, replaced: bool) -> None:
+    """uvicorn's supervisor killed workers that missed its 5 s ping under CPU starvation (bench.soak); `serve`
+    waits 60 s by default. A worker stopped for 8 s (SIGSTOP) survives; with `--worker-healthcheck-timeout 2` it is
+    replaced, which shows the option reaches the supervisor."""
+    import contextlib
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    url = f"sqlite:///{tmp_path}/serve.db"
+    assert run("db", "upgrade", url=url).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_") and k != "DATABASE_URL"}
+    env["DATABASE_URL"] = url
+    args = [HAILONG, "serve", "--port", str(port), "--workers", "2"]
+    if timeout:
+        args += ["--worker-healthcheck-timeout", timeout]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd="/")
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # both workers up and answering
+            assert time.monotonic() < deadline, log.read_text()
+            workers = _children(server.pid)
+            try:
+                if len(workers) >= 2 and httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        workers = {p for p in _children(server.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()}
+        assert len(workers) == 2, workers
+        victim = min(workers)
+        os.kill(victim, signal.SIGSTOP)
+        time.sleep(8)
+        with contextlib.suppress(ProcessLookupError):  # gone already when the supervisor killed it
+            os.kill(victim, signal.SIGCONT)
+        time.sleep(1.5)  # the supervisor's next pings
+        alive = {p for p in _children(server.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()}
+        assert (victim not in alive) is replaced, log.read_text()
+        assert ("died" in log.read_text()) is replaced
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

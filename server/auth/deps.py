@@ -82,8 +82,8 @@ def get_auth(request: Request, session: SessionDep, settings: SettingsDep) -> Au
 AuthDep = Annotated[Auth | None, Depends(get_auth)]
 
 
-def get_current_user(auth: AuthDep) -> User:
-    """The logged-in user, or `LoginRequired`."""
+async def get_current_user(auth: AuthDep) -> User:
+    """The logged-in user, or `LoginRequired` (async: pure, so no trip through the thread pool)."""
     if auth is None:
         raise LoginRequired("please log in")
     return auth.user
@@ -92,10 +92,10 @@ def get_current_user(auth: AuthDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_role(*roles: str) -> Callable[[User], User]:
+def require_role(*roles: str) -> Callable[[User], Awaitable[User]]:
     """A dependency giving the logged-in user when their role is one of `roles` (403 otherwise)."""
 
-    def _dependency(user: CurrentUser) -> User:
+    async def _dependency(user: CurrentUser) -> User:
         if user.role not in roles:
             raise Forbidden("your account does not have access to this page")
         return user

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from sqlmodel import col, select
 from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
 from server.config import Settings
 from server.dashboard import service
+from server.dashboard.cache import FiguresCache
 from server.dashboard.charts import trend_chart
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden
@@ -66,7 +68,12 @@ def dashboard(
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
     chosen = service.reporting_period(period, today=today(settings))
-    view = service.overview(session=session, settings=settings, unit=unit_row, period=chosen)
+    cache: FiguresCache = request.app.state.dashboard_cache
+    view = cache.get_or_compute(
+        ("overview", unit_row.id, chosen),
+        lambda: service.overview(session=session, settings=settings, unit=unit_row, period=chosen),
+    )
+    view = replace(view, unit=unit_row)  # the cached one may come from another request's session
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
     context.update(
         view=view,
@@ -76,7 +83,9 @@ def dashboard(
         comment_fields=_fields(session),
         within="",
         field_filter="",
-        kiosks=service.kiosk_status(session=session, unit=unit_row),
+        kiosks=cache.get_or_compute(
+            ("kiosks", unit_row.id), lambda: service.kiosk_status(session=session, unit=unit_row)
+        ),
     )
     return _render(request, "dashboard/index.html", "dashboard/_overview.html", context)
 

@@ -113,19 +113,17 @@ def find_visit(*, session: Session, token: str) -> Visit | None:
     return session.exec(select(Visit).where(Visit.token == token)).first()
 
 
-def is_rated(*, session: Session, visit: Visit) -> bool:
-    """Whether the visit has its rating, from any channel (the kiosk ingest may not set `visit.rated_at`)."""
-    if visit.rated_at is not None:
-        return True
-    return session.exec(select(col(Rating.id)).where(Rating.visit_id == visit.id).limit(1)).first() is not None
-
-
 def visit_to_rate(*, session: Session, token: str, now: datetime | None = None) -> Visit:
     """The visit a rating link points to: 404 unknown, 409 already rated (any channel), 410 expired."""
-    visit = find_visit(session=session, token=token)
-    if visit is None:
+    if not looks_like_token(token):
         raise NotFound("unknown rating link")
-    if is_rated(session=session, visit=visit):
+    # One round trip for the visit and whether any channel rated it (the phone page asks this twice per rating).
+    rated = sa.exists().where(col(Rating.visit_id) == col(Visit.id))
+    found = session.execute(select(Visit, rated).where(Visit.token == token)).first()
+    if found is None:
+        raise NotFound("unknown rating link")
+    visit, has_rating = found
+    if visit.rated_at is not None or has_rating:
         raise Conflict("this visit has been rated already")
     if visit.expires_at <= (now or utcnow()):
         raise Gone("this rating link has expired")
@@ -154,13 +152,15 @@ class VisitDetails:
 
 
 def visit_details(*, session: Session, visit: Visit) -> VisitDetails:
-    """The counter, unit, field and officer of a visit."""
-    counter = session.get(Counter, visit.counter_id)
-    field = session.get(ProcedureField, visit.field_id)
-    assert counter is not None and field is not None  # foreign keys
-    unit = session.get(Unit, counter.unit_id)
-    assert unit is not None
-    officer = session.get(Officer, visit.officer_id) if visit.officer_id else None
+    """The counter, unit, field and officer of a visit (one query)."""
+    row = session.execute(
+        select(Counter, Unit, ProcedureField, Officer)
+        .join(Unit, col(Unit.id) == col(Counter.unit_id))
+        .join(ProcedureField, col(ProcedureField.id) == visit.field_id)
+        .outerjoin(Officer, col(Officer.id) == visit.officer_id)
+        .where(col(Counter.id) == visit.counter_id)
+    ).one()  # foreign keys: the counter, its unit and the field exist
+    counter, unit, field, officer = row
     return VisitDetails(visit=visit, counter=counter, unit=unit, field=field, officer=officer)
 
 

@@ -302,3 +302,65 @@ def test_body_limits_per_path() -> None:
     assert body_limit("/admin/units/import") == body_limit("/admin/counters/import") == MAX_UPLOAD_BODY_BYTES
     assert body_limit("/admin/units") == MAX_BODY_BYTES
     assert body_limit("/api/v1/ratings") is None and body_limit("/r/abc") is None  # they cap their own
+
+
+def test_a_client_hanging_up_mid_body_is_a_log_line_not_a_traceback(
+    client: TestClient, session: Session, device_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kiosk whose connection drops mid-upload: nothing stored, no "unhandled error" (bench.soak met hundreds)."""
+    import threading
+
+    import anyio
+
+    app = client.app
+    before = counts(session)
+    sent: list[dict[str, Any]] = []
+    chunks = [
+        {"type": "http.request", "body": b'{"ratings": [{"id": "', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/ratings",
+        "raw_path": b"/api/v1/ratings",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"5000"),
+            (b"authorization", f"Bearer {device_token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    failure: list[BaseException] = []
+
+    def call() -> None:  # in its own thread: other tests may leave an event loop running in this one
+        try:
+            anyio.run(app, scope, receive, send)  # type: ignore[arg-type]
+        except BaseException as exc:
+            failure.append(exc)
+
+    with caplog.at_level("INFO", logger="hailong"):
+        worker = threading.Thread(target=call)
+        worker.start()
+        worker.join(timeout=60)
+    assert not failure, failure
+    assert sent and sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("client disconnected before sending its request body: POST /api/v1/ratings" in m for m in messages)
+    assert not any("unhandled error" in m for m in messages) and not any(r.exc_info for r in caplog.records)
+    assert counts(session) == before

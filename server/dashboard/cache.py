@@ -1,0 +1,48 @@
+"""Dashboard figures reused for a few seconds, per worker process.
+
+A unit's dashboard runs four index reports, reads its kiosks and renders them: ~90 ms of CPU here (server and
+database together, `python -m bench.soak`). Managers refresh the same few pages; figures a few seconds old are as
+good for them, so each worker keeps what it computed for `HAILONG_DASHBOARD_CACHE_SECONDS` (default 5; 0 turns the
+cache off). Only derived, non-personal figures are kept, keyed by unit and period; who may see a unit is checked on
+every request before the cache is asked. Exports (reports for the province's system) always compute afresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class FiguresCache:
+    """A small thread-safe time-to-live cache (least recently used entries go first when full)."""
+
+    def __init__(self, seconds: float, *, max_entries: int = 512, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value kept for `key` if younger than `seconds`, else `compute()` (kept for next time)."""
+        if self.seconds <= 0:
+            return compute()
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry[0] < self.seconds:
+                self._entries.move_to_end(key)
+                value: T = entry[1]
+                return value
+        value = compute()  # outside the lock: two misses at once both compute, neither waits for the other
+        with self._lock:
+            self._entries[key] = (now, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
