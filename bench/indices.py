@@ -56,6 +56,7 @@ DB_NAME = "hl_bench_indices"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 PROVINCES = 34
 UNITS = 1000
+ROOT_ID = 1
 PER_UNIT = 3  # counters and officers per unit
 FIRST_DAY = date(2024, 11, 1)  # 24 months: 2024-11 .. 2026-10
 MONTHS = 24
@@ -279,8 +280,13 @@ def check_rollups(engine: sa.Engine) -> dict[str, int]:
         reasons = conn.execute(
             sa.text("SELECT count(*) FROM rating_reason x JOIN rating r ON r.id = x.rating_id WHERE NOT r.misuse")
         ).scalar_one()
+        # A subtree rollup counts every rating once per unit on its path: its root's rows hold each rating once.
         sums = {
-            spec.name: conn.execute(sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence)))).scalar_one()
+            spec.name: conn.execute(
+                sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence))).where(
+                    spec.table.c.unit_id == ROOT_ID if spec.subtree else sa.true()
+                )
+            ).scalar_one()
             for spec in SPECS
         }
         rows = {
