@@ -268,7 +268,10 @@ def build_rollups(engine: sa.Engine) -> None:
         for spec in SPECS:
             t = time.perf_counter()
             conn.execute(sa.delete(spec.table))
-            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], recount(spec, "postgresql")))
+            counted = recount(spec, "postgresql")
+            if spec.monthly:  # in key order: a month's rows lie together, as when triggers add them month by month
+                counted = counted.order_by(*[sa.column(k) for k in spec.keys])
+            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], counted))
             conn.commit()
             log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
 
@@ -437,12 +440,24 @@ INGEST_MODES = {
 }
 
 
-def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500) -> dict[str, Any]:
-    """Ratings per second with and without the rollup triggers, alternating blocks of batches, per insert style."""
+def measure_ingest(
+    engine: sa.Engine, rounds: int, batches: int, size: int = 500, modes: tuple[str, ...] = tuple(INGEST_MODES)
+) -> dict[str, Any]:
+    """Ratings per second with and without the rollup triggers, alternating blocks of batches, per insert style;
+    and the CPU time per rating of the inserting process and of its PostgreSQL backend (load-independent)."""
     rng = random.Random(7)
     with engine.connect() as conn:
         field_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM field ORDER BY sort_order"))]
         reason_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM reason ORDER BY sort_order"))]
+        subtree_triggers = [
+            (str(table), str(name))
+            for table, name in conn.execute(
+                sa.text(
+                    "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE c.relname IN ('rating', 'rating_reason') AND t.tgname LIKE '%subtree%' ORDER BY 1, 2"
+                )
+            )
+        ]
 
     rating_t, reason_t = Rating.__table__, RatingReason.__table__  # type: ignore[attr-defined]
     arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in UNNEST_COLUMNS.items())
@@ -456,9 +471,9 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
     returning = postgresql.insert(rating_t).on_conflict_do_nothing(index_elements=["id"]).returning(rating_t.c.id)
     reasons_returning = postgresql.insert(reason_t).on_conflict_do_nothing().returning(reason_t.c.rating_id)
 
-    def insert_batch(mode: str) -> None:
+    def insert_batch(conn: sa.Connection, mode: str) -> None:
         ratings, reasons = make_batch(rng, field_ids, reason_ids, size)
-        with Session(engine) as session:
+        with Session(bind=conn) as session:
             if mode == "unnest":
                 session.execute(unnest_ratings, {c: [r[c] for r in ratings] for c in UNNEST_COLUMNS})
                 if reasons:
@@ -473,17 +488,6 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
                     session.execute(sa.insert(reason_t), reasons)
             session.commit()
 
-    with engine.connect() as conn:
-        subtree_triggers = [
-            (str(table), str(name))
-            for table, name in conn.execute(
-                sa.text(
-                    "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                    "WHERE c.relname IN ('rating', 'rating_reason') AND t.tgname LIKE '%subtree%' ORDER BY 1, 2"
-                )
-            )
-        ]
-
     def set_triggers(state: str) -> None:
         """off: no rollup trigger; on: all of them; leaf: all but the subtree rollups' (the cost before them)."""
         with engine.begin() as conn:
@@ -496,31 +500,41 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
     # Alternating blocks (the order rotates every round), so that a change in the machine's load hits every state.
     states = ["off", "on", "leaf"] if subtree_triggers else ["off", "on"]
     out: dict[str, Any] = {}
-    for mode in INGEST_MODES:
-        n_rounds, n_batches = (rounds, batches) if mode == "unnest" else (max(2, rounds // 2), max(2, batches // 2))
-        seconds = dict.fromkeys(states, 0.0)
-        count = dict.fromkeys(states, 0)
-        for _ in range(2):  # warm-up batches, not counted
-            insert_batch(mode)
-        for i in range(n_rounds):
-            for state in states[i % len(states) :] + states[: i % len(states)]:
-                set_triggers(state)
-                t0 = time.perf_counter()
-                for _ in range(n_batches):
-                    insert_batch(mode)
-                seconds[state] += time.perf_counter() - t0
-                count[state] += n_batches * size
-        set_triggers("on")
-        rate = {state: count[state] / seconds[state] for state in states}
-        out[mode] = {
-            "ratings/s without": rate["off"],
-            "ratings/s with": rate["on"],
-            "cost": 1 - rate["on"] / rate["off"],
-            "batches": count["on"] // size,
-        }
-        if "leaf" in rate:
-            out[mode]["ratings/s leaf only"] = rate["leaf"]
-            out[mode]["cost leaf only"] = 1 - rate["leaf"] / rate["off"]
+    # One connection inserts everything: its backend's CPU time is the inserts' and the triggers' cost.
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        conn.rollback()
+        for mode in modes:
+            n_rounds, n_batches = (rounds, batches) if mode == "unnest" else (max(2, rounds // 2), max(2, batches // 2))
+            seconds = dict.fromkeys(states, 0.0)
+            backend = dict.fromkeys(states, 0.0)
+            client = dict.fromkeys(states, 0.0)
+            count = dict.fromkeys(states, 0)
+            for _ in range(2):  # warm-up batches, not counted
+                insert_batch(conn, mode)
+            for i in range(n_rounds):
+                for state in states[i % len(states) :] + states[: i % len(states)]:
+                    set_triggers(state)
+                    t0, b0, c0 = time.perf_counter(), process_cpu(pid), time.process_time()
+                    for _ in range(n_batches):
+                        insert_batch(conn, mode)
+                    seconds[state] += time.perf_counter() - t0
+                    b1 = process_cpu(pid)
+                    backend[state] += b1 - b0 if b0 is not None and b1 is not None else float("nan")
+                    client[state] += time.process_time() - c0
+                    count[state] += n_batches * size
+            set_triggers("on")
+            figures: dict[str, float] = {"batches": count["on"] // size}
+            for state in states:
+                figures[f"ratings/s {state}"] = count[state] / seconds[state]
+                figures[f"backend µs {state}"] = backend[state] / count[state] * 1e6
+                figures[f"client µs {state}"] = client[state] / count[state] * 1e6
+            for state in states[1:]:
+                figures[f"cost {state}"] = 1 - figures[f"ratings/s {state}"] / figures["ratings/s off"]
+                cpu_off = figures["backend µs off"] + figures["client µs off"]
+                cpu = figures[f"backend µs {state}"] + figures[f"client µs {state}"]
+                figures[f"cpu cost {state}"] = 1 - cpu_off / cpu
+            out[mode] = figures
     return out
 
 
@@ -645,17 +659,19 @@ def main(argv: list[str] | None = None) -> None:
         rb, rr = reports[f"{name} rollup"], reports[f"{name} raw"]
         print(f"- `compute_indices(root, {call})`: rollups {summary(rb)};")
         print(f"  raw {summary(rr)}; {rr.median / rb.median:.0f}×")
-    for mode, figures in ingest.items():
-        label = INGEST_MODES[mode]
+    for mode, f in ingest.items():
         print(
-            f"- Ingest, {label}, {figures['batches']} batches of 500 with triggers and as many without: "
-            f"{figures['ratings/s without']:,.0f} ratings/s without, {figures['ratings/s with']:,.0f} with: "
-            f"rollup maintenance costs {figures['cost'] * 100:.1f} %"
+            f"- Ingest, {INGEST_MODES[mode]}, {f['batches']:.0f} batches of 500 with triggers and as many without: "
+            f"{f['ratings/s off']:,.0f} ratings/s without, {f['ratings/s on']:,.0f} with: rollup maintenance costs "
+            f"{f['cost on'] * 100:.1f} % of the throughput; CPU per rating without → with triggers: PostgreSQL "
+            f"backend {f['backend µs off']:.0f} → {f['backend µs on']:.0f} µs, client {f['client µs off']:.0f} → "
+            f"{f['client µs on']:.0f} µs: {f['cpu cost on'] * 100:.1f} % of the CPU"
         )
-        if "cost leaf only" in figures:
+        if "cost leaf" in f:
             print(
-                f"  (as many batches with the rollups but without the subtree rollups' triggers: "
-                f"{figures['ratings/s leaf only']:,.0f} ratings/s, {figures['cost leaf only'] * 100:.1f} %)"
+                f"  - as many batches with the leaf rollups' triggers only (before the subtree rollups): "
+                f"{f['ratings/s leaf']:,.0f} ratings/s ({f['cost leaf'] * 100:.1f} %); backend "
+                f"{f['backend µs leaf']:.0f} µs per rating, {f['cpu cost leaf'] * 100:.1f} % of the CPU"
             )
 
 

@@ -106,11 +106,13 @@ def _fill(dialect: str) -> None:
     for table in (SUBTREE, SUBTREE_REASON):
         keys, values = KEYS[table], _values(table)
         leaf_keys = [ancestor if k == "unit_id" else f"m.{k}" for k in keys]
+        positions = ", ".join(str(i + 1) for i in range(len(keys)))
         op.execute(
             f"INSERT INTO {table} ({', '.join(keys + values)}) "
             f"SELECT {', '.join(leaf_keys + [f'sum(m.{v})' for v in values])} "
             f"FROM {LEAF[table]} AS m JOIN unit AS u ON u.id = m.unit_id, {tree} "
-            f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
+            # In key order: a month's rows then lie together, as they do when triggers add them month by month.
+            f"GROUP BY {positions} ORDER BY {positions}"
         )
 
 
@@ -259,7 +261,8 @@ def _pg_apply(table: str, parts: list[Part]) -> list[str]:
         exprs = leaf_exprs + [v.format(r="r", d=d) for v in VALUES[table].values()]
         return f"SELECT {', '.join(f'{e} AS {c}' for e, c in zip(exprs, keys + values, strict=True))} {source}"
 
-    tree, ancestor = ancestors("postgresql", "u.path")
+    # The path by the primary key, once per leaf key (a batch has a few): a join would hash the whole unit table.
+    tree, ancestor = ancestors("postgresql", "(SELECT u.path FROM unit AS u WHERE u.id = g.unit_id)")
     union = "\n        UNION ALL ".join(leaf(source, d) for source, d in parts)
     leaf_sums = ", ".join(f"sum({v}) AS {v}" for v in values)
     out_keys = [ancestor if k == "unit_id" else f"g.{k}" for k in keys]
@@ -274,24 +277,23 @@ def _pg_apply(table: str, parts: list[Part]) -> list[str]:
       SELECT {cols}, {leaf_sums} FROM (
         {union}
       ) AS c GROUP BY {cols}
-    ) AS g JOIN unit AS u ON u.id = g.unit_id CROSS JOIN LATERAL {tree}
+    ) AS g CROSS JOIN LATERAL {tree}
     GROUP BY {positions} HAVING {nonzero} ORDER BY {positions}
     ON CONFLICT ({cols}) DO UPDATE SET {updates};"""
     ]
     removed = [
-        f"SELECT {', '.join(f'{e} AS {k}' for e, k in zip(leaf_exprs, keys, strict=True))} {source}"
+        f"SELECT DISTINCT {', '.join(f'{e} AS {k}' for e, k in zip(leaf_exprs, keys, strict=True))} {source}"
         for source, d in parts
         if d < 0
     ]
     if removed:
-        gone = ", ".join(f"{ancestor} AS unit_id" if k == "unit_id" else f"c.{k}" for k in keys)
+        gone = ", ".join(f"{ancestor} AS unit_id" if k == "unit_id" else f"g.{k}" for k in keys)
         match = " AND ".join(f"t.{k} = z.{k}" for k in keys)
         zero = " AND ".join(f"t.{v} = 0" for v in PRESENCE[table])
         out.append(
             f"""IF touched > 0 THEN
       DELETE FROM {table} AS t USING (
-        SELECT {gone} FROM ({" UNION ".join(removed)}) AS c
-        JOIN unit AS u ON u.id = c.unit_id CROSS JOIN LATERAL {tree}
+        SELECT {gone} FROM ({" UNION ".join(removed)}) AS g CROSS JOIN LATERAL {tree}
       ) AS z WHERE {match} AND {zero};
     END IF;"""
         )

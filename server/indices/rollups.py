@@ -146,7 +146,8 @@ def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date
         tree = ancestor_pairs(dialect)
         keys = [tree.c.ancestor_id.label(k) if k == "unit_id" else counted.c[k] for k in spec.keys]
         return (
-            sa.select(*keys, *[sa.func.sum(counted.c[v]).label(v) for v in spec.values])
+            # int, not the leaf's bigint sums: PostgreSQL sums bigints as numeric.
+            sa.select(*keys, *[sa.func.sum(sa.cast(counted.c[v], sa.Integer)).label(v) for v in spec.values])
             .select_from(counted.join(tree, tree.c.unit_id == counted.c.unit_id))
             .group_by(*keys)
         )
