@@ -1,8 +1,9 @@
 """Indices at national scale: 10 million ratings in PostgreSQL, rollups against raw GROUP BY, and ingest cost.
 
-    .venv/bin/python -m bench.indices [--ratings 10000000] [--keep]
+    .venv/bin/python -m bench.indices [--ratings 10000000] [--keep] [--database NAME]
 
-Creates the database `hl_bench_indices` on the server of BENCH_DATABASE_URL (default: TEST_DATABASE_URL, else
+Creates the database `hl_bench_indices` (`--database` or BENCH_DB_NAME: another name, so that several people
+can keep their own data set on one server) on the server of BENCH_DATABASE_URL (default: TEST_DATABASE_URL, else
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres), migrates it, generates ~1,000 units (national root,
 34 provinces, communes; 3 counters and 3 officers each), 14 fields and 24 months of ratings with `INSERT ...
 SELECT generate_series` (foreign keys and triggers off during the load, secondary indexes built afterwards), builds
@@ -24,10 +25,12 @@ import gc
 import os
 import platform
 import random
+import re
 import statistics
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,9 +44,10 @@ from sqlmodel import Session, col
 
 from server import PROJECT_ROOT
 from server.config import normalise_database_url
+from server.dashboard.service import trend_period
 from server.db import make_engine
 from server.indices.matrix import unit_field_matrix
-from server.indices.periods import parse_period
+from server.indices.periods import Period, parse_period
 from server.indices.rollups import SPECS, differences, recount
 from server.indices.service import compute_indices
 from server.models import Rating, RatingReason, Unit
@@ -52,6 +56,7 @@ DB_NAME = "hl_bench_indices"
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 PROVINCES = 34
 UNITS = 1000
+ROOT_ID = 1
 PER_UNIT = 3  # counters and officers per unit
 FIRST_DAY = date(2024, 11, 1)  # 24 months: 2024-11 .. 2026-10
 MONTHS = 24
@@ -59,40 +64,74 @@ REPORT_MONTH = "2026-10"
 # Field shares (percent), in the order of migration 0002's fields.
 FIELD_SHARES = [20, 8, 3, 8, 9, 18, 14, 4, 1, 4, 4, 3, 3, 1]
 SECONDARY_INDEXES = ("rating", "rating_reason")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
-    """Milliseconds of `repeat` runs after `warmup` unmeasured ones."""
+@dataclass
+class Timing:
+    """Runs of one measurement: wall milliseconds each, and mean CPU milliseconds of the client and the backend."""
+
+    wall: list[float]
+    client_cpu: float
+    backend_cpu: float | None  # None when the PostgreSQL backend is not a process of this machine
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) used so far by a process of this machine, from /proc; None if unreadable."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def timed(fn: Callable[[], Any], repeat: int, warmup: int = 1, backend_pid: int | None = None) -> Timing:
+    """`repeat` runs after `warmup` unmeasured ones: wall time of each, and the mean CPU time of this process and
+    of the PostgreSQL backend serving `fn` (load-independent, unlike wall time on a shared machine)."""
     for _ in range(warmup):
         fn()
     out = []
+    backend0, client0 = process_cpu(backend_pid), time.process_time()
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         out.append((time.perf_counter() - t0) * 1000)
-    return out
+    client = (time.process_time() - client0) * 1000 / repeat
+    backend1 = process_cpu(backend_pid)
+    backend = (backend1 - backend0) * 1000 / repeat if backend0 is not None and backend1 is not None else None
+    return Timing(out, client, backend)
 
 
-def summary(ms: list[float]) -> str:
-    ordered = sorted(ms)
+def summary(t: Timing) -> str:
+    ordered = sorted(t.wall)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return f"median {statistics.median(ms):.1f} ms, min {ordered[0]:.1f}, p90 {p90:.1f} (n={len(ms)})"
+    cpu = f"CPU: client {t.client_cpu:.1f} ms" + (
+        f", PostgreSQL backend {t.backend_cpu:.1f} ms" if t.backend_cpu is not None else ""
+    )
+    return f"median {t.median:.1f} ms, min {ordered[0]:.1f}, p90 {p90:.1f} (n={len(t.wall)}; {cpu})"
 
 
 # --- set-up -----------------------------------------------------------------------------------------------------
 
 
-def create_database(admin_url: str) -> str:
+def create_database(admin_url: str, name: str = DB_NAME) -> str:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     cfg.attributes["database_url"] = url
@@ -100,10 +139,10 @@ def create_database(admin_url: str) -> str:
     return url
 
 
-def drop_database(admin_url: str) -> None:
+def drop_database(admin_url: str, name: str = DB_NAME) -> None:
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
@@ -229,7 +268,10 @@ def build_rollups(engine: sa.Engine) -> None:
         for spec in SPECS:
             t = time.perf_counter()
             conn.execute(sa.delete(spec.table))
-            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], recount(spec, "postgresql")))
+            counted = recount(spec, "postgresql")
+            if spec.monthly:  # in key order: a month's rows lie together, as when triggers add them month by month
+                counted = counted.order_by(*[sa.column(k) for k in spec.keys])
+            conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], counted))
             conn.commit()
             log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
 
@@ -241,8 +283,13 @@ def check_rollups(engine: sa.Engine) -> dict[str, int]:
         reasons = conn.execute(
             sa.text("SELECT count(*) FROM rating_reason x JOIN rating r ON r.id = x.rating_id WHERE NOT r.misuse")
         ).scalar_one()
+        # A subtree rollup counts every rating once per unit on its path: its root's rows hold each rating once.
         sums = {
-            spec.name: conn.execute(sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence)))).scalar_one()
+            spec.name: conn.execute(
+                sa.select(sa.func.sum(sum(spec.table.c[v] for v in spec.presence))).where(
+                    spec.table.c.unit_id == ROOT_ID if spec.subtree else sa.true()
+                )
+            ).scalar_one()
             for spec in SPECS
         }
         rows = {
@@ -269,8 +316,12 @@ def analyze(engine: sa.Engine) -> None:
 
 def measure_reports(engine: sa.Engine) -> dict[str, Any]:
     period = parse_period(REPORT_MONTH)
-    out: dict[str, Any] = {}
-    with Session(engine) as session:
+    trend = trend_period(period)  # the dashboard's 12-month trend
+    out: dict[str, Any] = {"trend": trend.code}
+    # One connection for the whole measurement, so that its backend's CPU time is the queries' cost.
+    with engine.connect() as conn, Session(bind=conn) as session:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        conn.rollback()
         root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
 
         def matrix(source: str, reasons: bool = True) -> Callable[[], Any]:
@@ -285,10 +336,10 @@ def measure_reports(engine: sa.Engine) -> dict[str, Any]:
         raw = matrix("raw")()
         assert m.cells == raw.cells, "the rollup matrix differs from the raw one"
         out["cells"] = len(m.cells)
-        out["matrix rollup"] = timed(matrix("rollup"), repeat=30, warmup=3)
-        out["matrix raw"] = timed(matrix("raw"), repeat=5, warmup=1)
-        out["matrix rollup, no reasons"] = timed(matrix("rollup", reasons=False), repeat=30, warmup=3)
-        out["matrix raw, no reasons"] = timed(matrix("raw", reasons=False), repeat=5, warmup=1)
+        out["matrix rollup"] = timed(matrix("rollup"), repeat=30, warmup=3, backend_pid=pid)
+        out["matrix raw"] = timed(matrix("raw"), repeat=5, warmup=1, backend_pid=pid)
+        out["matrix rollup, no reasons"] = timed(matrix("rollup", reasons=False), repeat=30, warmup=3, backend_pid=pid)
+        out["matrix raw, no reasons"] = timed(matrix("raw", reasons=False), repeat=5, warmup=1, backend_pid=pid)
 
         def rows() -> None:
             for unit_id in m.units:
@@ -297,14 +348,14 @@ def measure_reports(engine: sa.Engine) -> dict[str, Any]:
                     m.row(unit_id, field_id, 30)
 
         out["matrix rows"] = timed(rows, repeat=5, warmup=1)
-        for by in ("unit", "field"):
+        for name, by, span in (("unit", "unit", period), ("field", "field", period), ("trend", "month", trend)):
 
-            def report(source: str, by: str = by) -> Callable[[], Any]:
+            def report(source: str, by: str = by, span: Period = span) -> Callable[[], Any]:
                 def run() -> Any:
                     result = compute_indices(
                         session=session,
                         unit=root,
-                        period=period,
+                        period=span,
                         by=by,
                         min_sample=30,
                         tz=HCM,
@@ -316,8 +367,8 @@ def measure_reports(engine: sa.Engine) -> dict[str, Any]:
                 return run
 
             assert report("rollup")() == report("raw")(), f"by={by}: rollup and raw reports differ"
-            out[f"by={by} rollup"] = timed(report("rollup"), repeat=20, warmup=2)
-            out[f"by={by} raw"] = timed(report("raw"), repeat=3, warmup=1)
+            out[f"{name} rollup"] = timed(report("rollup"), repeat=20, warmup=2, backend_pid=pid)
+            out[f"{name} raw"] = timed(report("raw"), repeat=3, warmup=1, backend_pid=pid)
     return out
 
 
@@ -389,12 +440,24 @@ INGEST_MODES = {
 }
 
 
-def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500) -> dict[str, Any]:
-    """Ratings per second with and without the rollup triggers, alternating blocks of batches, per insert style."""
+def measure_ingest(
+    engine: sa.Engine, rounds: int, batches: int, size: int = 500, modes: tuple[str, ...] = tuple(INGEST_MODES)
+) -> dict[str, Any]:
+    """Ratings per second with and without the rollup triggers, alternating blocks of batches, per insert style;
+    and the CPU time per rating of the inserting process and of its PostgreSQL backend (load-independent)."""
     rng = random.Random(7)
     with engine.connect() as conn:
         field_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM field ORDER BY sort_order"))]
         reason_ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM reason ORDER BY sort_order"))]
+        subtree_triggers = [
+            (str(table), str(name))
+            for table, name in conn.execute(
+                sa.text(
+                    "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE c.relname IN ('rating', 'rating_reason') AND t.tgname LIKE '%subtree%' ORDER BY 1, 2"
+                )
+            )
+        ]
 
     rating_t, reason_t = Rating.__table__, RatingReason.__table__  # type: ignore[attr-defined]
     arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in UNNEST_COLUMNS.items())
@@ -408,9 +471,9 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
     returning = postgresql.insert(rating_t).on_conflict_do_nothing(index_elements=["id"]).returning(rating_t.c.id)
     reasons_returning = postgresql.insert(reason_t).on_conflict_do_nothing().returning(reason_t.c.rating_id)
 
-    def insert_batch(mode: str) -> None:
+    def insert_batch(conn: sa.Connection, mode: str) -> None:
         ratings, reasons = make_batch(rng, field_ids, reason_ids, size)
-        with Session(engine) as session:
+        with Session(bind=conn) as session:
             if mode == "unnest":
                 session.execute(unnest_ratings, {c: [r[c] for r in ratings] for c in UNNEST_COLUMNS})
                 if reasons:
@@ -425,38 +488,64 @@ def measure_ingest(engine: sa.Engine, rounds: int, batches: int, size: int = 500
                     session.execute(sa.insert(reason_t), reasons)
             session.commit()
 
-    def set_triggers(on: bool) -> None:
+    def set_triggers(state: str) -> None:
+        """off: no rollup trigger; on: all of them; leaf: all but the subtree rollups' (the cost before them)."""
         with engine.begin() as conn:
             for table in ("rating", "rating_reason"):
-                conn.execute(sa.text(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER USER"))
+                conn.execute(sa.text(f"ALTER TABLE {table} {'DISABLE' if state == 'off' else 'ENABLE'} TRIGGER USER"))
+            if state == "leaf":
+                for table, name in subtree_triggers:
+                    conn.execute(sa.text(f'ALTER TABLE {table} DISABLE TRIGGER "{name}"'))
 
+    # Alternating blocks (the order rotates every round), so that a change in the machine's load hits every state.
+    states = ["off", "on", "leaf"] if subtree_triggers else ["off", "on"]
     out: dict[str, Any] = {}
-    for mode in INGEST_MODES:
-        n_rounds, n_batches = (rounds, batches) if mode == "unnest" else (max(2, rounds // 2), max(2, batches // 2))
-        seconds = {"off": 0.0, "on": 0.0}
-        count = {"off": 0, "on": 0}
-        for _ in range(2):  # warm-up batches, not counted
-            insert_batch(mode)
-        for i in range(n_rounds):
-            for state in ("off", "on") if i % 2 == 0 else ("on", "off"):
-                set_triggers(state == "on")
-                t0 = time.perf_counter()
-                for _ in range(n_batches):
-                    insert_batch(mode)
-                seconds[state] += time.perf_counter() - t0
-                count[state] += n_batches * size
-        set_triggers(True)
-        rate = {state: count[state] / seconds[state] for state in seconds}
-        out[mode] = {
-            "ratings/s without": rate["off"],
-            "ratings/s with": rate["on"],
-            "cost": 1 - rate["on"] / rate["off"],
-            "batches": count["on"] // size,
-        }
+    # One connection inserts everything: its backend's CPU time is the inserts' and the triggers' cost.
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        conn.rollback()
+        for mode in modes:
+            n_rounds, n_batches = (rounds, batches) if mode == "unnest" else (max(2, rounds // 2), max(2, batches // 2))
+            seconds = dict.fromkeys(states, 0.0)
+            backend = dict.fromkeys(states, 0.0)
+            client = dict.fromkeys(states, 0.0)
+            count = dict.fromkeys(states, 0)
+            for _ in range(2):  # warm-up batches, not counted
+                insert_batch(conn, mode)
+            for i in range(n_rounds):
+                for state in states[i % len(states) :] + states[: i % len(states)]:
+                    set_triggers(state)
+                    t0, b0, c0 = time.perf_counter(), process_cpu(pid), time.process_time()
+                    for _ in range(n_batches):
+                        insert_batch(conn, mode)
+                    seconds[state] += time.perf_counter() - t0
+                    b1 = process_cpu(pid)
+                    backend[state] += b1 - b0 if b0 is not None and b1 is not None else float("nan")
+                    client[state] += time.process_time() - c0
+                    count[state] += n_batches * size
+            set_triggers("on")
+            figures: dict[str, float] = {"batches": count["on"] // size}
+            for state in states:
+                figures[f"ratings/s {state}"] = count[state] / seconds[state]
+                figures[f"backend µs {state}"] = backend[state] / count[state] * 1e6
+                figures[f"client µs {state}"] = client[state] / count[state] * 1e6
+            for state in states[1:]:
+                figures[f"cost {state}"] = 1 - figures[f"ratings/s {state}"] / figures["ratings/s off"]
+                cpu_off = figures["backend µs off"] + figures["client µs off"]
+                cpu = figures[f"backend µs {state}"] + figures[f"client µs {state}"]
+                figures[f"cpu cost {state}"] = 1 - cpu_off / cpu
+            out[mode] = figures
     return out
 
 
 # --- main -------------------------------------------------------------------------------------------------------
+
+
+def database_name(text: str) -> str:
+    """A plain PostgreSQL database name (it is pasted into CREATE and DROP DATABASE)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: use lower-case letters, digits and underscores")
+    return text
 
 
 def machine() -> str:
@@ -476,6 +565,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=5, help="batches of 500 per block (ingest)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier --keep run")
+    parser.add_argument(
+        "--database",
+        type=database_name,
+        default=os.environ.get("BENCH_DB_NAME") or DB_NAME,
+        help=f"database to create (and drop unless --keep) or reuse; default BENCH_DB_NAME or {DB_NAME}",
+    )
     args = parser.parse_args(argv)
     admin_url = normalise_database_url(
         os.environ.get("BENCH_DATABASE_URL")
@@ -485,10 +580,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     generation = rollup_build = 0.0
     if args.reuse:
-        url = make_url(admin_url).set(database=DB_NAME).render_as_string(hide_password=False)
+        url = make_url(admin_url).set(database=args.database).render_as_string(hide_password=False)
     else:
-        log(f"creating {DB_NAME} and migrating")
-        url = create_database(admin_url)
+        log(f"creating {args.database} and migrating")
+        url = create_database(admin_url, args.database)
     engine = make_engine(url)
     try:
         if not args.reuse:
@@ -519,6 +614,7 @@ def main(argv: list[str] | None = None) -> None:
         log("measuring reports")
         gc.collect()
         gc.freeze()  # as the server does once started (server.app.create_app_from_env)
+        load_reports = os.getloadavg()
         reports = measure_reports(engine)
         log("measuring ingest")
         ingest = measure_ingest(engine, args.rounds, args.batches)
@@ -526,8 +622,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         engine.dispose()
         if not args.keep:
-            drop_database(admin_url)
-            log(f"dropped {DB_NAME}")
+            drop_database(admin_url, args.database)
+            log(f"dropped {args.database}")
 
     print()
     print(f"- Machine: {machine()}; PostgreSQL {version} with its default configuration (shared_buffers 128 MB)")
@@ -544,27 +640,39 @@ def main(argv: list[str] | None = None) -> None:
         + "; rollup rows: "
         + ", ".join(f"{k[5:]} {v:,}" for k, v in counts.items() if k.startswith("rows"))
     )
-    print(f"- Load average (5 min) at the end of the run: {load:.1f}; other helpers' work shares the 2 cores")
+    print(
+        f"- Load average (1/5/15 min) before the report measurements: {' / '.join(f'{x:.1f}' for x in load_reports)}; "
+        f"5 min at the end of the run: {load:.1f}; other helpers' work shares the 2 cores"
+    )
     print(f"- Month report {REPORT_MONTH}, all units × fields with subtree totals ({reports['cells']:,} cells):")
     for label, suffix in (("n, satisfied, misuse, levels and reasons", ""), ("without reasons", ", no reasons")):
         r, raw = reports["matrix rollup" + suffix], reports["matrix raw" + suffix]
-        print(f"  - {label}: rollups {summary(r)}; raw GROUP BY over ratings (same query shape) {summary(raw)};")
-        print(f"    {statistics.median(raw) / statistics.median(r):.0f}× faster")
+        print(f"  - {label}: rollups {summary(r)};")
+        print(f"    raw GROUP BY over ratings (same query shape) {summary(raw)}; {raw.median / r.median:.0f}× faster")
     rows = summary(reports["matrix rows"])
     print(f"  - turning every cell into an API row (rate, Wilson interval, target, status), in Python: {rows}")
-    for by in ("unit", "field"):
-        rb, rr = reports[f"by={by} rollup"], reports[f"by={by} raw"]
+    for name, call in (
+        ("unit", f"{REPORT_MONTH}, by=unit"),
+        ("field", f"{REPORT_MONTH}, by=field"),
+        ("trend", f"{reports['trend']}, by=month"),
+    ):
+        rb, rr = reports[f"{name} rollup"], reports[f"{name} raw"]
+        print(f"- `compute_indices(root, {call})`: rollups {summary(rb)};")
+        print(f"  raw {summary(rr)}; {rr.median / rb.median:.0f}×")
+    for mode, f in ingest.items():
         print(
-            f"- `compute_indices(root, {REPORT_MONTH}, by={by})`: rollups {summary(rb)}; raw {summary(rr)}; "
-            f"{statistics.median(rr) / statistics.median(rb):.0f}×"
+            f"- Ingest, {INGEST_MODES[mode]}, {f['batches']:.0f} batches of 500 with triggers and as many without: "
+            f"{f['ratings/s off']:,.0f} ratings/s without, {f['ratings/s on']:,.0f} with: rollup maintenance costs "
+            f"{f['cost on'] * 100:.1f} % of the throughput; CPU per rating without → with triggers: PostgreSQL "
+            f"backend {f['backend µs off']:.0f} → {f['backend µs on']:.0f} µs, client {f['client µs off']:.0f} → "
+            f"{f['client µs on']:.0f} µs: {f['cpu cost on'] * 100:.1f} % of the CPU"
         )
-    for mode, figures in ingest.items():
-        label = INGEST_MODES[mode]
-        print(
-            f"- Ingest, {label}, {figures['batches']} batches of 500 with triggers and as many without: "
-            f"{figures['ratings/s without']:,.0f} ratings/s without, {figures['ratings/s with']:,.0f} with: "
-            f"rollup maintenance costs {figures['cost'] * 100:.1f} %"
-        )
+        if "cost leaf" in f:
+            print(
+                f"  - as many batches with the leaf rollups' triggers only (before the subtree rollups): "
+                f"{f['ratings/s leaf']:,.0f} ratings/s ({f['cost leaf'] * 100:.1f} %); backend "
+                f"{f['backend µs leaf']:.0f} µs per rating, {f['cpu cost leaf'] * 100:.1f} % of the CPU"
+            )
 
 
 if __name__ == "__main__":

@@ -259,7 +259,7 @@ class AuditLog(SQLModel, table=True):
 # kept exact by database triggers created in migration 0005 (not by application code, so every ingest path is
 # covered: kiosk batches, phone ratings, bulk inserts, misuse flags set later). `officer_id` 0 stands for "no
 # officer named" because a key column cannot hold NULL (and NULLs never collide in unique keys). Reason counts cover
-# valid ratings only. `hailong rollup rebuild` recomputes all four tables from the raw ratings.
+# valid ratings only. `hailong rollup rebuild` recomputes all of them (the subtree ones below too) from the raw ratings.
 
 
 def _rollup_key(**kwargs: Any) -> Any:
@@ -351,6 +351,48 @@ class RatingReasonMonthRollup(SQLModel, table=True):
     __table_args__ = _rollup_key_args("month", "unit_id", "field_id", "reason_id", counts=["n"])
     month: date = _rollup_key()
     unit_id: int = _rollup_key()
+    field_id: int = _rollup_key()
+    reason_id: int = _rollup_key()
+    n: int = Field(description="valid ratings with this key that chose the reason")
+
+
+# Subtree rollups (migration 0008): the month rollups again, but each row counts its unit's whole subtree (the unit
+# itself and every unit below it), so a unit's figures and the national matrix read stored rows instead of adding
+# every leaf row into its ancestors at read time. Triggers on `rating` and `rating_reason` add each change to the
+# unit and its ancestors (from `unit.path`); a trigger on `unit` moves the counts when a path changes. No INCLUDE
+# on the primary key: count updates then touch no index and PostgreSQL can apply them in place (HOT), which the
+# rows near the root, updated by every batch, need more than index-only reads of one unit's few rows.
+
+
+def _subtree_key_args(*keys: str) -> tuple[Any, ...]:
+    return (sa.PrimaryKeyConstraint(*keys), {"sqlite_with_rowid": False})
+
+
+class RatingSubtreeMonthRollup(SQLModel, table=True):
+    """Ratings per month × unit × field counting the unit and everything below it, levels as columns."""
+
+    __tablename__ = "rating_subtree_month_rollup"
+    __table_args__ = _subtree_key_args("month", "unit_id", "field_id")
+    month: date = _rollup_key(description="first day of the month of the ratings' local_date")
+    unit_id: int = _rollup_key(description="the unit whose subtree is counted")
+    field_id: int = _rollup_key()
+    valid: int = Field(description="ratings not flagged as misuse")
+    satisfied: int = Field(description="valid ratings at a satisfied level")
+    misuse: int = Field(description="ratings flagged as misuse")
+    level_1: int = Field(description="valid ratings at level 1")
+    level_2: int = Field(description="valid ratings at level 2")
+    level_3: int = Field(description="valid ratings at level 3")
+    level_4: int = Field(description="valid ratings at level 4")
+    level_5: int = Field(description="valid ratings at level 5")
+
+
+class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
+    """Reasons chosen with valid ratings, per month × unit (with its whole subtree) × field × reason."""
+
+    __tablename__ = "rating_reason_subtree_month_rollup"
+    __table_args__ = _subtree_key_args("month", "unit_id", "field_id", "reason_id")
+    month: date = _rollup_key()
+    unit_id: int = _rollup_key(description="the unit whose subtree is counted")
     field_id: int = _rollup_key()
     reason_id: int = _rollup_key()
     n: int = Field(description="valid ratings with this key that chose the reason")

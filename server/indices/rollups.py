@@ -1,9 +1,10 @@
 """The rollup tables behind the indices: what each one counts, how to recount it from raw ratings, and `rebuild`.
 
-Database triggers (migration 0005) keep the rollups exact on every write to `rating` and `rating_reason`; this
-module never maintains them on the write path. It recounts them from the raw rows to check or repair them (after a
-restore, a bulk load with triggers disabled, or a manual edit): `rebuild` compares month by month and fixes only
-the keys that differ, so it is cheap when everything is right and reports exactly what was wrong.
+Database triggers (migrations 0005 and 0008) keep the rollups exact on every write to `rating`, `rating_reason`
+and, for the subtree rollups, to a unit's path; this module never maintains them on the write path. It recounts
+them from the raw rows to check or repair them (after a restore, a bulk load with triggers disabled, or a manual
+edit): `rebuild` compares month by month and fixes only the keys that differ, so it is cheap when everything is
+right and reports exactly what was wrong.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from server.models import (
     RatingReason,
     RatingReasonMonthRollup,
     RatingReasonRollup,
+    RatingReasonSubtreeMonthRollup,
     RatingRollup,
+    RatingSubtreeMonthRollup,
     Reason,
     Unit,
 )
@@ -39,7 +42,9 @@ NO_OFFICER = 0
 
 @dataclass(frozen=True)
 class RollupSpec:
-    """One rollup table: key columns, count columns, whether it counts reasons, whether it is keyed by month."""
+    """One rollup table: key columns, count columns, whether it counts reasons, whether it is keyed by month, and
+    whether a unit's row counts its whole subtree (then `unit_id` is the subtree's top, every rating is counted
+    once per unit on its unit's path, and only the rows of a root sum to the number of ratings)."""
 
     model: type[SQLModel]
     keys: tuple[str, ...]
@@ -47,6 +52,7 @@ class RollupSpec:
     monthly: bool
     values: tuple[str, ...] = ("n",)
     presence: tuple[str, ...] = ("n",)  # a key exists while one of these is not zero; their sum counts ratings
+    subtree: bool = False
 
     @property
     def table(self) -> sa.Table:
@@ -63,6 +69,9 @@ class RollupSpec:
         """`month` or `day`."""
         return self.table.c.month if self.monthly else self.table.c.day
 
+
+MONTH_VALUES = ("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS))
+MONTH_PRESENCE = ("valid", "misuse")
 
 SPECS: tuple[RollupSpec, ...] = (
     RollupSpec(
@@ -82,11 +91,43 @@ SPECS: tuple[RollupSpec, ...] = (
         ("month", "unit_id", "field_id"),
         reasons=False,
         monthly=True,
-        values=("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS)),
-        presence=("valid", "misuse"),
+        values=MONTH_VALUES,
+        presence=MONTH_PRESENCE,
     ),
     RollupSpec(RatingReasonMonthRollup, ("month", "unit_id", "field_id", "reason_id"), reasons=True, monthly=True),
+    RollupSpec(
+        RatingSubtreeMonthRollup,
+        ("month", "unit_id", "field_id"),
+        reasons=False,
+        monthly=True,
+        values=MONTH_VALUES,
+        presence=MONTH_PRESENCE,
+        subtree=True,
+    ),
+    RollupSpec(
+        RatingReasonSubtreeMonthRollup,
+        ("month", "unit_id", "field_id", "reason_id"),
+        reasons=True,
+        monthly=True,
+        subtree=True,
+    ),
 )
+
+
+def ancestor_pairs(dialect: str) -> Any:
+    """(unit_id, ancestor_id) for every unit and each unit on its path, itself included, from the materialised
+    paths: `/1/7/42/` gives (42, 1), (42, 7), (42, 42). The same expansion as the triggers of migration 0008."""
+    if dialect == "postgresql":
+        sql = (
+            "SELECT u.id AS unit_id, CAST(a.id AS integer) AS ancestor_id FROM unit AS u "
+            "CROSS JOIN LATERAL unnest(string_to_array(btrim(u.path, '/'), '/')) AS a(id)"
+        )
+    else:
+        sql = (
+            "SELECT u.id AS unit_id, CAST(a.value AS integer) AS ancestor_id FROM unit AS u, "
+            "json_each('[' || replace(trim(u.path, '/'), '/', ',') || ']') AS a"
+        )
+    return sa.text(sql).columns(sa.column("unit_id", sa.Integer), sa.column("ancestor_id", sa.Integer)).subquery("tree")
 
 
 def month_of(column: Any, dialect: str) -> Any:
@@ -99,6 +140,17 @@ def month_of(column: Any, dialect: str) -> Any:
 
 def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date | None = None) -> sa.Select[Any]:
     """What `spec`'s table should hold, counted from raw ratings with local_date in [start, end): keys + values."""
+    if spec.subtree:  # the leaf month counts, added to each unit on the leaf's path
+        leaf = next(s for s in SPECS if s.monthly and not s.subtree and s.reasons == spec.reasons)
+        counted = recount(leaf, dialect, start, end).subquery("leaf")
+        tree = ancestor_pairs(dialect)
+        keys = [tree.c.ancestor_id.label(k) if k == "unit_id" else counted.c[k] for k in spec.keys]
+        return (
+            # int, not the leaf's bigint sums: PostgreSQL sums bigints as numeric.
+            sa.select(*keys, *[sa.func.sum(sa.cast(counted.c[v], sa.Integer)).label(v) for v in spec.values])
+            .select_from(counted.join(tree, tree.c.unit_id == counted.c.unit_id))
+            .group_by(*keys)
+        )
     r = Rating.__table__  # type: ignore[attr-defined]
     x = RatingReason.__table__  # type: ignore[attr-defined]
     exprs: dict[str, Any] = {

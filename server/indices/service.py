@@ -2,9 +2,11 @@
 
 The database does the counting; Python only folds the small aggregated result (per key × level × flags) into rows
 and applies the pure arithmetic of `server.satisfaction`. Reports read the rollup tables (kept exact by triggers,
-see `server.indices.rollups`): the month rollup when the period is whole months and the grouping needs nothing
-finer than unit and field, the day rollup otherwise. `source="raw"` counts the raw ratings instead: the reference
-the tests and the benchmark compare the rollups with.
+see `server.indices.rollups`). When the period is whole months and the grouping needs nothing finer than unit and
+field, they read the subtree month rollup, whose rows already count a unit's whole subtree: the unit's own ~14 rows
+per month (by=unit: its children's rows, plus the unit's own leaf rows for the ratings given at the unit itself).
+Otherwise they read the day rollup, every unit of the subtree. `source="raw"` counts the raw ratings instead: the
+reference the tests and the benchmark compare the rollups with.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from server.models import (
     RatingReason,
     RatingReasonMonthRollup,
     RatingReasonRollup,
+    RatingReasonSubtreeMonthRollup,
     RatingRollup,
+    RatingSubtreeMonthRollup,
     Reason,
     ScaleLevel,
     Target,
@@ -50,7 +54,7 @@ GROUP_ORDER = ("all", "lci", "health_education")
 
 #: Where counts come from: the rollup tables (reports) or the raw ratings (the reference for tests and benchmarks).
 Source = Literal["rollup", "raw"]
-#: Groupings the month rollup can answer (it has no counter, officer or channel).
+#: Groupings the subtree month rollup can answer (it has no counter, officer or channel).
 MONTHLY_GROUPINGS = (None, "field", "group", "unit", "month")
 
 
@@ -131,16 +135,22 @@ def load_reference(session: Session) -> Reference:
 class CountSource:
     """A table to count from: its columns for keys, the date column, and the count expression."""
 
-    kind: Literal["raw", "day", "month"]
+    kind: Literal["raw", "day", "subtree"]
     counts: Any  # the table of (key, level, satisfied, misuse) rows
     reasons: Any  # a FROM clause with unit_id, field_id, ..., reason code, restricted to valid ratings
     reason_valid: Any  # extra WHERE for reasons (raw: misuse excluded; rollups hold valid ratings only)
 
     def date_column(self, table: Any) -> Any:
-        return table.c.local_date if self.kind == "raw" else table.c.month if self.kind == "month" else table.c.day
+        return table.c.local_date if self.kind == "raw" else table.c.day if self.kind == "day" else table.c.month
 
     def count(self, table: Any) -> Any:
         return sa.func.count() if self.kind == "raw" else sa.func.sum(table.c.n)
+
+
+def period_months(period: Period) -> list[date]:
+    """The first days of the months the period touches: the month rollups' keys, listed so that their primary key
+    (month first) is probed month by month instead of scanned across every unit of a range of months."""
+    return [date(int(m[:4]), int(m[5:]), 1) for m in period.months()]
 
 
 def is_whole_months(period: Period) -> bool:
@@ -157,9 +167,15 @@ def choose_source(period: Period, by: str | None, source: Source, levels: Iterab
     if source != "rollup":
         raise ValueError(f"unknown source {source!r}")
     if is_whole_months(period) and by in MONTHLY_GROUPINGS and set(levels) <= set(MONTH_ROLLUP_LEVELS):
-        return CountSource("month", RatingMonthRollup.__table__, RatingReasonMonthRollup.__table__, sa.true())  # type: ignore[attr-defined]
+        return CountSource("subtree", SUBTREE_MONTH, SUBTREE_REASON_MONTH, sa.true())
     return CountSource("day", RatingRollup.__table__, RatingReasonRollup.__table__, sa.true())  # type: ignore[attr-defined]
 
+
+SUBTREE_MONTH: Any = RatingSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
+SUBTREE_REASON_MONTH: Any = RatingReasonSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
+#: The leaf month rollups: counts of the ratings given at one unit, not below it.
+LEAF_MONTH: Any = RatingMonthRollup.__table__  # type: ignore[attr-defined]
+LEAF_REASON_MONTH: Any = RatingReasonMonthRollup.__table__  # type: ignore[attr-defined]
 
 _KEY_COLUMNS = {
     "field": "field_id",
@@ -173,7 +189,7 @@ _KEY_COLUMNS = {
 
 def _key_column(src: CountSource, table: Any, by: str, dialect: str) -> Any:
     if by == "month":
-        return table.c.month if src.kind == "month" else month_of(src.date_column(table), dialect)
+        return table.c.month if src.kind == "subtree" else month_of(src.date_column(table), dialect)
     if by == "officer" and src.kind != "raw":
         return sa.func.nullif(table.c.officer_id, NO_OFFICER)
     return table.c[_KEY_COLUMNS[by]]
@@ -192,24 +208,22 @@ def fetch_counts(
     field only when `field_id` is given."""
     levels = sorted(levels)
     src = choose_source(period, by, source, levels)
+    dialect = session.get_bind().dialect.name
+    if src.kind == "subtree":  # one row per month × unit × field, levels as columns
+        sums = ["satisfied", "misuse", *[f"level_{lv}" for lv in levels]]
+        stmt = _subtree_rows(src, unit, period, by, dialect, sums, field_id=field_id)
+        out = []
+        for k, satisfied, misuse, *per_level in session.execute(stmt):
+            by_level = {lv: int(c) for lv, c in zip(levels, per_level, strict=True) if c}
+            out.append(Counts(k, by_level, int(satisfied or 0), int(misuse or 0)))  # no rows: one row of NULLs
+        return out
     t = src.counts
     dates = src.date_column(t)
-    key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
+    key = _key_column(src, t, by, dialect).label("key") if by else sa.null().label("key")
     where: tuple[Any, ...] = (t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end)
     if field_id is not None:
         where += (t.c.field_id == field_id,)
     group = [key] if by else []
-    if src.kind == "month":  # one row per month × unit × field, levels as columns
-        sums = [
-            sa.func.sum(t.c.satisfied),
-            sa.func.sum(t.c.misuse),
-            *[sa.func.sum(t.c[f"level_{lv}"]) for lv in levels],
-        ]
-        out = []
-        for k, satisfied, misuse, *per_level in session.execute(sa.select(key, *sums).where(*where).group_by(*group)):
-            by_level = {lv: int(c) for lv, c in zip(levels, per_level, strict=True) if c}
-            out.append(Counts(k, by_level, int(satisfied or 0), int(misuse or 0)))  # no rows: one row of NULLs
-        return out
     dims = [t.c.level, t.c.satisfied, t.c.misuse]
     stmt = sa.select(key, *dims, src.count(t)).where(*where).group_by(*group, *dims)
     out = []
@@ -233,14 +247,25 @@ def fetch_reasons(
 ) -> Iterable[tuple[Any, str, int]]:
     """(key, reason code, count) over valid ratings (key None: overall), of one field when `field_id` is given."""
     src = choose_source(period, by, source, levels)
-    # The key and date columns of the reason source: the rating's for raw, the rollup's own otherwise.
+    dialect = session.get_bind().dialect.name
+    if src.kind == "subtree":
+        rows = _subtree_rows(src, unit, period, by, dialect, ["n"], reasons=True, field_id=field_id).subquery(
+            "subtree_rows"
+        )
+        stmt = (
+            sa.select(rows.c.key, col(Reason.code), sa.func.sum(rows.c.n))
+            .select_from(rows)
+            .join(Reason, col(Reason.id) == rows.c.reason_id)
+            .group_by(rows.c.key, col(Reason.code))
+        )
+        return [(k, str(code), int(n)) for k, code, n in session.execute(stmt)]
+    # The key and date columns of the reason source: the rating's for raw, the day rollup's otherwise.
     t = src.counts if src.kind == "raw" else src.reasons
     reason_id = RatingReason.__table__.c.reason_id if src.kind == "raw" else t.c.reason_id  # type: ignore[attr-defined]
     dates = src.date_column(t)
-    key = _key_column(src, t, by, session.get_bind().dialect.name).label("key") if by else sa.null().label("key")
-    count = sa.func.count() if src.kind == "raw" else sa.func.sum(t.c.n)
+    key = _key_column(src, t, by, dialect).label("key") if by else sa.null().label("key")
     stmt = (
-        sa.select(key, col(Reason.code), count)
+        sa.select(key, col(Reason.code), src.count(t))
         .select_from(src.reasons)
         .join(Reason, col(Reason.id) == reason_id)
         .where(t.c.unit_id.in_(subtree_ids(unit)), dates >= period.start, dates < period.end, src.reason_valid)
@@ -249,6 +274,40 @@ def fetch_reasons(
     if field_id is not None:
         stmt = stmt.where(t.c.field_id == field_id)
     return [(k, str(code), int(n)) for k, code, n in session.execute(stmt)]
+
+
+def _subtree_rows(
+    src: CountSource,
+    unit: Unit,
+    period: Period,
+    by: str | None,
+    dialect: str,
+    sums: list[str],
+    reasons: bool = False,
+    field_id: int | None = None,
+) -> Any:
+    """Sums of `sums` per key (and reason) over the subtree month rollups: the unit's own rows, which count its
+    whole subtree; for by=unit each child's rows (its subtree) and the unit's own leaf rows (the ratings given at
+    the unit itself, not below), keyed by unit id."""
+    t, leaf = (src.reasons, LEAF_REASON_MONTH) if reasons else (src.counts, LEAF_MONTH)
+    extra = ["reason_id"] if reasons else []
+
+    def part(table: Any, units: Any, group: list[Any]) -> Any:
+        key = _key_column(src, table, by, dialect) if by else sa.null()
+        return (
+            sa.select(key.label("key"), *[table.c[c] for c in extra], *[sa.func.sum(table.c[c]).label(c) for c in sums])
+            .where(units, table.c.month.in_(period_months(period)))
+            .where(*([table.c.field_id == field_id] if field_id is not None else []))
+            .group_by(*group, *[table.c[c] for c in extra])
+        )
+
+    if by == "unit":
+        children = sa.select(col(Unit.id)).where(col(Unit.parent_id) == unit.id)
+        return sa.union_all(
+            part(t, t.c.unit_id.in_(children), [t.c.unit_id]),
+            part(leaf, leaf.c.unit_id == unit.id, [leaf.c.unit_id]),
+        )
+    return part(t, t.c.unit_id == unit.id, [_key_column(src, t, by, dialect)] if by else [])
 
 
 def _month_of(value: Any) -> str:
@@ -380,14 +439,21 @@ def _row_layout(session: Session, ref: Reference, unit: Unit, period: Period, by
         for kid in kids:
             meta[kid.code] = (kid.name, kid.name, "all", year)
         meta[unit.code] = (unit.name, unit.name, "all", year)  # ratings at the unit itself, not below
-        paths: dict[int, str] = dict(
-            session.execute(sa.select(col(Unit.id), col(Unit.path)).where(col(Unit.id).in_(subtree_ids(unit)))).all()
-        )
-        # A descendant's path continues the unit's path with its child's id: "/1/7/" + "42/…" → child 42.
-        kid_codes = {str(k.id): k.code for k in kids}
-        depth = len(unit.path)
-        owner = {uid: kid_codes.get(path[depth:].split("/", 1)[0], unit.code) for uid, path in paths.items()}
-        return RowLayout(lambda k: (owner[k],), meta)
+        owner: dict[int, str] = {int(k.id or 0): k.code for k in kids} | {int(unit.id or 0): unit.code}
+
+        def owner_of(unit_id: int) -> tuple[str]:
+            """The child whose subtree holds `unit_id` (the subtree rollup keys by child already; the day rollup
+            and raw ratings key by the unit rated, found here from the paths, read once)."""
+            if unit_id not in owner:
+                # A descendant's path continues the unit's path with its child's id: "/1/7/" + "42/…" → child 42.
+                kid_codes = {str(k.id): k.code for k in kids}
+                depth = len(unit.path)
+                paths = sa.select(col(Unit.id), col(Unit.path)).where(col(Unit.id).in_(subtree_ids(unit)))
+                for uid, path in session.execute(paths):
+                    owner.setdefault(uid, kid_codes.get(path[depth:].split("/", 1)[0], unit.code))
+            return (owner[unit_id],)
+
+        return RowLayout(owner_of, meta)
     if by in ("counter", "officer"):
         model: Any = Counter if by == "counter" else Officer
         # Every counter/officer by id: a rating keeps the unit it was given at, while its counter may have moved

@@ -2,9 +2,11 @@
 
 Random trees, counters, officers, fields, levels, reasons, misuse flags and instants near local midnight at month
 ends are written the way ingest paths write them (one INSERT per batch, single rows, misuse flipped after the
-reasons were stored, level and field corrected, reasons added and removed, ratings deleted, units moved). Then the
-four rollup tables and every grouping of the report must equal a recount computed here from the generated rows,
-never from the same SQL.
+reasons were stored, level, field, date and counter (so unit) corrected, reasons added and removed, ratings
+deleted, units moved with their subtrees, between and after the other changes). Then the six rollup tables (the
+subtree ones with every unit's whole-subtree totals under the tree as it is now), every grouping of the report,
+and the unit × field matrix must equal a recount computed here from the generated rows, never from the same SQL;
+the matrix and a report from the raw ratings must equal it too.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from server.models import (
     RatingReason,
     RatingReasonMonthRollup,
     RatingReasonRollup,
+    RatingReasonSubtreeMonthRollup,
     RatingRollup,
+    RatingSubtreeMonthRollup,
     Reason,
     Unit,
 )
@@ -64,6 +68,7 @@ class RatingRow:
     reasons: set[str]
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     deleted: bool = False
+    pending: bool = False  # a late rating not inserted yet
 
     @property
     def local_date(self) -> date:
@@ -81,44 +86,63 @@ class Scenario:
     root: int
     period: str
     raw_grouping: str | None
+    late: list[RatingRow] = field(default_factory=list)  # inserted by the mutation ("insert_late",), or at the end
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    n_units = draw(st.integers(1, 5))
-    parents: list[int | None] = [None] + [draw(st.none() | st.integers(0, i - 1)) for i in range(1, n_units)]
-    counters = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(1, 4)))]
-    officers = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(0, 3)))]
-    ratings = []
-    for _ in range(draw(st.integers(0, 25))):
+def rating_rows(draw: st.DrawFn, counters: int, officers: int, max_size: int) -> list[RatingRow]:
+    out = []
+    for _ in range(draw(st.integers(0, max_size))):
         day = draw(st.sampled_from(DAYS))
         local = datetime(day.year, day.month, day.day, tzinfo=HCM) + timedelta(minutes=draw(MINUTES))
-        ratings.append(
+        out.append(
             RatingRow(
-                counter=draw(st.integers(0, len(counters) - 1)),
+                counter=draw(st.integers(0, counters - 1)),
                 field=draw(st.sampled_from(sorted(FIELDS))),
                 level=draw(st.integers(1, 4)),
                 misuse=draw(st.booleans()),
-                officer=draw(st.none() | st.integers(0, len(officers) - 1)) if officers else None,
+                officer=draw(st.none() | st.integers(0, officers - 1)) if officers else None,
                 channel=draw(st.sampled_from(["kiosk", "phone"])),
                 at=local.astimezone(UTC),
                 reasons=set(draw(st.lists(st.sampled_from(REASONS), max_size=3, unique=True))),
             )
         )
+    return out
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, units: tuple[int, int] = (1, 5), moves: int = 1) -> Scenario:
+    """Random data and changes; `moves` weighs unit moves against each other kind of change, and with more than
+    one every unit gets a counter (so that every move carries ratings) and late ratings arrive between changes."""
+    n_units = draw(st.integers(*units))
+    parents: list[int | None] = [None] + [draw(st.none() | st.integers(0, i - 1)) for i in range(1, n_units)]
+    counters = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(1, 4)))]
+    if moves > 1:
+        counters = list(range(n_units)) + counters
+    officers = [draw(st.integers(0, n_units - 1)) for _ in range(draw(st.integers(0, 3)))]
+    ratings = draw(rating_rows(len(counters), len(officers), 25))
+    late = draw(rating_rows(len(counters), len(officers), 8)) if moves > 1 else []
+    for r in late:
+        r.pending = True
     mutations: list[tuple[Any, ...]] = []
     if ratings:
         index = st.integers(0, len(ratings) - 1)
+        move = st.tuples(st.just("move"), st.integers(0, n_units - 1), st.none() | st.integers(0, n_units - 1))
         op = st.one_of(
+            *[move] * (moves - 1),
+            st.tuples(st.just("insert_late")),
             st.tuples(st.just("misuse"), index),
             st.tuples(st.just("misuse_batch"), st.lists(index, min_size=1, max_size=6, unique=True)),
             st.tuples(st.just("level"), index, st.integers(1, 4)),
             st.tuples(st.just("field"), index, st.sampled_from(sorted(FIELDS))),
+            st.tuples(st.just("day"), index, st.sampled_from(DAYS)),
+            st.tuples(st.just("counter"), index, st.integers(0, len(counters) - 1)),
             st.tuples(st.just("add_reason"), index, st.sampled_from(REASONS)),
             st.tuples(st.just("drop_reasons"), index),
             st.tuples(st.just("delete"), index),
             st.tuples(st.just("move"), st.integers(0, n_units - 1), st.none() | st.integers(0, n_units - 1)),
         )
-        mutations = draw(st.lists(op, max_size=8))
+        mutations = draw(st.lists(op, max_size=8 + 2 * (moves - 1)))
     return Scenario(
         parents=parents,
         counters=counters,
@@ -129,6 +153,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         root=draw(st.integers(0, n_units - 1)),
         period=draw(st.sampled_from(PERIODS)),
         raw_grouping=draw(st.sampled_from(GROUPINGS)),
+        late=late,
     )
 
 
@@ -166,6 +191,17 @@ class World:
                 for code in sorted(r.reasons):
                     self.session.execute(sa.insert(RatingReason).values(**self._reason(r, code)))
 
+    def insert_late(self) -> None:
+        """The late ratings not inserted yet, as one batch (after the changes so far: under the tree as it is)."""
+        late = [r for r in self.s.late if r.pending]
+        if late:
+            self.session.execute(sa.insert(Rating).values([self._values(r) for r in late]))
+            reasons = [self._reason(r, code) for r in late for code in sorted(r.reasons)]
+            if reasons:
+                self.session.execute(sa.insert(RatingReason).values(reasons))
+        for r in late:
+            r.pending = False
+
     def _values(self, r: RatingRow) -> dict[str, Any]:
         counter = self.counters[r.counter]
         return dict(
@@ -191,6 +227,9 @@ class World:
         rating = Rating.__table__  # type: ignore[attr-defined]
         reason = RatingReason.__table__  # type: ignore[attr-defined]
         for op, *args in self.s.mutations:
+            if op == "insert_late":
+                self.insert_late()
+                continue
             if op == "move":
                 unit, parent = args
                 if parent is not None and self._in_subtree(parent, unit):
@@ -218,6 +257,18 @@ class World:
             elif op == "field":
                 self.session.execute(sa.update(rating).where(where).values(field_id=self.fields[args[1]]))
                 live[0].field = args[1]
+            elif op == "day":  # a date correction: same local time of day, another day (maybe another month)
+                local = live[0].at.astimezone(HCM)
+                at = datetime.combine(args[1], local.timetz()).astimezone(UTC)
+                values = dict(rated_at=at, client_rated_at=at, received_at=at, local_date=factories.local_date(at))
+                self.session.execute(sa.update(rating).where(where).values(**values))
+                live[0].at = at
+            elif op == "counter":  # a counter correction moves the rating to that counter's unit
+                counter = self.counters[args[1]]
+                self.session.execute(
+                    sa.update(rating).where(where).values(counter_id=counter.id, unit_id=counter.unit_id)
+                )
+                live[0].counter = args[1]
             elif op == "add_reason" and args[1] not in live[0].reasons:
                 self.session.execute(sa.insert(reason).values(**self._reason(live[0], args[1])))
                 live[0].reasons.add(args[1])
@@ -228,6 +279,7 @@ class World:
                 self.session.execute(sa.delete(reason).where(reason.c.rating_id == live[0].id))
                 self.session.execute(sa.delete(rating).where(where))
                 live[0].deleted = True
+        self.insert_late()
         self.session.flush()
         self.session.expire_all()
 
@@ -243,7 +295,7 @@ class World:
         return root in self._ancestors(unit)
 
     def live(self) -> list[RatingRow]:
-        return [r for r in self.s.ratings if not r.deleted]
+        return [r for r in self.s.ratings + self.s.late if not r.deleted and not r.pending]
 
     def expected_tables(self) -> dict[str, dict[tuple[Any, ...], tuple[int, ...]]]:
         """Every rollup table as {key: counts}, recounted here."""
@@ -251,8 +303,10 @@ class World:
             "day": Multiset(),
             "day_reason": Multiset(),
             "month_reason": Multiset(),
+            "subtree_reason": Multiset(),
         }
         month: dict[tuple[Any, ...], list[int]] = {}
+        subtree: dict[tuple[Any, ...], list[int]] = {}
         for r in self.live():
             counter = self.counters[r.counter]
             unit_id, counter_id, field_id = int(counter.unit_id), int(counter.id or 0), self.fields[r.field]
@@ -260,21 +314,31 @@ class World:
             day, month_start = r.local_date, r.local_date.replace(day=1)
             sat = SATISFIED[r.level]
             out["day"][(unit_id, day, counter_id, field_id, officer_id, r.channel, r.level, sat, r.misuse)] += 1
+            # The unit itself and every unit above it in the tree as it is now.
+            on_path = [int(self.units[u].id or 0) for u in self._ancestors(self.s.counters[r.counter])]
             # valid, satisfied, misuse, levels 1-5
-            cell = month.setdefault((month_start, unit_id, field_id), [0] * 8)
-            if r.misuse:
-                cell[2] += 1
-            else:
-                cell[0] += 1
-                cell[1] += sat
-                cell[2 + r.level] += 1
+            for cell in [month.setdefault((month_start, unit_id, field_id), [0] * 8)] + [
+                subtree.setdefault((month_start, top, field_id), [0] * 8) for top in on_path
+            ]:
+                if r.misuse:
+                    cell[2] += 1
+                else:
+                    cell[0] += 1
+                    cell[1] += sat
+                    cell[2 + r.level] += 1
             if not r.misuse:
                 for code in r.reasons:
                     reason_id = self.reasons[code]
                     out["day_reason"][(unit_id, day, counter_id, field_id, officer_id, r.channel, reason_id)] += 1
                     out["month_reason"][(month_start, unit_id, field_id, reason_id)] += 1
+                    for top in on_path:
+                        out["subtree_reason"][(month_start, top, field_id, reason_id)] += 1
         tables = {name: {key: (n,) for key, n in counts.items()} for name, counts in out.items()}
-        return {**tables, "month": {key: tuple(values) for key, values in month.items()}}
+        return {
+            **tables,
+            "month": {key: tuple(values) for key, values in month.items()},
+            "subtree": {key: tuple(values) for key, values in subtree.items()},
+        }
 
     def expected_report(
         self, period: Period, by: str | None, root: int | None = None
@@ -357,6 +421,8 @@ def check_world(session: Session, s: Scenario) -> None:
     assert _table(session, RatingMonthRollup, unit_ids) == expected["month"]
     assert _table(session, RatingReasonRollup, unit_ids) == expected["day_reason"]
     assert _table(session, RatingReasonMonthRollup, unit_ids) == expected["month_reason"]
+    assert _table(session, RatingSubtreeMonthRollup, unit_ids) == expected["subtree"]
+    assert _table(session, RatingReasonSubtreeMonthRollup, unit_ids) == expected["subtree_reason"]
 
     period = parse_period(s.period)
     root = session.get(Unit, world.units[s.root].id)
@@ -384,6 +450,7 @@ def check_world(session: Session, s: Scenario) -> None:
 
     # The national matrix: every unit of the subtree × every field, each with its own subtree's totals.
     matrix = unit_field_matrix(session=session, unit=root, period=period)
+    assert matrix.cells == unit_field_matrix(session=session, unit=root, period=period, source="raw").cells
     field_ids = {code: world.fields[code] for code in FIELDS}
     for u, unit in enumerate(world.units):
         if not world._in_subtree(u, s.root):
@@ -405,6 +472,23 @@ def check_world(session: Session, s: Scenario) -> None:
 @given(s=scenarios())
 def test_rollups_equal_a_brute_force_recount(session: Session, s: Scenario) -> None:
     nested = session.begin_nested()  # each example starts from the same empty state
+    try:
+        check_world(session, s)
+    finally:
+        nested.rollback()
+        session.expire_all()
+
+
+@settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(s=scenarios(units=(3, 7), moves=4))
+def test_subtree_rollups_follow_unit_moves(session: Session, s: Scenario) -> None:
+    """Deeper trees, ratings at every unit, and moves among the changes (late batches land on the moved tree)."""
+    nested = session.begin_nested()
     try:
         check_world(session, s)
     finally:

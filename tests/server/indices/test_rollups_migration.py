@@ -1,4 +1,5 @@
-"""Migration 0005 fills the rollups from ratings already stored, and its downgrade leaves no trigger behind."""
+"""Migrations 0005 and 0008 fill the rollups from ratings already stored, and their downgrades leave no trigger
+behind."""
 
 from __future__ import annotations
 
@@ -84,4 +85,68 @@ def test_upgrade_fills_rollups_and_downgrade_removes_triggers(db_factory: Databa
         conn.execute(sa.insert(rating), [_rating(3, date(2026, 1, 7))])
     command.upgrade(cfg, "head")
     assert _month_rows(engine)[0] == ("2026-01-01", 3, 2, 0, 1, 0, 1, 1)
+    engine.dispose()
+
+
+def _subtree_rows(engine: sa.Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [
+            (str(r[0])[:10], *r[1:])
+            for r in conn.execute(
+                sa.text(
+                    "SELECT month, unit_id, valid, satisfied, misuse, level_1, level_4 "
+                    "FROM rating_subtree_month_rollup ORDER BY month, unit_id"
+                )
+            )
+        ]
+
+
+def test_0008_fills_subtree_rollups_and_its_downgrade_removes_its_triggers(db_factory: DatabaseFactory) -> None:
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0006")
+    engine = make_engine(url)
+    ratings = [_rating(4, date(2026, 1, 5)), _rating(1, date(2026, 1, 6)), _rating(2, date(2026, 2, 1), misuse=True)]
+    ratings[1]["unit_id"] = ratings[1]["counter_id"] = 2  # at the commune, below the province
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(unit),
+            [
+                dict(id=1, code="P", name="P", parent_id=None, level="", active=True, path="/1/"),
+                dict(id=2, code="X", name="X", parent_id=1, level="", active=True, path="/1/2/"),
+            ],
+        )
+        conn.execute(
+            sa.insert(counter),
+            [
+                dict(id=1, code="P-1", unit_id=1, name="Q", active=True),
+                dict(id=2, code="X-1", unit_id=2, name="Q", active=True),
+            ],
+        )
+        conn.execute(sa.insert(rating), ratings)
+        conn.execute(sa.insert(rating_reason), [{"rating_id": ratings[1]["id"], "reason_id": 1}])
+    command.upgrade(cfg, "head")
+    # month, unit, valid, satisfied, misuse, level_1, level_4: the province counts its commune too
+    filled = [
+        ("2026-01-01", 1, 2, 1, 0, 1, 1),
+        ("2026-01-01", 2, 1, 0, 0, 1, 0),
+        ("2026-02-01", 1, 0, 0, 1, 0, 0),
+    ]
+    assert _subtree_rows(engine) == filled
+    with Session(engine) as session:
+        assert rebuild(session=session).fixed == 0
+    with engine.connect() as conn:
+        reasons = "SELECT unit_id, n FROM rating_reason_subtree_month_rollup ORDER BY unit_id"
+        assert conn.execute(sa.text(reasons)).all() == [(1, 1), (2, 1)]
+
+    command.downgrade(cfg, "0006")
+    with engine.begin() as conn:  # no trigger left that writes to a dropped table, on ratings nor on unit paths
+        conn.execute(sa.insert(rating), [_rating(3, date(2026, 1, 7))])
+        conn.execute(sa.text("UPDATE unit SET parent_id = NULL, path = '/2/' WHERE id = 2"))
+    command.upgrade(cfg, "head")
+    assert _subtree_rows(engine) == [
+        ("2026-01-01", 1, 2, 2, 0, 0, 1),
+        ("2026-01-01", 2, 1, 0, 0, 1, 0),
+        ("2026-02-01", 1, 0, 0, 1, 0, 0),
+    ]
     engine.dispose()

@@ -282,8 +282,9 @@ def test_a_scale_level_the_month_rollup_has_no_column_for(session: Session, sour
 
 def test_which_table_answers() -> None:
     month, days = parse_period("2026-Q2"), parse_period("2026-04-02..2026-04-30")
-    assert choose_source(month, "field", "rollup").kind == "month"
-    assert choose_source(month, "counter", "rollup").kind == "day"  # the month rollup has no counters
+    for by in (None, "field", "group", "unit", "month"):
+        assert choose_source(month, by, "rollup").kind == "subtree"
+    assert choose_source(month, "counter", "rollup").kind == "day"  # the month rollups have no counters
     assert choose_source(days, "field", "rollup").kind == "day"
     assert choose_source(month, "field", "rollup", levels=(1, 2, 3, 4, 5, 6)).kind == "day"
     assert choose_source(month, "field", "raw").kind == "raw"
