@@ -104,7 +104,7 @@ def _subtree_rows(engine: sa.Engine) -> list[tuple[object, ...]]:
 def test_0008_fills_subtree_rollups_and_its_downgrade_removes_its_triggers(db_factory: DatabaseFactory) -> None:
     url = db_factory.empty_url()
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0006")
+    command.upgrade(cfg, "0007")
     engine = make_engine(url)
     ratings = [_rating(4, date(2026, 1, 5)), _rating(1, date(2026, 1, 6)), _rating(2, date(2026, 2, 1), misuse=True)]
     ratings[1]["unit_id"] = ratings[1]["counter_id"] = 2  # at the commune, below the province
@@ -139,7 +139,7 @@ def test_0008_fills_subtree_rollups_and_its_downgrade_removes_its_triggers(db_fa
         reasons = "SELECT unit_id, n FROM rating_reason_subtree_month_rollup ORDER BY unit_id"
         assert conn.execute(sa.text(reasons)).all() == [(1, 1), (2, 1)]
 
-    command.downgrade(cfg, "0006")
+    command.downgrade(cfg, "0007")
     with engine.begin() as conn:  # no trigger left that writes to a dropped table, on ratings nor on unit paths
         conn.execute(sa.insert(rating), [_rating(3, date(2026, 1, 7))])
         conn.execute(sa.text("UPDATE unit SET parent_id = NULL, path = '/2/' WHERE id = 2"))
