@@ -322,7 +322,7 @@ def run_backend(
         start = datetime.now(UTC) - timedelta(days=390 - 5 * k)
         proc, port = _serve(app, db_url, workers)
         try:
-            wait_for(f"http://127.0.0.1:{port}/healthz") if app.startswith("server") else time.sleep(3)
+            wait_for(f"http://127.0.0.1:{port}/{'healthz' if app.startswith('server') else 'docs'}")
             _load("warm-up", port, tokens, 2, start - timedelta(days=2), db_url)
             result = _load(name, port, tokens, seconds, start, db_url, server_pid=proc.pid)
             if backend == "sqlite":
