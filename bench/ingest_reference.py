@@ -3,7 +3,7 @@
 No validation beyond `json.loads`, no idempotency, misuse or clock logic, no per-item answers worth the name: the
 device's counter and unit come from a dictionary of token hashes read at start-up (no query per request), and the
 batch goes to PostgreSQL as one plain `INSERT … SELECT FROM unnest(arrays)` with the raw driver (one connection per
-worker thread, one transaction per request). One statement per batch matters: the rollup triggers run once per
+worker thread, one transaction per request), its reasons as another. One statement per batch matters: the rollup triggers run once per
 statement, and row-by-row statements from concurrent batches deadlock in them. The rating table's indexes, foreign
 keys and triggers apply as for the real endpoint, so the pair shows what hailong's own work costs on top of the
 database's.
@@ -28,7 +28,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 
 from server.db import make_engine
-from server.models import Rating
+from server.models import Rating, RatingReason
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 INSERT = (
@@ -38,6 +38,7 @@ INSERT = (
     "r.day, now(), false FROM unnest(%(ids)s::uuid[], %(levels)s::int[], %(ats)s::timestamptz[], %(days)s::date[]) "
     "AS r(id, level, at, day)"
 )
+REASONS = "INSERT INTO rating_reason (rating_id, reason_id) SELECT * FROM unnest(%(ids)s::uuid[], %(reasons)s::int[])"
 
 
 async def raw_body(request: Request) -> bytes:
@@ -56,6 +57,7 @@ def create_app() -> FastAPI:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as conn:
         fields: dict[str, int] = dict(conn.execute("SELECT code, id FROM field").fetchall())
+        reasons: dict[str, int] = dict(conn.execute("SELECT code, id FROM reason").fetchall())
         devices = {token_hash: tuple(ids) for token_hash, *ids in conn.execute(DEVICES)}
     local = threading.local()
     app = FastAPI()
@@ -81,9 +83,12 @@ def create_app() -> FastAPI:
             "counter": counter_id,
             "device": device_id,
         }
+        chosen = [(params["ids"][i], reasons[code]) for i, item in enumerate(items) for code in item["reasons"]]
         conn = connection()
         with conn.transaction():
             conn.execute(INSERT, params)
+            if chosen:
+                conn.execute(REASONS, {"ids": [c[0] for c in chosen], "reasons": [c[1] for c in chosen]})
         results = [{"id": item["id"], "status": "created"} for item in items]
         return Response(json.dumps({"results": results}), media_type="application/json")
 
@@ -95,6 +100,7 @@ def _sqlite_app(url: str) -> FastAPI:
     table = Rating.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         fields: dict[str, int] = dict(conn.execute(sa.text("SELECT code, id FROM field")).tuples().all())
+        reasons: dict[str, int] = dict(conn.execute(sa.text("SELECT code, id FROM reason")).tuples().all())
         devices = {token_hash: tuple(ids) for token_hash, *ids in conn.execute(sa.text(DEVICES))}
     app = FastAPI()
 
@@ -121,8 +127,15 @@ def _sqlite_app(url: str) -> FastAPI:
                     "received_at": at,
                 }
             )
+        chosen = [
+            {"rating_id": row["id"], "reason_id": reasons[code]}
+            for row, item in zip(rows, items, strict=True)
+            for code in item["reasons"]
+        ]
         with engine.begin() as conn:
             conn.execute(sa.insert(table), rows)
+            if chosen:
+                conn.execute(sa.insert(RatingReason.__table__), chosen)  # type: ignore[attr-defined]
         results = [{"id": item["id"], "status": "created"} for item in items]
         return Response(json.dumps({"results": results}), media_type="application/json")
 
