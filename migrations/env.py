@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
@@ -13,6 +15,26 @@ from server.db import make_engine
 config = context.config
 target_metadata = SQLModel.metadata
 
+#: Foreign keys of `rating` (as the models declare them) that PostgreSQL enforces on `rating_rollup` instead,
+#: once per rollup key rather than once per inserted rating (migration 0008): column and referenced column.
+FOREIGN_KEYS_ON_ROLLUPS = {
+    ("unit_id", "unit.id"),
+    ("counter_id", "counter.id"),
+    ("field_id", "field.id"),
+    ("level", "scale_level.level"),
+}
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """The drift check compares everything but the foreign keys PostgreSQL keeps on the rollup (see above)."""
+    if type_ != "foreign_key_constraint" or context.get_bind().dialect.name != "postgresql":
+        return True
+    moved = len(obj.elements) == 1 and (obj.elements[0].parent.name, obj.elements[0].target_fullname) in (
+        FOREIGN_KEYS_ON_ROLLUPS
+    )
+    # Declared on rating in the models, present on rating_rollup in the database.
+    return not moved or obj.table.name != ("rating_rollup" if reflected else "rating")
+
 
 def _configure(connection: Connection) -> None:
     context.configure(
@@ -20,6 +42,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
 
 

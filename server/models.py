@@ -170,8 +170,6 @@ class Rating(SQLModel, table=True):
 
     __table_args__ = (
         sa.Index("ix_rating_unit_day", "unit_id", "local_date"),
-        sa.Index("ix_rating_counter_day", "counter_id", "local_date"),
-        sa.Index("ix_rating_field_day", "field_id", "local_date"),
         sa.Index("ix_rating_local_date", "local_date"),
         # Comments are few: the dashboard's "latest comments" walks this small index newest first.
         sa.Index(
@@ -181,6 +179,8 @@ class Rating(SQLModel, table=True):
             sqlite_where=sa.text("comment IS NOT NULL"),
         ),
     )
+    # PostgreSQL enforces the references of level, field, unit and counter on the rating's rollup row (migration
+    # 0008, migrations/env.py): once per rollup key instead of once per rating.
     id: uuid.UUID = Field(primary_key=True, description="client-generated UUID: the idempotency key")
     level: int = Field(foreign_key="scale_level.level")
     satisfied: bool

@@ -12,13 +12,14 @@ The hot path avoids the ORM: a handful of queries per batch whatever its size.
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Literal, NamedTuple
 
+import pydantic_core
 import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -79,11 +80,10 @@ class Reference:
     satisfied: dict[int, bool]
 
 
-@dataclass(frozen=True)
-class Press:
+class Press(NamedTuple):
     """A rating as the misuse filter sees it: when, and whether it came without a visit."""
 
-    id: str
+    id: uuid.UUID
     at: datetime
     walk_up: bool
 
@@ -143,13 +143,16 @@ def _validate_item(item: Any) -> Item:
         return InvalidItem(raw_id=raw_id, detail="; ".join(problems))
 
 
-def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[str]:
+def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[uuid.UUID]:
     """Ids of walk-up presses that came less than `window` after the previous press at the same device.
 
     Order-independent: presses are taken in time order (ties by id), whatever order they arrived in.
     """
-    ordered = sorted(presses, key=lambda p: (p.at, p.id))
+    ordered = sorted(presses, key=_TIME_THEN_ID)
     return {cur.id for prev, cur in itertools.pairwise(ordered) if cur.walk_up and cur.at - prev.at < window}
+
+
+_TIME_THEN_ID = attrgetter("at", "id")
 
 
 def load_reference(conn: sa.Connection) -> Reference:
@@ -176,14 +179,18 @@ def load_reference(conn: sa.Connection) -> Reference:
 
 @dataclass(slots=True)
 class _Candidate:
+    """A rating that passed the checks: where it stands in the batch, its corrected time, and its visit if any."""
+
     index: int
     item: RatingIn
-    sid: str
-    row: dict[str, Any]
+    rated_at: datetime
+    visit: dict[str, Any] | None = None
+    misuse: bool = False
 
 
-#: One answer: the id as answered, the status, and a detail for `conflict` and `invalid`.
-Outcome = tuple[str | None, str, str | None]
+#: One answer: the id as answered (a UUID, or the text sent when it was not one), the status, and a detail for
+#: `conflict` and `invalid`.
+Outcome = tuple[uuid.UUID | str | None, str, str | None]
 
 
 def ingest_ratings(
@@ -212,80 +219,88 @@ def ingest_ratings(
         # threads, so the holder always gets one to finish.
         unit_query = unit_query.with_for_update(of=DEVICE)
     unit_id = conn.execute(unit_query).scalar_one()
+    if conn.dialect.name == "postgresql":
+        # The engine plans every statement for its parameters (`force_custom_plan`, for the reports). That holds
+        # for the foreign-key checks PostgreSQL runs on each inserted row too: 5 per rating, each planned anew, was
+        # over half of the database's work for a batch. Their plans never depend on the values.
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
     ref = load_reference(conn)
     earliest = now - timedelta(days=MAX_PAST_DAYS)
     latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)
     results: list[Outcome | None] = [None] * len(batch.items)
 
-    checked: list[tuple[int, RatingIn, str, datetime]] = []
+    # This loop and the ones below run for every rating of every batch: plain tuples and slots, no per-item dicts.
+    checked: list[_Candidate] = []
     for i, item in enumerate(batch.items):
         if isinstance(item, InvalidItem):
             results[i] = (item.raw_id, "invalid", item.detail)
             continue
-        sid = str(item.id)
         try:
             rated_at = (item.rated_at + offset).astimezone(UTC)
         except OverflowError:  # a time (or device clock) near year 1 or 9999
-            results[i] = (sid, "invalid", "rated_at is out of range after clock correction")
+            results[i] = (item.id, "invalid", "rated_at is out of range after clock correction")
             continue
         problem = _item_problem(item, ref, rated_at, earliest, latest)
         if problem:
-            results[i] = (sid, "invalid", problem)
+            results[i] = (item.id, "invalid", problem)
         else:
-            checked.append((i, item, sid, rated_at))
+            checked.append(_Candidate(i, item, rated_at))
 
-    visits = _lock_visits(conn, {item.visit_token for _, item, _, _ in checked if item.visit_token})
+    visits = _lock_visits(conn, {c.item.visit_token for c in checked if c.item.visit_token})
     candidates: list[_Candidate] = []
     look_up: list[tuple[int, RatingIn]] = []  # not inserted now: a replay, a conflict, or a rated visit
-    seen_ids: set[str] = set()
+    seen_ids: set[uuid.UUID] = set()
     used_visits: set[int] = set()
-    tz = settings.tz
-    for i, item, sid, rated_at in checked:
+    for cand in checked:
+        item = cand.item
         visit = None
         if item.visit_token:
-            visit = visits.get(item.visit_token)
-            problem = _visit_problem(visit, device, rated_at)
+            visit = cand.visit = visits.get(item.visit_token)
+            problem = _visit_problem(visit, device, cand.rated_at)
             if problem:
-                results[i] = (sid, "invalid", problem)
+                results[cand.index] = (item.id, "invalid", problem)
                 continue
-        if sid in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
-            look_up.append((i, item))
+        if item.id in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
+            look_up.append((cand.index, item))
             continue
-        seen_ids.add(sid)
+        seen_ids.add(item.id)
         if visit is not None:
             used_visits.add(visit["id"])
-        candidates.append(_Candidate(i, item, sid, _row(item, ref, visit, rated_at, now, device, unit_id, tz)))
+        candidates.append(cand)
 
     existing_flags = _apply_misuse(conn, device, candidates, settings)
-    candidates.sort(key=lambda c: c.sid)  # one lock order for every transaction: no deadlocks between batches
-    inserted = _insert_ratings(conn, candidates)
-    reason_rows: list[dict[str, Any]] = []
-    created_rows: list[dict[str, Any]] = []
+    candidates.sort(key=_by_id)  # one lock order for every transaction: no deadlocks between batches
+    rows = _Rows(ref=ref, device=device, unit_id=unit_id, now=now, tz=settings.tz)
+    inserted = _insert_ratings(conn, candidates, rows)
+    reason_rows: list[tuple[uuid.UUID, int]] = []
+    created: list[_Candidate] = []
     for cand in candidates:
-        if cand.sid not in inserted:
-            look_up.append((cand.index, cand.item))
+        item = cand.item
+        if inserted is not None and item.id not in inserted:
+            look_up.append((cand.index, item))
             continue
-        results[cand.index] = (cand.sid, "created", None)
-        created_rows.append(cand.row)
-        if cand.item.reasons:
-            reason_rows.extend(
-                {"rating_id": cand.row["id"], "reason_id": ref.reasons[code]} for code in sorted(set(cand.item.reasons))
-            )
-        if cand.row["visit_id"] is not None:
-            _mark_visit_rated(conn, cand.row["visit_id"], cand.row["rated_at"])
-    if reason_rows:
-        conn.execute(sa.insert(RATING_REASON), reason_rows)
+        results[cand.index] = (item.id, "created", None)
+        created.append(cand)
+        if item.reasons:
+            reason_rows.extend((item.id, ref.reasons[code]) for code in sorted(set(item.reasons)))
+        if cand.visit is not None:
+            _mark_visit_rated(conn, cand.visit["id"], cand.rated_at)
+    _insert_reasons(conn, reason_rows)
     if existing_flags:
         conn.execute(
             sa.update(RATING)
-            .where(RATING.c.id.in_(sorted(uuid.UUID(s) for s in existing_flags)), RATING.c.misuse.is_(False))
+            .where(RATING.c.id.in_(sorted(existing_flags)), RATING.c.misuse.is_(False))
             .values(misuse=True, misuse_reason=MISUSE_RAPID_REPEAT)
         )
     for index, item, status, detail in _compare_with_stored(conn, look_up, ref, visits, device):
-        results[index] = (str(item.id), status, detail)
+        results[index] = (item.id, status, detail)
 
-    _update_device(conn, device, now, batch.sent_at, offset, created_rows)
+    _update_device(conn, device, now, batch.sent_at, offset, created)
     return [r for r in results if r is not None]
+
+
+def _by_id(cand: _Candidate) -> int:
+    return cand.item.id.int  # the order of the canonical text and of PostgreSQL's uuid alike
 
 
 def _visit_problem(visit: dict[str, Any] | None, device: KioskDevice, rated_at: datetime) -> str | None:
@@ -329,48 +344,54 @@ def _lock_visits(conn: sa.Connection, tokens: set[str]) -> dict[str, dict[str, A
     return {row.token: row._asdict() for row in conn.execute(query)}
 
 
-def _row(
-    item: RatingIn,
-    ref: Reference,
-    visit: dict[str, Any] | None,
-    rated_at: datetime,
-    now: datetime,
-    device: KioskDevice,
-    unit_id: int,
-    tz: tzinfo,
-) -> dict[str, Any]:
-    comment = (item.comment or "").strip() or None
-    return {
-        "id": item.id,
-        "level": item.level,
-        "satisfied": ref.satisfied[item.level],
-        "field_id": visit["field_id"] if visit else ref.fields[item.field],
-        "unit_id": unit_id,
-        "counter_id": device.counter_id,
-        "officer_id": visit["officer_id"] if visit else None,
-        "visit_id": visit["id"] if visit else None,
-        "channel": "kiosk",
-        "comment": comment,
-        "contact": None,
-        "contact_consent": False,
-        "rated_at": rated_at,
-        "client_rated_at": item.rated_at,
-        "local_date": rated_at.astimezone(tz).date(),
-        "received_at": now,
-        "device_id": device.id,
-        "misuse": False,
-        "misuse_reason": None,
-    }
+@dataclass(frozen=True)
+class _Rows:
+    """What turns candidates into `rating` rows: the codes, the device and its unit, the time, the reporting zone."""
+
+    ref: Reference
+    device: KioskDevice
+    unit_id: int
+    now: datetime
+    tz: tzinfo
+
+    def full(self, cand: _Candidate) -> dict[str, Any]:
+        """Every column of the rating row."""
+        item, visit = cand.item, cand.visit
+        return {
+            "id": item.id,
+            "level": item.level,
+            "satisfied": self.ref.satisfied[item.level],
+            "field_id": visit["field_id"] if visit else self.ref.fields[item.field],
+            "unit_id": self.unit_id,
+            "counter_id": self.device.counter_id,
+            "officer_id": visit["officer_id"] if visit else None,
+            "visit_id": visit["id"] if visit else None,
+            "channel": "kiosk",
+            "comment": _comment(item),
+            "contact": None,
+            "contact_consent": False,
+            "rated_at": cand.rated_at,
+            "client_rated_at": item.rated_at,
+            "local_date": cand.rated_at.astimezone(self.tz).date(),
+            "received_at": self.now,
+            "device_id": self.device.id,
+            "misuse": cand.misuse,
+            "misuse_reason": MISUSE_RAPID_REPEAT if cand.misuse else None,
+        }
+
+
+def _comment(item: RatingIn) -> str | None:
+    return (item.comment or "").strip() or None
 
 
 def _apply_misuse(
     conn: sa.Connection, device: KioskDevice, candidates: list[_Candidate], settings: Settings
-) -> set[str]:
+) -> set[uuid.UUID]:
     """Flag rapid repeats among the new ratings; return stored ones that a late-arriving press now flags."""
     window = timedelta(seconds=settings.misuse_window_seconds)
     if not candidates or window <= timedelta(0):
         return set()
-    times = [c.row["rated_at"] for c in candidates]
+    times = [c.rated_at for c in candidates]
     stored = conn.execute(
         sa.select(RATING.c.id, RATING.c.rated_at, RATING.c.visit_id, RATING.c.misuse).where(
             RATING.c.device_id == device.id,
@@ -378,27 +399,28 @@ def _apply_misuse(
             RATING.c.rated_at <= max(times) + window,
         )
     ).all()
-    presses = {str(row.id): Press(str(row.id), row.rated_at, row.visit_id is None) for row in stored}
+    presses = {row.id: Press(row.id, row.rated_at, row.visit_id is None) for row in stored}
     for cand in candidates:
-        presses.setdefault(cand.sid, Press(cand.sid, cand.row["rated_at"], cand.row["visit_id"] is None))
+        if cand.item.id not in presses:
+            presses[cand.item.id] = Press(cand.item.id, cand.rated_at, cand.visit is None)
     flagged = flag_rapid_repeats(presses.values(), window)
-    stored_unflagged = {str(row.id) for row in stored if not row.misuse}
-    stored_ids = {str(row.id) for row in stored}
-    for cand in candidates:
-        if cand.sid in flagged and cand.sid not in stored_ids:
-            cand.row["misuse"] = True
-            cand.row["misuse_reason"] = MISUSE_RAPID_REPEAT
-    return flagged & stored_unflagged
-
-
-def _insert_ratings(conn: sa.Connection, candidates: list[_Candidate]) -> set[str]:
-    """Insert what is new, skip what exists (by id, or a visit already rated); return the ids inserted."""
-    if not candidates:
+    if not flagged:
         return set()
+    stored_ids = {row.id for row in stored}
+    for cand in candidates:
+        if cand.item.id in flagged and cand.item.id not in stored_ids:
+            cand.misuse = True
+    return flagged & {row.id for row in stored if not row.misuse}
+
+
+def _insert_ratings(conn: sa.Connection, candidates: list[_Candidate], rows: _Rows) -> set[uuid.UUID] | None:
+    """Insert what is new, skip what exists (by id, or a visit already rated); the ids inserted (None: all)."""
+    if not candidates:
+        return None
     if conn.dialect.name == "postgresql":
-        return _insert_ratings_postgresql(conn, candidates)
+        return _insert_ratings_postgresql(conn, candidates, rows)
     statement = sqlite_insert(RATING).on_conflict_do_nothing().returning(RATING.c.id)
-    return {str(i) for i in conn.execute(statement, [c.row for c in candidates]).scalars()}
+    return set(conn.execute(statement, [rows.full(c) for c in candidates]).scalars())
 
 
 #: Column, its key in the JSON sent to PostgreSQL, and its SQL type.
@@ -414,46 +436,74 @@ _PG_COLUMNS = [
     ("client_rated_at", "k", "timestamptz"),
     ("local_date", "d", "date"),
     ("misuse", "m", "bool"),
-    ("misuse_reason", "n", "text"),
 ]
-_PG_SCALARS = ["unit_id", "counter_id", "channel", "received_at", "device_id"]
+_PG_SCALARS = ["unit_id", "counter_id", "received_at", "device_id"]
+# What comes back is a count, and the ids only when some rows were skipped (a replay, a rated visit): the usual
+# batch answers one row instead of 500.
 _PG_INSERT = (
-    "INSERT INTO rating ({columns}, {scalars}, contact, contact_consent) "
-    "SELECT {keys}, {scalar_params}, NULL, false "
+    "WITH inserted AS ("
+    "INSERT INTO rating ({columns}, misuse_reason, {scalars}, channel, contact, contact_consent) "
+    "SELECT {keys}, CASE WHEN r.m THEN '{misuse}' END, {scalar_params}, 'kiosk', NULL, false "
     "FROM json_to_recordset(%(rows)s::json) AS r({key_types}) "
-    "ON CONFLICT DO NOTHING RETURNING id::text"
+    "ON CONFLICT DO NOTHING RETURNING id) "
+    "SELECT count(*), CASE WHEN count(*) < %(n)s THEN array_agg(id) END FROM inserted"
 ).format(
     columns=", ".join(name for name, _, _ in _PG_COLUMNS),
     scalars=", ".join(_PG_SCALARS),
     keys=", ".join(f"r.{key}" for _, key, _ in _PG_COLUMNS),
+    misuse=MISUSE_RAPID_REPEAT,
     scalar_params=", ".join(f"%({name})s" for name in _PG_SCALARS),
     key_types=", ".join(f"{key} {kind}" for _, key, kind in _PG_COLUMNS),
 )
 
 
-def _insert_ratings_postgresql(conn: sa.Connection, candidates: list[_Candidate]) -> set[str]:
-    # The batch travels as one JSON document that PostgreSQL unpacks into rows: serialising it is one C call,
-    # far cheaper than adapting 500 VALUES tuples (or one array per column) parameter by parameter.
-    records = [
-        {
-            "i": sid,
-            "l": row["level"],
-            "s": row["satisfied"],
-            "f": row["field_id"],
-            "o": row["officer_id"],
-            "v": row["visit_id"],
-            "c": row["comment"],
-            "r": row["rated_at"].isoformat(),
-            "k": row["client_rated_at"].isoformat(),
-            "d": row["local_date"].isoformat(),
-            "m": row["misuse"],
-            "n": row["misuse_reason"],
-        }
-        for sid, row in ((c.sid, c.row) for c in candidates)
-    ]
-    params: dict[str, Any] = {"rows": json.dumps(records, separators=(",", ":"))}
-    params.update({name: candidates[0].row[name] for name in _PG_SCALARS})
-    return {row[0] for row in conn.exec_driver_sql(_PG_INSERT, params)}
+def _insert_ratings_postgresql(conn: sa.Connection, candidates: list[_Candidate], rows: _Rows) -> set[uuid.UUID] | None:
+    # The batch travels as one JSON document that PostgreSQL unpacks into rows, serialised by pydantic-core in
+    # one call (UUIDs, times and dates included): far cheaper than adapting 500 × 11 parameters one by one, and
+    # than turning each value into text in Python first.
+    ref, tz = rows.ref, rows.tz
+    records = []
+    for cand in candidates:
+        item, visit = cand.item, cand.visit
+        records.append(
+            {
+                "i": item.id,
+                "l": item.level,
+                "s": ref.satisfied[item.level],
+                "f": visit["field_id"] if visit else ref.fields[item.field],
+                "o": visit["officer_id"] if visit else None,
+                "v": visit["id"] if visit else None,
+                "c": _comment(item) if item.comment else None,
+                "r": cand.rated_at,
+                "k": item.rated_at,
+                "d": cand.rated_at.astimezone(tz).date(),
+                "m": cand.misuse,
+            }
+        )
+    params = {
+        "rows": pydantic_core.to_json(records).decode(),
+        "n": len(candidates),
+        "unit_id": rows.unit_id,
+        "counter_id": rows.device.counter_id,
+        "received_at": rows.now,
+        "device_id": rows.device.id,
+    }
+    count, ids = conn.exec_driver_sql(_PG_INSERT, params).one()
+    return None if count == len(candidates) else set(ids or ())
+
+
+def _insert_reasons(conn: sa.Connection, reasons: list[tuple[uuid.UUID, int]]) -> None:
+    """The reasons of the ratings created, in one statement (the rollup trigger then runs once per batch)."""
+    if not reasons:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "INSERT INTO rating_reason (rating_id, reason_id) "
+            "SELECT * FROM unnest(%(ids)s::uuid[], %(reasons)s::int[])",
+            {"ids": [r[0] for r in reasons], "reasons": [r[1] for r in reasons]},
+        )
+    else:  # row-level triggers on SQLite: one statement or many costs the same
+        conn.execute(sa.insert(RATING_REASON), [{"rating_id": r, "reason_id": x} for r, x in reasons])
 
 
 def _mark_visit_rated(conn: sa.Connection, visit_id: int, rated_at: datetime) -> None:
@@ -529,14 +579,14 @@ def _update_device(
     now: datetime,
     sent_at: datetime | None,
     offset: timedelta,
-    created: list[dict[str, Any]],
+    created: list[_Candidate],
 ) -> None:
     # Last statement of the batch: the device row lock is held only for the commit that follows.
     values: dict[str, Any] = {"last_seen_at": now}
     if sent_at is not None:
         values["clock_offset_seconds"] = round(offset.total_seconds(), 3)
         values["clock_flagged"] = abs(offset.total_seconds()) > CLOCK_TOLERANCE_SECONDS
-    walk_ups = [row["rated_at"] for row in created if row["visit_id"] is None]
+    walk_ups = [cand.rated_at for cand in created if cand.visit is None]
     if walk_ups:
         latest_press = max(walk_ups)
         if device.last_press_at is None or latest_press > device.last_press_at:
@@ -550,4 +600,4 @@ def results_json(results: list[Outcome]) -> bytes:
         {"id": rid, "status": status} if detail is None else {"id": rid, "status": status, "detail": detail}
         for rid, status, detail in results
     ]
-    return json.dumps({"results": out}, ensure_ascii=False, separators=(",", ":")).encode()
+    return pydantic_core.to_json({"results": out})  # UUIDs in their canonical text form
