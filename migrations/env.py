@@ -16,7 +16,7 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 #: Foreign keys of `rating` (as the models declare them) that PostgreSQL enforces on `rating_rollup` instead,
-#: once per rollup key rather than once per inserted rating (migration 0008): column and referenced column.
+#: once per rollup key rather than once per inserted rating (migration 0009): column and referenced column.
 FOREIGN_KEYS_ON_ROLLUPS = {
     ("unit_id", "unit.id"),
     ("counter_id", "counter.id"),

@@ -180,7 +180,7 @@ class Rating(SQLModel, table=True):
         ),
     )
     # PostgreSQL enforces the references of level, field, unit and counter on the rating's rollup row (migration
-    # 0008, migrations/env.py): once per rollup key instead of once per rating.
+    # 0009, migrations/env.py): once per rollup key instead of once per rating.
     id: uuid.UUID = Field(primary_key=True, description="client-generated UUID: the idempotency key")
     level: int = Field(foreign_key="scale_level.level")
     satisfied: bool

@@ -93,7 +93,7 @@ def test_new_database_has_default_reference_data(db_factory: DatabaseFactory) ->
     }
 
 
-# --- references of ratings (migration 0008: PostgreSQL checks four of them on the rollup row) ---------------------
+# --- references of ratings (migration 0009: PostgreSQL checks four of them on the rollup row) ---------------------
 
 
 def _rating_row(**overrides: object) -> dict[str, object]:
@@ -156,17 +156,17 @@ def test_what_a_rating_names_cannot_be_deleted(db_factory: DatabaseFactory, dele
         engine.dispose()
 
 
-def test_0008_round_trip_with_ratings_stored(db_factory: DatabaseFactory) -> None:
+def test_0009_round_trip_with_ratings_stored(db_factory: DatabaseFactory) -> None:
     """The references move to the rollup and back with ratings in the table, and stay enforced at each step."""
     url = db_factory.empty_url()
     cfg = alembic_config(url)
-    command.upgrade(cfg, "0007")
+    command.upgrade(cfg, "0008")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             _seed_counter(conn)
             conn.execute(sa.insert(RATING), [_rating_row(level=lv) for lv in (1, 2, 3, 4)])
-        for target in ("head", "0007", "head"):
+        for target in ("head", "0008", "head"):
             (command.upgrade if target == "head" else command.downgrade)(cfg, target)
             with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
                 conn.execute(sa.insert(RATING), [_rating_row(counter_id=999)])

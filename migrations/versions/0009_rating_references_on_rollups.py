@@ -16,8 +16,8 @@ about the difference (`FOREIGN_KEYS_ON_ROLLUPS`).
 `ix_rating_counter_day` and `ix_rating_field_day` served no query since the reports read the rollups: every
 remaining query on `rating` filters by id, visit, device, unit or day, or walks the commented ratings.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-28
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
