@@ -3,10 +3,10 @@
 No validation beyond `json.loads`, no idempotency, misuse or clock logic, no per-item answers worth the name: the
 device's counter and unit come from a dictionary of token hashes read at start-up (no query per request), and the
 batch goes to PostgreSQL as one plain `INSERT … SELECT FROM unnest(arrays)` with the raw driver (one connection per
-worker thread, one transaction per request), its reasons as another. One statement per batch matters: the rollup triggers run once per
-statement, and row-by-row statements from concurrent batches deadlock in them. The rating table's indexes, foreign
-keys and triggers apply as for the real endpoint, so the pair shows what hailong's own work costs on top of the
-database's.
+worker thread, one transaction per request), its reasons as another. One statement per batch matters: the rollup
+triggers run once per statement, and row-by-row statements from concurrent batches deadlock in them. The rating
+table's indexes, foreign keys and triggers apply as for the real endpoint, so the pair shows what hailong's own work
+costs on top of the database's.
 
     DATABASE_URL=postgresql+psycopg://... uvicorn bench.ingest_reference:create_app --factory
 """
