@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         from server.app import create_app
         from tests.logins import post_login
 
-        settings = Settings(database_url=url, environment="test", secret_key="x" * 40)
+        # No figures cache: every request computes its reports afresh (the worst case, what a first visit costs).
+        settings = Settings(database_url=url, environment="test", secret_key="x" * 40, dashboard_cache_seconds=0)
         load_before = f"{os.getloadavg()[0]:.1f}"
         with TestClient(create_app(settings)) as client:
             assert post_login(client, "bench", "bench-password-1").status_code == 303
