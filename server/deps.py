@@ -13,8 +13,8 @@ from server.config import Settings
 from server.models import KioskDevice
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: no thread-pool hop for reading an attribute)."""
     settings: Settings = request.app.state.settings
     return settings
 

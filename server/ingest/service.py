@@ -249,7 +249,7 @@ def ingest_ratings(
     visits = _lock_visits(conn, {c.item.visit_token for c in checked if c.item.visit_token})
     candidates: list[_Candidate] = []
     look_up: list[tuple[int, RatingIn]] = []  # not inserted now: a replay, a conflict, or a rated visit
-    seen_ids: set[uuid.UUID] = set()
+    seen_ids: set[int] = set()  # UUIDs as integers: hashed in C, not by UUID.__hash__
     used_visits: set[int] = set()
     for cand in checked:
         item = cand.item
@@ -260,10 +260,11 @@ def ingest_ratings(
             if problem:
                 results[cand.index] = (item.id, "invalid", problem)
                 continue
-        if item.id in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
+        key = item.id.int
+        if key in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
             look_up.append((cand.index, item))
             continue
-        seen_ids.add(item.id)
+        seen_ids.add(key)
         if visit is not None:
             used_visits.add(visit["id"])
         candidates.append(cand)
@@ -399,10 +400,11 @@ def _apply_misuse(
             RATING.c.rated_at <= max(times) + window,
         )
     ).all()
-    presses = {row.id: Press(row.id, row.rated_at, row.visit_id is None) for row in stored}
+    presses = {row.id.int: Press(row.id, row.rated_at, row.visit_id is None) for row in stored}
     for cand in candidates:
-        if cand.item.id not in presses:
-            presses[cand.item.id] = Press(cand.item.id, cand.rated_at, cand.visit is None)
+        key = cand.item.id.int
+        if key not in presses:
+            presses[key] = Press(cand.item.id, cand.rated_at, cand.visit is None)
     flagged = flag_rapid_repeats(presses.values(), window)
     if not flagged:
         return set()
