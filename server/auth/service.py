@@ -102,9 +102,13 @@ def audit(
     session.add(AuditLog(actor=actor, action=action, target=target, detail=detail, ip=ip))
 
 
+# Built once: every kiosk request runs it (building and cache-keying an ORM select costs as much as running it).
+_DEVICE_BY_TOKEN_HASH = select(KioskDevice).where(KioskDevice.token_hash == sa.bindparam("token_hash"))
+
+
 def device_from_token(*, session: Session, token: str) -> KioskDevice:
     """The live kiosk device holding this bearer token, or 401 (unknown or revoked)."""
-    device = session.exec(select(KioskDevice).where(KioskDevice.token_hash == hash_token(token))).first()
+    device = session.exec(_DEVICE_BY_TOKEN_HASH, params={"token_hash": hash_token(token)}).first()
     if device is None or device.revoked_at is not None:
         raise Unauthorized("unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"})
     return device

@@ -155,19 +155,22 @@ def flag_rapid_repeats(presses: Iterable[Press], window: timedelta) -> set[uuid.
 _TIME_THEN_ID = attrgetter("at", "id")
 
 
+# The statements every batch runs are built once: building and cache-keying a SQLAlchemy statement costs about
+# as much Python as executing it. One round trip for the three small tables (every request runs it, single
+# ratings included).
+_REFERENCE = sa.union_all(
+    sa.select(sa.literal("f").label("kind"), FIELD.c.code.label("key"), FIELD.c.id.label("value")),
+    sa.select(sa.literal("r"), REASON.c.code, REASON.c.id),
+    sa.select(sa.literal("s"), sa.cast(SCALE.c.level, sa.String), sa.cast(SCALE.c.satisfied, sa.Integer)),
+)
+
+
 def load_reference(conn: sa.Connection) -> Reference:
     """Field and reason codes (inactive ones too: a kiosk may hold an older list) and the scale."""
-    f, r, s = FIELD.c, REASON.c, SCALE.c
-    # One round trip for the three small tables (this runs for every request, single ratings included).
-    query = sa.union_all(
-        sa.select(sa.literal("f").label("kind"), f.code.label("key"), f.id.label("value")),
-        sa.select(sa.literal("r"), r.code, r.id),
-        sa.select(sa.literal("s"), sa.cast(s.level, sa.String), sa.cast(s.satisfied, sa.Integer)),
-    )
     fields: dict[str, int] = {}
     reasons: dict[str, int] = {}
     satisfied: dict[int, bool] = {}
-    for kind, key, value in conn.execute(query):
+    for kind, key, value in conn.execute(_REFERENCE):
         if kind == "f":
             fields[key] = value
         elif kind == "r":
@@ -205,11 +208,7 @@ def ingest_ratings(
     now = now or utcnow()
     conn = session.connection()
     offset = now - batch.sent_at if batch.sent_at is not None else timedelta(0)
-    unit_query = (
-        sa.select(COUNTER.c.unit_id)
-        .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
-        .where(DEVICE.c.id == device.id)
-    )
+    unit_query = _UNIT_OF_DEVICE
     if conn.dialect.name == "postgresql":
         # One batch per device at a time. A device's forwarder sends one batch after another, but a retry racing
         # a slow first attempt would otherwise run the misuse check on a stale view and could deadlock with it in
@@ -217,8 +216,8 @@ def ingest_ratings(
         # met such deadlocks with concurrent requests from one device. (SQLite has one writer anyway.)
         # Waiting for the lock holds a worker thread; server/admission.py keeps fewer requests in the app than
         # threads, so the holder always gets one to finish.
-        unit_query = unit_query.with_for_update(of=DEVICE)
-    unit_id = conn.execute(unit_query).scalar_one()
+        unit_query = _UNIT_OF_DEVICE_LOCKED
+    unit_id = conn.execute(unit_query, {"device_id": device.id}).scalar_one()
     if conn.dialect.name == "postgresql":
         # The engine plans every statement for its parameters (`force_custom_plan`, for the reports). That holds
         # for the foreign-key checks PostgreSQL runs on each inserted row too: 5 per rating, each planned anew, was
@@ -249,7 +248,7 @@ def ingest_ratings(
     visits = _lock_visits(conn, {c.item.visit_token for c in checked if c.item.visit_token})
     candidates: list[_Candidate] = []
     look_up: list[tuple[int, RatingIn]] = []  # not inserted now: a replay, a conflict, or a rated visit
-    seen_ids: set[uuid.UUID] = set()
+    seen_ids: set[int] = set()  # UUIDs as integers: hashed in C, not by UUID.__hash__
     used_visits: set[int] = set()
     for cand in checked:
         item = cand.item
@@ -260,10 +259,11 @@ def ingest_ratings(
             if problem:
                 results[cand.index] = (item.id, "invalid", problem)
                 continue
-        if item.id in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
+        key = item.id.int
+        if key in seen_ids or (visit is not None and (visit["rated_at"] is not None or visit["id"] in used_visits)):
             look_up.append((cand.index, item))
             continue
-        seen_ids.add(item.id)
+        seen_ids.add(key)
         if visit is not None:
             used_visits.add(visit["id"])
         candidates.append(cand)
@@ -297,6 +297,14 @@ def ingest_ratings(
 
     _update_device(conn, device, now, batch.sent_at, offset, created)
     return [r for r in results if r is not None]
+
+
+_UNIT_OF_DEVICE = (
+    sa.select(COUNTER.c.unit_id)
+    .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
+    .where(DEVICE.c.id == sa.bindparam("device_id"))
+)
+_UNIT_OF_DEVICE_LOCKED = _UNIT_OF_DEVICE.with_for_update(of=DEVICE)
 
 
 def _by_id(cand: _Candidate) -> int:
@@ -384,6 +392,13 @@ def _comment(item: RatingIn) -> str | None:
     return (item.comment or "").strip() or None
 
 
+_PRESSES_AROUND = sa.select(RATING.c.id, RATING.c.rated_at, RATING.c.visit_id, RATING.c.misuse).where(
+    RATING.c.device_id == sa.bindparam("device_id"),
+    RATING.c.rated_at >= sa.bindparam("low", type_=RATING.c.rated_at.type),
+    RATING.c.rated_at <= sa.bindparam("high", type_=RATING.c.rated_at.type),
+)
+
+
 def _apply_misuse(
     conn: sa.Connection, device: KioskDevice, candidates: list[_Candidate], settings: Settings
 ) -> set[uuid.UUID]:
@@ -393,16 +408,13 @@ def _apply_misuse(
         return set()
     times = [c.rated_at for c in candidates]
     stored = conn.execute(
-        sa.select(RATING.c.id, RATING.c.rated_at, RATING.c.visit_id, RATING.c.misuse).where(
-            RATING.c.device_id == device.id,
-            RATING.c.rated_at >= min(times) - window,
-            RATING.c.rated_at <= max(times) + window,
-        )
+        _PRESSES_AROUND, {"device_id": device.id, "low": min(times) - window, "high": max(times) + window}
     ).all()
-    presses = {row.id: Press(row.id, row.rated_at, row.visit_id is None) for row in stored}
+    presses = {row.id.int: Press(row.id, row.rated_at, row.visit_id is None) for row in stored}
     for cand in candidates:
-        if cand.item.id not in presses:
-            presses[cand.item.id] = Press(cand.item.id, cand.rated_at, cand.visit is None)
+        key = cand.item.id.int
+        if key not in presses:
+            presses[key] = Press(cand.item.id, cand.rated_at, cand.visit is None)
     flagged = flag_rapid_repeats(presses.values(), window)
     if not flagged:
         return set()
@@ -573,6 +585,10 @@ def _compare_with_stored(
     return out
 
 
+# The SET clause is whichever columns the parameters name.
+_UPDATE_DEVICE = sa.update(DEVICE).where(DEVICE.c.id == sa.bindparam("device_key"))
+
+
 def _update_device(
     conn: sa.Connection,
     device: KioskDevice,
@@ -591,7 +607,7 @@ def _update_device(
         latest_press = max(walk_ups)
         if device.last_press_at is None or latest_press > device.last_press_at:
             values["last_press_at"] = latest_press
-    conn.execute(sa.update(DEVICE).where(DEVICE.c.id == device.id).values(**values))
+    conn.execute(_UPDATE_DEVICE, {"device_key": device.id, **values})
 
 
 def results_json(results: list[Outcome]) -> bytes:
