@@ -359,7 +359,8 @@ class RatingReasonMonthRollup(SQLModel, table=True):
 # Subtree rollups (migration 0008): the month rollups again, but each row counts its unit's whole subtree (the unit
 # itself and every unit below it), so a unit's figures and the national matrix read stored rows instead of adding
 # every leaf row into its ancestors at read time. Triggers on `rating` and `rating_reason` add each change to the
-# unit and its ancestors (from `unit.path`); a trigger on `unit` moves the counts when a path changes. No INCLUDE
+# unit and its ancestors (from `unit.path`; on PostgreSQL once per transaction, at commit, through
+# `rating_subtree_pending`); a trigger on `unit` moves the counts when a path changes. No INCLUDE
 # on the primary key: count updates then touch no index and PostgreSQL can apply them in place (HOT), which the
 # rows near the root, updated by every batch, need more than index-only reads of one unit's few rows.
 
@@ -396,6 +397,34 @@ class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
     field_id: int = _rollup_key()
     reason_id: int = _rollup_key()
     n: int = Field(description="valid ratings with this key that chose the reason")
+
+
+class RatingSubtreePending(SQLModel, table=True):
+    """PostgreSQL: a transaction's changes to the subtree rollups, per month × leaf unit × field (reason_id 0:
+    counts) or × reason (n), applied to the unit and its ancestors when the transaction commits (migration 0008)."""
+
+    __tablename__ = "rating_subtree_pending"
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    month: date
+    unit_id: int = Field(description="the unit the ratings were given at")
+    field_id: int
+    reason_id: int = Field(description="0: the row carries counts; otherwise n counts this reason")
+    valid: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    satisfied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    misuse: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    level_1: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    level_2: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    level_3: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    level_4: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    level_5: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    n: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class RatingSubtreeFlush(SQLModel, table=True):
+    """PostgreSQL: a transaction with pending subtree changes; its deferred trigger applies them at commit."""
+
+    __tablename__ = "rating_subtree_flush"
+    txid: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
 
 
 # --- Kiosk ingest and pairing (issue 3) ---------------------------------------------------------------------------

@@ -13,10 +13,11 @@ Triggers keep them exact on every write, beside the triggers of migration 0005 (
 alone):
 
 - on `rating` and `rating_reason`: each changed leaf key (month × unit × field [× reason]) adds its delta to the
-  unit and to each of its ancestors, read from the unit's materialised path (`/1/7/42/`). SQLite: row-level
-  triggers, the ancestors from `json_each` over the path (triggers cannot use CTEs). PostgreSQL: statement-level
-  triggers with transition tables that group the batch per leaf key first, then join the ancestors, and upsert in
-  key order (concurrent batches lock rows in the same order: no deadlocks). Keys whose counts fall to zero go.
+  unit and to each of its ancestors, read from the unit's materialised path (`/1/7/42/`). SQLite (one writer at a
+  time): row-level triggers that apply each change at once, the ancestors from `json_each` over the path (triggers
+  cannot use CTEs). PostgreSQL: statement-level triggers with transition tables group each statement's rows per
+  leaf key into `rating_subtree_pending`; a deferred constraint trigger applies a transaction's deltas when it
+  commits, in one pass in key order (see "PostgreSQL" below for why). Keys whose counts fall to zero go.
 - on `unit`, when a path changes (a unit moves with its subtree; `server.units.service.move_unit`, the admin CSV
   import, or any UPDATE): every moved unit's leaf rows (`rating_month_rollup`, `rating_reason_month_rollup`) leave
   the ancestors of its old path and join those of its new one; ancestors common to both do not change. On
@@ -26,7 +27,8 @@ alone):
   nobody else can have rated a unit that is not committed yet.
 
 The SQL is frozen here on purpose (a migration must not change meaning when application code does). The upgrade
-fills both tables from the leaf month rollups.
+fills both tables from the leaf month rollups; `rating_subtree_pending` and `rating_subtree_flush` exist on both
+databases (one schema) but only PostgreSQL's triggers use them.
 
 Revision ID: 0008
 Revises: 0007
@@ -61,6 +63,11 @@ VALUES: dict[str, dict[str, str]] = {
 }
 # A key disappears when these counts are all zero.
 PRESENCE = {SUBTREE: ["valid", "misuse"], SUBTREE_REASON: ["n"]}
+# PostgreSQL only: a transaction's leaf deltas until it commits, and the note that it has some.
+PENDING = "rating_subtree_pending"
+FLUSH = "rating_subtree_flush"
+NO_REASON = 0  # reason_id of a pending row that carries counts (reason ids start at 1)
+PENDING_VALUES = [*VALUES[SUBTREE], "n"]
 MONTH_OF = {
     "postgresql": "CAST(date_trunc('month', CAST({r}.local_date AS timestamp)) AS date)",
     "sqlite": "substr({r}.local_date, 1, 8) || '01'",
@@ -98,6 +105,20 @@ def _create_tables() -> None:
             sa.PrimaryKeyConstraint(*KEYS[table], name=op.f(f"pk_{table}")),
             sqlite_with_rowid=False,
         )
+    # PostgreSQL's deltas waiting for their transaction's commit (see below); rows never outlive a transaction.
+    # Created on SQLite too, where the row-level triggers apply every change at once and leave them empty.
+    op.create_table(
+        PENDING,
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        *[sa.Column(k, sa.Date() if k == "month" else sa.Integer(), nullable=False) for k in KEYS[SUBTREE_REASON]],
+        *[sa.Column(v, sa.Integer(), server_default="0", nullable=False) for v in PENDING_VALUES],
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{PENDING}")),
+    )
+    op.create_table(
+        FLUSH,
+        sa.Column("txid", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("txid", name=op.f(f"pk_{FLUSH}")),
+    )
 
 
 def _fill(dialect: str) -> None:
@@ -243,78 +264,103 @@ def _sqlite_triggers() -> list[str]:
     ]
 
 
-# --- PostgreSQL: statement-level triggers with transition tables ----------------------------------------------------
+# --- PostgreSQL: deltas collected per statement, applied once per transaction at commit ---------------------------
+#
+# The subtree rows near the root are shared by every batch in the country. Updating them statement by statement
+# would let two transactions lock them in different orders (a batch that inserts ratings, then reasons, then flags an
+# earlier stored rating as misuse takes count rows, reason rows, then count rows again) and deadlock. So the
+# statement-level triggers only append each statement's leaf deltas (grouped per month × unit × field [× reason]) to
+# `rating_subtree_pending`, which nobody else sees before commit, and note the transaction in
+# `rating_subtree_flush`. A deferred constraint trigger on that note applies everything at commit: one pass over the
+# count rows, then one over the reason rows, each in key order, so no two transactions can wait for each other in a
+# cycle, and the shared rows stay locked only while a transaction commits. A reader in the same transaction first
+# applies its own pending deltas (`SET CONSTRAINTS trg_rating_subtree_flush IMMEDIATE`, server.indices.rollups).
 
 # A part of a delta: (FROM ... [WHERE] over a rating row aliased `r` and maybe a reason row aliased `x`, the delta).
 Part = tuple[str, int]
 
 
-def _pg_apply(table: str, parts: list[Part]) -> list[str]:
-    """Group `parts` per leaf key, add each leaf key's delta to its unit and every ancestor, in key order; then drop
-    the keys the negative parts touched if they fell to zero."""
-    keys, values = KEYS[table], _values(table)
+def _pg_pend(table: str, parts: list[Part]) -> str:
+    """Append the deltas of `parts`, grouped per leaf key, to the pending table (no lock on any shared row)."""
     month = MONTH_OF["postgresql"].format(r="r")
-    leaf_exprs = [month, "r.unit_id", "r.field_id", "x.reason_id"][: len(keys)]
-    cols = ", ".join(keys)
+    reason = "x.reason_id" if table == SUBTREE_REASON else str(NO_REASON)
+    values = VALUES[table] if table == SUBTREE else {"n": VALUES[SUBTREE_REASON]["n"]}
+    cols = ["month", "unit_id", "field_id", "reason_id", *values]
 
     def leaf(source: str, d: int) -> str:
-        exprs = leaf_exprs + [v.format(r="r", d=d) for v in VALUES[table].values()]
-        return f"SELECT {', '.join(f'{e} AS {c}' for e, c in zip(exprs, keys + values, strict=True))} {source}"
+        exprs = [month, "r.unit_id", "r.field_id", reason] + [v.format(r="r", d=d) for v in values.values()]
+        return f"SELECT {', '.join(f'{e} AS {c}' for e, c in zip(exprs, cols, strict=True))} {source}"
 
-    # The path by the primary key, once per leaf key (a batch has a few): a join would hash the whole unit table.
-    tree, ancestor = ancestors("postgresql", "(SELECT u.path FROM unit AS u WHERE u.id = g.unit_id)")
     union = "\n        UNION ALL ".join(leaf(source, d) for source, d in parts)
-    leaf_sums = ", ".join(f"sum({v}) AS {v}" for v in values)
+    sums = ", ".join(f"sum({v})" for v in values)
+    nonzero = " OR ".join(f"sum({v}) <> 0" for v in values)
+    return f"""INSERT INTO {PENDING} ({", ".join(cols)})
+    SELECT month, unit_id, field_id, reason_id, {sums} FROM (
+        {union}
+    ) AS c GROUP BY month, unit_id, field_id, reason_id HAVING {nonzero};
+    IF FOUND THEN
+        INSERT INTO {FLUSH} (txid) VALUES (txid_current()) ON CONFLICT DO NOTHING;
+    END IF;"""
+
+
+def _pg_function(name: str, tables: dict[str, list[Part]], guard: str | None = None) -> str:
+    body = "\n    ".join(_pg_pend(table, parts) for table, parts in tables.items())
+    guard_sql = f"IF NOT ({guard}) THEN RETURN NULL; END IF;\n    " if guard else ""
+    return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {guard_sql}{body}
+    RETURN NULL;
+END
+$$"""
+
+
+def _pg_apply_pending(table: str) -> str:
+    """Take this transaction's pending rows of `table` and add them to the unit and every ancestor in key order;
+    drop the keys whose counts fell to zero."""
+    keys, values = KEYS[table], _values(table)
+    cols = ", ".join(keys)
+    is_reason = table == SUBTREE_REASON
+    tree, ancestor = ancestors("postgresql", "(SELECT u.path FROM unit AS u WHERE u.id = g.unit_id)")
+    leaf_keys = ["month", "unit_id", "field_id", *(["reason_id"] if is_reason else [])]
     out_keys = [ancestor if k == "unit_id" else f"g.{k}" for k in keys]
     sums = [f"CAST(sum(g.{v}) AS integer)" for v in values]
     nonzero = " OR ".join(f"sum(g.{v}) <> 0" for v in values)
     positions = ", ".join(str(i + 1) for i in range(len(keys)))
     updates = ", ".join(f"{v} = t.{v} + EXCLUDED.{v}" for v in values)
-    out = [
-        f"""INSERT INTO {table} AS t ({cols}, {", ".join(values)})
-    SELECT {", ".join(out_keys + sums)}
-    FROM (
-      SELECT {cols}, {leaf_sums} FROM (
-        {union}
-      ) AS c GROUP BY {cols}
-    ) AS g CROSS JOIN LATERAL {tree}
-    GROUP BY {positions} HAVING {nonzero} ORDER BY {positions}
-    ON CONFLICT ({cols}) DO UPDATE SET {updates};"""
-    ]
-    removed = [
-        f"SELECT DISTINCT {', '.join(f'{e} AS {k}' for e, k in zip(leaf_exprs, keys, strict=True))} {source}"
-        for source, d in parts
-        if d < 0
-    ]
-    if removed:
-        gone = ", ".join(f"{ancestor} AS unit_id" if k == "unit_id" else f"g.{k}" for k in keys)
-        match = " AND ".join(f"t.{k} = z.{k}" for k in keys)
-        zero = " AND ".join(f"t.{v} = 0" for v in PRESENCE[table])
-        out.append(
-            f"""IF touched > 0 THEN
-      DELETE FROM {table} AS t USING (
-        SELECT {gone} FROM ({" UNION ".join(removed)}) AS g CROSS JOIN LATERAL {tree}
-      ) AS z WHERE {match} AND {zero};
+    empty = " AND ".join(f"t.{v} = 0" for v in PRESENCE[table])
+    arrays = [f"z_{k}" for k in keys]
+    match = " AND ".join(f"t.{k} = z.{k}" for k in keys)
+    return f"""WITH taken AS (
+        DELETE FROM {PENDING} WHERE reason_id {"<>" if is_reason else "="} {NO_REASON}
+        RETURNING {", ".join(leaf_keys)}, {", ".join(values)}
+    ), added AS (
+        INSERT INTO {table} AS t ({cols}, {", ".join(values)})
+        SELECT {", ".join(out_keys + sums)}
+        FROM (
+            SELECT {", ".join(leaf_keys)}, {", ".join(f"sum({v}) AS {v}" for v in values)}
+            FROM taken GROUP BY {", ".join(leaf_keys)}
+        ) AS g CROSS JOIN LATERAL {tree}
+        GROUP BY {positions} HAVING {nonzero} ORDER BY {positions}
+        ON CONFLICT ({cols}) DO UPDATE SET {updates}
+        RETURNING {", ".join(f"t.{k}" for k in keys)}, {empty} AS empty
+    )
+    SELECT {", ".join(f"array_agg({k})" for k in keys)} INTO {", ".join(arrays)} FROM added WHERE empty;
+    IF {arrays[0]} IS NOT NULL THEN
+        DELETE FROM {table} AS t USING unnest({", ".join(arrays)}) AS z ({cols}) WHERE {match} AND {empty};
     END IF;"""
-        )
-    return out
 
 
-def _pg_function(name: str, tables: dict[str, list[Part]], guard: str | None = None) -> str:
-    body = []
-    for table, parts in tables.items():
-        for statement in _pg_apply(table, parts):
-            body.append(statement)
-            if statement.startswith("INSERT"):
-                body.append("GET DIAGNOSTICS touched = ROW_COUNT;")
-    guard_sql = f"IF NOT ({guard}) THEN RETURN NULL; END IF;\n    " if guard else ""
-    joined = "\n    ".join(body)
-    return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+def _pg_flush_function() -> str:
+    declare = "\n    ".join(
+        f"z_{k} {'date' if k == 'month' else 'integer'}[];" for k in KEYS[SUBTREE_REASON]
+    )
+    return f"""CREATE FUNCTION hl_subtree_flush() RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    touched bigint;
+    {declare}
 BEGIN
-    {guard_sql}{joined}
-    RETURN NULL;
+    DELETE FROM {FLUSH} WHERE txid = txid_current();
+    {_pg_apply_pending(SUBTREE)}
+    {_pg_apply_pending(SUBTREE_REASON)}
 END
 $$"""
 
@@ -361,9 +407,6 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM {changed}) THEN
         RETURN NULL;
     END IF;
-    IF EXISTS (SELECT 1 FROM {changed} AND o.path <> '/') THEN
-        LOCK TABLE rating, rating_reason IN SHARE ROW EXCLUSIVE MODE;
-    END IF;
     {body}
     RETURN NULL;
 END
@@ -396,16 +439,40 @@ def _pg_functions() -> dict[str, str]:
         "hl_subtree_reason_update": ({SUBTREE_REASON: [new_reasons, old_reasons]}, None),
         "hl_subtree_reason_delete": ({SUBTREE_REASON: [old_reasons]}, None),
     }
-    out = {name: _pg_function(name, tables, guard) for name, (tables, guard) in functions.items()}
-    for name, tables in (
-        ("hl_subtree_rating_truncate", [SUBTREE, SUBTREE_REASON]),
-        ("hl_subtree_reason_truncate", [SUBTREE_REASON]),
+    out = {"hl_subtree_flush": _pg_flush_function()}
+    out.update({name: _pg_function(name, tables, guard) for name, (tables, guard) in functions.items()})
+    # Emptied tables: the subtree rows go with them, and so do this transaction's pending deltas.
+    for name, tables, pending in (
+        ("hl_subtree_rating_truncate", [SUBTREE, SUBTREE_REASON], "TRUE"),
+        ("hl_subtree_reason_truncate", [SUBTREE_REASON], f"reason_id <> {NO_REASON}"),
     ):
         deletes = " ".join(f"DELETE FROM {t};" for t in tables)
         out[name] = f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    DELETE FROM {PENDING} WHERE {pending};
     {deletes}
     RETURN NULL;
+END
+$$"""
+    out["hl_subtree_flush_at_commit"] = """CREATE FUNCTION hl_subtree_flush_at_commit() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM hl_subtree_flush();
+    RETURN NULL;
+END
+$$"""
+    # Before the first path of a statement changes: a real move (not a new unit's first placement from the default
+    # '/', which nobody else can have rated yet) waits for the transactions writing ratings to commit, and holds
+    # new ones back until it commits: they then read the new paths. Then this transaction's own pending deltas are
+    # applied under the paths they were counted with, before the move carries the unit's counts along.
+    out["hl_subtree_unit_before_move"] = """CREATE FUNCTION hl_subtree_unit_before_move() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.path <> '/' THEN
+        LOCK TABLE rating, rating_reason IN SHARE ROW EXCLUSIVE MODE;
+    END IF;
+    PERFORM hl_subtree_flush();
+    RETURN NEW;
 END
 $$"""
     out["hl_subtree_unit_move"] = _pg_move_function()
@@ -448,6 +515,21 @@ PG_TRIGGERS = [
     ("trg_rating_reason_subtree_truncate", "rating_reason", "TRUNCATE", None, "hl_subtree_reason_truncate"),
     ("trg_unit_subtree_move", "unit", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows", "hl_subtree_unit_move"),
 ]
+# Triggers of another shape: (name, table, CREATE statement).
+PG_OTHER_TRIGGERS = [
+    (
+        "trg_rating_subtree_flush",
+        FLUSH,
+        f"CREATE CONSTRAINT TRIGGER trg_rating_subtree_flush AFTER INSERT ON {FLUSH} "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hl_subtree_flush_at_commit()",
+    ),
+    (
+        "trg_unit_subtree_before_move",
+        "unit",
+        "CREATE TRIGGER trg_unit_subtree_before_move BEFORE UPDATE OF path ON unit FOR EACH ROW "
+        "WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION hl_subtree_unit_before_move()",
+    ),
+]
 
 
 def _pg_triggers() -> list[str]:
@@ -457,6 +539,7 @@ def _pg_triggers() -> list[str]:
         out.append(
             f"CREATE TRIGGER {name} AFTER {event} ON {table}{ref} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
         )
+    out += [create for _, _, create in PG_OTHER_TRIGGERS]
     return out
 
 
@@ -470,12 +553,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for name, table, *_ in PG_TRIGGERS:
+        for name, table, *_ in [*PG_TRIGGERS, *PG_OTHER_TRIGGERS]:
             op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        for function in _pg_functions():
+        for function in reversed(list(_pg_functions())):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
     else:
         for name in SQLITE_TRIGGER_NAMES:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    for table in (SUBTREE_REASON, SUBTREE):
+    for table in (FLUSH, PENDING, SUBTREE_REASON, SUBTREE):
         op.drop_table(table)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from server.indices.periods import Period
+from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
 from server.indices.service import (
     Reference,
@@ -97,6 +98,7 @@ def unit_field_matrix(
         sa.select(u.c.id, u.c.code, u.c.name, u.c.path).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
     ).all()
     if src.kind == "subtree":
+        apply_pending(session)
         stmt = _stored_cells(src, unit, period, ref.levels, [rid for rid, _ in reason_list])
     else:
         dialect = session.get_bind().dialect.name

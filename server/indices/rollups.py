@@ -130,6 +130,23 @@ def ancestor_pairs(dialect: str) -> Any:
     return sa.text(sql).columns(sa.column("unit_id", sa.Integer), sa.column("ancestor_id", sa.Integer)).subquery("tree")
 
 
+#: The deferred trigger that applies a PostgreSQL transaction's subtree deltas when it commits (migration 0008).
+SUBTREE_FLUSH_TRIGGER = "trg_rating_subtree_flush"
+
+
+def apply_pending(session: Session) -> None:
+    """Bring the subtree rollups up to date with this transaction's own writes before reading them.
+
+    On PostgreSQL a transaction's changes reach the subtree rollups when it commits (one pass in key order, so that
+    concurrent batches cannot deadlock on the rows near the root); a report read in the same transaction as the
+    writes applies them now. Nothing is written when there is nothing pending (read-only transactions included).
+    SQLite applies every change at once.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text(f"SET CONSTRAINTS {SUBTREE_FLUSH_TRIGGER} IMMEDIATE"))
+        session.execute(sa.text(f"SET CONSTRAINTS {SUBTREE_FLUSH_TRIGGER} DEFERRED"))
+
+
 def month_of(column: Any, dialect: str) -> Any:
     """The first day of the month of a date column, as a date, in SQL (the same rule as the triggers)."""
     if dialect == "postgresql":
@@ -250,6 +267,8 @@ class RebuildReport:
 
 def differences(*, session: Session, spec: RollupSpec, start: date, end: date) -> list[Difference]:
     """Keys of `spec` in [start, end) whose stored counts differ from a recount of the raw ratings."""
+    if spec.subtree:
+        apply_pending(session)
     dialect = session.get_bind().dialect.name
     expected = recount(spec, dialect, start, end).subquery()
     t = spec.table

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from server.errors import Invalid
 from server.indices.periods import Period
-from server.indices.rollups import NO_OFFICER, month_of
+from server.indices.rollups import NO_OFFICER, apply_pending, month_of
 from server.indices.schemas import GROUPINGS, IndexRow, IndicesReport, ResponseRate
 from server.models import (
     MONTH_ROLLUP_LEVELS,
@@ -336,6 +336,8 @@ def compute_indices(
     if by is not None and by not in GROUPINGS:
         raise Invalid(f"by={by!r} is not valid: use one of {', '.join(GROUPINGS)}")
     ref = load_reference(session)
+    if choose_source(period, by, source, ref.levels).kind == "subtree":
+        apply_pending(session)
     year = period.target_year
     layout = _row_layout(session, ref, unit, period, by)
 

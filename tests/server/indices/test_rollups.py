@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from server.indices.matrix import unit_field_matrix
 from server.indices.periods import Period, parse_period
+from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
 from server.indices.service import compute_indices
 from server.models import (
@@ -414,6 +415,7 @@ def check_world(session: Session, s: Scenario) -> None:
     world = World(session, s)
     world.insert_all()
     world.mutate()
+    apply_pending(session)  # PostgreSQL applies a transaction's subtree changes at commit; this one reads first
 
     unit_ids = {int(u.id or 0) for u in world.units}
     expected = world.expected_tables()

@@ -3,21 +3,28 @@ and a concurrent batch cannot leave counts at the old ancestors."""
 
 from __future__ import annotations
 
+import random
 import threading
-from datetime import datetime
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from server.db import make_engine
+from server.app import create_app
+from server.db import make_engine, session_scope
 from server.indices.periods import add_months, parse_period
-from server.indices.rollups import SPECS, describe, differences, month_span, rebuild
+from server.indices.rollups import SPECS, apply_pending, describe, differences, month_span, rebuild
 from server.indices.service import compute_indices
 from server.models import RatingReasonSubtreeMonthRollup, RatingSubtreeMonthRollup, Unit
 from server.units.service import import_units, move_unit
 from tests import factories
+from tests.browser.conftest import serve
+from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -52,6 +59,7 @@ def report(session: Session, unit: Unit, period: str, by: str | None, source: st
 
 
 def subtree_valid(session: Session, unit: Unit) -> int:
+    apply_pending(session)
     t = RatingSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
     return int(
         session.execute(
@@ -211,3 +219,71 @@ def test_no_month_without_ratings_is_listed(session: Session) -> None:
     t = RatingSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
     rows = sa.select(sa.func.count()).select_from(t).where(t.c.unit_id.in_([a.id, b.id]))
     assert session.execute(rows).scalar_one() == 0
+
+
+def test_concurrent_batches_that_flag_stored_ratings_neither_deadlock_nor_drift(db_factory: DatabaseFactory) -> None:
+    """PostgreSQL, through the real server: kiosks of two provinces send batches at once, each with a press that
+    arrives late and turns a stored rating into a rapid repeat (the ingest then updates that rating after inserting
+    the batch and its reasons). Every transaction touches the province's and the root's rows; applied statement by
+    statement they deadlocked; applied at commit in key order they do not."""
+    if db_factory.backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    tokens = []
+    kiosks, batches = 12, 25  # statement-by-statement upserts met about 40 deadlocks here
+    with session_scope(engine) as s:
+        root = factories.unit(s, code="DL-ROOT")
+        provinces = [factories.unit(s, root, code=f"DL-P{i}") for i in range(2)]
+        for d in range(kiosks):
+            commune = factories.unit(s, provinces[d % 2], code=f"DL-X{d}")
+            _, token = factories.kiosk_device(s, factories.counter(s, commune))
+            tokens.append(token)
+    statuses: list[int] = []
+
+    def kiosk(d: int) -> None:
+        rng = random.Random(d)
+        start = datetime.now(HCM) - timedelta(days=1)
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for k in range(batches):
+                t0 = start + timedelta(minutes=k)
+                items = []
+                for i in range(5):
+                    level = rng.randint(1, 4)
+                    items.append(
+                        {
+                            "id": str(uuid.uuid4()),
+                            "level": level,
+                            "field": rng.choice(["land", "tax", "health", "justice", "construction"]),
+                            "reasons": [rng.choice(["late", "waiting", "attitude"])] if level <= 2 else [],
+                            "rated_at": (t0 + timedelta(seconds=10 * i)).isoformat(),
+                        }
+                    )
+                if k:  # one second before the previous batch's first press, which becomes a repeat
+                    late = t0 - timedelta(minutes=1, seconds=1)
+                    field = rng.choice(["land", "tax", "health", "justice", "construction"])
+                    late_press = {"id": str(uuid.uuid4()), "level": 1, "field": field, "reasons": ["late"]}
+                    items.append({**late_press, "rated_at": late.isoformat()})
+                answer = client.post(
+                    "/api/v1/ratings", json={"ratings": items}, headers={"Authorization": f"Bearer {tokens[d]}"}
+                )
+                statuses.append(answer.status_code)
+
+    with serve(create_app(make_settings(url))) as base:
+        threads = [threading.Thread(target=kiosk, args=(d,)) for d in range(len(tokens))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    try:
+        assert statuses == [200] * (kiosks * batches), Counter(statuses)
+        with engine.connect() as conn:
+            flagged = conn.execute(sa.text("SELECT count(*) FROM rating WHERE misuse")).scalar_one()
+            deadlocks = conn.execute(
+                sa.text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+            ).scalar_one()
+        assert (flagged, deadlocks) == (kiosks * (batches - 1), 0)
+        with Session(engine) as check:
+            assert_exact(check)
+    finally:
+        engine.dispose()
