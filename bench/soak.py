@@ -43,7 +43,8 @@ Writes docs/soak-latest.json (kept by `make bench` in docs/BENCHMARKS.md) unless
 
 `--cost N` measures instead what each kind costs, independently of the load: N operations of each kind, 4 at a
 time, with the CPU seconds of the server, PostgreSQL and the generator per request (the dashboard with its 5 s
-cache; `HAILONG_DASHBOARD_CACHE_SECONDS=0` in the environment measures it without).
+cache; `HAILONG_DASHBOARD_CACHE_SECONDS=0` in the environment measures it without). `--kinds phone,dashboard` measures
+only those kinds.
 """
 
 from __future__ import annotations
@@ -627,10 +628,14 @@ def summarise(
     }
 
 
-async def measure_cost(load: Load, n: int, snapshot: Any) -> None:
+COST_KINDS = ("kiosk", "phone", "dashboard", "export")
+
+
+async def measure_cost(load: Load, n: int, snapshot: Any, kinds: tuple[str, ...] = COST_KINDS) -> None:
     """CPU per request of each kind, `n` operations each, 4 at a time (closed loop: the machine is never saturated)."""
     load.interval = 33.0  # each kiosk's first batch holds the presses of the last half minute
-    ops = {"kiosk": load.kiosk, "phone": load.phone_flow, "dashboard": load.dashboard, "export": load.export}
+    every = {"kiosk": load.kiosk, "phone": load.phone_flow, "dashboard": load.dashboard, "export": load.export}
+    ops = {kind: every[kind] for kind in kinds}
     print("| kind | operations | requests | server ms/request | PostgreSQL ms/request | generator ms/request | load |")
     print("|---|---|---|---|---|---|---|")
     for kind, op in ops.items():
@@ -680,7 +685,16 @@ def main(argv: list[str] | None = None) -> int:
         help="instead of the soak: N operations of each kind in a closed loop (4 at a time), and the CPU each "
         "request costs the server, PostgreSQL and the generator (load-independent figures; writes nothing)",
     )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(COST_KINDS),
+        help=f"with --cost: the kinds to measure, comma-separated (default {','.join(COST_KINDS)})",
+    )
     args = parser.parse_args(argv)
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    unknown = sorted(set(kinds) - set(COST_KINDS))
+    if unknown or not kinds:
+        parser.error(f"--kinds: unknown kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(COST_KINDS)}")
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _interrupt)
     procs = Processes()
@@ -727,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
                     loop.add_signal_handler(signum, on_signal)
                 if args.cost:
                     try:
-                        await measure_cost(load, args.cost, lambda: cpu_snapshot(server.pid, url))
+                        await measure_cost(load, args.cost, lambda: cpu_snapshot(server.pid, url), kinds)
                     finally:
                         for signum in (signal.SIGTERM, signal.SIGINT):
                             loop.remove_signal_handler(signum)
