@@ -17,8 +17,8 @@ from server.admin.routes import router as admin_router
 from server.admission import AdmissionLimitMiddleware
 from server.auth.deps import install_auth_handlers
 from server.auth.routes import router as auth_router
+from server.cache import TimedCache
 from server.config import Settings
-from server.dashboard.cache import FiguresCache
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine
 from server.errors import document_errors_in_openapi, install_error_handlers
@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = make_templates()
-    app.state.dashboard_cache = FiguresCache(settings.dashboard_cache_seconds)
+    app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
+    app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
     install_error_handlers(app)
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -1,10 +1,12 @@
-"""Dashboard figures reused for a few seconds, per worker process.
+"""Values reused for a few seconds, per worker process: a small thread-safe time-to-live cache.
 
-A unit's dashboard runs four index reports, reads its kiosks and renders them: ~90 ms of CPU here (server and
-database together, `python -m bench.soak`). Managers refresh the same few pages; figures a few seconds old are as
-good for them, so each worker keeps what it computed for `HAILONG_DASHBOARD_CACHE_SECONDS` (default 5; 0 turns the
-cache off). Only derived, non-personal figures are kept, keyed by unit and period; who may see a unit is checked on
-every request before the cache is asked. Exports (reports for the province's system) always compute afresh.
+Used for figures and reference data that many requests need and that may be a few seconds old:
+- the dashboard's figures (`HAILONG_DASHBOARD_CACHE_SECONDS`, default 5; 0 turns it off): a unit's dashboard runs
+  four index reports and reads its kiosks, ~90 ms of CPU here (server and database together, `python -m
+  bench.soak`); managers refresh the same few pages. Only derived, non-personal figures are kept, keyed by unit and
+  period; who may see a unit is checked on every request before the cache is asked. Exports always compute afresh.
+- the phone form's choices (`HAILONG_REFERENCE_CACHE_SECONDS`, default 60): the scale and the follow-up reasons,
+  read by every step of every phone rating and changed only by migrations.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class FiguresCache:
+class TimedCache:
     """A small thread-safe time-to-live cache (least recently used entries go first when full)."""
 
     def __init__(self, seconds: float, *, max_entries: int = 512, clock: Callable[[], float] = time.monotonic) -> None:

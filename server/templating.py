@@ -28,9 +28,13 @@ ERROR_TITLES = {
 }
 
 
-def _language_context(request: Request) -> dict[str, Any]:
-    lang = request_language(request)
+def language_context(lang: str) -> dict[str, Any]:
+    """`lang` and the `_()` translating into it: what a template rendered outside a request needs."""
     return {"lang": lang, "_": lambda text: translate(text, lang)}
+
+
+def _language_context(request: Request) -> dict[str, Any]:
+    return language_context(request_language(request))
 
 
 def _auth_context(request: Request) -> dict[str, Any]:

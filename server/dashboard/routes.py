@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from sqlmodel import col, select
 
 from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
+from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard import service
-from server.dashboard.cache import FiguresCache
 from server.dashboard.charts import trend_chart
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden
+from server.i18n import request_language
 from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Unit, User
-from server.templating import is_htmx
+from server.templating import is_htmx, language_context
 from server.units.service import children
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -68,16 +69,19 @@ def dashboard(
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
     chosen = service.reporting_period(period, today=today(settings))
-    cache: FiguresCache = request.app.state.dashboard_cache
-    view = cache.get_or_compute(
-        ("overview", unit_row.id, chosen),
-        lambda: service.overview(session=session, settings=settings, unit=unit_row, period=chosen),
-    )
-    view = replace(view, unit=unit_row)  # the cached one may come from another request's session
+    cache: TimedCache = request.app.state.dashboard_cache
+    lang = request_language(request)
+
+    def figures() -> Markup:
+        view = service.overview(session=session, settings=settings, unit=unit_row, period=chosen)
+        chart = trend_chart(view.trend, view.overall.target)
+        template = request.app.state.templates.get_template("dashboard/_figures.html")
+        return Markup(template.render(unit=unit_row, period=chosen, view=view, chart=chart, **language_context(lang)))
+
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
     context.update(
-        view=view,
-        chart=trend_chart(view.trend, view.overall.target),
+        # The figures' HTML: the same for every manager of the unit, so rendered once per unit, period and language.
+        figures=cache.get_or_compute(("figures", unit_row.id, chosen, lang), figures),
         comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
         comment_units=list(children(session=session, unit=unit_row)),
         comment_fields=_fields(session),

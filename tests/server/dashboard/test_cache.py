@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from server.app import create_app
+from server.cache import TimedCache
 from server.config import Settings
-from server.dashboard.cache import FiguresCache
 from server.deps import get_session
 from tests import factories, logins
 from tests.server.dashboard.world import OCT, World, build_world
@@ -31,7 +31,7 @@ class Clock:
 
 def test_a_value_is_reused_until_it_is_older_than_the_ttl() -> None:
     clock = Clock()
-    cache = FiguresCache(5, clock=clock)
+    cache = TimedCache(5, clock=clock)
     calls: list[str] = []
 
     def compute(tag: str) -> str:
@@ -48,13 +48,13 @@ def test_a_value_is_reused_until_it_is_older_than_the_ttl() -> None:
 
 
 def test_zero_seconds_turns_the_cache_off() -> None:
-    cache = FiguresCache(0, clock=Clock())
+    cache = TimedCache(0, clock=Clock())
     values = iter(range(3))
     assert [cache.get_or_compute("k", lambda: next(values)) for _ in range(3)] == [0, 1, 2]
 
 
 def test_the_least_recently_used_entry_goes_first_when_full() -> None:
-    cache = FiguresCache(60, max_entries=2, clock=Clock())
+    cache = TimedCache(60, max_entries=2, clock=Clock())
     cache.get_or_compute("a", lambda: 1)
     cache.get_or_compute("b", lambda: 2)
     cache.get_or_compute("a", lambda: 99)  # a is used again: b is now the oldest
