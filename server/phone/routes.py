@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from server.cache import TimedCache
 from server.deps import SessionDep, SettingsDep
 from server.errors import Conflict, Gone, NotFound
 from server.i18n import request_language
@@ -15,7 +16,7 @@ from server.phone import service
 from server.phone.service import PostedForm
 from server.visits import signing
 from server.visits.routes import link_failures
-from server.visits.service import visit_details, visit_to_rate
+from server.visits.service import RatableVisit, visit_to_rate
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,25 +91,29 @@ def _blocked(request: Request, token: str) -> HTMLResponse | None:
     return problem_page(request, "too_many", token, headers={"Retry-After": str(verdict.retry_after)})
 
 
+def _choices(request: Request, session: SessionDep) -> service.Choices:
+    """The scale and reasons, from the worker's reference cache (`HAILONG_REFERENCE_CACHE_SECONDS`)."""
+    cache: TimedCache = request.app.state.reference_cache
+    return cache.get_or_compute("phone choices", lambda: service.load_choices(session=session))
+
+
 def _form_page(
     request: Request,
     session: SessionDep,
     *,
-    token: str,
+    visit: RatableVisit,
     csrf: str,
     answer: service.Answer | None = None,
     errors: list[str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    visit = visit_to_rate(session=session, token=token)
-    details = visit_details(session=session, visit=visit)
+    choices = _choices(request, session)
     context: dict[str, Any] = {
-        "token": token,
+        "token": visit.token,
         "csrf": csrf,
-        "unit": details.unit,
-        "field": details.field,
-        "levels": service.level_choices(session=session),
-        "reasons": service.reason_choices(session=session),
+        "visit": visit,
+        "levels": choices.levels,
+        "reasons": choices.reasons,
         "answer": answer or service.Answer(),
         "errors": errors or [],
         "max_comment": service.MAX_COMMENT,
@@ -140,11 +145,12 @@ def rating_page(token: str, request: Request, session: SessionDep, settings: Set
     if fresh:
         nonce = signing.new_nonce()
     try:
-        page = _form_page(
-            request, session, token=token, csrf=service.csrf_token(settings=settings, token=token, nonce=nonce)
-        )
+        visit = visit_to_rate(session=session, token=token)
     except (NotFound, Gone, Conflict) as exc:
         return _outcome(request, exc, token)
+    page = _form_page(
+        request, session, visit=visit, csrf=service.csrf_token(settings=settings, token=token, nonce=nonce)
+    )
     if fresh:
         page.set_cookie(
             service.CSRF_COOKIE,
@@ -196,12 +202,12 @@ def submit_rating(
         visit = visit_to_rate(session=session, token=token)
     except (NotFound, Gone, Conflict) as exc:
         return _outcome(request, exc, token)
-    levels = service.level_choices(session=session)
-    answer, errors = service.read_answer(form, levels=levels, reasons=service.reason_choices(session=session))
+    choices = _choices(request, session)
+    answer, errors = service.read_answer(form, levels=choices.levels, reasons=choices.reasons)
     if errors:
-        return _form_page(request, session, token=token, csrf=given, answer=answer, errors=errors, status=422)
+        return _form_page(request, session, visit=visit, csrf=given, answer=answer, errors=errors, status=422)
     try:
-        service.store_phone_rating(session=session, settings=settings, visit=visit, answer=answer)
+        service.store_phone_rating(session=session, settings=settings, visit=visit, answer=answer, choices=choices)
     except Conflict:
         return problem_page(request, "rated", token)
     return RedirectResponse(f"/r/{token}/thanks", status_code=303, headers=NO_STORE)

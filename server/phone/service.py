@@ -8,14 +8,16 @@ from datetime import datetime
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
 from server.config import Settings
 from server.db import utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
-from server.models import Counter, Rating, RatingReason, Reason, ScaleLevel, Visit
+from server.models import Rating, RatingReason, Reason, ScaleLevel, Visit
 from server.visits import signing
+from server.visits.service import RatableVisit
 
 CSRF_PURPOSE = "phone-csrf"
 CSRF_COOKIE = "hl_rate"
@@ -38,9 +40,38 @@ class LevelChoice:
     shape: str
 
 
+@dataclass(frozen=True)
+class ReasonChoice:
+    """An active follow-up reason as the form shows it."""
+
+    id: int
+    code: str
+    name_vi: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the form offers: the scale, most positive first, and the active reasons in display order."""
+
+    levels: list[LevelChoice]
+    reasons: list[ReasonChoice]
+
+    def level(self, value: int) -> LevelChoice | None:
+        """The level with this value, if the scale has it."""
+        return next((lv for lv in self.levels if lv.level == value), None)
+
+
+SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
+REASON: sa.Table = Reason.__table__  # type: ignore[attr-defined]
+RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
+RATING_REASON: sa.Table = RatingReason.__table__  # type: ignore[attr-defined]
+VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
+
+
 def level_choices(*, session: Session) -> list[LevelChoice]:
     """The scale's levels, most positive first, each with its face drawing."""
-    rows = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+    rows = session.connection().execute(sa.select(SCALE).order_by(SCALE.c.level.desc())).all()
     last = max(len(rows) - 1, 1)
     return [
         LevelChoice(
@@ -54,13 +85,19 @@ def level_choices(*, session: Session) -> list[LevelChoice]:
     ]
 
 
-def reason_choices(*, session: Session) -> list[Reason]:
+def reason_choices(*, session: Session) -> list[ReasonChoice]:
     """The active follow-up reasons in their display order."""
-    return list(
-        session.exec(
-            select(Reason).where(col(Reason.active).is_(True)).order_by(col(Reason.sort_order), col(Reason.id))
-        ).all()
+    rows = session.connection().execute(
+        sa.select(REASON.c.id, REASON.c.code, REASON.c.name_vi, REASON.c.name_en)
+        .where(REASON.c.active.is_(True))
+        .order_by(REASON.c.sort_order, REASON.c.id)
     )
+    return [ReasonChoice(id=r.id, code=r.code, name_vi=r.name_vi, name_en=r.name_en) for r in rows]
+
+
+def load_choices(*, session: Session) -> Choices:
+    """The scale and the active reasons (two small queries; the routes keep them in the reference cache)."""
+    return Choices(levels=level_choices(session=session), reasons=reason_choices(session=session))
 
 
 def csrf_token(*, settings: Settings, token: str, nonce: str) -> str:
@@ -114,7 +151,9 @@ class Answer:
     consent: bool = False
 
 
-def read_answer(form: PostedForm, *, levels: list[LevelChoice], reasons: list[Reason]) -> tuple[Answer, list[str]]:
+def read_answer(
+    form: PostedForm, *, levels: list[LevelChoice], reasons: list[ReasonChoice]
+) -> tuple[Answer, list[str]]:
     """The answer in a posted form and the problems with it (Vietnamese messages; empty when it can be stored)."""
     errors: list[str] = []
     answer = Answer(
@@ -142,49 +181,55 @@ def read_answer(form: PostedForm, *, levels: list[LevelChoice], reasons: list[Re
 
 
 def store_phone_rating(
-    *, session: Session, settings: Settings, visit: Visit, answer: Answer, now: datetime | None = None
-) -> Rating:
-    """Store the visit's rating from a phone; 409 when any channel rated it first (the database decides)."""
+    *,
+    session: Session,
+    settings: Settings,
+    visit: RatableVisit,
+    answer: Answer,
+    choices: Choices,
+    now: datetime | None = None,
+) -> uuid.UUID:
+    """Store the visit's rating from a phone (its id); 409 when any channel rated it first (the database decides).
+
+    Core statements, no savepoint: `rating.visit_id` is UNIQUE, so of concurrent submissions (phone or kiosk)
+    exactly one insert creates a row; `ON CONFLICT DO NOTHING` makes the others return nothing instead of failing.
+    """
     assert answer.level is not None
+    level = choices.level(answer.level)
+    assert level is not None  # read_answer accepted only levels of the scale
     now = now or utcnow()
-    level = session.get(ScaleLevel, answer.level)
-    counter = session.get(Counter, visit.counter_id)
-    assert level is not None and counter is not None
-    reason_ids: list[int] = []
-    if not level.satisfied and answer.reasons:
-        reason_ids = [
-            int(rid) for rid in session.exec(select(Reason.id).where(col(Reason.code).in_(answer.reasons))).all() if rid
-        ]
-    rating = Rating(
-        id=uuid.uuid4(),
-        level=level.level,
-        satisfied=level.satisfied,
-        field_id=visit.field_id,
-        unit_id=counter.unit_id,
-        counter_id=visit.counter_id,
-        officer_id=visit.officer_id,
-        visit_id=visit.id,
-        channel="phone",
-        comment=answer.comment or None,
-        contact=answer.contact if answer.consent and answer.contact else None,
-        contact_consent=bool(answer.consent and answer.contact),
-        rated_at=now,
-        client_rated_at=now,
-        local_date=now.astimezone(settings.tz).date(),
-        received_at=now,
-    )
-    try:
-        # rating.visit_id is UNIQUE: of concurrent submissions (phone or kiosk) exactly one insert survives.
-        with session.begin_nested():
-            session.add(rating)
-            session.flush()
-            for reason_id in reason_ids:
-                session.add(RatingReason(rating_id=rating.id, reason_id=reason_id))
-            visit.rated_at = now
-            session.flush()
-    except sa.exc.IntegrityError:
-        taken = session.exec(select(col(Rating.id)).where(Rating.visit_id == visit.id)).first()
-        if taken is not None:
-            raise Conflict("this visit has been rated already") from None
-        raise
-    return rating
+    reason_ids = [r.id for r in choices.reasons if r.code in answer.reasons] if not level.satisfied else []
+    conn = session.connection()
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(RATING)
+    rating_id = uuid.uuid4()
+    created = conn.execute(
+        insert.values(
+            id=rating_id,
+            level=level.level,
+            satisfied=level.satisfied,
+            field_id=visit.field_id,
+            unit_id=visit.unit_id,
+            counter_id=visit.counter_id,
+            officer_id=visit.officer_id,
+            visit_id=visit.id,
+            channel="phone",
+            comment=answer.comment or None,
+            contact=answer.contact if answer.consent and answer.contact else None,
+            contact_consent=bool(answer.consent and answer.contact),
+            rated_at=now,
+            client_rated_at=now,
+            local_date=now.astimezone(settings.tz).date(),
+            received_at=now,
+            device_id=None,
+            misuse=False,
+            misuse_reason=None,
+        )
+        .on_conflict_do_nothing()
+        .returning(RATING.c.id)
+    ).first()
+    if created is None:
+        raise Conflict("this visit has been rated already")
+    if reason_ids:
+        conn.execute(sa.insert(RATING_REASON), [{"rating_id": rating_id, "reason_id": rid} for rid in reason_ids])
+    conn.execute(sa.update(VISIT).where(VISIT.c.id == visit.id).values(rated_at=now))
+    return rating_id

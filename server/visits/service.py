@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from server.config import Settings
@@ -18,6 +20,12 @@ from server.units.service import is_in_subtree
 #: 9 random bytes → 12 URL-safe characters, 72 bits: short enough for a small printed QR code.
 TOKEN_BYTES = 9
 MAX_TOKEN_LENGTH = 16
+
+VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
+RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
+COUNTER: sa.Table = Counter.__table__  # type: ignore[attr-defined]
+UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
+FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
 
 
 def new_token() -> str:
@@ -48,6 +56,20 @@ def visit_links(*, settings: Settings, token: str) -> VisitLinks:
     )
 
 
+# Built once (Core): a one-stop system registers a visit for every citizen served.
+_COUNTER_WITH_UNIT = (
+    sa.select(
+        COUNTER.c.id,
+        COUNTER.c.active,
+        UNIT.c.path.label("unit_path"),
+        UNIT.c.active.label("unit_active"),
+    )
+    .join(UNIT, UNIT.c.id == COUNTER.c.unit_id)
+    .where(COUNTER.c.code == sa.bindparam("code"))
+)
+_FIELD_BY_CODE = sa.select(FIELD.c.id, FIELD.c.active).where(FIELD.c.code == sa.bindparam("code"))
+
+
 def create_visit(
     *,
     session: Session,
@@ -63,15 +85,15 @@ def create_visit(
 ) -> Visit:
     """Register a visit at a counter inside `scope`'s subtree; unknown names are 422, a counter outside is 403."""
     now = now or utcnow()
-    counter = session.exec(select(Counter).where(Counter.code == counter_code)).first()
+    conn = session.connection()
+    counter = conn.execute(_COUNTER_WITH_UNIT, {"code": counter_code}).first()
     if counter is None:
         raise Invalid(f"unknown counter {counter_code!r}")
-    unit = session.get(Unit, counter.unit_id)
-    if unit is None or not is_in_subtree(unit=unit, root=scope):
+    if not counter.unit_path.startswith(scope.path):
         raise Forbidden(f"counter {counter_code!r} is outside unit {scope.code!r} and its subtree")
-    if not counter.active or not unit.active:
+    if not counter.active or not counter.unit_active:
         raise Invalid(f"counter {counter_code!r} is inactive")
-    field = session.exec(select(ProcedureField).where(ProcedureField.code == field_code)).first()
+    field = conn.execute(_FIELD_BY_CODE, {"code": field_code}).first()
     if field is None or not field.active:
         raise Invalid(f"unknown field {field_code!r}" if field is None else f"field {field_code!r} is inactive")
     if officer_code is not None:
@@ -86,24 +108,31 @@ def create_visit(
         officer_id = officer.id
     visit = Visit(
         token=new_token(),
-        counter_id=counter.id,  # type: ignore[arg-type]
-        field_id=field.id,  # type: ignore[arg-type]
+        counter_id=counter.id,
+        field_id=field.id,
         procedure_code=procedure_code or None,
         dossier_code=dossier_code or None,
         officer_id=officer_id,
         created_at=now,
         expires_at=now + timedelta(days=settings.visit_ttl_days),
     )
-    # 72 random bits make a clash practically impossible; the unique index would still refuse one, so retry.
+    # 72 random bits make a clash practically impossible; the unique index would still refuse one: draw again.
+    # ON CONFLICT DO NOTHING instead of a savepoint: one statement, and the transaction stays usable.
+    insert = _insert_skipping_conflicts(conn.dialect.name)
     for _attempt in range(3):
-        try:
-            with session.begin_nested():
-                session.add(visit)
-                session.flush()
+        row = visit.model_dump(exclude={"id"})
+        visit_id = conn.execute(insert.values(**row).returning(VISIT.c.id)).scalar()
+        if visit_id is not None:
+            visit.id = visit_id
             return visit
-        except sa.exc.IntegrityError:
-            visit.token = new_token()
+        visit.token = new_token()
     raise Conflict("could not allocate a visit token; try again")
+
+
+def _insert_skipping_conflicts(dialect: str) -> Any:
+    """`INSERT INTO visit … ON CONFLICT DO NOTHING` in the dialect's spelling."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(VISIT).on_conflict_do_nothing()
 
 
 def find_visit(*, session: Session, token: str) -> Visit | None:
@@ -113,21 +142,67 @@ def find_visit(*, session: Session, token: str) -> Visit | None:
     return session.exec(select(Visit).where(Visit.token == token)).first()
 
 
-def visit_to_rate(*, session: Session, token: str, now: datetime | None = None) -> Visit:
+@dataclass(frozen=True)
+class RatableVisit:
+    """A visit that may be rated now, with what a rating needs and the names the phone form shows."""
+
+    id: int
+    token: str
+    counter_id: int
+    field_id: int
+    officer_id: int | None
+    unit_id: int
+    unit_name: str
+    field_name_vi: str
+    field_name_en: str
+
+
+# Built once (Core, not the ORM): every step of a phone rating runs it, and building and cache-keying an ORM
+# select cost more than running it. Whether any channel rated the visit comes with it: one round trip.
+_RATABLE = (
+    sa.select(
+        VISIT.c.id,
+        VISIT.c.token,
+        VISIT.c.counter_id,
+        VISIT.c.field_id,
+        VISIT.c.officer_id,
+        VISIT.c.rated_at,
+        VISIT.c.expires_at,
+        COUNTER.c.unit_id,
+        UNIT.c.name,
+        FIELD.c.name_vi,
+        FIELD.c.name_en,
+        sa.exists().where(RATING.c.visit_id == VISIT.c.id).label("has_rating"),
+    )
+    .join(COUNTER, COUNTER.c.id == VISIT.c.counter_id)
+    .join(UNIT, UNIT.c.id == COUNTER.c.unit_id)
+    .join(FIELD, FIELD.c.id == VISIT.c.field_id)
+    .where(VISIT.c.token == sa.bindparam("token"))
+)
+
+
+def visit_to_rate(*, session: Session, token: str, now: datetime | None = None) -> RatableVisit:
     """The visit a rating link points to: 404 unknown, 409 already rated (any channel), 410 expired."""
     if not looks_like_token(token):
         raise NotFound("unknown rating link")
-    # One round trip for the visit and whether any channel rated it (the phone page asks this twice per rating).
-    rated = sa.exists().where(col(Rating.visit_id) == col(Visit.id))
-    found = session.execute(select(Visit, rated).where(Visit.token == token)).first()
-    if found is None:
+    row = session.connection().execute(_RATABLE, {"token": token}).first()
+    if row is None:
         raise NotFound("unknown rating link")
-    visit, has_rating = found
-    if visit.rated_at is not None or has_rating:
+    if row.rated_at is not None or row.has_rating:
         raise Conflict("this visit has been rated already")
-    if visit.expires_at <= (now or utcnow()):
+    if row.expires_at <= (now or utcnow()):
         raise Gone("this rating link has expired")
-    return visit
+    return RatableVisit(
+        id=row.id,
+        token=row.token,
+        counter_id=row.counter_id,
+        field_id=row.field_id,
+        officer_id=row.officer_id,
+        unit_id=row.unit_id,
+        unit_name=row.name,
+        field_name_vi=row.name_vi,
+        field_name_en=row.name_en,
+    )
 
 
 def live_visit(*, session: Session, token: str, now: datetime | None = None) -> Visit:

@@ -7,8 +7,9 @@ from sqlmodel import Session, select
 
 from server.config import Settings
 from server.errors import Conflict
-from server.models import Rating
+from server.models import Rating, RatingReason
 from server.phone import service
+from server.visits.service import visit_to_rate
 from tests import factories
 from tests.server.visits import factories as vf
 
@@ -16,14 +17,51 @@ from tests.server.visits import factories as vf
 def test_the_unique_visit_index_turns_a_lost_race_into_409(session: Session, settings: Settings) -> None:
     counter = factories.counter(session, factories.unit(session))
     visit = vf.visit(session, counter)
-    # A kiosk rating for the visit lands after the phone page checked the visit (the race the index settles).
+    session.flush()
+    ratable = visit_to_rate(session=session, token=visit.token)  # the phone page checked the visit …
+    # … then a kiosk rating for the visit lands (the race the index settles).
     kiosk = factories.rating(session, counter, channel="kiosk")
     kiosk.visit_id = visit.id
     session.flush()
+    choices = service.load_choices(session=session)
     with pytest.raises(Conflict):
-        service.store_phone_rating(session=session, settings=settings, visit=visit, answer=service.Answer(level=4))
-    # The savepoint kept the surrounding transaction usable.
+        service.store_phone_rating(
+            session=session, settings=settings, visit=ratable, answer=service.Answer(level=4), choices=choices
+        )
+    # ON CONFLICT DO NOTHING, not a failed statement: the surrounding transaction stays usable.
     assert session.exec(select(Rating.channel).where(Rating.visit_id == visit.id)).all() == ["kiosk"]
+
+
+def test_a_phone_rating_stores_its_reasons_and_marks_the_visit(session: Session, settings: Settings) -> None:
+    counter = factories.counter(session, factories.unit(session))
+    visit = vf.visit(session, counter)
+    session.flush()
+    choices = service.load_choices(session=session)
+    answer = service.Answer(level=1, reasons=[choices.reasons[0].code, choices.reasons[2].code], comment="chậm")
+    rating_id = service.store_phone_rating(
+        session=session,
+        settings=settings,
+        visit=visit_to_rate(session=session, token=visit.token),
+        answer=answer,
+        choices=choices,
+    )
+    stored = session.get(Rating, rating_id)
+    assert stored is not None
+    assert (stored.channel, stored.level, stored.satisfied, stored.visit_id, stored.counter_id, stored.unit_id) == (
+        "phone",
+        1,
+        False,
+        visit.id,
+        counter.id,
+        counter.unit_id,
+    )
+    assert stored.comment == "chậm" and stored.device_id is None and not stored.misuse
+    reasons = session.exec(select(RatingReason.reason_id).where(RatingReason.rating_id == rating_id)).all()
+    assert sorted(reasons) == sorted([choices.reasons[0].id, choices.reasons[2].id])
+    session.refresh(visit)
+    assert visit.rated_at is not None
+    with pytest.raises(Conflict):  # the link is used up
+        visit_to_rate(session=session, token=visit.token)
 
 
 def test_face_shapes_follow_the_scale_most_positive_first(session: Session) -> None:
