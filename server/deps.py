@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
@@ -19,19 +20,37 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request owns the transaction: commit when the handler succeeds, roll back when it raises.
 
     Declared with `scope="function"` below, so the commit happens *before* the response is sent: a client that
     sees a success (a kiosk dropping ratings from its outbox) never sees one for data that was not committed.
+
+    Async, so that opening the session (no I/O: the connection is taken at the first statement) costs no trip
+    through the thread pool; only the commit or rollback, which waits for the database, is sent there.
     """
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        await _finish(session, commit=False)
+        raise
+    await _finish(session, commit=True)
+
+
+async def _finish(session: Session, *, commit: bool) -> None:
+    """End the request's transaction off the event loop (shielded: a client hanging up must not leave it open).
+
+    Outside the thread pool's limit, as FastAPI runs a dependency's exit: a transaction holding locks that others
+    wait for (a rating's unique visit, SQLite's single writer) must never wait for a thread those others hold.
+    """
+    try:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                end = session.commit if commit else session.rollback
+                await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
+    finally:
+        session.close()  # no transaction left: nothing to send
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
