@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -56,6 +57,21 @@ def _common(
     }
 
 
+def _shared_fragment(
+    request: Request, template: str, key: tuple[Any, ...], context: Callable[[], dict[str, Any]]
+) -> Markup:
+    """A part of a page that is the same for everyone who may see it (figures, not personal data), rendered in the
+    request's language and kept in the dashboard cache under `key`; scoping is checked before it is asked for."""
+    lang = request_language(request)
+
+    def render() -> Markup:
+        page = request.app.state.templates.get_template(template)
+        return Markup(page.render(**context(), tz=request.app.state.settings.tz, **language_context(lang)))
+
+    cache: TimedCache = request.app.state.dashboard_cache
+    return cache.get_or_compute((template, *key, lang), render)
+
+
 @router.get("", response_class=HTMLResponse)
 def dashboard(
     request: Request,
@@ -70,26 +86,28 @@ def dashboard(
     unit_row = unit_in_scope(session=session, root=root, code=unit)
     chosen = service.reporting_period(period, today=today(settings))
     cache: TimedCache = request.app.state.dashboard_cache
-    lang = request_language(request)
 
-    def figures() -> Markup:
+    def figures() -> dict[str, Any]:
         view = service.overview(session=session, settings=settings, unit=unit_row, period=chosen)
-        chart = trend_chart(view.trend, view.overall.target)
-        template = request.app.state.templates.get_template("dashboard/_figures.html")
-        return Markup(template.render(unit=unit_row, period=chosen, view=view, chart=chart, **language_context(lang)))
+        return {"unit": unit_row, "period": chosen, "view": view, "chart": trend_chart(view.trend, view.overall.target)}
 
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
     context.update(
-        # The figures' HTML: the same for every manager of the unit, so rendered once per unit, period and language.
-        figures=cache.get_or_compute(("figures", unit_row.id, chosen, lang), figures),
+        # What every manager of the unit sees alike is rendered once per unit, period and language and reused.
+        figures=_shared_fragment(request, "dashboard/_figures.html", (unit_row.id, chosen), figures),
+        kiosks=_shared_fragment(
+            request,
+            "dashboard/_kiosks.html",
+            (unit_row.id,),
+            lambda: {"kiosks": service.kiosk_status(session=session, unit=unit_row)},
+        ),
         comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
-        comment_units=list(children(session=session, unit=unit_row)),
-        comment_fields=_fields(session),
+        comment_units=cache.get_or_compute(
+            ("children", unit_row.id), lambda: list(children(session=session, unit=unit_row))
+        ),
+        comment_fields=cache.get_or_compute(("fields",), lambda: _fields(session)),
         within="",
         field_filter="",
-        kiosks=cache.get_or_compute(
-            ("kiosks", unit_row.id), lambda: service.kiosk_status(session=session, unit=unit_row)
-        ),
     )
     return _render(request, "dashboard/index.html", "dashboard/_overview.html", context)
 

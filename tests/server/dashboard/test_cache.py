@@ -111,3 +111,13 @@ def test_scope_is_checked_before_the_cache_is_asked(settings: Settings, session:
         response = client.get("/dashboard?period=2026-10&unit=W-A", headers=HTML)
         assert response.status_code in (403, 404)
         assert "38 trên 47" not in response.text
+
+
+def test_shared_parts_are_kept_per_language(settings: Settings, session: Session, world: World) -> None:
+    """The figures' HTML is kept per unit, period and language: English readers never get the Vietnamese page."""
+    for client in caching_client(settings, session, 300):
+        logins.login(client, world.manager_a)
+        assert "38 trên 47 lượt đánh giá là hài lòng" in headline(client)
+        english = headline(client, "/dashboard?period=2026-10&lang=en")
+        assert "38 of 47" in english and "trên" not in english
+        assert "38 trên 47" in headline(client, "/dashboard?period=2026-10&lang=vi")
