@@ -9,11 +9,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from pwdlib import PasswordHash
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.db import utcnow
 from server.errors import Conflict, Invalid, Unauthorized
 from server.models import API_KEY_KINDS, ROLES, ApiKey, AuditLog, KioskDevice, Officer, Unit, User
+
+AUDIT_LOG: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
 
 #: How stale an API key's `last_used_at` may get (see `api_key_from_token`).
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -78,9 +80,16 @@ def create_api_key(*, session: Session, kind: str, unit: Unit, label: str = "") 
     return row, key
 
 
+# Built once, with the key's unit: callers then find the unit in the session (`session.get`) without a query.
+_API_KEY_BY_HASH = (
+    select(ApiKey, Unit).join(Unit, col(Unit.id) == col(ApiKey.unit_id)).where(ApiKey.key_hash == sa.bindparam("h"))
+)
+
+
 def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
     """The live key of `kind` matching a bearer token, or 401."""
-    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_token(token))).first()
+    found = session.execute(_API_KEY_BY_HASH, {"h": hash_token(token)}).first()
+    row = found[0] if found is not None else None
     if row is None or row.revoked_at is not None or row.kind != kind:
         raise Unauthorized("unknown, revoked or wrong kind of API key", headers={"WWW-Authenticate": "Bearer"})
     now = utcnow()
@@ -98,8 +107,10 @@ def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
 def audit(
     *, session: Session, actor: str, action: str, target: str = "", detail: str = "", ip: str | None = None
 ) -> None:
-    """Record who did what (admin changes, logins, exports)."""
-    session.add(AuditLog(actor=actor, action=action, target=target, detail=detail, ip=ip))
+    """Record who did what (admin changes, logins, exports); a Core insert, sent at once (no flush machinery)."""
+    session.connection().execute(
+        sa.insert(AUDIT_LOG).values(at=utcnow(), actor=actor, action=action, target=target, detail=detail, ip=ip)
+    )
 
 
 # Built once: every kiosk request runs it (building and cache-keying an ORM select costs as much as running it).
