@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 import anyio
 from fastapi import Depends, Header, Request
@@ -12,6 +13,9 @@ from sqlmodel import Session
 from server.auth.service import bearer_token, device_from_token
 from server.config import Settings
 from server.models import KioskDevice
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 async def get_settings(request: Request) -> Settings:
@@ -51,6 +55,24 @@ async def _finish(session: Session, *, commit: bool) -> None:
                 await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
     finally:
         session.close()  # no transaction left: nothing to send
+
+
+def commits_in_thread(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """For busy sync endpoints (a `session` parameter): commit in the endpoint's own worker thread when it returns.
+
+    The same outcome as `get_session`'s commit (before the response, only when the endpoint returns), without a
+    second trip through the thread pool for it; `get_session` then finds no transaction left to end.
+    """
+
+    @functools.wraps(endpoint)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = endpoint(*args, **kwargs)
+        session = kwargs["session"]
+        assert isinstance(session, Session)
+        session.commit()
+        return result
+
+    return run
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from server.cache import TimedCache
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import Conflict, Gone, NotFound
 from server.i18n import request_language
 from server.phone import service
@@ -135,6 +135,7 @@ def _outcome(request: Request, exc: Exception, token: str) -> HTMLResponse:
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
+@commits_in_thread
 def rating_page(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The rating form of a visit (404 unknown, 409 already rated, 410 expired, 429 too many bad links)."""
     blocked = _blocked(request, token)
@@ -177,6 +178,7 @@ async def posted_form(request: Request) -> PostedForm:
 
 
 @router.post("/r/{token}", response_class=HTMLResponse)
+@commits_in_thread
 def submit_rating(
     token: str,
     request: Request,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import CSRF_HEADER, tokens_match
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, error_responses
 from server.models import Unit
 from server.visits import qr, service
@@ -100,6 +100,7 @@ def link_failures(request: Request) -> FailureLimiter:
         401, 403, 422, s403="the counter lies outside the key's unit, or a missing console CSRF token"
     ),
 )
+@commits_in_thread
 def create_visit(
     body: VisitCreate,
     session: SessionDep,

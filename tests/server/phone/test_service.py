@@ -93,3 +93,28 @@ def test_reading_an_answer() -> None:
     )
     assert service.parse_form_body(b"a=1", "multipart/form-data; boundary=x").unreadable
     assert service.parse_form_body(b"&".join([b"a=1"] * 101), "application/x-www-form-urlencoded").too_large
+
+
+def test_commits_in_thread_commits_when_the_endpoint_returns_and_not_when_it_raises() -> None:
+    from server.deps import commits_in_thread
+
+    calls: list[str] = []
+
+    class Recorder(Session):
+        def commit(self) -> None:
+            calls.append("commit")
+
+    recorder = Recorder()
+
+    @commits_in_thread
+    def fine(*, session: Session) -> str:
+        return "ok"
+
+    @commits_in_thread
+    def broken(*, session: Session) -> str:
+        raise ValueError("no")
+
+    assert fine(session=recorder) == "ok" and calls == ["commit"]
+    with pytest.raises(ValueError):
+        broken(session=recorder)
+    assert calls == ["commit"]  # nothing committed for an endpoint that raised: get_session rolls it back
