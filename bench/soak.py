@@ -123,8 +123,19 @@ class Stats:
     late: int = 0
     requests: int = 0
 
+    done: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter at the end, ms), not exports
+
     def ok(self, kind: str, ms: float) -> None:
         self.latencies[kind].append(ms)
+        if kind != "export xlsx":
+            self.done.append((time.perf_counter(), ms))
+
+    def window(self, since: float) -> str:
+        """p50 / p99 of the operations (exports aside) that ended after `since` (perf_counter)."""
+        recent = [ms for at, ms in self.done if at >= since]
+        if not recent:
+            return "none ended"
+        return f"{len(recent)} ended, p50 {percentile(recent, 50):.0f} ms, p99 {percentile(recent, 99):.0f} ms"
 
     def fail(self, kind: str, what: str) -> None:
         self.errors[kind] += 1
@@ -437,8 +448,10 @@ class Load:
                 launch(self.export(scheduled))
                 next_export += EXPORT_EVERY_S
             if scheduled >= next_report:
+                window = self.stats.window(next_report - 30)
                 next_report += 30
-                progress(f"  {scheduled - start:.0f} s offered, {len(tasks)} open, load {load_average()}")
+                offered_s = scheduled - start
+                progress(f"  {offered_s:.0f} s offered, {len(tasks)} open, last 30 s: {window}; load {load_average()}")
         offered = min(time.perf_counter(), start + seconds) - start
         drain = INTERRUPTED_DRAIN_S if self.stop.is_set() else DRAIN_S
         self.deadline = time.perf_counter() + drain
