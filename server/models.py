@@ -360,9 +360,10 @@ class RatingReasonMonthRollup(SQLModel, table=True):
 # itself and every unit below it), so a unit's figures and the national matrix read stored rows instead of adding
 # every leaf row into its ancestors at read time. Triggers on `rating` and `rating_reason` add each change to the
 # unit and its ancestors (from `unit.path`; on PostgreSQL once per transaction, at commit, from a transaction-local
-# setting or, for large transactions, `rating_subtree_pending`: migration 0010); a trigger on `unit` moves the counts when a path changes. No INCLUDE
-# on the primary key: count updates then touch no index and PostgreSQL can apply them in place (HOT), which the
-# rows near the root, updated by every batch, need more than index-only reads of one unit's few rows.
+# setting or, for large transactions, `rating_subtree_pending`: migration 0010); a trigger on `unit` moves the counts
+# when a path changes. No INCLUDE on the primary key: count updates then touch no index and PostgreSQL can apply
+# them in place (HOT), which the rows near the root, updated by every batch, need more than index-only reads of one
+# unit's few rows.
 
 
 def _subtree_key_args(*keys: str) -> tuple[Any, ...]:
