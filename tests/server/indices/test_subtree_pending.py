@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from server.db import make_engine
 from server.models import RatingReasonSubtreeMonthRollup, RatingSubtreeMonthRollup, Unit
 from tests import factories
+from tests.databases import DatabaseFactory
 from tests.server.indices.test_subtree_rollups import assert_exact, at, subtree_valid
 
 PENDING_SETTING = "hailong.subtree_pending"
@@ -116,3 +118,38 @@ def test_truncating_reasons_drops_only_their_pending_deltas(pg_session: Session)
     session.execute(sa.text("TRUNCATE rating, rating_reason"))
     for model in (RatingSubtreeMonthRollup, RatingReasonSubtreeMonthRollup):
         assert session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one() == 0
+
+
+def _scans(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        sa.text("SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname IN ('rating', 'rating_reason')")
+    ).all()
+    return {name: int(n) for name, n in rows}
+
+
+def test_the_triggers_look_ratings_and_reasons_up_by_key(db_factory: DatabaseFactory) -> None:
+    """The rollup triggers find a reason's rating (and a rating's reasons) through the primary keys, never by
+    scanning the tables, even with the plans they were given when the tables were empty (migration 0010)."""
+    if db_factory.backend != "postgresql":
+        pytest.skip("SQLite's row-level triggers look rows up by key")
+    engine = make_engine(db_factory.new_url(), pool_size=1)
+    try:
+        with Session(engine) as session:
+            _, north, _ = _tree(session)
+            c = factories.counter(session, north)
+            # The triggers' plans are made now, with empty tables, and kept by the session.
+            factories.rating(session, c, level=1, at=at(2026, 5, 1), reasons=("late",))
+            session.commit()
+            for i in range(60):
+                factories.rating(session, c, level=1 + i % 4, at=at(2026, 5, 2 + i % 20), reasons=("late",))
+            session.commit()
+            before = _scans(session)
+            stored = [factories.rating(session, c, level=2, at=at(2026, 5, 9), reasons=("late", "fees")) for _ in "ab"]
+            session.execute(sa.text("UPDATE rating SET misuse = true WHERE id = :id"), {"id": stored[0].id})
+            session.execute(sa.text("DELETE FROM rating_reason WHERE rating_id = :id"), {"id": stored[1].id})
+            session.execute(sa.text("DELETE FROM rating WHERE id = :id"), {"id": stored[1].id})
+            assert _scans(session) == before
+            assert_exact(session)
+            session.commit()
+    finally:
+        engine.dispose()
