@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
 
@@ -19,19 +20,39 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request owns the transaction: commit when the handler succeeds, roll back when it raises.
 
     Declared with `scope="function"` below, so the commit happens *before* the response is sent: a client that
     sees a success (a kiosk dropping ratings from its outbox) never sees one for data that was not committed.
+
+    Async, so that opening the session (no I/O until first used) costs no trip through the thread pool; the commit
+    or rollback runs in a worker thread, shielded from cancellation and outside the pool's capacity limit (as
+    FastAPI does for the exit of a sync dependency: a full pool must not keep a transaction from ending). A handler
+    that committed itself (the kiosk ingest) leaves nothing to do here but close, in the event loop.
     """
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        try:
-            yield session
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_end, session, False, limiter=anyio.CapacityLimiter(1))
+        raise
+    if session.in_transaction():
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_end, session, True, limiter=anyio.CapacityLimiter(1))
+    else:
+        session.close()  # nothing open: no I/O
+
+
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    finally:
+        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

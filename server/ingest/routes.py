@@ -97,4 +97,7 @@ def post_ratings(
     batch = parse_batch(body, max_batch=settings.max_batch)
     reference = request.app.state.ingest_reference
     results = ingest_ratings(session=session, device=device, batch=batch, settings=settings, reference=reference)
+    # Committed here, still before the answer is sent, in this worker thread: the session's dependency then has
+    # nothing left to do in another one.
+    session.commit()
     return Response(results_json(results), media_type="application/json")
