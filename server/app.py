@@ -28,6 +28,7 @@ from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
 from server.ingest.routes import router as ingest_router
+from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.phone.routes import router as phone_router
 from server.security import SecurityHeadersMiddleware
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
+    app.state.ingest_reference = ReferenceCache()  # the codes a kiosk batch may use (server/ingest/service.py)
     install_error_handlers(app)
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -31,7 +31,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     sees a success (a kiosk dropping ratings from its outbox) never sees one for data that was not committed.
 
     Async, so that opening the session (no I/O: the connection is taken at the first statement) costs no trip
-    through the thread pool; only the commit or rollback, which waits for the database, is sent there.
+    through the thread pool; only the commit or rollback, which waits for the database, is sent there. A handler
+    that committed itself (`commits_in_thread`: the kiosk ingest, the phone steps) leaves nothing to do but close.
     """
     session = Session(request.app.state.engine, expire_on_commit=False)
     try:

@@ -359,10 +359,11 @@ class RatingReasonMonthRollup(SQLModel, table=True):
 # Subtree rollups (migration 0008): the month rollups again, but each row counts its unit's whole subtree (the unit
 # itself and every unit below it), so a unit's figures and the national matrix read stored rows instead of adding
 # every leaf row into its ancestors at read time. Triggers on `rating` and `rating_reason` add each change to the
-# unit and its ancestors (from `unit.path`; on PostgreSQL once per transaction, at commit, through
-# `rating_subtree_pending`); a trigger on `unit` moves the counts when a path changes. No INCLUDE
-# on the primary key: count updates then touch no index and PostgreSQL can apply them in place (HOT), which the
-# rows near the root, updated by every batch, need more than index-only reads of one unit's few rows.
+# unit and its ancestors (from `unit.path`; on PostgreSQL once per transaction, at commit, from a transaction-local
+# setting or, for large transactions, `rating_subtree_pending`: migration 0010); a trigger on `unit` moves the counts
+# when a path changes. No INCLUDE on the primary key: count updates then touch no index and PostgreSQL can apply
+# them in place (HOT), which the rows near the root, updated by every batch, need more than index-only reads of one
+# unit's few rows.
 
 
 def _subtree_key_args(*keys: str) -> tuple[Any, ...]:
@@ -400,8 +401,9 @@ class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
 
 
 class RatingSubtreePending(SQLModel, table=True):
-    """PostgreSQL: a transaction's changes to the subtree rollups, per month × leaf unit × field (reason_id 0:
-    counts) or × reason (n), applied to the unit and its ancestors when the transaction commits (migration 0008)."""
+    """PostgreSQL: a large transaction's changes to the subtree rollups, per month × leaf unit × field (reason_id 0:
+    counts) or × reason (n), applied to the unit and its ancestors when the transaction commits (migrations 0008 and
+    0010: smaller transactions keep them in the setting `hailong.subtree_pending` and write no row here)."""
 
     __tablename__ = "rating_subtree_pending"
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)

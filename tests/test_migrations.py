@@ -175,3 +175,31 @@ def test_0009_round_trip_with_ratings_stored(db_factory: DatabaseFactory) -> Non
         command.check(cfg)
     finally:
         engine.dispose()
+
+
+def test_0010_round_trip_keeps_the_subtree_counts_exact(db_factory: DatabaseFactory) -> None:
+    """PostgreSQL holds a transaction's subtree deltas in a setting from 0010 on, in a table before: ratings written
+    under either version, and across the switch, are counted once."""
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0009")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            _seed_counter(conn)
+        for target in ("0009", "head", "0009", "head"):
+            (command.upgrade if target == "head" else command.downgrade)(cfg, target)
+            with engine.begin() as conn:
+                conn.execute(sa.insert(RATING), [_rating_row(level=lv) for lv in (1, 2, 3, 4)])
+                conn.execute(sa.insert(RATING), [_rating_row(level=4, misuse=True)])
+            with engine.connect() as conn:
+                valid, misuse = conn.execute(
+                    sa.text("SELECT valid, misuse FROM rating_subtree_month_rollup WHERE unit_id = 1")
+                ).one()
+                stored = conn.execute(sa.text("SELECT count(*) FILTER (WHERE NOT misuse), count(*) FILTER "
+                                              "(WHERE misuse) FROM rating")).one()  # fmt: skip
+                assert (valid, misuse) == tuple(stored)
+                assert conn.execute(sa.text("SELECT count(*) FROM rating_subtree_pending")).scalar_one() == 0
+        command.check(cfg)
+    finally:
+        engine.dispose()

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 
+from server.auth.service import bearer_token
 from server.contracts import RatingsBatch, RatingsResult
-from server.deps import DeviceDep, SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import PayloadTooLarge, error_responses
-from server.ingest.service import ingest_ratings, max_body_bytes, parse_batch, results_json
+from server.ingest.service import (
+    IngestDevice,
+    device_for_ingest,
+    ingest_ratings,
+    max_body_bytes,
+    parse_batch,
+    results_json,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -51,6 +59,14 @@ async def read_capped_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
+def get_ingest_device(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> IngestDevice:
+    """The paired kiosk delivering (device bearer token), locked for this batch; 401 when unknown or revoked."""
+    return device_for_ingest(session.connection(), bearer_token(authorization))
+
+
+IngestDeviceDep = Annotated[IngestDevice, Depends(get_ingest_device)]
+
+
 @router.post(
     "/ratings",
     summary="Deliver kiosk ratings (idempotent by rating id)",
@@ -65,12 +81,14 @@ async def read_capped_body(request: Request) -> bytes:
         s422="malformed envelope (not JSON, no `ratings` list, bad `sent_at`)",
     ),
 )
+@commits_in_thread  # before the answer is sent, in this worker thread: no second trip through the pool for it
 def post_ratings(
     # The body first: a slow upload from a rural kiosk must not hold a database connection (or SQLite's write lock).
     body: Annotated[bytes, Depends(read_capped_body)],
-    device: DeviceDep,
+    device: IngestDeviceDep,
     session: SessionDep,
     settings: SettingsDep,
+    request: Request,
 ) -> Response:
     """Store each rating once; answer one result per rating, in order: `created`, `duplicate`, `conflict`, `invalid`.
 
@@ -78,5 +96,6 @@ def post_ratings(
     minus `sent_at`); ids are answered in canonical UUID form.
     """
     batch = parse_batch(body, max_batch=settings.max_batch)
-    results = ingest_ratings(session=session, device=device, batch=batch, settings=settings)
+    reference = request.app.state.ingest_reference
+    results = ingest_ratings(session=session, device=device, batch=batch, settings=settings, reference=reference)
     return Response(results_json(results), media_type="application/json")

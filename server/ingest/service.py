@@ -12,6 +12,7 @@ The hot path avoids the ORM: a handful of queries per batch whatever its size.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from server.auth.service import hash_token
 from server.config import Settings
 from server.contracts import (
     MAX_FUTURE_SECONDS,
@@ -34,7 +36,7 @@ from server.contracts import (
     RawRatingsBatch,
 )
 from server.db import utcnow
-from server.errors import AppError, Invalid, PayloadTooLarge
+from server.errors import AppError, Invalid, PayloadTooLarge, Unauthorized
 from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Visit
 
 #: Body cap per rating of a batch (a kiosk's rating is ~250 bytes; a 1000-character comment may take 6 KB).
@@ -86,6 +88,45 @@ class Press(NamedTuple):
     id: uuid.UUID
     at: datetime
     walk_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IngestDevice:
+    """The kiosk delivering a batch: what the ingest needs of its row, read (and on PostgreSQL locked) at once."""
+
+    id: int
+    counter_id: int
+    unit_id: int
+    last_press_at: datetime | None
+
+
+# One round trip for the device, its unit, the lock and the transaction's plan cache mode (PostgreSQL).
+_DEVICE_FOR_INGEST = (
+    sa.select(DEVICE.c.id, DEVICE.c.counter_id, COUNTER.c.unit_id, DEVICE.c.last_press_at, DEVICE.c.revoked_at)
+    .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
+    .where(DEVICE.c.token_hash == sa.bindparam("token_hash"))
+)
+# One batch per device at a time. A device's forwarder sends one batch after another, but a retry racing a slow first
+# attempt would otherwise run the misuse check on a stale view and could deadlock with it in the rollup triggers (the
+# misuse UPDATE revisits rollup rows the insert already locked); `make bench` met such deadlocks with concurrent
+# requests from one device. (SQLite has one writer anyway.) Waiting for the lock holds a worker thread;
+# server/admission.py keeps fewer requests in the app than threads, so the holder always gets one to finish.
+#
+# The engine plans every statement for its parameters (`force_custom_plan`, for the reports). That holds for the
+# foreign-key checks PostgreSQL runs on each inserted row too: 5 per rating, each planned anew, was over half of the
+# database's work for a batch. Their plans never depend on the values: this transaction uses the default mode.
+_DEVICE_FOR_INGEST_PG = _DEVICE_FOR_INGEST.add_columns(
+    sa.func.set_config("plan_cache_mode", "auto", sa.true()).label("plan_cache_mode")
+).with_for_update(of=DEVICE)
+
+
+def device_for_ingest(conn: sa.Connection, token: str) -> IngestDevice:
+    """The live device holding this bearer token, locked until the transaction ends (PostgreSQL); 401 otherwise."""
+    query = _DEVICE_FOR_INGEST_PG if conn.dialect.name == "postgresql" else _DEVICE_FOR_INGEST
+    row = conn.execute(query, {"token_hash": hash_token(token)}).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"})
+    return IngestDevice(id=row.id, counter_id=row.counter_id, unit_id=row.unit_id, last_press_at=row.last_press_at)
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -180,6 +221,41 @@ def load_reference(conn: sa.Connection) -> Reference:
     return Reference(fields=fields, reasons=reasons, satisfied=satisfied)
 
 
+#: How long a worker reuses the codes it read. Fields, reasons and the scale change only by migration (or by hand in
+#: SQL); the application only renames fields and (de)activates them, which the ingest ignores. A batch naming a code
+#: or level the cache does not hold reads them again at once, so a new code is never refused for a stale cache.
+REFERENCE_SECONDS = 60.0
+
+
+class ReferenceCache:
+    """`load_reference`, kept by a worker for REFERENCE_SECONDS (one round trip fewer per batch)."""
+
+    def __init__(self, seconds: float = REFERENCE_SECONDS) -> None:
+        self.seconds = seconds
+        self._held: tuple[float, Reference] | None = None  # replaced whole: safe across the worker's threads
+
+    def get(self, conn: sa.Connection, items: Iterable[Item]) -> Reference:
+        """The codes, read again when older than `seconds` or when one of `items` names one they lack."""
+        held, now = self._held, time.monotonic()
+        if held is not None and now - held[0] < self.seconds and _knows_all(held[1], items):
+            return held[1]
+        ref = load_reference(conn)
+        self._held = (now, ref)
+        return ref
+
+
+def _knows_all(ref: Reference, items: Iterable[Item]) -> bool:
+    for item in items:
+        if isinstance(item, InvalidItem):
+            continue
+        if item.level not in ref.satisfied or (item.visit_token is None and item.field not in ref.fields):
+            return False
+        for code in item.reasons:
+            if code not in ref.reasons:
+                return False
+    return True
+
+
 @dataclass(slots=True)
 class _Candidate:
     """A rating that passed the checks: where it stands in the batch, its corrected time, and its visit if any."""
@@ -199,31 +275,18 @@ Outcome = tuple[uuid.UUID | str | None, str, str | None]
 def ingest_ratings(
     *,
     session: Session,
-    device: KioskDevice,
+    device: IngestDevice,
     batch: ParsedBatch,
     settings: Settings,
     now: datetime | None = None,
+    reference: ReferenceCache | None = None,
 ) -> list[Outcome]:
-    """Store a device's batch; one outcome per item, in order (see the module docstring)."""
+    """Store a device's batch (the device read by `device_for_ingest` in this transaction); one outcome per item,
+    in order (see the module docstring)."""
     now = now or utcnow()
     conn = session.connection()
     offset = now - batch.sent_at if batch.sent_at is not None else timedelta(0)
-    unit_query = _UNIT_OF_DEVICE
-    if conn.dialect.name == "postgresql":
-        # One batch per device at a time. A device's forwarder sends one batch after another, but a retry racing
-        # a slow first attempt would otherwise run the misuse check on a stale view and could deadlock with it in
-        # the rollup triggers (the misuse UPDATE revisits rollup rows the insert already locked); `make bench`
-        # met such deadlocks with concurrent requests from one device. (SQLite has one writer anyway.)
-        # Waiting for the lock holds a worker thread; server/admission.py keeps fewer requests in the app than
-        # threads, so the holder always gets one to finish.
-        unit_query = _UNIT_OF_DEVICE_LOCKED
-    unit_id = conn.execute(unit_query, {"device_id": device.id}).scalar_one()
-    if conn.dialect.name == "postgresql":
-        # The engine plans every statement for its parameters (`force_custom_plan`, for the reports). That holds
-        # for the foreign-key checks PostgreSQL runs on each inserted row too: 5 per rating, each planned anew, was
-        # over half of the database's work for a batch. Their plans never depend on the values.
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
-    ref = load_reference(conn)
+    ref = reference.get(conn, batch.items) if reference is not None else load_reference(conn)
     earliest = now - timedelta(days=MAX_PAST_DAYS)
     latest = now + timedelta(seconds=MAX_FUTURE_SECONDS)
     results: list[Outcome | None] = [None] * len(batch.items)
@@ -270,9 +333,16 @@ def ingest_ratings(
 
     existing_flags = _apply_misuse(conn, device, candidates, settings)
     candidates.sort(key=_by_id)  # one lock order for every transaction: no deadlocks between batches
-    rows = _Rows(ref=ref, device=device, unit_id=unit_id, now=now, tz=settings.tz)
-    inserted = _insert_ratings(conn, candidates, rows)
-    reason_rows: list[tuple[uuid.UUID, int]] = []
+    rows = _Rows(ref=ref, device=device, now=now, tz=settings.tz)
+    device_values = _device_values(device, now, batch.sent_at, offset)
+    reason_rows = [(cand.item.id, ref.reasons[code]) for cand in candidates for code in sorted(set(cand.item.reasons))]
+    if conn.dialect.name == "postgresql" and candidates:
+        # Ratings, their reasons and the device's row in one statement (the reasons of ratings skipped are not).
+        inserted = _insert_ratings_postgresql(conn, candidates, rows, reason_rows, device_values)
+        device_updated = True
+    else:
+        inserted = _insert_ratings(conn, candidates, rows)
+        device_updated = False
     created: list[_Candidate] = []
     for cand in candidates:
         item = cand.item
@@ -281,11 +351,11 @@ def ingest_ratings(
             continue
         results[cand.index] = (item.id, "created", None)
         created.append(cand)
-        if item.reasons:
-            reason_rows.extend((item.id, ref.reasons[code]) for code in sorted(set(item.reasons)))
         if cand.visit is not None:
             _mark_visit_rated(conn, cand.visit["id"], cand.rated_at)
-    _insert_reasons(conn, reason_rows)
+    if not device_updated:
+        created_ids = {cand.item.id for cand in created}
+        _insert_reasons(conn, [r for r in reason_rows if r[0] in created_ids])
     if existing_flags:
         conn.execute(
             sa.update(RATING)
@@ -295,23 +365,16 @@ def ingest_ratings(
     for index, item, status, detail in _compare_with_stored(conn, look_up, ref, visits, device):
         results[index] = (item.id, status, detail)
 
-    _update_device(conn, device, now, batch.sent_at, offset, created)
+    if not device_updated:
+        _update_device(conn, device, device_values, created)
     return [r for r in results if r is not None]
-
-
-_UNIT_OF_DEVICE = (
-    sa.select(COUNTER.c.unit_id)
-    .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
-    .where(DEVICE.c.id == sa.bindparam("device_id"))
-)
-_UNIT_OF_DEVICE_LOCKED = _UNIT_OF_DEVICE.with_for_update(of=DEVICE)
 
 
 def _by_id(cand: _Candidate) -> int:
     return cand.item.id.int  # the order of the canonical text and of PostgreSQL's uuid alike
 
 
-def _visit_problem(visit: dict[str, Any] | None, device: KioskDevice, rated_at: datetime) -> str | None:
+def _visit_problem(visit: dict[str, Any] | None, device: IngestDevice, rated_at: datetime) -> str | None:
     if visit is None:
         return "unknown visit token"
     if visit["counter_id"] != device.counter_id:
@@ -357,8 +420,7 @@ class _Rows:
     """What turns candidates into `rating` rows: the codes, the device and its unit, the time, the reporting zone."""
 
     ref: Reference
-    device: KioskDevice
-    unit_id: int
+    device: IngestDevice
     now: datetime
     tz: tzinfo
 
@@ -370,7 +432,7 @@ class _Rows:
             "level": item.level,
             "satisfied": self.ref.satisfied[item.level],
             "field_id": visit["field_id"] if visit else self.ref.fields[item.field],
-            "unit_id": self.unit_id,
+            "unit_id": self.device.unit_id,
             "counter_id": self.device.counter_id,
             "officer_id": visit["officer_id"] if visit else None,
             "visit_id": visit["id"] if visit else None,
@@ -400,7 +462,7 @@ _PRESSES_AROUND = sa.select(RATING.c.id, RATING.c.rated_at, RATING.c.visit_id, R
 
 
 def _apply_misuse(
-    conn: sa.Connection, device: KioskDevice, candidates: list[_Candidate], settings: Settings
+    conn: sa.Connection, device: IngestDevice, candidates: list[_Candidate], settings: Settings
 ) -> set[uuid.UUID]:
     """Flag rapid repeats among the new ratings; return stored ones that a late-arriving press now flags."""
     window = timedelta(seconds=settings.misuse_window_seconds)
@@ -426,11 +488,9 @@ def _apply_misuse(
 
 
 def _insert_ratings(conn: sa.Connection, candidates: list[_Candidate], rows: _Rows) -> set[uuid.UUID] | None:
-    """Insert what is new, skip what exists (by id, or a visit already rated); the ids inserted (None: all)."""
+    """SQLite: insert what is new, skip what exists (by id, or a visit already rated); the ids inserted (None: all)."""
     if not candidates:
         return None
-    if conn.dialect.name == "postgresql":
-        return _insert_ratings_postgresql(conn, candidates, rows)
     statement = sqlite_insert(RATING).on_conflict_do_nothing().returning(RATING.c.id)
     return set(conn.execute(statement, [rows.full(c) for c in candidates]).scalars())
 
@@ -450,14 +510,26 @@ _PG_COLUMNS = [
     ("misuse", "m", "bool"),
 ]
 _PG_SCALARS = ["unit_id", "counter_id", "received_at", "device_id"]
-# What comes back is a count, and the ids only when some rows were skipped (a replay, a rated visit): the usual
-# batch answers one row instead of 500.
+# One round trip: the ratings (what exists is skipped), the reasons of those inserted, and the device's row (last
+# contact, clock, latest walk-up press among those inserted). The statement-level triggers see all of it when the
+# statement ends. What comes back is a count, and the ids only when some rows were skipped (a replay, a rated
+# visit): the usual batch answers one row instead of 500.
 _PG_INSERT = (
     "WITH inserted AS ("
     "INSERT INTO rating ({columns}, misuse_reason, {scalars}, channel, contact, contact_consent) "
     "SELECT {keys}, CASE WHEN r.m THEN '{misuse}' END, {scalar_params}, 'kiosk', NULL, false "
     "FROM json_to_recordset(%(rows)s::json) AS r({key_types}) "
-    "ON CONFLICT DO NOTHING RETURNING id) "
+    "ON CONFLICT DO NOTHING RETURNING id, rated_at, visit_id), "
+    "reasons AS ("
+    "INSERT INTO rating_reason (rating_id, reason_id) "
+    "SELECT x.rating_id, x.reason_id FROM unnest(%(reason_ratings)s::uuid[], %(reasons)s::int[]) AS x(rating_id, "
+    "reason_id) WHERE x.rating_id IN (SELECT id FROM inserted)), "
+    "device AS ("
+    "UPDATE kiosk_device SET last_seen_at = %(received_at)s, "
+    "clock_offset_seconds = COALESCE(CAST(%(clock_offset_seconds)s AS double precision), clock_offset_seconds), "
+    "clock_flagged = COALESCE(CAST(%(clock_flagged)s AS boolean), clock_flagged), "
+    "last_press_at = GREATEST(last_press_at, (SELECT max(rated_at) FROM inserted WHERE visit_id IS NULL)) "
+    "WHERE id = %(device_id)s) "
     "SELECT count(*), CASE WHEN count(*) < %(n)s THEN array_agg(id) END FROM inserted"
 ).format(
     columns=", ".join(name for name, _, _ in _PG_COLUMNS),
@@ -469,7 +541,14 @@ _PG_INSERT = (
 )
 
 
-def _insert_ratings_postgresql(conn: sa.Connection, candidates: list[_Candidate], rows: _Rows) -> set[uuid.UUID] | None:
+def _insert_ratings_postgresql(
+    conn: sa.Connection,
+    candidates: list[_Candidate],
+    rows: _Rows,
+    reasons: list[tuple[uuid.UUID, int]],
+    device_values: dict[str, Any],
+) -> set[uuid.UUID] | None:
+    """Insert what is new with its reasons, and update the device (see `_PG_INSERT`); the ids inserted (None: all)."""
     # The batch travels as one JSON document that PostgreSQL unpacks into rows, serialised by pydantic-core in
     # one call (UUIDs, times and dates included): far cheaper than adapting 500 × 11 parameters one by one, and
     # than turning each value into text in Python first.
@@ -495,26 +574,22 @@ def _insert_ratings_postgresql(conn: sa.Connection, candidates: list[_Candidate]
     params = {
         "rows": pydantic_core.to_json(records).decode(),
         "n": len(candidates),
-        "unit_id": rows.unit_id,
+        "unit_id": rows.device.unit_id,
         "counter_id": rows.device.counter_id,
         "received_at": rows.now,
         "device_id": rows.device.id,
+        "reason_ratings": [r[0] for r in reasons],
+        "reasons": [r[1] for r in reasons],
+        "clock_offset_seconds": device_values.get("clock_offset_seconds"),
+        "clock_flagged": device_values.get("clock_flagged"),
     }
     count, ids = conn.exec_driver_sql(_PG_INSERT, params).one()
     return None if count == len(candidates) else set(ids or ())
 
 
 def _insert_reasons(conn: sa.Connection, reasons: list[tuple[uuid.UUID, int]]) -> None:
-    """The reasons of the ratings created, in one statement (the rollup trigger then runs once per batch)."""
-    if not reasons:
-        return
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
-            "INSERT INTO rating_reason (rating_id, reason_id) "
-            "SELECT * FROM unnest(%(ids)s::uuid[], %(reasons)s::int[])",
-            {"ids": [r[0] for r in reasons], "reasons": [r[1] for r in reasons]},
-        )
-    else:  # row-level triggers on SQLite: one statement or many costs the same
+    """SQLite: the reasons of the ratings created (row-level triggers: one statement or many costs the same)."""
+    if reasons:
         conn.execute(sa.insert(RATING_REASON), [{"rating_id": r, "reason_id": x} for r, x in reasons])
 
 
@@ -531,7 +606,7 @@ def _compare_with_stored(
     look_up: Sequence[tuple[int, RatingIn]],
     ref: Reference,
     visits: dict[str, dict[str, Any]],
-    device: KioskDevice,
+    device: IngestDevice,
 ) -> list[tuple[int, RatingIn, Literal["duplicate", "conflict"], str | None]]:
     """`duplicate` when the stored rating says the same, `conflict` otherwise (the stored row stays as it was)."""
     if not look_up:
@@ -589,24 +664,24 @@ def _compare_with_stored(
 _UPDATE_DEVICE = sa.update(DEVICE).where(DEVICE.c.id == sa.bindparam("device_key"))
 
 
-def _update_device(
-    conn: sa.Connection,
-    device: KioskDevice,
-    now: datetime,
-    sent_at: datetime | None,
-    offset: timedelta,
-    created: list[_Candidate],
-) -> None:
-    # Last statement of the batch: the device row lock is held only for the commit that follows.
+def _device_values(device: IngestDevice, now: datetime, sent_at: datetime | None, offset: timedelta) -> dict[str, Any]:
+    """What a batch records on its device's row, but the latest press: last contact and the clock's offset."""
     values: dict[str, Any] = {"last_seen_at": now}
     if sent_at is not None:
         values["clock_offset_seconds"] = round(offset.total_seconds(), 3)
         values["clock_flagged"] = abs(offset.total_seconds()) > CLOCK_TOLERANCE_SECONDS
+    return values
+
+
+def _update_device(
+    conn: sa.Connection, device: IngestDevice, values: dict[str, Any], created: list[_Candidate]
+) -> None:
+    """The device's row when no rating was inserted (PostgreSQL), or on SQLite: `values` and the latest press."""
     walk_ups = [cand.rated_at for cand in created if cand.visit is None]
     if walk_ups:
         latest_press = max(walk_ups)
         if device.last_press_at is None or latest_press > device.last_press_at:
-            values["last_press_at"] = latest_press
+            values = {**values, "last_press_at": latest_press}
     conn.execute(_UPDATE_DEVICE, {"device_key": device.id, **values})
 
 

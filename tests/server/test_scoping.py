@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from server.auth import deps as auth_deps
 from server.deps import get_device
+from server.ingest.routes import get_ingest_device
 from server.kiosks.routes import get_device_for_reading
 from server.visits.routes import visit_creator
 from tests import logins
@@ -104,7 +105,7 @@ AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: tests/server/ingest, tests/server/kiosks) and `POST /api/v1/visits` (a visits key, or a counter user's session
 #: with its CSRF header, in a JSON body the generator does not fill; a counter outside the key's or user's subtree
 #: is 403: tests/server/visits).
-OTHER_CREDENTIALS = {get_device, get_device_for_reading, visit_creator}
+OTHER_CREDENTIALS = {get_device, get_ingest_device, get_device_for_reading, visit_creator}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session, select
 
-from server.models import Counter, KioskDevice, Rating, RatingReason, Reason, Visit
+from server.contracts import RatingIn
+from server.ingest.service import ReferenceCache
+from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, Visit
 from tests import factories
 
 HCM = factories.HCM
@@ -240,6 +242,84 @@ def test_unknown_or_revoked_device_is_401(client: TestClient, session: Session, 
 
 def test_empty_batch(client: TestClient, kiosk: Kiosk) -> None:
     assert post(client, kiosk.token, []).json() == {"results": []}
+
+
+def reason_codes(session: Session, rating_id: str) -> set[str]:
+    return set(
+        session.exec(
+            select(Reason.code)
+            .join(RatingReason, RatingReason.reason_id == Reason.id)  # type: ignore[arg-type]
+            .where(RatingReason.rating_id == uuid.UUID(rating_id))
+        ).all()
+    )
+
+
+def test_a_batch_mixing_replays_and_new_ratings_stores_the_new_ones_reasons_only(
+    client: TestClient, session: Session, kiosk: Kiosk
+) -> None:
+    first = item(level=2, reasons=["late"])
+    assert statuses(post(client, kiosk.token, [first])) == ["created"]
+    again = {**first, "reasons": ["fees"]}  # the same id with other reasons: a conflict, nothing added
+    new = item(level=1, reasons=["waiting", "late"])
+    assert statuses(post(client, kiosk.token, [again, new, first])) == ["conflict", "created", "duplicate"]
+    assert reason_codes(session, first["id"]) == {"late"}
+    assert reason_codes(session, new["id"]) == {"waiting", "late"}
+
+
+def test_the_device_row_follows_every_batch(client: TestClient, session: Session, kiosk: Kiosk) -> None:
+    """Last contact and clock on every batch (replays only, too); the latest walk-up press moves forward only,
+    counting the ratings stored now (not replays, not visits)."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    later = presses(start, [60])
+    post(client, kiosk.token, later)
+    session.refresh(kiosk.device)
+    assert kiosk.device.last_press_at == start + timedelta(seconds=60)
+    earlier = presses(start, [30])
+    post(client, kiosk.token, earlier)  # a backlog arriving late
+    session.refresh(kiosk.device)
+    assert kiosk.device.last_press_at == start + timedelta(seconds=60)
+    visit = factories.counter_visit(session, kiosk.counter, created_at=start)
+    post(client, kiosk.token, presses(start, [90], visit_token=visit.token))
+    session.refresh(kiosk.device)
+    assert kiosk.device.last_press_at == start + timedelta(seconds=60)
+
+    skewed = datetime.now(UTC) - timedelta(hours=1)  # a replay only, from a kiosk whose clock is an hour behind
+    assert statuses(post(client, kiosk.token, later, sent_at=skewed.isoformat())) == ["duplicate"]
+    session.refresh(kiosk.device)
+    assert kiosk.device.clock_flagged is True and abs((kiosk.device.clock_offset_seconds or 0) - 3600) < 30
+    assert kiosk.device.last_press_at == start + timedelta(seconds=60)
+    seen = kiosk.device.last_seen_at
+    assert statuses(post(client, kiosk.token, presses(start, [120]))) == ["created"]  # no sent_at: clock kept
+    session.refresh(kiosk.device)
+    assert kiosk.device.clock_flagged is True and seen is not None and kiosk.device.last_seen_at > seen
+    assert kiosk.device.last_press_at == start + timedelta(seconds=120)
+
+
+def test_a_code_added_after_the_worker_read_the_codes_is_accepted(
+    client: TestClient, session: Session, kiosk: Kiosk
+) -> None:
+    assert statuses(post(client, kiosk.token, [item()])) == ["created"]  # the worker now holds the codes
+    session.add(ProcedureField(code="new-field", name_vi="Mới", name_en="New"))
+    session.flush()
+    rated = item(field="new-field")
+    assert statuses(post(client, kiosk.token, [rated, item(field="no-such-field")])) == ["created", "invalid"]
+    assert stored(session, rated["id"]).field_id == factories.field(session, "new-field").id
+
+
+def test_the_reference_cache_is_read_again_when_old_or_missing_a_code(session: Session) -> None:
+    conn = session.connection()
+    cache = ReferenceCache(seconds=3600)
+    land = ingest_item(field="land")
+    held = cache.get(conn, [land])
+    assert cache.get(conn, [land]) is held
+    assert cache.get(conn, [ingest_item(field="unknown")]) is not held  # read again (and still unknown)
+    held = cache.get(conn, [land])
+    cache.seconds = 0
+    assert cache.get(conn, [land]) is not held
+
+
+def ingest_item(**overrides: Any) -> RatingIn:
+    return RatingIn.model_validate(item(**overrides))
 
 
 # --- misuse -----------------------------------------------------------------------------------------------------
