@@ -10,17 +10,22 @@ from the materialised paths). Cells are kept as plain tuples; `Matrix.row` turns
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from server.indices.periods import Period
 from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
 from server.indices.service import (
+    SUBTREE_MONTH,
+    SUBTREE_REASON_MONTH,
     Reference,
     Source,
     Tally,
@@ -86,92 +91,159 @@ def unit_field_matrix(
     reads a third of the rows.
     """
     ref = load_reference(session)
-    r = Reason.__table__  # type: ignore[attr-defined]
-    reason_list = (
-        [(int(i), str(c)) for i, c in session.execute(sa.select(r.c.id, r.c.code).order_by(r.c.sort_order, r.c.id))]
-        if reasons
-        else []
-    )
+    dialect = session.get_bind().dialect
+    reason_list = [(int(i), str(c)) for i, c in _rows(session, _prepared(_REASONS, dialect))] if reasons else []
     src = choose_source(period, "field", source, ref.levels)
-    u = Unit.__table__  # type: ignore[attr-defined]
-    unit_rows = session.execute(
-        sa.select(u.c.id, u.c.code, u.c.name, u.c.path).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
-    ).all()
+    unit_rows = _rows(session, _prepared(_UNITS, dialect), {"subtree": unit.path + "%"})
     if src.kind == "subtree":
         apply_pending(session)
-        stmt = _stored_cells(src, unit, period, ref.levels, [rid for rid, _ in reason_list])
+        months = period_months(period)
+        stored = _stored_cells(dialect, len(months), tuple(ref.levels), tuple(rid for rid, _ in reason_list))
+        params: dict[str, Any] = (
+            # The ids as an array literal: psycopg dumps a list of 1,000 ints in Python, 10 times slower.
+            {"unit_ids": "{" + ",".join(str(row[0]) for row in unit_rows) + "}"}
+            if stored.sql is not None
+            else {"subtree": unit.path + "%"}
+        )
+        params.update({"month": months[0]} if len(months) == 1 else {"months": months})
+        rows = _rows(session, stored, params)
     else:
-        dialect = session.get_bind().dialect.name
-        stmt = _folded_cells(src, unit, unit_rows, period, ref.levels, [rid for rid, _ in reason_list], dialect)
-    # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
-    # Through the Core connection, and the rows as the driver's plain tuples (only integers, nothing to convert):
-    # building 15,000 Row objects, or slicing them, costs more than the query.
-    result = session.connection().execute(stmt)
-    try:
-        rows = result.cursor.fetchall()  # one fetch, not 15,000 fetchone() calls
-    finally:
-        result.close()
-    cells: dict[tuple[int, int | None], tuple[int, ...]] = {}
+        stmt = _folded_cells(src, unit, unit_rows, period, ref.levels, [rid for rid, _ in reason_list], dialect.name)
+        rows = _rows(session, _Statement(stmt))
+    # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid. The rows are the driver's plain tuples (only
+    # integers, nothing to convert): building 15,000 Row objects, or slicing them in Python, costs more than the query.
+    cells: dict[tuple[int, int | None], tuple[int, ...]] = dict(zip(map(_KEY, rows), map(_CELL, rows), strict=True))
     if src.kind == "subtree":  # each unit over all fields: the sum of its fields' cells (cheaper here than in SQL)
-        per_unit: dict[int, list[tuple[int, ...]]] = defaultdict(list)
-        for row in rows:
-            cell = row[2:]
-            cells[row[0], row[1]] = cell
-            per_unit[row[0]].append(cell)
-        for unit_id, unit_cells in per_unit.items():
-            cells[unit_id, None] = tuple(map(sum, zip(*unit_cells, strict=True)))
-    else:
-        cells = {(row[0], row[1]): row[2:] for row in rows}
+        rows.sort(key=_UNIT)
+        for unit_id, unit_cells in groupby(rows, _UNIT):
+            cells[unit_id, None] = tuple(map(sum, zip(*unit_cells, strict=True)))[2:]
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),
         levels=tuple(ref.levels),
         reasons=tuple(code for _, code in reason_list),
-        units={int(i): (str(code), str(name)) for i, code, name, _ in unit_rows},
+        units={i: (code, name) for i, code, name, _ in unit_rows},
         fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
         cells=cells,
         reference=ref,
     )
 
 
-def _stored_cells(src: Any, unit: Unit, period: Period, levels: list[int], reason_ids: list[int]) -> Any:
+_KEY = itemgetter(0, 1)  # (unit_id, field_id) of a result row
+_CELL = itemgetter(slice(2, None))  # its counts
+_UNIT = itemgetter(0)
+_u = Unit.__table__  # type: ignore[attr-defined]
+_r = Reason.__table__  # type: ignore[attr-defined]
+_UNITS = (
+    sa.select(_u.c.id, _u.c.code, _u.c.name, _u.c.path)
+    .where(_u.c.path.like(sa.bindparam("subtree", type_=sa.String)))
+    .order_by(_u.c.path)
+)
+_REASONS = sa.select(_r.c.id, _r.c.code).order_by(_r.c.sort_order, _r.c.id)
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A statement and, when compiled once beforehand for PostgreSQL, its SQL and the values of its constants."""
+
+    stmt: Any
+    sql: str | None = None
+    constants: dict[str, Any] = field(default_factory=dict)
+
+
+def _compile(stmt: Any, dialect: sa.Dialect) -> _Statement:
+    if dialect.name != "postgresql":
+        return _Statement(stmt)
+    compiled = stmt.compile(dialect=dialect)
+    return _Statement(stmt, str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
+
+
+@lru_cache(maxsize=16)
+def _prepared(stmt: Any, dialect: sa.Dialect) -> _Statement:
+    """A constant statement, compiled once."""
+    return _compile(stmt, dialect)
+
+
+def _rows(session: Session, statement: _Statement, params: dict[str, Any] | None = None) -> list[Any]:
+    """The result rows as the driver's plain tuples, fetched at once (not 15,000 fetchone() calls).
+
+    PostgreSQL: through psycopg with binary results (an integer is 4 bytes, not text to parse), from the SQL compiled
+    beforehand if any. Prepared-statement caching stays off: a generic plan estimated for a few units would serve
+    the whole country as badly.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement.stmt, params or {})
+        try:
+            return list(result.cursor.fetchall())
+        finally:
+            result.close()
+    if statement.sql is None:
+        statement = _compile(statement.stmt, connection.dialect)
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        return cursor.execute(statement.sql, {**statement.constants, **(params or {})}, prepare=False).fetchall()
+
+
+@lru_cache(maxsize=64)
+def _stored_cells(dialect: sa.Dialect, months: int, levels: tuple[int, ...], reason_ids: tuple[int, ...]) -> _Statement:
     """(unit_id, field_id, valid, satisfied, misuse, *levels, *reasons) per unit × field from the subtree month
     rollups, whose rows hold subtree totals already: nothing to add into ancestors. The months are listed (the
-    primary key starts with the month); a single month needs no grouping."""
-    months = period_months(period)
-    t, rt = src.counts, src.reasons
+    primary key starts with the month); a single month needs no grouping.
+
+    Built once per shape, with bound parameters (the month or months, and the subtree: its unit ids as an array on
+    PostgreSQL, which the rows are checked against in a hash, its path pattern elsewhere); on PostgreSQL also compiled
+    once: building and compiling the statement costs more than running it on the client side.
+    """
+    t, rt = SUBTREE_MONTH, SUBTREE_REASON_MONTH
+    postgresql = dialect.name == "postgresql"
+
+    def where(table: Any) -> list[Any]:
+        if postgresql:
+            unit_ids = sa.cast(sa.bindparam("unit_ids", type_=sa.String), ARRAY(sa.Integer))
+            in_subtree = table.c.unit_id == sa.any_(unit_ids)
+        else:
+            in_subtree = table.c.unit_id.in_(sa.select(_u.c.id).where(_u.c.path.like(sa.bindparam("subtree"))))
+        if months == 1:
+            return [table.c.month == sa.bindparam("month", type_=sa.Date), in_subtree]
+        if postgresql:
+            return [table.c.month == sa.any_(sa.cast(sa.bindparam("months"), ARRAY(sa.Date))), in_subtree]
+        return [table.c.month.in_(sa.bindparam("months", expanding=True, type_=sa.Date)), in_subtree]
 
     def sums(columns: list[Any], names: list[str]) -> list[Any]:
-        if len(months) == 1:
+        if months == 1:
             return [c.label(n) for c, n in zip(columns, names, strict=True)]
         return [sa.cast(sa.func.sum(c), sa.Integer).label(n) for c, n in zip(columns, names, strict=True)]
 
     level_names = [f"l{i}" for i in range(len(levels))]
     count_columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in levels]]
     counts = sa.select(t.c.unit_id, t.c.field_id, *sums(count_columns, ["valid", "sat", "mis", *level_names])).where(
-        t.c.unit_id.in_(subtree_ids(unit)), t.c.month.in_(months)
+        *where(t)
     )
-    if len(months) > 1:
+    if months > 1:
         counts = counts.group_by(t.c.unit_id, t.c.field_id)
-    if not reason_ids:
-        return counts
-    # Reasons pivoted into one column each, per unit × field (a unit × field without reasons has no row).
-    reason_names = [f"r{i}" for i in range(len(reason_ids))]
-    pivoted = (
-        sa.select(
-            rt.c.unit_id,
-            rt.c.field_id,
-            *[_total(rt.c.reason_id == rid, rt.c.n).label(n) for rid, n in zip(reason_ids, reason_names, strict=True)],
+    stmt: Any = counts
+    if reason_ids:
+        # Reasons pivoted into one column each, per unit × field (a unit × field without reasons has no row).
+        reason_names = [f"r{i}" for i in range(len(reason_ids))]
+        pivoted = (
+            sa.select(
+                rt.c.unit_id,
+                rt.c.field_id,
+                *[
+                    _total(rt.c.reason_id == rid, rt.c.n).label(n)
+                    for rid, n in zip(reason_ids, reason_names, strict=True)
+                ],
+            )
+            .where(*where(rt))
+            .group_by(rt.c.unit_id, rt.c.field_id)
+            .subquery("reason_cells")
         )
-        .where(rt.c.unit_id.in_(subtree_ids(unit)), rt.c.month.in_(months))
-        .group_by(rt.c.unit_id, rt.c.field_id)
-        .subquery("reason_cells")
-    )
-    counted = counts.subquery("cells")
-    same_cell = sa.and_(pivoted.c.unit_id == counted.c.unit_id, pivoted.c.field_id == counted.c.field_id)
-    return sa.select(counted, *[sa.func.coalesce(pivoted.c[n], 0) for n in reason_names]).select_from(
-        counted.outerjoin(pivoted, same_cell)
-    )
+        counted = counts.subquery("cells")
+        same_cell = sa.and_(pivoted.c.unit_id == counted.c.unit_id, pivoted.c.field_id == counted.c.field_id)
+        stmt = sa.select(counted, *[sa.func.coalesce(pivoted.c[n], 0) for n in reason_names]).select_from(
+            counted.outerjoin(pivoted, same_cell)
+        )
+    return _compile(stmt, dialect)
 
 
 def _folded_cells(
