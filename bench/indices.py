@@ -15,7 +15,9 @@ measures:
 2. batched ingest (500 ratings from one counter per transaction, with their reasons) with and without the rollup
    triggers, alternating, as one multi-row statement per batch and as one statement per row (executemany).
 
-Drops the database at the end unless --keep. Prints Markdown for docs/BENCHMARKS.md.
+Drops the database at the end unless --keep; `--reuse` measures a kept one (skipping generation) and keeps it. The
+ingest measurement inserts ratings with the rollup triggers off, so the report month's rollups are recounted and
+fixed afterwards (and before a reused database is checked). Prints Markdown for docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -582,7 +584,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=20, help="alternating with/without blocks (ingest)")
     parser.add_argument("--batches", type=int, default=5, help="batches of 500 per block (ingest)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    parser.add_argument("--reuse", action="store_true", help="measure a database kept by an earlier --keep run")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure (and keep) a database kept by an earlier --keep run"
+    )
     parser.add_argument(
         "--database",
         type=database_name,
@@ -641,7 +645,7 @@ def main(argv: list[str] | None = None) -> None:
         load = os.getloadavg()[1]
     finally:
         engine.dispose()
-        if not args.keep:
+        if not args.keep and not args.reuse:  # a reused database is someone's kept one: never dropped
             drop_database(admin_url, args.database)
             log(f"dropped {args.database}")
 
