@@ -1,26 +1,35 @@
 """Every unit of a subtree × every field over a period, each figure including the unit's whole subtree.
 
-This is the national month report (rankings, "weakest units and fields"): 3,400 units × 14 fields. One SQL
-statement returns one finished row per unit × field and per unit over all fields, reasons pivoted into columns.
-For whole months it reads the subtree month rollups, whose rows already count each unit's whole subtree, and only
-sums the fields of each unit (and the months of a quarter or year). For other ranges it reads the day rollup (the
-raw ratings with `source="raw"`) and adds every unit's counts to each of its ancestors up to the root (pairs taken
-from the materialised paths). Cells are kept as plain tuples; `Matrix.row` turns one into the API's `IndexRow`.
+This is the national month report (rankings, "weakest units and fields"): 3,400 units × 14 fields. Two SQL
+statements return the counts (one row per unit × field) and the reasons (one (slot, n) row per unit × field ×
+reason; only with reasons). For whole months they read the subtree month rollups, whose rows already count each
+unit's whole subtree, and only sum the months of a quarter or year. For other ranges they read the day rollup (the
+raw ratings with `source="raw"`) and add every unit's counts to each of its ancestors up to the root (pairs taken
+from the materialised paths). Python then puts the reason counts into their cells (each in a numbered slot of a
+flat list, which zip cuts into one tuple per cell: pivoting in SQL, one aggregate per reason, cost more than the
+rest of the query on PostgreSQL) and sums each unit's fields into its all-fields cell. Cells are kept as plain
+tuples; `Matrix.row` turns one into the API's `IndexRow`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import groupby
+from operator import add, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from server.indices.periods import Period
 from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
 from server.indices.service import (
+    SUBTREE_MONTH,
+    SUBTREE_REASON_MONTH,
     Reference,
     Source,
     Tally,
@@ -80,127 +89,233 @@ class Matrix:
 def unit_field_matrix(
     *, session: Session, unit: Unit, period: Period, source: Source = "rollup", reasons: bool = True
 ) -> Matrix:
-    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in one query.
+    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in two queries.
 
-    `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only): the query then
-    reads a third of the rows.
+    `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only): only the first
+    query runs.
     """
     ref = load_reference(session)
-    r = Reason.__table__  # type: ignore[attr-defined]
-    reason_list = (
-        [(int(i), str(c)) for i, c in session.execute(sa.select(r.c.id, r.c.code).order_by(r.c.sort_order, r.c.id))]
-        if reasons
-        else []
-    )
+    dialect = session.get_bind().dialect
+    reason_list = [(int(i), str(c)) for i, c in _rows(session, _prepared(_REASONS, dialect))] if reasons else []
+    reason_ids = [rid for rid, _ in reason_list]
     src = choose_source(period, "field", source, ref.levels)
-    u = Unit.__table__  # type: ignore[attr-defined]
-    unit_rows = session.execute(
-        sa.select(u.c.id, u.c.code, u.c.name, u.c.path).where(u.c.path.like(unit.path + "%")).order_by(u.c.path)
-    ).all()
+    unit_rows = _rows(session, _prepared(_UNITS, dialect), {"subtree": unit.path + "%"})
+    grid = _Grid.of([row[0] for row in unit_rows], list(ref.fields), reason_ids)
     if src.kind == "subtree":
         apply_pending(session)
-        stmt = _stored_cells(src, unit, period, ref.levels, [rid for rid, _ in reason_list])
+        months = period_months(period)
+        counts, reason_counts = _stored_cells(dialect, len(months), tuple(ref.levels))
+        params: dict[str, Any] = (
+            # The ids as an array literal: psycopg dumps a list of 1,000 ints in Python, 10 times slower.
+            {"unit_ids": "{" + ",".join(str(row[0]) for row in unit_rows) + "}"}
+            if dialect.name == "postgresql"
+            else {"subtree": unit.path + "%"}
+        )
+        params.update({"month": months[0]} if len(months) == 1 else {"months": months})
+        params.update(grid.params())
     else:
-        dialect = session.get_bind().dialect.name
-        stmt = _folded_cells(src, unit, unit_rows, period, ref.levels, [rid for rid, _ in reason_list], dialect)
-    # Cell layout: (n, satisfied, misuse, *levels, *reasons); n = valid.
-    # Through the Core connection, and the rows as the driver's plain tuples (only integers, nothing to convert):
-    # building 15,000 Row objects, or slicing them, costs more than the query.
-    result = session.connection().execute(stmt)
-    try:
-        rows = result.cursor.fetchall()  # one fetch, not 15,000 fetchone() calls
-    finally:
-        result.close()
-    cells: dict[tuple[int, int | None], tuple[int, ...]] = {}
-    if src.kind == "subtree":  # each unit over all fields: the sum of its fields' cells (cheaper here than in SQL)
-        per_unit: dict[int, list[tuple[int, ...]]] = defaultdict(list)
-        for row in rows:
-            cell = row[2:]
-            cells[row[0], row[1]] = cell
-            per_unit[row[0]].append(cell)
-        for unit_id, unit_cells in per_unit.items():
-            cells[unit_id, None] = tuple(map(sum, zip(*unit_cells, strict=True)))
-    else:
-        cells = {(row[0], row[1]): row[2:] for row in rows}
+        counts, reason_counts = _folded_cells(src, unit, unit_rows, period, ref.levels, reason_ids, grid)
+        params = {}
+    rows = _rows(session, counts, params)
     return Matrix(
         period=period,
         root_id=int(unit.id or 0),
         levels=tuple(ref.levels),
         reasons=tuple(code for _, code in reason_list),
-        units={int(i): (str(code), str(name)) for i, code, name, _ in unit_rows},
+        units={i: (code, name) for i, code, name, _ in unit_rows},
         fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
-        cells=cells,
+        cells=grid.cells(rows, _rows(session, reason_counts, params) if reason_ids else None),
         reference=ref,
     )
 
 
-def _stored_cells(src: Any, unit: Unit, period: Period, levels: list[int], reason_ids: list[int]) -> Any:
-    """(unit_id, field_id, valid, satisfied, misuse, *levels, *reasons) per unit × field from the subtree month
-    rollups, whose rows hold subtree totals already: nothing to add into ancestors. The months are listed (the
-    primary key starts with the month); a single month needs no grouping."""
-    months = period_months(period)
-    t, rt = src.counts, src.reasons
+@dataclass(frozen=True)
+class _Grid:
+    """Numbers for the cells and reasons of a matrix, computed in SQL, so that reason counts come back as (slot, n)
+    pairs that go into a flat list by index (no key to build or look up per reason): cell = (unit id - first unit
+    id) × field span + field id - first field id; slot = cell × reason span + reason id - first reason id (span:
+    last id - first id + 1)."""
 
-    def sums(columns: list[Any], names: list[str]) -> list[Any]:
-        if len(months) == 1:
-            return [c.label(n) for c, n in zip(columns, names, strict=True)]
-        return [sa.cast(sa.func.sum(c), sa.Integer).label(n) for c, n in zip(columns, names, strict=True)]
+    units: int  # unit id span
+    unit_lo: int
+    field_span: int
+    field_lo: int
+    reason_span: int
+    reason_lo: int
+    order: Callable[[Sequence[int]], tuple[int, ...]]  # the reasons of one cell's slots, in display order
 
-    level_names = [f"l{i}" for i in range(len(levels))]
-    count_columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in levels]]
-    counts = sa.select(t.c.unit_id, t.c.field_id, *sums(count_columns, ["valid", "sat", "mis", *level_names])).where(
-        t.c.unit_id.in_(subtree_ids(unit)), t.c.month.in_(months)
-    )
-    if len(months) > 1:
-        counts = counts.group_by(t.c.unit_id, t.c.field_id)
-    if not reason_ids:
-        return counts
-    # Reasons pivoted into one column each, per unit × field (a unit × field without reasons has no row).
-    reason_names = [f"r{i}" for i in range(len(reason_ids))]
-    pivoted = (
-        sa.select(
-            rt.c.unit_id,
-            rt.c.field_id,
-            *[_total(rt.c.reason_id == rid, rt.c.n).label(n) for rid, n in zip(reason_ids, reason_names, strict=True)],
+    @staticmethod
+    def of(unit_ids: list[int], field_ids: list[int], reason_ids: list[int]) -> _Grid:
+        def span(ids: list[int]) -> tuple[int, int]:
+            return (max(ids) - min(ids) + 1, min(ids)) if ids else (1, 0)
+
+        reason_span, reason_lo = span(reason_ids)
+        positions = [rid - reason_lo for rid in reason_ids]
+        order: Callable[[Sequence[int]], tuple[int, ...]] = (
+            itemgetter(*positions) if len(positions) > 1 else lambda slots: tuple(slots[p] for p in positions)
         )
-        .where(rt.c.unit_id.in_(subtree_ids(unit)), rt.c.month.in_(months))
-        .group_by(rt.c.unit_id, rt.c.field_id)
-        .subquery("reason_cells")
-    )
-    counted = counts.subquery("cells")
-    same_cell = sa.and_(pivoted.c.unit_id == counted.c.unit_id, pivoted.c.field_id == counted.c.field_id)
-    return sa.select(counted, *[sa.func.coalesce(pivoted.c[n], 0) for n in reason_names]).select_from(
-        counted.outerjoin(pivoted, same_cell)
-    )
+        return _Grid(*span(unit_ids), *span(field_ids), reason_span, reason_lo, order)
+
+    def params(self) -> dict[str, int]:
+        return {
+            "unit_lo": self.unit_lo,
+            "field_span": self.field_span,
+            "field_lo": self.field_lo,
+            "reason_span": self.reason_span,
+            "reason_lo": self.reason_lo,
+        }
+
+    def cells(self, rows: list[Any], reason_rows: list[Any] | None) -> dict[tuple[int, int | None], tuple[int, ...]]:
+        """The matrix's cells from (cell, unit_id, field_id, *counts) rows and (slot, n) reason rows (None: without
+        reasons), and each unit over all fields: the sum of its fields' cells (cheaper here than in SQL)."""
+        values = list(map(_COUNTS, rows))
+        if reason_rows is not None:
+            values = list(map(add, values, map(self._reasons(reason_rows, len(rows)), map(_CELL, rows))))
+        cells: dict[tuple[int, int | None], tuple[int, ...]] = dict(zip(map(_KEY, rows), values, strict=True))
+        by_unit = sorted(zip(map(_UNIT, rows), values, strict=True), key=_FIRST)
+        for unit_id, unit_values in groupby(by_unit, _FIRST):
+            cells[unit_id, None] = tuple(map(sum, zip(*map(_SECOND, unit_values), strict=True)))
+        return cells
+
+    def _reasons(self, reason_rows: list[Any], cells: int) -> Callable[[int], tuple[int, ...]]:
+        """Cell number → its reason counts in display order."""
+        span = self.reason_span
+        if self.units * self.field_span <= 8 * cells + 10_000:  # every slot in a list, unless most would stay empty
+            slots = [0] * (self.units * self.field_span * span)
+            for slot, n in reason_rows:
+                slots[slot] = n
+            return list(map(self.order, zip(*[iter(slots)] * span, strict=True))).__getitem__
+        counted = dict(reason_rows)  # a subtree of units with ids far apart
+
+        def reasons_of(cell: int) -> tuple[int, ...]:
+            return self.order([counted.get(cell * span + i, 0) for i in range(span)])
+
+        return reasons_of
+
+
+_CELL = itemgetter(0)  # columns of a row of counts: cell number, unit_id, field_id, counts…
+_UNIT = itemgetter(1)
+_KEY = itemgetter(1, 2)
+_COUNTS = itemgetter(slice(3, None))
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_u = Unit.__table__  # type: ignore[attr-defined]
+_r = Reason.__table__  # type: ignore[attr-defined]
+_UNITS = (
+    sa.select(_u.c.id, _u.c.code, _u.c.name, _u.c.path)
+    .where(_u.c.path.like(sa.bindparam("subtree", type_=sa.String)))
+    .order_by(_u.c.path)
+)
+_REASONS = sa.select(_r.c.id, _r.c.code).order_by(_r.c.sort_order, _r.c.id)
+
+
+def _cell_number(unit_id: Any, field_id: Any) -> Any:
+    """The cell's number in the grid (see `_Grid`), from bound parameters."""
+    unit_lo, field_lo = sa.bindparam("unit_lo", type_=sa.Integer), sa.bindparam("field_lo", type_=sa.Integer)
+    return (unit_id - unit_lo) * sa.bindparam("field_span", type_=sa.Integer) + field_id - field_lo
+
+
+def _slot(unit_id: Any, field_id: Any, reason_id: Any) -> Any:
+    """A reason's slot in the grid (see `_Grid`)."""
+    reason_span, reason_lo = sa.bindparam("reason_span", type_=sa.Integer), sa.bindparam("reason_lo", type_=sa.Integer)
+    return _cell_number(unit_id, field_id) * reason_span + reason_id - reason_lo
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """A statement and, when compiled once beforehand for PostgreSQL, its SQL and the values of its constants."""
+
+    stmt: Any
+    sql: str | None = None
+    constants: dict[str, Any] = field(default_factory=dict)
+
+
+def _compile(stmt: Any, dialect: sa.Dialect) -> _Statement:
+    if dialect.name != "postgresql":
+        return _Statement(stmt)
+    compiled = stmt.compile(dialect=dialect)
+    return _Statement(stmt, str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
+
+
+@lru_cache(maxsize=16)
+def _prepared(stmt: Any, dialect: sa.Dialect) -> _Statement:
+    """A constant statement, compiled once."""
+    return _compile(stmt, dialect)
+
+
+def _rows(session: Session, statement: _Statement, params: dict[str, Any] | None = None) -> list[Any]:
+    """The result rows as the driver's plain tuples, fetched at once (not 15,000 fetchone() calls): building Row
+    objects costs more than the query.
+
+    PostgreSQL: through psycopg with binary results (an integer is 4 bytes, not text to parse), from the SQL compiled
+    beforehand if any. Prepared-statement caching stays off: a generic plan estimated for a few units would serve
+    the whole country as badly.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement.stmt, params or {})
+        try:
+            return list(result.cursor.fetchall())
+        finally:
+            result.close()
+    if statement.sql is None:
+        statement = _compile(statement.stmt, connection.dialect)
+    with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+        return cursor.execute(statement.sql, {**statement.constants, **(params or {})}, prepare=False).fetchall()
+
+
+@lru_cache(maxsize=64)
+def _stored_cells(dialect: sa.Dialect, months: int, levels: tuple[int, ...]) -> tuple[_Statement, _Statement]:
+    """From the subtree month rollups, whose rows hold subtree totals already (nothing to add into ancestors):
+    (cell, unit_id, field_id, valid, satisfied, misuse, *levels) per unit × field, and (slot, n) per unit × field ×
+    reason. The months are listed (the primary key starts with the month); a single month needs no grouping.
+
+    Built once per shape, with bound parameters (the month or months; the subtree: its unit ids as an array on
+    PostgreSQL, which the rows are checked against in a hash, its path pattern elsewhere; the grid's numbers); on
+    PostgreSQL also compiled once: building and compiling the statements costs more than running them.
+    """
+    t, rt = SUBTREE_MONTH, SUBTREE_REASON_MONTH
+    postgresql = dialect.name == "postgresql"
+
+    def where(table: Any) -> list[Any]:
+        if postgresql:
+            # An int[] parameter (sent as text, see unit_field_matrix): planned as a constant, checked in a hash.
+            in_subtree = table.c.unit_id == sa.any_(sa.bindparam("unit_ids", type_=ARRAY(sa.Integer)))
+        else:
+            in_subtree = table.c.unit_id.in_(sa.select(_u.c.id).where(_u.c.path.like(sa.bindparam("subtree"))))
+        if months == 1:
+            return [table.c.month == sa.bindparam("month", type_=sa.Date), in_subtree]
+        if postgresql:
+            return [table.c.month == sa.any_(sa.cast(sa.bindparam("months"), ARRAY(sa.Date))), in_subtree]
+        return [table.c.month.in_(sa.bindparam("months", expanding=True, type_=sa.Date)), in_subtree]
+
+    def total(column: Any) -> Any:
+        return column if months == 1 else sa.cast(sa.func.sum(column), sa.Integer)
+
+    count_columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in levels]]
+    counts = sa.select(
+        _cell_number(t.c.unit_id, t.c.field_id), t.c.unit_id, t.c.field_id, *map(total, count_columns)
+    ).where(*where(t))
+    reasons = sa.select(_slot(rt.c.unit_id, rt.c.field_id, rt.c.reason_id), total(rt.c.n)).where(*where(rt))
+    if months > 1:
+        counts = counts.group_by(t.c.unit_id, t.c.field_id)
+        reasons = reasons.group_by(rt.c.unit_id, rt.c.field_id, rt.c.reason_id)
+    return _compile(counts, dialect), _compile(reasons, dialect)
 
 
 def _folded_cells(
-    src: Any, unit: Unit, unit_rows: Any, period: Period, levels: list[int], reason_ids: list[int], dialect: str
-) -> Any:
-    """The cells counted per unit from the day rollup (or the raw ratings), then added into every ancestor through
-    the (unit, ancestor) pairs of the paths, per field and over all fields (field_id NULL)."""
+    src: Any, unit: Unit, unit_rows: Any, period: Period, levels: list[int], reason_ids: list[int], grid: _Grid
+) -> tuple[_Statement, _Statement]:
+    """The counts per unit × field and the reasons per unit × field × reason, from the day rollup (or the raw
+    ratings), then added into every ancestor through the (unit, ancestor) pairs of the paths: the rows of
+    `_stored_cells`, the grid's numbers inlined."""
     raw = src.kind == "raw"
     in_period = _in_period(src, period)
     tree = _ancestor_pairs(unit, unit_rows)
-
-    def fold(cells: Any, names: list[str]) -> Any:
-        """Sum `cells` (unit_id, field_id, names…) into every ancestor, per field and over all fields."""
-        ancestor = tree.c.ancestor_id
-        sums = [sa.cast(sa.func.sum(cells.c[n]), sa.Integer).label(n) for n in names]
-        joined = cells.join(tree, tree.c.unit_id == cells.c.unit_id)
-        by_field = sa.select(ancestor.label("unit_id"), cells.c.field_id, *sums).select_from(joined)
-        if dialect == "postgresql":  # one pass for both groupings
-            sets = sa.func.grouping_sets(sa.tuple_(ancestor, cells.c.field_id), sa.tuple_(ancestor))
-            return by_field.group_by(sets).subquery()
-        all_fields = sa.select(ancestor.label("unit_id"), sa.cast(sa.null(), sa.Integer).label("field_id"), *sums)
-        return sa.union_all(
-            by_field.group_by(ancestor, cells.c.field_id), all_fields.select_from(joined).group_by(ancestor)
-        ).subquery()
+    ancestor = tree.c.ancestor_id
 
     # Counts per unit × field: valid, satisfied, misuse, then one column per level of the scale.
     t = src.counts
-    level_names = [f"l{i}" for i in range(len(levels))]
-    count_names = ["valid", "sat", "mis", *level_names]
+    count_names = ["valid", "sat", "mis", *[f"l{i}" for i in range(len(levels))]]
     weight = sa.literal(1) if raw else t.c.n
     valid = t.c.misuse.is_(False)
     sums = [
@@ -213,34 +328,39 @@ def _folded_cells(
         sa.select(t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(sums, count_names, strict=True)])
         .where(t.c.unit_id.in_(subtree_ids(unit)), *in_period(t))
         .group_by(t.c.unit_id, t.c.field_id)
+        .subquery("cells")
     )
-    counts = fold(cells.subquery("cells"), count_names)
-    if not reason_ids:
-        return sa.select(counts)
-    # Reason counts per unit × field, one column per reason, folded the same way.
+    counts = (
+        sa.select(
+            _cell_number(ancestor, cells.c.field_id),
+            ancestor,
+            cells.c.field_id,
+            *[sa.cast(sa.func.sum(cells.c[n]), sa.Integer) for n in count_names],
+        )
+        .select_from(cells.join(tree, tree.c.unit_id == cells.c.unit_id))
+        .group_by(ancestor, cells.c.field_id)
+        .params(grid.params())
+    )
+    # Reason counts per unit × field × reason, folded the same way.
     rt = src.counts if raw else src.reasons
     reason_id = RatingReason.__table__.c.reason_id if raw else rt.c.reason_id  # type: ignore[attr-defined]
-    weight = sa.literal(1) if raw else rt.c.n
-    reason_names = [f"r{i}" for i in range(len(reason_ids))]
     reason_cells = (
-        sa.select(
-            rt.c.unit_id,
-            rt.c.field_id,
-            *[_total(reason_id == rid, weight).label(n) for rid, n in zip(reason_ids, reason_names, strict=True)],
-        )
+        sa.select(rt.c.unit_id, rt.c.field_id, reason_id.label("reason_id"), src.count(rt).label("n"))
         .select_from(src.reasons)
         .where(rt.c.unit_id.in_(subtree_ids(unit)), *in_period(rt), src.reason_valid)
-        .group_by(rt.c.unit_id, rt.c.field_id)
+        .group_by(rt.c.unit_id, rt.c.field_id, reason_id)
         .subquery("reason_cells")
     )
-    folded = fold(reason_cells, reason_names)
-    same_cell = sa.and_(
-        folded.c.unit_id == counts.c.unit_id,
-        sa.func.coalesce(folded.c.field_id, 0) == sa.func.coalesce(counts.c.field_id, 0),
+    reasons = (
+        sa.select(
+            _slot(ancestor, reason_cells.c.field_id, reason_cells.c.reason_id),
+            sa.cast(sa.func.sum(reason_cells.c.n), sa.Integer),
+        )
+        .select_from(reason_cells.join(tree, tree.c.unit_id == reason_cells.c.unit_id))
+        .group_by(ancestor, reason_cells.c.field_id, reason_cells.c.reason_id)
+        .params(grid.params())
     )
-    return sa.select(counts, *[sa.func.coalesce(folded.c[n], 0) for n in reason_names]).select_from(
-        counts.outerjoin(folded, same_cell)
-    )
+    return _Statement(counts), _Statement(reasons)
 
 
 def _ancestor_pairs(unit: Unit, unit_rows: Any) -> Any:
