@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
-    app.state.ingest_reference = ReferenceCache()  # the codes a kiosk batch may use (server/ingest/service.py)
+    # The codes a kiosk batch may use (server/ingest/service.py: read again at once for a code it lacks).
+    app.state.ingest_reference = ReferenceCache(settings.reference_cache_seconds)
     install_error_handlers(app)
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -45,7 +45,10 @@ class Settings(BaseSettings):
         5.0, ge=0, le=300, description="How long a worker reuses a unit's dashboard figures (0: always fresh)"
     )
     reference_cache_seconds: float = Field(
-        60.0, ge=0, le=3600, description="How long a worker reuses the scale and reasons of the phone form (0: never)"
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long a worker reuses the scale, reasons and field codes (0: never)",
     )
     # Visits, phone rating and the counter console (server/visits, server/phone).
     phone_failure_limit: int = Field(

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlmodel import Session
@@ -38,6 +39,11 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def upsert_insert(table: sa.Table, dialect: str) -> Any:
+    """`INSERT INTO table` in the dialect's spelling, for `.on_conflict_do_nothing()` / `.on_conflict_do_update()`."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 class DatabaseUnavailable(Exception):

@@ -15,9 +15,9 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from server.db import upsert_insert
 from server.indices.periods import add_months
 from server.models import (
     MONTH_ROLLUP_LEVELS,
@@ -309,7 +309,7 @@ def fix(*, session: Session, spec: RollupSpec, diffs: Sequence[Difference]) -> N
         session.execute(sa.delete(t).where(condition), [{f"k_{k}": key[k] for k in spec.keys} for key in gone])
     if present:
         dialect = session.get_bind().dialect.name
-        insert = postgresql.insert(t) if dialect == "postgresql" else sqlite.insert(t)
+        insert = upsert_insert(t, dialect)
         stmt = insert.on_conflict_do_update(
             index_elements=list(spec.keys), set_={v: insert.excluded[v] for v in spec.values}
         )

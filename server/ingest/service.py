@@ -228,7 +228,7 @@ REFERENCE_SECONDS = 60.0
 
 
 class ReferenceCache:
-    """`load_reference`, kept by a worker for REFERENCE_SECONDS (one round trip fewer per batch)."""
+    """`load_reference`, kept by a worker for `seconds` (HAILONG_REFERENCE_CACHE_SECONDS): a round trip fewer."""
 
     def __init__(self, seconds: float = REFERENCE_SECONDS) -> None:
         self.seconds = seconds

@@ -8,11 +8,10 @@ from datetime import datetime
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from server.config import Settings
-from server.db import utcnow
+from server.db import upsert_insert, utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
 from server.models import Rating, RatingReason, Reason, ScaleLevel, Visit
@@ -200,7 +199,7 @@ def store_phone_rating(
     now = now or utcnow()
     reason_ids = [r.id for r in choices.reasons if r.code in answer.reasons] if not level.satisfied else []
     conn = session.connection()
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(RATING)
+    insert = upsert_insert(RATING, conn.dialect.name)
     rating_id = uuid.uuid4()
     created = conn.execute(
         insert.values(

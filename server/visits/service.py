@@ -5,14 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from server.config import Settings
-from server.db import utcnow
+from server.db import upsert_insert, utcnow
 from server.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from server.models import Counter, Officer, ProcedureField, Rating, Unit, Visit
 from server.units.service import is_in_subtree
@@ -118,7 +116,7 @@ def create_visit(
     )
     # 72 random bits make a clash practically impossible; the unique index would still refuse one: draw again.
     # ON CONFLICT DO NOTHING instead of a savepoint: one statement, and the transaction stays usable.
-    insert = _insert_skipping_conflicts(conn.dialect.name)
+    insert = upsert_insert(VISIT, conn.dialect.name).on_conflict_do_nothing()
     for _attempt in range(3):
         row = visit.model_dump(exclude={"id"})
         visit_id = conn.execute(insert.values(**row).returning(VISIT.c.id)).scalar()
@@ -127,12 +125,6 @@ def create_visit(
             return visit
         visit.token = new_token()
     raise Conflict("could not allocate a visit token; try again")
-
-
-def _insert_skipping_conflicts(dialect: str) -> Any:
-    """`INSERT INTO visit … ON CONFLICT DO NOTHING` in the dialect's spelling."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(VISIT).on_conflict_do_nothing()
 
 
 def find_visit(*, session: Session, token: str) -> Visit | None:
