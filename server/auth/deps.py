@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -58,19 +59,25 @@ class Auth:
     csrf_token: str
 
 
-def get_auth(request: Request, session: SessionDep, settings: SettingsDep) -> Auth | None:
-    """The request's live session, or None (expired and unknown cookies count as none)."""
+async def get_auth(request: Request, session: SessionDep, settings: SettingsDep) -> Auth | None:
+    """The request's live session, or None (expired and unknown cookies count as none).
+
+    Async: a request without a session cookie (API keys, kiosks, integrations) needs no trip through the thread
+    pool for it; only looking a cookie up in the database goes there.
+    """
     cached: Auth | None = getattr(request.state, "auth", None)
     if cached is not None:
         return cached
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id or len(session_id) > 128:
         return None
-    found = resolve_session(
-        session=session,
-        session_id=session_id,
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        absolute=timedelta(hours=settings.session_max_hours),
+    found = await anyio.to_thread.run_sync(
+        lambda: resolve_session(
+            session=session,
+            session_id=session_id,
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        )
     )
     if found is None:
         return None

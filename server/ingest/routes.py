@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from server.auth.service import bearer_token
 from server.contracts import RatingsBatch, RatingsResult
@@ -59,12 +61,24 @@ async def read_capped_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def get_ingest_device(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> IngestDevice:
-    """The paired kiosk delivering (device bearer token), locked for this batch; 401 when unknown or revoked."""
-    return device_for_ingest(session.connection(), bearer_token(authorization))
+@dataclass(frozen=True)
+class IngestCredentials:
+    """The bearer token of the kiosk delivering; `device` finds it in the endpoint's own worker thread."""
+
+    token: str
+
+    def device(self, session: Session) -> IngestDevice:
+        """The paired kiosk holding the token, locked for this batch; 401 when unknown or revoked."""
+        return device_for_ingest(session.connection(), self.token)
 
 
-IngestDeviceDep = Annotated[IngestDevice, Depends(get_ingest_device)]
+async def get_ingest_device(authorization: Annotated[str | None, Header()] = None) -> IngestCredentials:
+    """The delivering kiosk's credentials (401 without a bearer token). Async and without the database: looking
+    the device up here would cost a second trip through the thread pool per batch."""
+    return IngestCredentials(bearer_token(authorization))
+
+
+IngestCredentialsDep = Annotated[IngestCredentials, Depends(get_ingest_device)]
 
 
 @router.post(
@@ -85,7 +99,7 @@ IngestDeviceDep = Annotated[IngestDevice, Depends(get_ingest_device)]
 def post_ratings(
     # The body first: a slow upload from a rural kiosk must not hold a database connection (or SQLite's write lock).
     body: Annotated[bytes, Depends(read_capped_body)],
-    device: IngestDeviceDep,
+    credentials: IngestCredentialsDep,
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
@@ -95,6 +109,7 @@ def post_ratings(
     Unit and counter come from the device. `rated_at` is corrected by the device's clock offset (server time
     minus `sent_at`); ids are answered in canonical UUID form.
     """
+    device = credentials.device(session)
     batch = parse_batch(body, max_batch=settings.max_batch)
     reference = request.app.state.ingest_reference
     results = ingest_ratings(session=session, device=device, batch=batch, settings=settings, reference=reference)

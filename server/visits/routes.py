@@ -9,13 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import CSRF_HEADER, tokens_match
 from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, error_responses
-from server.models import Unit
+from server.models import Unit, User
 from server.visits import qr, service
 from server.visits.console import CONSOLE_ROLES, console_unit
 from server.visits.limiter import FailureLimiter, app_limiter
@@ -55,19 +56,35 @@ class VisitCreator:
     officer_id: int | None = None
 
 
-def visit_creator(
-    session: SessionDep,
+@dataclass(frozen=True)
+class CreatorCredentials:
+    """Checked credentials of a visit registration; `creator` looks them up in the endpoint's own worker thread
+    (a second trip through the thread pool for the dependency would cost more than the lookup)."""
+
+    key_token: str | None = None  # an integration key of kind `visits`
+    user: User | None = None  # or a logged-in counter user (session and CSRF header already checked)
+
+    def creator(self, session: Session) -> VisitCreator:
+        """Who registers the visit and the units they may register visits for (401 for an unknown key)."""
+        if self.key_token is not None:
+            key = api_key_from_token(session=session, token=self.key_token, kind="visits")
+            unit = session.get(Unit, key.unit_id)
+            assert unit is not None  # foreign key
+            return VisitCreator(scope=unit, actor=f"apikey:{key.prefix}")
+        assert self.user is not None
+        unit = console_unit(session=session, user=self.user)
+        return VisitCreator(scope=unit, actor=self.user.username, officer_id=self.user.officer_id)
+
+
+async def visit_creator(
     auth: AuthDep,
     authorization: Annotated[str | None, Header()] = None,
     x_csrf_token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
-) -> VisitCreator:
+) -> CreatorCredentials:
     """An integration key of kind `visits` (Bearer), or a logged-in counter user with the session's CSRF token in
     `X-CSRF-Token`."""
     if authorization:
-        key = api_key_from_token(session=session, token=bearer_token(authorization), kind="visits")
-        unit = session.get(Unit, key.unit_id)
-        assert unit is not None  # foreign key
-        return VisitCreator(scope=unit, actor=f"apikey:{key.prefix}")
+        return CreatorCredentials(key_token=bearer_token(authorization))
     if auth is None:
         raise Unauthorized(
             "send an integration key (Authorization: Bearer <key>) or log in (/login) as a counter user",
@@ -77,8 +94,7 @@ def visit_creator(
         raise CsrfFailed("send the session's CSRF token in the X-CSRF-Token header")
     if auth.user.role not in CONSOLE_ROLES:
         raise Forbidden("your account may not register visits")
-    unit = console_unit(session=session, user=auth.user)
-    return VisitCreator(scope=unit, actor=auth.user.username, officer_id=auth.user.officer_id)
+    return CreatorCredentials(user=auth.user)
 
 
 def link_failures(request: Request) -> FailureLimiter:
@@ -105,9 +121,10 @@ def create_visit(
     body: VisitCreate,
     session: SessionDep,
     settings: SettingsDep,
-    creator: Annotated[VisitCreator, Depends(visit_creator)],
+    credentials: Annotated[CreatorCredentials, Depends(visit_creator)],
 ) -> VisitCreated:
     """Register a visit at a counter; answers its rating link and QR codes (422 for unknown names)."""
+    creator = credentials.creator(session)
     visit = service.create_visit(
         session=session,
         settings=settings,
