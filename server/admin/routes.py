@@ -11,10 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from server.admin import service
+from server.admin.messages import vietnamese
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit, create_api_key, create_user
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
+from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
 from server.models import API_KEY_KINDS, ROLES, User
 from server.units.service import ImportResult, get_unit, import_counters, import_units
@@ -53,6 +55,8 @@ def _audit(session: Session, request: Request, admin: User, action: str, target:
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     context.setdefault("error", None)
+    if context["error"] and request_language(request) == "vi":
+        context["error"] = vietnamese(context["error"])  # the services' errors are English
     context.setdefault("form", {})
     context["notice"] = NOTICES.get(str(context.get("notice") or ""))
     response: HTMLResponse = request.app.state.templates.TemplateResponse(

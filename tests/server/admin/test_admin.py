@@ -92,10 +92,18 @@ def test_unit_tree_create_and_duplicate(client: TestClient, session: Session, wo
     again = post(client, "/admin/units", csrf, {"unit_code": "W-A3", "name": "<b>Trùng</b>", "parent_code": "W-A"})
     assert again.status_code == 422
     soup = BeautifulSoup(again.text, "html.parser")
-    assert "exists already" in soup.select_one("#form-error").get_text()  # type: ignore[union-attr]
+    # The service's English error, in Vietnamese on a Vietnamese page (and as it is on an English one).
+    assert "Đơn vị 'W-A3' đã có" in soup.select_one("#form-error").get_text()  # type: ignore[union-attr]
     assert soup.select_one("#u-name")["value"] == "<b>Trùng</b>"  # type: ignore[index]  # kept, escaped
     bad_parent = post(client, "/admin/units", csrf, {"unit_code": "W-X", "name": "X", "parent_code": "NOPE"})
-    assert bad_parent.status_code == 422 and "unknown unit" in bad_parent.text
+    assert bad_parent.status_code == 422 and "Không có đơn vị" in bad_parent.text
+    client.cookies.set("lang", "en")
+    english = post(client, "/admin/units", csrf, {"unit_code": "W-A3", "name": "Trùng", "parent_code": "W-A"})
+    client.cookies.delete("lang")
+    assert english.status_code == 422
+    assert (
+        "unit 'W-A3' exists already" in BeautifulSoup(english.text, "html.parser").select_one("#form-error").get_text()
+    )  # type: ignore[union-attr]
 
 
 def test_units_and_counters_import(client: TestClient, session: Session, world: World, csrf: str) -> None:
@@ -109,7 +117,10 @@ def test_units_and_counters_import(client: TestClient, session: Session, world: 
     assert session.exec(select(Counter).where(Counter.code == "W-C1-Q1")).one()
     broken = "code,name,parent_code,level\nW-D,Khu vực D,W-ROOT,\nW-D1,Xã D1,NOPE,\n".encode()
     rejected = post(client, "/admin/units/import", csrf, files={"file": ("u.csv", broken, "text/csv")})
-    assert rejected.status_code == 422 and "line 3" in rejected.text
+    assert rejected.status_code == 422
+    assert (
+        "Dòng 3: parent_code 'NOPE' không phải đơn vị đã có" in BeautifulSoup(rejected.text, "html.parser").get_text()
+    )
     assert session.exec(select(Unit).where(Unit.code == "W-D")).first() is None  # all or nothing
     not_utf8 = post(client, "/admin/counters/import", csrf, files={"file": ("c.csv", b"\xff\xfe", "text/csv")})
     assert not_utf8.status_code == 422
@@ -128,7 +139,7 @@ def test_field_names_groups_and_active(client: TestClient, session: Session, csr
     ).all()
     assert sorted(groups) == ["health_education", "lci"]
     bad = post(client, "/admin/fields/land", csrf, {"name_vi": "", "name_en": "x", "active": "1"})
-    assert bad.status_code == 422 and "name must be" in bad.text
+    assert bad.status_code == 422 and "Tên tiếng Việt phải có 1–255 ký tự" in bad.text
     assert post(client, "/admin/fields/nope", csrf, {"name_vi": "x", "name_en": "y"}).status_code == 404
     assert audited(session, "admin.field.update")
 
@@ -170,9 +181,9 @@ def test_users_create_deactivate_and_reset_password(
     created = session.exec(select(User).where(User.username == "new-manager")).one()
     assert created.password_hash.startswith("$argon2id$") and created.unit_id == world.a.id
     dup = post(client, "/admin/users", csrf, form)
-    assert dup.status_code == 422 and "exists already" in dup.text
+    assert dup.status_code == 422 and "Tài khoản" in dup.text and "đã có" in dup.text
     short = post(client, "/admin/users", csrf, {**form, "username": "x2", "password": "short"})
-    assert short.status_code == 422 and "at least 10" in short.text
+    assert short.status_code == 422 and "Mật khẩu phải có ít nhất 10 ký tự" in short.text
     no_unit = post(client, "/admin/users", csrf, {**form, "username": "x3", "unit_code": ""})
     assert no_unit.status_code == 422
 

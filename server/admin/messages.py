@@ -1,0 +1,108 @@
+"""The administration pages' error messages in Vietnamese.
+
+The services raise their errors in English (the API, the CLI and the logs speak English). A Vietnamese page shows
+them in Vietnamese: each known message is matched by its pattern and rewritten with the same values; a CSV
+import's `line N: ` prefix becomes `Dòng N: ` in front of the translated rest. An unknown message stays as it is
+(English) rather than being lost.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: What `check_code` / `check_name` (server.admin.service) are told they check.
+_WHAT = {
+    "unit": "đơn vị",
+    "officer": "cán bộ",
+    "counter": "quầy",
+    "field": "lĩnh vực",
+    "Vietnamese": "tiếng Việt",
+    "English": "tiếng Anh",
+}
+_Q = r"(?P<q>'[^']*'|\"[^\"]*\")"  # a quoted value, as `!r` writes it
+
+
+def _what(value: str) -> str:
+    return _WHAT.get(value, value)
+
+
+#: (pattern of the English message, Vietnamese template over the pattern's named groups).
+_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), vi)
+    for p, vi in [
+        (
+            r"(?P<what>\w+) code must be 1-64 characters without spaces",
+            "Mã {what} phải có 1–64 ký tự, không có dấu cách",
+        ),
+        (r"(?P<what>\w+) name must be 1-255 characters", "Tên {what} phải có 1–255 ký tự"),
+        (rf"unit {_Q} exists already", "Đơn vị {q} đã có"),
+        (rf"officer {_Q} exists already", "Cán bộ {q} đã có"),
+        (rf"user {_Q} exists already", "Tài khoản {q} đã có"),
+        (rf"unknown unit {_Q}", "Không có đơn vị {q}"),
+        (rf"unknown counter {_Q}", "Không có quầy {q}"),
+        (rf"unknown officer {_Q}", "Không có cán bộ {q}"),
+        (rf"unknown field {_Q}", "Không có lĩnh vực {q}"),
+        (rf"unknown target group {_Q}; known groups: (?P<known>.*)", "Không có nhóm chỉ tiêu {q}; các nhóm: {known}"),
+        (rf"unknown target group {_Q}", "Không có nhóm chỉ tiêu {q}"),
+        (r"unknown user (?P<n>\d+)", "Không có tài khoản số {n}"),
+        (r"unknown kiosk device (?P<n>\d+)", "Không có màn hình số {n}"),
+        (r"unknown API key (?P<n>\d+)", "Không có khoá API số {n}"),
+        (rf"no milestone {_Q} from (?P<year>\d+)", "Không có mốc chỉ tiêu {q} từ năm {year}"),
+        (
+            rf"threshold {_Q} is not a number of percent \(e\.g\. 90 or 92,5\)",
+            "Ngưỡng {q} không phải là một số phần trăm (ví dụ 90 hoặc 92,5)",
+        ),
+        (r"threshold must be between 0 and 100 %", "Ngưỡng phải từ 0 đến 100 %"),
+        (
+            r"threshold must be a fraction above 0 and at most 1 \(0\.9 for 90 %\), not (?P<t>.*)",
+            "Ngưỡng phải lớn hơn 0 và không quá 1 (0,9 là 90 %), không phải {t}",
+        ),
+        (rf"year {_Q} is not a year", "{q} không phải là một năm"),
+        (r"year must be between (?P<a>\d+) and (?P<b>\d+), not (?P<y>.*)", "Năm phải từ {a} đến {b}, không phải {y}"),
+        (r"year must be between (?P<a>\d+) and (?P<b>\d+)", "Năm phải từ {a} đến {b}"),
+        (r"password must be at least (?P<n>\d+) characters", "Mật khẩu phải có ít nhất {n} ký tự"),
+        (r"password is too long", "Mật khẩu quá dài"),
+        (r"username must be 1-64 characters without spaces", "Tên đăng nhập phải có 1–64 ký tự, không có dấu cách"),
+        (r"role must be one of (?P<roles>.*)", "Vai trò phải là một trong: {roles}"),
+        (r"a (?P<role>\w+) needs a unit \(--unit CODE\)", "Tài khoản vai trò {role} cần có đơn vị"),
+        (r"kind must be one of (?P<kinds>.*)", "Loại khoá phải là một trong: {kinds}"),
+        (rf"counter {_Q} is inactive", "Quầy {q} đã ngừng hoạt động"),
+        (r"name either a device id or a counter code", "Hãy ghi số màn hình hoặc mã quầy"),
+        (
+            rf"cannot move unit {_Q} under its own subtree \((?P<p>.*)\)",
+            "Không thể chuyển đơn vị {q} vào bên dưới chính nó ({p})",
+        ),
+        (r"the file is larger than 5 MB", "Tệp lớn hơn 5 MB"),
+        # The CSV imports (after their `line N: ` prefix).
+        (r"expected the header (?P<want>.*), found (?P<got>.*)", "cần dòng tiêu đề {want}, nhưng thấy {got}"),
+        (r"expected (?P<want>\d+) columns, found (?P<got>\d+)", "cần {want} cột, nhưng thấy {got}"),
+        (r"(?P<column>\w+) is empty", "cột {column} để trống"),
+        (r"(?P<column>\w+) is longer than (?P<n>\d+) characters", "cột {column} dài quá {n} ký tự"),
+        (
+            rf"unit {_Q} appears twice \(first on line (?P<n>\d+)\)",
+            "đơn vị {q} xuất hiện hai lần (lần đầu ở dòng {n})",
+        ),
+        (rf"unit {_Q} cannot be its own parent", "đơn vị {q} không thể là cấp trên của chính nó"),
+        (
+            rf"parent_code {_Q} is not a known unit nor a unit in this file",
+            "parent_code {q} không phải đơn vị đã có, cũng không có trong tệp",
+        ),
+        (r"parent_code makes a cycle \((?P<chain>.*)\)", "parent_code tạo thành vòng lặp ({chain})"),
+    ]
+]
+_LINE = re.compile(r"line (?P<n>\d+): (?P<rest>.*)", re.DOTALL)
+
+
+def vietnamese(message: str) -> str:
+    """`message` in Vietnamese when it is a known service error (values kept), else unchanged."""
+    line = _LINE.fullmatch(message)
+    if line:
+        return f"Dòng {line['n']}: {vietnamese(line['rest'])}"
+    for pattern, template in _MESSAGES:
+        found = pattern.fullmatch(message)
+        if found:
+            values = found.groupdict()
+            if "what" in values:
+                values["what"] = _what(values["what"])
+            return template.format(**values)
+    return message
