@@ -79,8 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
-    if not settings.is_sqlite:  # pool_size + as much overflow (server/db.py); SQLite has one writer anyway
-        app.add_middleware(AdmissionLimitMiddleware, limit=2 * settings.db_pool_size)
+    if not settings.is_sqlite:  # as many as the pool's connections (server/db.py); SQLite has one writer anyway
+        app.add_middleware(AdmissionLimitMiddleware, limit=settings.db_pool_size)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)

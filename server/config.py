@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     )
     min_sample: int = Field(30, ge=1, description="Below this many valid ratings a rate is 'insufficient data'")
     max_batch: int = Field(500, ge=1, le=5000, description="Most ratings accepted in one ingest request")
-    db_pool_size: int = Field(10, ge=1, le=200, description="Connections per worker (PostgreSQL)")
+    db_pool_size: int = Field(
+        20, ge=1, le=200, description="PostgreSQL connections per worker, kept open (also the requests let in at once)"
+    )
     dashboard_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a worker reuses a unit's dashboard figures (0: always fresh)"
     )

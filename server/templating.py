@@ -43,13 +43,13 @@ def _auth_context(request: Request) -> dict[str, Any]:
     return {"current_user": auth.user if auth else None, "csrf_token": auth.csrf_token if auth else ""}
 
 
-def make_templates(*, auto_reload: bool = False) -> Jinja2Templates:
+def make_templates() -> Jinja2Templates:
     """The template environment; `_()` and `lang` come from the request (`?lang=` or the `lang` cookie).
 
-    Templates are read and compiled once per process (restart the server after editing one): with `auto_reload`
-    Jinja2 would stat every template file, and each one it extends or includes, on every render."""
+    Templates are read and compiled once per process (restart the server after editing one): Jinja2's
+    `auto_reload` would stat every template file, and each one it extends or includes, on every render."""
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_language_context, _auth_context])
-    templates.env.auto_reload = auto_reload
+    templates.env.auto_reload = False
     templates.env.globals["error_titles"] = ERROR_TITLES
     templates.env.filters.update(FILTERS)
     return templates

@@ -26,7 +26,7 @@ from tests.browser.conftest import serve
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
 
-POOL_SIZE = 1  # pool_size + max_overflow = 2 connections per worker, so the limit is 2
+POOL_SIZE = 2  # 2 connections per worker (no overflow), so the limit is 2
 KIOSKS = 5
 
 
@@ -100,7 +100,7 @@ def test_no_more_requests_inside_than_connections_and_all_complete(db_factory: D
         with serve(app) as base_url:
             assert httpx.get(base_url + "/healthz").status_code == 200  # builds the middleware stack
             admission = _admission(app)
-            assert admission is not None and admission.limit == 2 * POOL_SIZE
+            assert admission is not None and admission.limit == POOL_SIZE
 
             transaction = locker.begin()
             locker.execute(sa.text("SELECT id FROM kiosk_device FOR UPDATE"))  # every kiosk's batch will wait
