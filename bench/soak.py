@@ -518,6 +518,19 @@ def _backends(url: str) -> list[int]:
         engine.dispose()
 
 
+def _sessions(url: str) -> int:
+    """Connections ever opened to the soak's database (`pg_stat_database.sessions`)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(admin_database_url())
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT sessions FROM pg_stat_database WHERE datname = :name")
+            return int(conn.execute(query, {"name": sa.make_url(url).database}).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 def _machine_cpu() -> tuple[float, float]:
     """Busy and stolen CPU seconds of the whole machine so far (/proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -632,6 +645,7 @@ def summarise(
         "measured_seconds": round(wall, 1),
         "retries": stats.retries,
         "worker_restarts": meta.get("worker_restarts", 0),
+        "database_connections_opened": meta.get("sessions_opened"),
         "errors": errors,
         "late": stats.late,
         "errors_sample": stats.error_sample,
@@ -768,12 +782,16 @@ def main(argv: list[str] | None = None) -> int:
                         f"{args.minutes:g} min (load {meta['load_before']})"
                     )
                     before = cpu_snapshot(server.pid, url)
+                    sessions_before = _sessions(url)
                     t0 = time.perf_counter()
                     try:
                         offered = await load.run(args.minutes * 60, args.rate)
                     finally:
                         meta["wall"] = time.perf_counter() - t0
                         meta["cpu"] = cpu_used(before, cpu_snapshot(server.pid, url))
+                        # A new connection is a new backend, which builds its caches and compiles the triggers'
+                        # PL/pgSQL again: a pool that keeps its connections opens none during the run.
+                        meta["sessions_opened"] = _sessions(url) - sessions_before
                 finally:
                     for signum in (signal.SIGTERM, signal.SIGINT):
                         loop.remove_signal_handler(signum)
@@ -852,6 +870,8 @@ def report(data: dict[str, Any]) -> None:
     for name, result, ok in data["criteria"]:
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {result}")
     print(f"load average before {data['load_before']}, after {data['load_after']}")
+    if data.get("database_connections_opened") is not None:
+        print(f"database connections opened during the run: {data['database_connections_opened']}")
     for line in data["errors_sample"]:
         print("error:", line)
     if data.get("note"):
