@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +21,7 @@ from server.auth.routes import router as auth_router
 from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
-from server.db import make_engine
+from server.db import make_engine, open_pool
 from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.hardening import BodySizeLimitMiddleware, install_log_redaction
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
+        if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
+            await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
         try:
             yield
         finally:
@@ -113,6 +116,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers each build their own app from the environment)."""
     app = create_app(Settings())
+    # Compile every page template now, not on the first requests that need them: a worker's first minute otherwise
+    # serves its first citizens, kiosks and managers while compiling (~50 templates).
+    env = app.state.templates.env
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
+    # Likewise the database connections (PostgreSQL): opened when the worker starts, not in its first minute.
+    app.state.open_pool_at_start = True
     # Move everything loaded at start-up (modules, mappers, schemas) out of the garbage collector's sight: a full
     # collection otherwise walks that whole heap, which doubled the time of national reports (docs/BENCHMARKS.md).
     gc.collect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -81,6 +82,20 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
 
     harden_engine(engine)
     return engine
+
+
+def open_pool(engine: Engine, connections: int) -> None:
+    """Open `connections` of the pool's connections now, each a new PostgreSQL backend, rather than while serving
+    the first requests. Best effort: a database that is not reachable yet is connected to later, as usual."""
+    opened: list[sa.Connection] = []
+    try:
+        for _ in range(connections):
+            opened.append(engine.connect())
+    except sa.exc.DBAPIError as exc:
+        logging.getLogger(__name__).warning("could not open the database connections at start: %s", exc)
+    finally:
+        for conn in opened:
+            conn.close()
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:

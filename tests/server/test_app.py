@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from server.app import create_app
+from server.app import create_app, create_app_from_env
 from server.config import DEFAULT_SECRET, Settings
 from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
 
 
 def test_healthz_ok(client: TestClient) -> None:
@@ -67,3 +69,24 @@ def test_production_refuses_the_default_secret() -> None:
         Settings(environment="production", secret_key="short")
     ok = Settings(environment="production", secret_key="x" * 40, database_url="postgresql://u@h/db")
     assert ok.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_server_workers_start_with_their_templates_compiled_and_connections_open(
+    db_factory: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`create_app_from_env` (each `hailong serve` worker) compiles every template and, on PostgreSQL, opens its
+    pool before serving; an unreachable database does not stop it from starting."""
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # the worker's start-up step, not for the test process
+    url = db_factory.new_url()
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("HAILONG_DB_POOL_SIZE", "3")
+    app = create_app_from_env()
+    env = app.state.templates.env
+    assert {name for name in env.list_templates(extensions=["html"])} <= {t.name for t in env.cache.values()}
+    with TestClient(app):
+        expected = 0 if db_factory.backend == "sqlite" else 3
+        assert app.state.engine.pool.checkedin() == expected
+    if db_factory.backend == "postgresql":
+        monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/unreachable")
+        with TestClient(create_app_from_env()) as client:
+            assert client.get("/healthz").status_code == 503
