@@ -140,7 +140,7 @@ def test_admin_and_officer_pages_are_accessible(
     page.get_by_label("Mã", exact=True).fill("W-A")
     page.get_by_label("Tên", exact=True).fill("Trùng mã")
     page.get_by_role("button", name="Thêm").click()
-    expect(page.locator("#form-error")).to_contain_text("exists already")
+    expect(page.locator("#form-error")).to_contain_text("Đơn vị 'W-A' đã có")
     assert_accessible(page)
     # Issue a pairing code: shown once.
     page.goto(site + "/admin/kiosks")
