@@ -506,29 +506,26 @@ def _process_tree(pid: int) -> list[int]:
     return out
 
 
-def _backends(url: str) -> list[int]:
+def _about_database(url: str, sql: str) -> list[Any]:
+    """The first column of `sql` (with `:name`, the soak database's name) run on the admin connection."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(admin_database_url())
     try:
         with engine.connect() as conn:
-            query = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()")
-            return [row[0] for row in conn.execute(query, {"name": sa.make_url(url).database})]
+            return [row[0] for row in conn.execute(sa.text(sql), {"name": sa.make_url(url).database})]
     finally:
         engine.dispose()
+
+
+def _backends(url: str) -> list[int]:
+    return _about_database(url, "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()")
 
 
 def _sessions(url: str) -> int:
     """Connections ever opened to the soak's database (`pg_stat_database.sessions`)."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(admin_database_url())
-    try:
-        with engine.connect() as conn:
-            query = sa.text("SELECT sessions FROM pg_stat_database WHERE datname = :name")
-            return int(conn.execute(query, {"name": sa.make_url(url).database}).scalar() or 0)
-    finally:
-        engine.dispose()
+    found = _about_database(url, "SELECT sessions FROM pg_stat_database WHERE datname = :name")
+    return int(found[0] or 0) if found else 0
 
 
 def _machine_cpu() -> tuple[float, float]:

@@ -11,14 +11,7 @@ from __future__ import annotations
 import re
 
 #: What `check_code` / `check_name` (server.admin.service) are told they check.
-_WHAT = {
-    "unit": "đơn vị",
-    "officer": "cán bộ",
-    "counter": "quầy",
-    "field": "lĩnh vực",
-    "Vietnamese": "tiếng Việt",
-    "English": "tiếng Anh",
-}
+_WHAT = {"unit": "đơn vị", "officer": "cán bộ", "Vietnamese": "tiếng Việt", "English": "tiếng Anh"}
 _Q = r"(?P<q>'[^']*'|\"[^\"]*\")"  # a quoted value, as `!r` writes it
 
 

@@ -245,6 +245,11 @@ def _compile(stmt: Any, dialect: sa.Dialect) -> _Statement:
     return _Statement(stmt, str(compiled), {k: v for k, v in compiled.params.items() if v is not None})
 
 
+def _compiled(statement: _Statement, dialect: sa.Dialect) -> _Statement:
+    """`statement` with its SQL, compiled now if it was not beforehand."""
+    return statement if statement.sql is not None else _compile(statement.stmt, dialect)
+
+
 @lru_cache(maxsize=16)
 def _prepared(stmt: Any, dialect: sa.Dialect) -> _Statement:
     """A constant statement, compiled once."""
@@ -266,8 +271,7 @@ def _rows(session: Session, statement: _Statement, params: dict[str, Any] | None
             return list(result.cursor.fetchall())
         finally:
             result.close()
-    if statement.sql is None:
-        statement = _compile(statement.stmt, connection.dialect)
+    statement = _compiled(statement, connection.dialect)
     with connection.connection.driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
         return cursor.execute(statement.sql, {**statement.constants, **(params or {})}, prepare=False).fetchall()
 
@@ -279,8 +283,7 @@ def _pairs(session: Session, statement: _Statement, params: dict[str, Any]) -> I
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return _rows(session, statement, params)
-    if statement.sql is None:
-        statement = _compile(statement.stmt, connection.dialect)
+    statement = _compiled(statement, connection.dialect)
     packed = _Statement(
         statement.stmt,
         f"SELECT array_send(array_agg(q.slot)), array_send(array_agg(q.n)) FROM ({statement.sql}) AS q(slot, n)",

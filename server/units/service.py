@@ -38,7 +38,12 @@ def subtree_ids(unit: Unit) -> sa.Select[int | None]:
 
 def is_in_subtree(*, unit: Unit, root: Unit) -> bool:
     """Whether `unit` is `root` or lies below it."""
-    return unit.path.startswith(root.path)
+    return path_in_subtree(unit.path, root=root)
+
+
+def path_in_subtree(path: str, *, root: Unit) -> bool:
+    """Whether the unit with this materialised path is `root` or lies below it (when only its path was read)."""
+    return path.startswith(root.path)
 
 
 def create_unit(

@@ -13,7 +13,7 @@ from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from server.models import Counter, Officer, ProcedureField, Rating, Unit, Visit
-from server.units.service import is_in_subtree
+from server.units.service import is_in_subtree, path_in_subtree
 
 #: 9 random bytes → 12 URL-safe characters, 72 bits: short enough for a small printed QR code.
 TOKEN_BYTES = 9
@@ -87,7 +87,7 @@ def create_visit(
     counter = conn.execute(_COUNTER_WITH_UNIT, {"code": counter_code}).first()
     if counter is None:
         raise Invalid(f"unknown counter {counter_code!r}")
-    if not counter.unit_path.startswith(scope.path):
+    if not path_in_subtree(counter.unit_path, root=scope):
         raise Forbidden(f"counter {counter_code!r} is outside unit {scope.code!r} and its subtree")
     if not counter.active or not counter.unit_active:
         raise Invalid(f"counter {counter_code!r} is inactive")
