@@ -400,6 +400,26 @@ class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
     n: int = Field(description="valid ratings with this key that chose the reason")
 
 
+#: Components of a block of `RatingSubtreeMonthCells`: these counts, then reason id r at CELL_REASON_BASE + r.
+CELL_COUNTS = ("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS))
+CELL_REASON_BASE = len(CELL_COUNTS) - 1
+
+
+class RatingSubtreeMonthCells(SQLModel, table=True):
+    """PostgreSQL only (migration 0011): a unit's whole month in one value, for the national month report.
+
+    The same counts as the subtree month rollups of (month, unit_id), packed as big-endian 32-bit integers: the
+    block width w, then one block of w per field id f at position 1 + f × w (block 0: all fields together), each
+    `CELL_COUNTS` then one count per reason id r at 7 + r. A report of 1,000 units reads 1,000 values instead of
+    ~50,000 rows. Kept by the subtree flush from the same deltas, under the same commit-time order.
+    """
+
+    __tablename__ = "rating_subtree_month_cells"
+    month: date = _rollup_key()
+    unit_id: int = _rollup_key(description="the unit whose subtree is counted")
+    cells: bytes = Field(sa_type=sa.LargeBinary, description="width, then the blocks (see the class docstring)")
+
+
 class RatingSubtreePending(SQLModel, table=True):
     """PostgreSQL: a large transaction's changes to the subtree rollups, per month × leaf unit × field (reason_id 0:
     counts) or × reason (n), applied to the unit and its ancestors when the transaction commits (migrations 0008 and

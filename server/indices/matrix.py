@@ -40,7 +40,7 @@ from server.indices.service import (
     load_reference,
     period_months,
 )
-from server.models import RatingReason, Reason, Unit
+from server.models import CELL_REASON_BASE, RatingReason, RatingSubtreeMonthCells, Reason, Unit
 from server.units.service import subtree_ids
 
 
@@ -106,6 +106,22 @@ def unit_field_matrix(
     if src.kind == "subtree":
         apply_pending(session)
         months = period_months(period)
+        if dialect.name == "postgresql" and len(months) == 1:
+            packed = _rows(
+                session,
+                _CELLS,
+                {"month": months[0], "unit_ids": "{" + ",".join(str(row[0]) for row in unit_rows) + "}"},
+            )
+            return Matrix(
+                period=period,
+                root_id=int(unit.id or 0),
+                levels=tuple(ref.levels),
+                reasons=tuple(code for _, code in reason_list),
+                units={i: (code, name) for i, code, name, _ in unit_rows},
+                fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
+                cells=_unpacked(packed, ref.levels, reason_ids),
+                reference=ref,
+            )
         counts, reason_counts = _stored_cells(dialect, len(months), tuple(ref.levels))
         params: dict[str, Any] = (
             # The ids as an array literal: psycopg dumps a list of 1,000 ints in Python, 10 times slower.
@@ -306,6 +322,45 @@ def _int4_array(data: bytes | None) -> array[int]:
     if sys.byteorder == "little":
         out.byteswap()
     return out[1::2]
+
+
+#: PostgreSQL: the packed month of each unit of a subtree (migration 0011; `RatingSubtreeMonthCells`).
+_CELLS = _Statement(
+    None,
+    f"SELECT unit_id, cells FROM {RatingSubtreeMonthCells.__tablename__} "
+    "WHERE month = %(month)s AND unit_id = ANY(CAST(%(unit_ids)s AS integer[]))",
+)
+
+
+def _unpacked(
+    rows: list[Any], levels: Sequence[int], reason_ids: Sequence[int]
+) -> dict[tuple[int, int | None], tuple[int, ...]]:
+    """The matrix's cells from (unit_id, cells) rows of `RatingSubtreeMonthCells`: every block whose valid or misuse
+    count is not zero (block 0: the unit over all fields), with its counts, the scale's levels and the reasons in
+    display order. All rows are decoded at once (one array, one byte swap, one list); zip cuts them into blocks."""
+    pick = [0, 1, 2, *[2 + lv for lv in levels], *[CELL_REASON_BASE + rid for rid in reason_ids]]
+    get = itemgetter(*pick)
+    reach = max(pick) + 1
+    values = array("i", b"".join(data for _, data in rows))
+    if sys.byteorder == "little":
+        values.byteswap()
+    flat = iter(values.tolist())
+    cells: dict[tuple[int, int | None], tuple[int, ...]] = {}
+    for unit_id, data in rows:
+        width = next(flat)
+        picked: Callable[[tuple[int, ...]], tuple[int, ...]] = get
+        if width < reach:  # the row has not seen the highest reasons yet: they count 0
+
+            def picked(counts: tuple[int, ...], pad: tuple[int, ...] = (0,) * (reach - width)) -> tuple[int, ...]:
+                return get(counts + pad)
+
+        # zip(*[flat] * width) cuts the row into its blocks; the outer zip takes from range first, so it stops
+        # before the next row.
+        blocks = map(picked, zip(*[flat] * width, strict=False))
+        for block, counts in zip(range((len(data) // 4 - 1) // width), blocks, strict=False):
+            if counts[0] or counts[2]:
+                cells[unit_id, block or None] = counts
+    return cells
 
 
 @lru_cache(maxsize=64)
