@@ -50,7 +50,7 @@ from server.dashboard.service import trend_period
 from server.db import make_engine
 from server.indices.matrix import unit_field_matrix
 from server.indices.periods import Period, parse_period
-from server.indices.rollups import SPECS, differences, fix, recount
+from server.indices.rollups import CELLS, SPECS, cell_differences, differences, fix, fix_cells, recount
 from server.indices.service import compute_indices
 from server.models import Rating, RatingReason, Unit
 
@@ -280,6 +280,10 @@ def build_rollups(engine: sa.Engine) -> None:
             conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], counted))
             conn.commit()
             log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
+        t = time.perf_counter()
+        conn.execute(sa.text("SELECT hl_cells_refresh(NULL, NULL)"))  # the packed months, from the subtree rollups
+        conn.commit()
+        log(f"  {CELLS}: {time.perf_counter() - t:.0f} s")
         conn.execute(sa.text("RESET ALL"))  # the pooled connection goes on to the measurements: as configured
         conn.commit()
 
@@ -311,6 +315,8 @@ def check_rollups(engine: sa.Engine) -> dict[str, int]:
         for spec in SPECS:
             diffs = differences(session=session, spec=spec, start=period.start, end=period.end)
             assert not diffs, f"{spec.name}: {len(diffs)} keys differ in {REPORT_MONTH}"
+        diffs = cell_differences(session=session, month=period.start)
+        assert not diffs, f"{CELLS}: {len(diffs)} blocks differ in {REPORT_MONTH}"
     return {"ratings": ratings, "reasons": reasons, **{f"rows {k}": v for k, v in rows.items()}}
 
 
@@ -327,6 +333,9 @@ def repair_rollups(engine: sa.Engine) -> int:
             diffs = differences(session=session, spec=spec, start=period.start, end=period.end)
             fix(session=session, spec=spec, diffs=diffs)
             fixed += len(diffs)
+        diffs = cell_differences(session=session, month=period.start)
+        fix_cells(session=session, month=period.start, diffs=diffs)
+        fixed += len(diffs)
         session.commit()
     return fixed
 
