@@ -91,37 +91,39 @@ class Matrix:
 def unit_field_matrix(
     *, session: Session, unit: Unit, period: Period, source: Source = "rollup", reasons: bool = True
 ) -> Matrix:
-    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included, in two queries.
+    """Every unit of `unit`'s subtree × every field over `period`, subtree totals included.
 
-    `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only): only the first
-    query runs.
+    One month on PostgreSQL: one query, the units with their packed months. Otherwise two: the counts and the
+    reasons; `reasons=False` leaves reason counts out (rankings need n, satisfied, levels and misuse only), and then
+    only the first of them runs.
     """
     ref = load_reference(session)
     dialect = session.get_bind().dialect
     reason_list = [(int(i), str(c)) for i, c in _rows(session, _prepared(_REASONS, dialect))] if reasons else []
     reason_ids = [rid for rid, _ in reason_list]
     src = choose_source(period, "field", source, ref.levels)
+    months = period_months(period) if src.kind == "subtree" else []
+
+    def matrix(units: dict[int, tuple[str, str]], cells: dict[tuple[int, int | None], tuple[int, ...]]) -> Matrix:
+        return Matrix(
+            period=period,
+            root_id=int(unit.id or 0),
+            levels=tuple(ref.levels),
+            reasons=tuple(code for _, code in reason_list),
+            units=units,
+            fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
+            cells=cells,
+            reference=ref,
+        )
+
+    if dialect.name == "postgresql" and len(months) == 1:
+        apply_pending(session)
+        packed = _rows(session, _PACKED, {"month": months[0], "subtree": unit.path + "%"})
+        return matrix({i: (code, name) for i, code, name, _ in packed}, _unpacked(packed, ref.levels, reason_ids))
     unit_rows = _rows(session, _prepared(_UNITS, dialect), {"subtree": unit.path + "%"})
     grid = _Grid.of([row[0] for row in unit_rows], list(ref.fields), reason_ids)
     if src.kind == "subtree":
         apply_pending(session)
-        months = period_months(period)
-        if dialect.name == "postgresql" and len(months) == 1:
-            packed = _rows(
-                session,
-                _CELLS,
-                {"month": months[0], "unit_ids": "{" + ",".join(str(row[0]) for row in unit_rows) + "}"},
-            )
-            return Matrix(
-                period=period,
-                root_id=int(unit.id or 0),
-                levels=tuple(ref.levels),
-                reasons=tuple(code for _, code in reason_list),
-                units={i: (code, name) for i, code, name, _ in unit_rows},
-                fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
-                cells=_unpacked(packed, ref.levels, reason_ids),
-                reference=ref,
-            )
         counts, reason_counts = _stored_cells(dialect, len(months), tuple(ref.levels))
         params: dict[str, Any] = (
             # The ids as an array literal: psycopg dumps a list of 1,000 ints in Python, 10 times slower.
@@ -135,15 +137,9 @@ def unit_field_matrix(
         counts, reason_counts = _folded_cells(src, unit, unit_rows, period, ref.levels, reason_ids, grid)
         params = {}
     rows = _rows(session, counts, params)
-    return Matrix(
-        period=period,
-        root_id=int(unit.id or 0),
-        levels=tuple(ref.levels),
-        reasons=tuple(code for _, code in reason_list),
-        units={i: (code, name) for i, code, name, _ in unit_rows},
-        fields={fid: (f.code, f.name_vi, f.name_en) for fid, f in ref.fields.items()},
-        cells=grid.cells(rows, _pairs(session, reason_counts, params) if reason_ids else None),
-        reference=ref,
+    return matrix(
+        {i: (code, name) for i, code, name, _ in unit_rows},
+        grid.cells(rows, _pairs(session, reason_counts, params) if reason_ids else None),
     )
 
 
@@ -324,29 +320,32 @@ def _int4_array(data: bytes | None) -> array[int]:
     return out[1::2]
 
 
-#: PostgreSQL: the packed month of each unit of a subtree (migration 0011; `RatingSubtreeMonthCells`).
-_CELLS = _Statement(
+#: PostgreSQL: every unit of a subtree, in tree order, with its packed month if it has one (migration 0011).
+_PACKED = _Statement(
     None,
-    f"SELECT unit_id, cells FROM {RatingSubtreeMonthCells.__tablename__} "
-    "WHERE month = %(month)s AND unit_id = ANY(CAST(%(unit_ids)s AS integer[]))",
+    f"SELECT u.id, u.code, u.name, c.cells FROM {_u.name} AS u "
+    f"LEFT JOIN {RatingSubtreeMonthCells.__tablename__} AS c ON c.month = %(month)s AND c.unit_id = u.id "
+    "WHERE u.path LIKE %(subtree)s ORDER BY u.path",
 )
 
 
 def _unpacked(
     rows: list[Any], levels: Sequence[int], reason_ids: Sequence[int]
 ) -> dict[tuple[int, int | None], tuple[int, ...]]:
-    """The matrix's cells from (unit_id, cells) rows of `RatingSubtreeMonthCells`: every block whose valid or misuse
-    count is not zero (block 0: the unit over all fields), with its counts, the scale's levels and the reasons in
-    display order. All rows are decoded at once (one array, one byte swap, one list); zip cuts them into blocks."""
+    """The matrix's cells from (unit_id, code, name, cells) rows: every block of a `RatingSubtreeMonthCells` value
+    whose valid or misuse count is not zero (block 0: the unit over all fields), with its counts, the scale's levels
+    and the reasons in display order. All values are decoded at once (one array, one byte swap); zip cuts them into
+    blocks."""
     pick = [0, 1, 2, *[2 + lv for lv in levels], *[CELL_REASON_BASE + rid for rid in reason_ids]]
     get = itemgetter(*pick)
     reach = max(pick) + 1
-    values = array("i", b"".join(data for _, data in rows))
+    packed = [(row[0], row[3]) for row in rows if row[3] is not None]
+    values = array("i", b"".join(data for _, data in packed))
     if sys.byteorder == "little":
         values.byteswap()
-    flat = iter(values.tolist())
+    flat = iter(values)  # ints made as they are read: cheaper than a list of them all first
     cells: dict[tuple[int, int | None], tuple[int, ...]] = {}
-    for unit_id, data in rows:
+    for unit_id, data in packed:
         width = next(flat)
         picked: Callable[[tuple[int, ...]], tuple[int, ...]] = get
         if width < reach:  # the row has not seen the highest reasons yet: they count 0
