@@ -671,7 +671,8 @@ def main(argv: list[str] | None = None) -> None:
                     sa.text(
                         "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
                         "('rating', 'rating_reason', 'rating_rollup', 'rating_month_rollup', 'rating_reason_rollup', "
-                        "'rating_reason_month_rollup')"
+                        "'rating_reason_month_rollup', 'rating_subtree_month_rollup', "
+                        f"'rating_reason_subtree_month_rollup', '{CELLS}')"
                     )
                 ).all()
             )

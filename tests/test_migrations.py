@@ -203,3 +203,40 @@ def test_0010_round_trip_keeps_the_subtree_counts_exact(db_factory: DatabaseFact
         command.check(cfg)
     finally:
         engine.dispose()
+
+
+def test_0011_round_trip_packs_the_months_already_counted(db_factory: DatabaseFactory) -> None:
+    """PostgreSQL: the upgrade packs the months the subtree rollups hold already, the flush keeps them from then on,
+    and the downgrade leaves 0010's flush working without them. SQLite gets no such table."""
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0010")
+    engine = make_engine(url)
+    # valid over all fields (block 0), and in field 1 (block 1, one block width further)
+    packed = (
+        "SELECT hl_cells_int(cells, 4), hl_cells_int(cells, 4 + 4 * hl_cells_int(cells, 0)) "
+        "FROM rating_subtree_month_cells"
+    )
+    try:
+        with engine.begin() as conn:
+            _seed_counter(conn)
+            conn.execute(sa.insert(RATING), [_rating_row(level=lv) for lv in (1, 2, 3, 4)])
+        command.upgrade(cfg, "head")
+        if db_factory.backend != "postgresql":
+            assert "rating_subtree_month_cells" not in _tables(url)
+            return
+        with engine.begin() as conn:
+            assert conn.execute(sa.text(packed)).one() == (4, 4)
+            conn.execute(sa.insert(RATING), [_rating_row(level=4)])
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(packed)).one() == (5, 5)
+        command.downgrade(cfg, "0010")
+        assert "rating_subtree_month_cells" not in _tables(url)
+        with engine.begin() as conn:
+            conn.execute(sa.insert(RATING), [_rating_row(level=2)])
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(packed)).one() == (6, 6)
+        command.check(cfg)
+    finally:
+        engine.dispose()

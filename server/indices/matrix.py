@@ -1,14 +1,16 @@
 """Every unit of a subtree × every field over a period, each figure including the unit's whole subtree.
 
-This is the national month report (rankings, "weakest units and fields"): 3,400 units × 14 fields. Two SQL
-statements return the counts (one row per unit × field) and the reasons (one (slot, n) row per unit × field ×
-reason; only with reasons). For whole months they read the subtree month rollups, whose rows already count each
-unit's whole subtree, and only sum the months of a quarter or year. For other ranges they read the day rollup (the
-raw ratings with `source="raw"`) and add every unit's counts to each of its ancestors up to the root (pairs taken
-from the materialised paths). Python then puts the reason counts into their cells (each in a numbered slot of a
-flat list, which zip cuts into one tuple per cell: pivoting in SQL, one aggregate per reason, cost more than the
-rest of the query on PostgreSQL) and sums each unit's fields into its all-fields cell. Cells are kept as plain
-tuples; `Matrix.row` turns one into the API's `IndexRow`.
+This is the national month report (rankings, "weakest units and fields"): every unit × 14 fields. For one month
+on PostgreSQL, one statement returns every unit of the subtree with its packed month (`RatingSubtreeMonthCells`,
+migration 0011: the subtree's counts for every field and over all fields, with the reasons, in one value), which
+Python cuts into cells. Otherwise two statements return the counts (one row per unit × field) and the reasons (one
+(slot, n) row per unit × field × reason; only with reasons). For whole months they read the subtree month rollups,
+whose rows already count each unit's whole subtree, and only sum the months of a quarter or year. For other ranges
+they read the day rollup (the raw ratings with `source="raw"`) and add every unit's counts to each of its ancestors
+up to the root (pairs taken from the materialised paths). Python then puts the reason counts into their cells (each
+in a numbered slot of a flat list, which zip cuts into one tuple per cell: pivoting in SQL, one aggregate per
+reason, cost more than the rest of the query on PostgreSQL) and sums each unit's fields into its all-fields cell.
+Cells are kept as plain tuples; `Matrix.row` turns one into the API's `IndexRow`.
 """
 
 from __future__ import annotations
