@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from server import PROJECT_ROOT
 from server.dashboard.formatting import FILTERS
 from server.i18n import request_language, translate
+from server.messages import vietnamese
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -63,7 +64,10 @@ def is_htmx(request: Request) -> bool:
 def render_error_page(
     request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
-    """The friendly error page people see instead of JSON."""
+    """The friendly error page people see instead of JSON (the services' English messages in Vietnamese on a
+    Vietnamese page)."""
+    if request_language(request) == "vi":
+        message = vietnamese(message)
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request,

@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from server.admin import service
-from server.admin.messages import vietnamese
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit, create_api_key, create_user
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
 from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
+from server.messages import vietnamese
 from server.models import API_KEY_KINDS, ROLES, User
 from server.units.service import ImportResult, get_unit, import_counters, import_units
 

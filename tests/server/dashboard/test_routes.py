@@ -217,3 +217,17 @@ def test_officer_sees_own_figures_only(client: TestClient, session: Session, wor
     for url in ("/dashboard", "/dashboard/comments", "/dashboard/fields/land", "/exports/monthly.csv?month=2026-10"):
         assert client.get(url, headers=HTML).status_code == 403, url
     assert re.search(r"Kết quả của tôi", text(soup))
+
+
+def test_error_pages_speak_the_page_language(client: TestClient, world: World) -> None:
+    """The services' English messages read in Vietnamese on a Vietnamese page (server/messages.py)."""
+    logins.login(client, world.manager_a)
+
+    def message(url: str) -> str:
+        soup = BeautifulSoup(client.get(url, headers=HTML).text, "html.parser")
+        return text(soup.select_one(".error-message"))
+
+    assert message("/dashboard?unit=W-B") == "Đơn vị 'W-B' nằm ngoài các đơn vị bạn được xem"
+    assert message("/dashboard?unit=W-B&lang=en") == "unit 'W-B' is outside the units you may see"
+    assert message("/dashboard?unit=NOPE&lang=vi") == "Không có đơn vị 'NOPE'"
+    assert message("/dashboard?period=2026-13&lang=vi").startswith("Kỳ '2026-13' không hợp lệ: hãy dùng YYYY-MM")

@@ -1,4 +1,5 @@
-"""The administration pages' Vietnamese error messages (server/admin/messages.py), from the services' own errors."""
+"""The services' errors in Vietnamese on Vietnamese pages (server/messages.py): the administration forms and the
+friendly error page."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from server.admin import service
-from server.admin.messages import vietnamese
 from server.errors import AppError
+from server.messages import vietnamese
 
 
 def _raised(call: Callable[[], object]) -> str:
@@ -59,3 +60,26 @@ def test_known_messages_keep_their_values(english: str, expected: str) -> None:
 def test_an_unknown_message_is_kept_as_it_is() -> None:
     assert vietnamese("something new went wrong") == "something new went wrong"
     assert vietnamese("line 3: something new") == "Dòng 3: something new"
+
+
+@pytest.mark.parametrize(
+    ("english", "expected"),
+    [
+        ("your account does not have access to this page", "Tài khoản của bạn không được mở trang này"),
+        (
+            "counter 'Q1' is outside unit 'U' and its subtree",
+            "Quầy 'Q1' không thuộc đơn vị 'U' và các đơn vị cấp dưới",
+        ),
+        (
+            "period '2026-01-09..2026-01-01': the range ends before it starts",
+            "Kỳ '2026-01-09..2026-01-01': ngày kết thúc trước ngày bắt đầu",
+        ),
+        ("the request body is larger than 64 KB", "Dữ liệu gửi lên lớn hơn 64 KB"),
+        (
+            "format 'doc' is not valid: use csv, xlsx or pdf",
+            "Định dạng 'doc' không hợp lệ: hãy dùng csv, xlsx hoặc pdf",
+        ),
+    ],
+)
+def test_staff_page_errors_read_in_vietnamese(english: str, expected: str) -> None:
+    assert vietnamese(english) == expected

@@ -1,7 +1,8 @@
-"""The administration pages' error messages in Vietnamese.
+"""The services' error messages in Vietnamese, for the people's pages.
 
-The services raise their errors in English (the API, the CLI and the logs speak English). A Vietnamese page shows
-them in Vietnamese: each known message is matched by its pattern and rewritten with the same values; a CSV
+The services raise their errors in English (the API, the CLI and the logs speak English). A Vietnamese page (the
+administration forms, the friendly error page of the dashboard, exports, login and counter console) shows them in
+Vietnamese: each known message is matched by its pattern and rewritten with the same values; a CSV
 import's `line N: ` prefix becomes `Dòng N: ` in front of the translated rest. An unknown message stays as it is
 (English) rather than being lost.
 """
@@ -13,6 +14,7 @@ import re
 #: What `check_code` / `check_name` (server.admin.service) are told they check.
 _WHAT = {"unit": "đơn vị", "officer": "cán bộ", "Vietnamese": "tiếng Việt", "English": "tiếng Anh"}
 _Q = r"(?P<q>'[^']*'|\"[^\"]*\")"  # a quoted value, as `!r` writes it
+_Q2 = _Q.replace("?P<q>", "?P<q2>")  # a second one in the same message
 
 
 def _what(value: str) -> str:
@@ -66,6 +68,43 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
             "Không thể chuyển đơn vị {q} vào bên dưới chính nó ({p})",
         ),
         (r"the file is larger than 5 MB", "Tệp lớn hơn 5 MB"),
+        # The staff pages' errors (dashboard, exports, login, counter console).
+        (r"your account does not have access to this page", "Tài khoản của bạn không được mở trang này"),
+        (r"your account has no unit; ask an administrator", "Tài khoản của bạn chưa có đơn vị; hãy hỏi quản trị viên"),
+        (r"your account may not register visits", "Tài khoản của bạn không được đăng ký lượt tiếp nhận"),
+        (r"your officer record has no unit", "Hồ sơ cán bộ của bạn chưa có đơn vị"),
+        (
+            r"only managers and administrators may read unit figures",
+            "Chỉ lãnh đạo và quản trị viên được xem số liệu của đơn vị",
+        ),
+        (
+            r"the login form has expired; reload the page and try again",
+            "Biểu mẫu đăng nhập đã hết hạn; hãy tải lại trang và thử lại",
+        ),
+        (rf"unit {_Q} is outside the units you may see", "Đơn vị {q} nằm ngoài các đơn vị bạn được xem"),
+        (
+            rf"counter {_Q} is outside unit {_Q2} and its subtree",
+            "Quầy {q} không thuộc đơn vị {q2} và các đơn vị cấp dưới",
+        ),
+        (
+            r"there are no units yet; import them under Quản trị → Đơn vị",
+            "Chưa có đơn vị nào; hãy nhập danh sách ở Quản trị → Đơn vị",
+        ),
+        (
+            rf"period {_Q} is not valid: use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD\.\.YYYY-MM-DD",
+            "Kỳ {q} không hợp lệ: hãy dùng YYYY-MM, YYYY-Qn, YYYY hoặc YYYY-MM-DD..YYYY-MM-DD",
+        ),
+        (rf"period {_Q}: the range ends before it starts", "Kỳ {q}: ngày kết thúc trước ngày bắt đầu"),
+        (
+            rf"period {_Q}: a range may span at most (?P<n>\d+) days",
+            "Kỳ {q}: một khoảng thời gian dài tối đa {n} ngày",
+        ),
+        (
+            rf"month {_Q} is not valid: use YYYY-MM, e\.g\. 2026-10 \(or period= for a quarter or year\)",
+            "Tháng {q} không hợp lệ: hãy dùng YYYY-MM, ví dụ 2026-10 (hoặc period= cho quý hoặc năm)",
+        ),
+        (rf"format {_Q} is not valid: use csv, xlsx or pdf", "Định dạng {q} không hợp lệ: hãy dùng csv, xlsx hoặc pdf"),
+        (r"the request body is larger than (?P<n>\d+) KB", "Dữ liệu gửi lên lớn hơn {n} KB"),
         # The CSV imports (after their `line N: ` prefix).
         (r"expected the header (?P<want>.*), found (?P<got>.*)", "cần dòng tiêu đề {want}, nhưng thấy {got}"),
         (r"expected (?P<want>\d+) columns, found (?P<got>\d+)", "cần {want} cột, nhưng thấy {got}"),
