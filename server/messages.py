@@ -74,6 +74,10 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"your account may not register visits", "Tài khoản của bạn không được đăng ký lượt tiếp nhận"),
         (r"your officer record has no unit", "Hồ sơ cán bộ của bạn chưa có đơn vị"),
         (
+            r"your account has no unit, so it cannot use the counter console; ask an administrator to assign one",
+            "Tài khoản của bạn chưa có đơn vị nên không dùng được màn hình quầy; hãy nhờ quản trị viên gán đơn vị",
+        ),
+        (
             r"only managers and administrators may read unit figures",
             "Chỉ lãnh đạo và quản trị viên được xem số liệu của đơn vị",
         ),

@@ -120,7 +120,8 @@ def test_who_may_use_the_console(client: TestClient, session: Session, desk: tup
     client.cookies.clear()
     logins.login(client, logins.user(session, "admin", None))
     page = client.get("/console", headers=html)
-    assert page.status_code == 403 and "has no unit" in page.text and "<html" in page.text
+    assert page.status_code == 403 and "chưa có đơn vị" in page.text and "<html" in page.text
+    assert "has no unit" in client.get("/console?lang=en", headers=html).text
     # A deactivated account's session ends at once.
     client.cookies.clear()
     user = logins.user(session, "officer", unit)
