@@ -311,15 +311,19 @@ def _int4_array(data: bytes | None) -> array[int]:
     """The elements of a one-dimensional int4[] without NULLs in PostgreSQL's binary form (None: no rows): a
     20-byte header (dimensions, null flag, element type, length, lower bound), then per element its length (4)
     and value, big-endian."""
-    out = array("i")
     if data is None:
-        return out
+        return array("i")
     if int.from_bytes(data[:4], "big") != 1 or int.from_bytes(data[4:8], "big") != 0:
         raise ValueError("expected a one-dimensional array without NULLs")
-    out.frombytes(data[20:])
+    return _big_endian_ints(data[20:])[1::2]
+
+
+def _big_endian_ints(data: bytes) -> array[int]:
+    """Big-endian 32-bit integers, as this machine's ints."""
+    out = array("i", data)
     if sys.byteorder == "little":
         out.byteswap()
-    return out[1::2]
+    return out
 
 
 #: PostgreSQL: every unit of a subtree, in tree order, with its packed month if it has one (migration 0011).
@@ -342,10 +346,8 @@ def _unpacked(
     get = itemgetter(*pick)
     reach = max(pick) + 1
     packed = [(row[0], row[3]) for row in rows if row[3] is not None]
-    values = array("i", b"".join(data for _, data in packed))
-    if sys.byteorder == "little":
-        values.byteswap()
-    flat = iter(values)  # ints made as they are read: cheaper than a list of them all first
+    # ints made as they are read: cheaper than a list of them all first
+    flat = iter(_big_endian_ints(b"".join(data for _, data in packed)))
     cells: dict[tuple[int, int | None], tuple[int, ...]] = {}
     for unit_id, data in packed:
         width = next(flat)
