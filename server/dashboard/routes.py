@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
 from server.cache import TimedCache
@@ -17,7 +17,7 @@ from server.config import Settings
 from server.dashboard import service
 from server.dashboard.charts import trend_chart
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden
+from server.errors import Forbidden, NotFound
 from server.i18n import request_language
 from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Unit, User
@@ -58,18 +58,39 @@ def _common(
 
 
 def _shared_fragment(
-    request: Request, template: str, key: tuple[Any, ...], context: Callable[[], dict[str, Any]]
+    request: Request,
+    session: Session,
+    template: str,
+    key: tuple[Any, ...],
+    context: Callable[[Session], dict[str, Any]],
 ) -> Markup:
     """A part of a page that is the same for everyone who may see it (figures, not personal data), rendered in the
-    request's language and kept in the dashboard cache under `key`; scoping is checked before it is asked for."""
-    lang = request_language(request)
+    request's language and kept in the dashboard cache under `key`; scoping is checked before it is asked for.
 
-    def render() -> Markup:
-        page = request.app.state.templates.get_template(template)
-        return Markup(page.render(**context(), tz=request.app.state.settings.tz, **language_context(lang)))
+    `context` reads what it needs through the session it is given: the request's on a miss, a session of its own
+    when an expired entry is refreshed in the background (so it holds nothing of the request).
+    """
+    lang = request_language(request)
+    templates, tz, engine = request.app.state.templates, request.app.state.settings.tz, request.app.state.engine
+
+    def render(with_session: Session) -> Markup:
+        page = templates.get_template(template)
+        return Markup(page.render(**context(with_session), tz=tz, **language_context(lang)))
+
+    def refresh() -> Markup:
+        with Session(engine) as own:
+            return render(own)
 
     cache: TimedCache = request.app.state.dashboard_cache
-    return cache.get_or_compute((template, *key, lang), render)
+    return cache.get_or_compute((template, *key, lang), lambda: render(session), refresh=refresh)
+
+
+def _same_unit(session: Session, unit: Unit) -> Unit:
+    """`unit` as an object of `session` (itself when it already is one)."""
+    found = session.get(Unit, unit.id)
+    if found is None:
+        raise NotFound(f"unknown unit {unit.code!r}")
+    return found
 
 
 @router.get("", response_class=HTMLResponse)
@@ -87,19 +108,21 @@ def dashboard(
     chosen = service.reporting_period(period, today=today(settings))
     cache: TimedCache = request.app.state.dashboard_cache
 
-    def figures() -> dict[str, Any]:
-        view = service.overview(session=session, settings=settings, unit=unit_row, period=chosen)
-        return {"unit": unit_row, "period": chosen, "view": view, "chart": trend_chart(view.trend, view.overall.target)}
+    def figures(s: Session) -> dict[str, Any]:
+        unit_now = _same_unit(s, unit_row)
+        view = service.overview(session=s, settings=settings, unit=unit_now, period=chosen)
+        return {"unit": unit_now, "period": chosen, "view": view, "chart": trend_chart(view.trend, view.overall.target)}
 
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
     context.update(
         # What every manager of the unit sees alike is rendered once per unit, period and language and reused.
-        figures=_shared_fragment(request, "dashboard/_figures.html", (unit_row.id, chosen), figures),
+        figures=_shared_fragment(request, session, "dashboard/_figures.html", (unit_row.id, chosen), figures),
         kiosks=_shared_fragment(
             request,
+            session,
             "dashboard/_kiosks.html",
             (unit_row.id,),
-            lambda: {"kiosks": service.kiosk_status(session=session, unit=unit_row)},
+            lambda s: {"kiosks": service.kiosk_status(session=s, unit=_same_unit(s, unit_row))},
         ),
         comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
         comment_units=cache.get_or_compute(

@@ -63,6 +63,41 @@ def test_the_least_recently_used_entry_goes_first_when_full() -> None:
     assert cache.get_or_compute("b", lambda: -2) == -2  # evicted, computed again
 
 
+def test_an_expired_value_is_served_while_one_refresh_replaces_it() -> None:
+    clock, pending = Clock(), []
+    cache = TimedCache(5, clock=clock, spawn=pending.append)
+    assert cache.get_or_compute("k", lambda: "first", refresh=lambda: "unused") == "first"
+    clock.now += 6
+    assert cache.get_or_compute("k", lambda: "computed", refresh=lambda: "refreshed") == "first"  # refresh queued
+    assert cache.get_or_compute("k", lambda: "computed", refresh=lambda: "again") == "first"  # not a second one
+    assert len(pending) == 1
+    pending.pop()()
+    assert cache.get_or_compute("k", lambda: "computed", refresh=lambda: "later") == "refreshed"
+    clock.now += 10  # older than twice the time to live: too old to serve, computed by the read
+    assert cache.get_or_compute("k", lambda: "computed", refresh=lambda: "later") == "computed"
+    assert cache.get_or_compute("no refresh", lambda: 1) == 1
+    clock.now += 6
+    assert cache.get_or_compute("no refresh", lambda: 2) == 2  # without a refresh, an expired value is computed
+    assert not pending
+
+
+def test_a_failed_refresh_is_logged_and_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    clock, pending = Clock(), []
+    cache = TimedCache(5, clock=clock, spawn=pending.append)
+    cache.get_or_compute("k", lambda: "first")
+
+    def broken() -> str:
+        raise RuntimeError("database gone")
+
+    clock.now += 6
+    assert cache.get_or_compute("k", lambda: "computed", refresh=broken) == "first"
+    pending.pop()()
+    assert "refreshing a cached value failed" in caplog.text
+    assert cache.get_or_compute("k", lambda: "computed", refresh=lambda: "refreshed") == "first"
+    pending.pop()()
+    assert cache.get_or_compute("k", lambda: "computed") == "refreshed"
+
+
 @pytest.fixture
 def world(session: Session) -> World:
     return build_world(session)
@@ -121,3 +156,25 @@ def test_shared_parts_are_kept_per_language(settings: Settings, session: Session
         english = headline(client, "/dashboard?period=2026-10&lang=en")
         assert "38 of 47" in english and "trên" not in english
         assert "38 trên 47" in headline(client, "/dashboard?period=2026-10&lang=vi")
+
+
+def test_an_expired_page_part_is_served_while_it_is_refreshed_in_the_background(
+    settings: Settings, session: Session, world: World
+) -> None:
+    """The read that finds the figures expired gets them as they were; the refresh (its own session) brings the new
+    rating, and the next read shows it."""
+    for client in caching_client(settings, session, 5):
+        app: FastAPI = client.app  # type: ignore[assignment]
+        clock, pending = Clock(), []
+        app.state.dashboard_cache = TimedCache(5, clock=clock, spawn=pending.append)
+        app.state.engine = session.connection()  # the refresh's own session reads the test's (uncommitted) data
+        logins.login(client, world.manager_a)
+        assert "38 trên 47" in headline(client)
+        factories.rating(session, world.counter_a1, level=4, field_code="land", at=OCT + timedelta(days=5))
+        session.flush()
+        clock.now += 6
+        assert "38 trên 47" in headline(client)  # expired: served as it was, refreshes queued
+        assert len(pending) == 2  # the figures and the kiosks
+        for refresh in pending:
+            refresh()
+        assert "39 trên 48" in headline(client)
