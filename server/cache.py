@@ -61,17 +61,16 @@ class TimedCache:
         now = self.clock()
         with self._lock:
             entry = self._entries.get(key)
-            age = now - entry[0] if entry is not None else None
-            if entry is not None and age is not None and age < self.seconds:
-                self._entries.move_to_end(key)
-                value: T = entry[1]
-                return value
-            if entry is not None and age is not None and refresh is not None and age < 2 * self.seconds:
-                stale: T = entry[1]
-                if key not in self._refreshing:
-                    self._refreshing.add(key)
-                    self.spawn(lambda: self._refresh(key, refresh))
-                return stale
+            if entry is not None:
+                age, kept = now - entry[0], entry[1]
+                if age < self.seconds:
+                    self._entries.move_to_end(key)
+                    return kept
+                if refresh is not None and age < 2 * self.seconds:
+                    if key not in self._refreshing:
+                        self._refreshing.add(key)
+                        self.spawn(lambda: self._refresh(key, refresh))
+                    return kept
         value = compute()  # outside the lock: two misses at once both compute, neither waits for the other
         self._keep(key, now, value)
         return value

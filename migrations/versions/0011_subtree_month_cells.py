@@ -40,14 +40,24 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+
+
+def _migration(filename: str) -> ModuleType:
+    """An earlier migration's module, for the SQL it generates (frozen like this one)."""
+    path = Path(__file__).with_name(filename)
+    spec = importlib.util.spec_from_file_location(f"hailong_migration_{filename[:4]}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Migration 0010: its tables, settings and flush, which this one extends.
+M10 = _migration("0010_subtree_pending_in_transaction.py")
 CELLS = "rating_subtree_month_cells"
-SUBTREE = "rating_subtree_month_rollup"
-SUBTREE_REASON = "rating_reason_subtree_month_rollup"
-PENDING = "rating_subtree_pending"
-FLUSH = "rating_subtree_flush"
-PENDING_SETTING = "hailong.subtree_pending"
-SPILLED_SETTING = "hailong.subtree_spilled"
-COUNTS = ["valid", "satisfied", "misuse", "level_1", "level_2", "level_3", "level_4", "level_5"]
+SUBTREE, SUBTREE_REASON, PENDING, FLUSH = M10.SUBTREE, M10.SUBTREE_REASON, M10.PENDING, M10.FLUSH
+PENDING_SETTING, SPILLED_SETTING = M10.PENDING_SETTING, M10.SPILLED_SETTING
+COUNTS = list(M10.VALUES[SUBTREE])  # valid, satisfied, misuse, level_1 … level_5
 #: A reason id r is counted at component REASON_BASE + r (the counts take components 0 … 7).
 REASON_BASE = 7
 
@@ -258,16 +268,6 @@ END
 $$"""
 
 
-def _migration(filename: str) -> ModuleType:
-    """An earlier migration's module, for the SQL it generates (frozen like this one)."""
-    path = Path(__file__).with_name(filename)
-    spec = importlib.util.spec_from_file_location(f"hailong_migration_{filename[:4]}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite's reports read the subtree rollups
@@ -280,7 +280,7 @@ def upgrade() -> None:
     )
     for statement in FUNCTIONS.values():
         op.execute(statement)
-    op.execute(_flush_function(_migration("0010_subtree_pending_in_transaction.py")))
+    op.execute(_flush_function(M10))
     for _, create in TRIGGERS:
         op.execute(create)
     op.execute("SELECT hl_cells_refresh(NULL, NULL)")
@@ -291,7 +291,7 @@ def downgrade() -> None:
         return
     for name, _ in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {TRIGGER_TABLES[name]}")
-    op.execute(_migration("0010_subtree_pending_in_transaction.py")._pg_flush_function())
+    op.execute(M10._pg_flush_function())
     for name in reversed(list(FUNCTIONS)):
         op.execute(f"DROP FUNCTION IF EXISTS {name}")
     op.drop_table(CELLS)
