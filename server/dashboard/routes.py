@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,6 +23,8 @@ from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Unit, User
 from server.templating import is_htmx, language_context
 from server.units.service import children
+
+T = TypeVar("T")
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -57,6 +59,19 @@ def _common(
     }
 
 
+def _cached(request: Request, session: Session, key: tuple[Any, ...], compute: Callable[[Session], T]) -> T:
+    """`compute(session)`, kept in the dashboard cache under `key`: the request's session on a miss, a session of its
+    own when an expired value is refreshed in the background (so it holds nothing of the request)."""
+    engine = request.app.state.engine
+
+    def refresh() -> T:
+        with Session(engine) as own:
+            return compute(own)
+
+    cache: TimedCache = request.app.state.dashboard_cache
+    return cache.get_or_compute(key, lambda: compute(session), refresh=refresh)
+
+
 def _shared_fragment(
     request: Request,
     session: Session,
@@ -66,23 +81,15 @@ def _shared_fragment(
 ) -> Markup:
     """A part of a page that is the same for everyone who may see it (figures, not personal data), rendered in the
     request's language and kept in the dashboard cache under `key`; scoping is checked before it is asked for.
-
-    `context` reads what it needs through the session it is given: the request's on a miss, a session of its own
-    when an expired entry is refreshed in the background (so it holds nothing of the request).
-    """
+    `context` reads what it needs through the session it is given (see `_cached`)."""
     lang = request_language(request)
-    templates, tz, engine = request.app.state.templates, request.app.state.settings.tz, request.app.state.engine
+    templates, tz = request.app.state.templates, request.app.state.settings.tz
 
     def render(with_session: Session) -> Markup:
         page = templates.get_template(template)
         return Markup(page.render(**context(with_session), tz=tz, **language_context(lang)))
 
-    def refresh() -> Markup:
-        with Session(engine) as own:
-            return render(own)
-
-    cache: TimedCache = request.app.state.dashboard_cache
-    return cache.get_or_compute((template, *key, lang), lambda: render(session), refresh=refresh)
+    return _cached(request, session, (template, *key, lang), render)
 
 
 def _same_unit(session: Session, unit: Unit) -> Unit:
@@ -106,7 +113,6 @@ def dashboard(
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
     chosen = service.reporting_period(period, today=today(settings))
-    cache: TimedCache = request.app.state.dashboard_cache
 
     def figures(s: Session) -> dict[str, Any]:
         unit_now = _same_unit(s, unit_row)
@@ -125,10 +131,10 @@ def dashboard(
             lambda s: {"kiosks": service.kiosk_status(session=s, unit=_same_unit(s, unit_row))},
         ),
         comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
-        comment_units=cache.get_or_compute(
-            ("children", unit_row.id), lambda: list(children(session=session, unit=unit_row))
+        comment_units=_cached(
+            request, session, ("children", unit_row.id), lambda s: list(children(session=s, unit=unit_row))
         ),
-        comment_fields=cache.get_or_compute(("fields",), lambda: _fields(session)),
+        comment_fields=_cached(request, session, ("fields",), _fields),
         within="",
         field_filter="",
     )
@@ -216,5 +222,5 @@ def my_figures(
     return _render(request, "dashboard/me.html", "dashboard/_me.html", context)
 
 
-def _fields(session: SessionDep) -> list[ProcedureField]:
+def _fields(session: Session) -> list[ProcedureField]:
     return list(session.exec(select(ProcedureField).order_by(col(ProcedureField.sort_order))).all())

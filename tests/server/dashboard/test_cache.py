@@ -123,6 +123,14 @@ def headline(client: TestClient, url: str = "/dashboard?period=2026-10") -> str:
     return " ".join(node.get_text(" ").split())
 
 
+def comment_filter_units(client: TestClient) -> list[str]:
+    """The unit codes the comment filter offers on the dashboard."""
+    response = client.get("/dashboard?period=2026-10", headers=HTML)
+    assert response.status_code == 200, response.text[:500]
+    page = BeautifulSoup(response.text, "html.parser")
+    return [str(o["value"]) for o in page.select("select[name=within] option") if o.get("value")]
+
+
 @pytest.mark.parametrize(("seconds", "after"), [(300, "38 trên 47"), (0, "39 trên 48")])
 def test_figures_are_reused_within_the_ttl_and_fresh_without_it(
     settings: Settings, session: Session, world: World, seconds: float, after: str
@@ -171,10 +179,13 @@ def test_an_expired_page_part_is_served_while_it_is_refreshed_in_the_background(
         logins.login(client, world.manager_a)
         assert "38 trên 47" in headline(client)
         factories.rating(session, world.counter_a1, level=4, field_code="land", at=OCT + timedelta(days=5))
+        factories.unit(session, parent=world.a, code="A9", name="Phường Mới Lập")
         session.flush()
         clock.now += 6
         assert "38 trên 47" in headline(client)  # expired: served as it was, refreshes queued
-        assert len(pending) == 2  # the figures and the kiosks
+        assert "A9" not in comment_filter_units(client)
+        assert len(pending) == 4  # the figures, the kiosks, the children (for the comment filter) and the fields
         for refresh in pending:
             refresh()
         assert "39 trên 48" in headline(client)
+        assert "A9" in comment_filter_units(client)
