@@ -126,13 +126,29 @@ def soak_section(data: dict[str, Any] | None) -> str:
         f"Servers: {data['servers']}. Load average before / after: {data['load_before']} / {data['load_after']}.",
         f"{offered} for {data['seconds']:.0f} s (open loop): {data['mix']}."
         + (" **Interrupted** before its full length." if data.get("interrupted") else ""),
-        "",
-        "| kind | sent | errors | p50 ms | p95 ms | p99 ms | max ms |",
-        "|---|---|---|---|---|---|---|",
     ]
 
     def ms(value: float) -> str:
         return "—" if value != value else f"{value:.1f}"
+
+    if data.get("warmup"):
+        lines += [
+            "",
+            f"Before them, {data['warmup_seconds']:g} s of the same load warmed the server up (its workers' database "
+            "connections and caches, after the server had settled"
+            + (f" {data['server_settled_s']:g} s after it answered" if data.get("server_settled_s") is not None else "")
+            + "); their answers are not in the table below, their errors and ratings are in the totals: "
+            + "; ".join(
+                f"{kind} p99 {ms(w['p99'])} ms (max {ms(w['max'])}, {w['answered']:,} answered)"
+                for kind, w in data["warmup"].items()
+            )
+            + ".",
+        ]
+    lines += [
+        "",
+        "| kind | sent | errors | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
 
     for kind, k in data["kinds"].items():
         lines.append(
