@@ -487,8 +487,11 @@ request = function()
   -- each thread cycles through its own devices, more of them than its connections: one request per device at a time
   local token = tokens[((n - 1) % per_thread) * NTHREADS + tid]
   local id = string.format("%08x-%04x-4000-8000-%012x", RUN, tid, n)
+  -- a press every second per thread, so each device's presses are as many seconds apart as the thread has devices
+  -- (64 s), like a busy counter's: not all at one instant, which would make every one a rapid repeat (misuse)
   local body = '{"sent_at":"SENT","ratings":[{"id":"' .. id .. '","level":' .. (1 + n % 4) ..
-    ',"field":"land","visit_token":null,"reasons":[],"comment":null,"rated_at":"RATED"}]}'
+    ',"field":"land","visit_token":null,"reasons":[],"comment":null,"rated_at":"' ..
+    os.date("!%Y-%m-%dT%H:%M:%SZ", FIRST_PRESS + n) .. '"}]}'
   return wrk.format("POST", "/api/v1/ratings",
     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
 end
@@ -514,7 +517,9 @@ def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, conne
         .replace("NTHREADS", str(threads))
         .replace("RUN", str(run_tag))
         .replace("SENT", now.isoformat())
-        .replace("RATED", (now - timedelta(minutes=5)).isoformat())
+        # Each run's presses start 4 hours after the previous run's, from 10 days ago (a run of a few thousand
+        # requests per thread spans as many seconds): no run's presses fall within another's misuse window.
+        .replace("FIRST_PRESS", str(int((now - timedelta(days=10) + timedelta(hours=4) * run_tag).timestamp())))
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
