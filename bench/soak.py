@@ -30,8 +30,9 @@ equals the sent count". How this script reads it:
 Start: once the server answers, the kiosks are paired and the managers logged in, the script waits until the
 server's processes are idle (every worker has finished starting), then offers the load for `--warmup` seconds (default
 15) before the measured minutes. The warm-up stands for the hours a server has run before the morning rush: in a cold
-start's first ~5 s each worker's fresh database connections compile the triggers' PL/pgSQL and fill their caches,
-and answers take up to ~0.5 s (measured 2026-11-28: p99 ~400 ms in the first 5 s, ~40 ms after). Its answers are
+start's first ~5 s the database's fresh backends work about twice as hard (their caches, the triggers' PL/pgSQL
+compiled per connection) and answers take up to ~0.5 s (measured 2026-11-28: p99 ~400 ms in the first 5 s, ~40 ms
+after). Its answers are
 reported apart ("warmup" in the JSON); its errors, requests and ratings count in the totals and the criteria.
 
 Open loop: each operation starts on its schedule whether or not earlier ones have finished, and its latency is
@@ -135,6 +136,7 @@ class Stats:
     requests: int = 0
 
     done: list[tuple[float, float]] = field(default_factory=list)  # (perf_counter at the end, ms), not exports
+    windows: list[dict[str, Any]] = field(default_factory=list)  # one per 30 s offered, and the last with the drain
 
     def ok(self, kind: str, ms: float, scheduled: float) -> None:
         """An answered request of an operation scheduled at `scheduled` (its latency goes to the warm-up's figures
@@ -142,8 +144,6 @@ class Stats:
         (self.latencies if scheduled >= self.measure_from else self.warmup_latencies)[kind].append(ms)
         if kind != "export xlsx":
             self.done.append((time.perf_counter(), ms))
-
-    windows: list[dict[str, Any]] = field(default_factory=list)  # one per 30 s offered, and the last with the drain
 
     def window(self, since: float, offered_s: float, open_now: int) -> str:
         """p50 / p99 of the operations (exports aside) that ended after `since` (perf_counter), kept in `windows`."""
