@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -78,10 +79,33 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
             connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
         )
         engine = sa.create_engine(sa_url, **kwargs)
+        _ping_only_when_the_socket_stirs(engine)
     from server.hardening import harden_engine  # late import: hardening needs the errors module only
 
     harden_engine(engine)
     return engine
+
+
+def _ping_only_when_the_socket_stirs(engine: Engine) -> None:
+    """The pool's pre-ping without its round trip while the connection is quiet.
+
+    The pool checks every connection it hands out (`pool_pre_ping`), so that a request after a PostgreSQL restart
+    gets a new connection instead of an error. A backend that ends (a restart, a crash, `pg_terminate_backend`) sends
+    its farewell or closes the socket, which makes the idle socket readable. So the ping's `SELECT 1` is sent only
+    when there is something to read, or the check cannot be made; a quiet socket means the backend is still there.
+    (A host that vanishes without a word is not seen either way: the `SELECT 1` would wait like the request.)
+    """
+    dialect = engine.dialect
+    full_ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        try:
+            readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        except (OSError, ValueError, dialect.loaded_dbapi.Error):
+            readable = [True]
+        return True if not readable else full_ping(dbapi_connection)
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 def open_pool(engine: Engine, connections: int) -> None:
