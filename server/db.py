@@ -100,10 +100,12 @@ def _ping_only_when_the_socket_stirs(engine: Engine) -> None:
 
     def do_ping(dbapi_connection: Any) -> bool:
         try:
-            readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+            poller = select.poll()  # not select(): any descriptor number
+            poller.register(dbapi_connection.fileno(), select.POLLIN)
+            stirring = bool(poller.poll(0))  # data, hang-up or error
         except (OSError, ValueError, dialect.loaded_dbapi.Error):
-            readable = [True]
-        return True if not readable else full_ping(dbapi_connection)
+            stirring = True
+        return full_ping(dbapi_connection) if stirring else True
 
     dialect.do_ping = do_ping  # type: ignore[method-assign]
 
