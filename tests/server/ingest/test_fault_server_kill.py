@@ -7,6 +7,7 @@ and the rollups must equal a recount of the raw ratings (`hailong rollup rebuild
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -28,7 +29,8 @@ from tests.kiosk.conftest import CentralServer, central_server, eventually, kios
 from tests.test_cli import HAILONG, run
 
 TRIALS = 4
-PER_TRIAL = 500  # 2,000 ratings in all, in batches of 500
+PER_TRIAL = 500  # the batch size
+BATCHES_PER_TRIAL = 2  # queued before each kill: 4,000 ratings in all
 
 
 @contextmanager
@@ -80,7 +82,10 @@ def queue(rt: Runtime, counter: str, n: int, rng: random.Random) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_mid_batch_stores_every_rating_once(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+def test_sigkill_mid_batch_stores_every_rating_once(
+    db_factory: DatabaseFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hailong.kiosk")
     rng = random.Random(7_2026)
     log = tmp_path / "server.log"
     interrupted = 0
@@ -91,8 +96,11 @@ def test_sigkill_mid_batch_stores_every_rating_once(db_factory: DatabaseFactory,
         central.stop()  # from now on the server is `hailong serve`
         with kiosk_client(settings) as client:
             rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-            queued = queue(rt, rt.pairing.counter, TRIALS * PER_TRIAL, rng)  # type: ignore[union-attr]
+            queued: list[str] = []
             for _ in range(TRIALS):
+                # Fresh batches before every kill: a fast machine delivered all of an up-front queue within the
+                # first two kills' windows, and the kills after it found nothing in flight.
+                queued += queue(rt, rt.pairing.counter, BATCHES_PER_TRIAL * PER_TRIAL, rng)  # type: ignore[union-attr]
                 with serve_process(central, log) as proc:
                     time.sleep(rng.uniform(0.0, 0.25))  # somewhere in a batch: reading, inserting or committing
                     proc.send_signal(signal.SIGKILL)
@@ -109,11 +117,18 @@ def test_sigkill_mid_batch_stores_every_rating_once(db_factory: DatabaseFactory,
     # A batch is one transaction: a kill leaves whole batches stored, never part of one.
     assert all(n % PER_TRIAL == 0 for n in stored_after_kill), stored_after_kill
     assert interrupted >= 1, "no kill landed while ratings were waiting: the test proved nothing"
-    assert len(queued) == TRIALS * PER_TRIAL
+    # A kill during a delivery breaks the kiosk's request (not its connection attempt): one must have landed there.
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery failed")]
+    in_flight = [m for m in failures if "ConnectError" not in m]
+    assert in_flight, f"no kill broke a delivery in flight: the test proved nothing ({failures[:3]})"
+    assert len(queued) == TRIALS * BATCHES_PER_TRIAL * PER_TRIAL
     tally = Tally(stored)
     assert [rid for rid, n in tally.items() if n > 1] == [], "a rating was stored twice"
     assert sorted(stored) == sorted(queued)
     assert (health["pending"], health["dead"], health["sent"]) == (0, 0, len(queued))
     assert rollups.returncode == 0, rollups.stderr
     assert "nothing to fix" in rollups.stdout, rollups.stdout
-    print(f"server SIGKILL: {TRIALS} kills, {interrupted} with ratings waiting, stored after each {stored_after_kill}")
+    print(
+        f"server SIGKILL: {TRIALS} kills, {interrupted} with ratings waiting, {len(in_flight)} deliveries broken "
+        f"in flight ({in_flight[0]}), stored after each {stored_after_kill}"
+    )
