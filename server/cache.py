@@ -3,8 +3,9 @@
 Used for figures and reference data that many requests need and that may be a few seconds old:
 - the dashboard's figures (`HAILONG_DASHBOARD_CACHE_SECONDS`, default 5; 0 turns it off): a unit's dashboard runs
   four index reports and reads its kiosks, ~90 ms of CPU here (server and database together, `python -m
-  bench.soak`); managers refresh the same few pages. Once expired, the figures are served for up to as long again
-  while one background refresh (with its own database session) replaces them, so no read waits for the work.
+  bench.soak`); managers refresh the same few pages. Once expired, the figures (and the comment filter's lists) are
+  served for up to as long again while one background refresh (with its own database session) replaces them, so no
+  read waits for the work.
   Only derived, non-personal figures are kept, keyed by unit and period; who may see a unit is checked on every
   request before the cache is asked. Exports always compute afresh.
 - the phone form's choices (`HAILONG_REFERENCE_CACHE_SECONDS`, default 60): the scale and the follow-up reasons,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -56,9 +57,9 @@ def test_table_and_file_carry_every_figure_ratio_and_summary() -> None:
     assert "python -m bench.indices --ratings 10000000" in page
 
 
-def test_soak_section_shows_kinds_and_criteria() -> None:
-    nan = float("nan")
-    data = {
+def soak_data(**overrides: Any) -> dict[str, Any]:
+    """What bench.soak writes, the fields every section shows filled in; `overrides` on top."""
+    data: dict[str, Any] = {
         "command": "python -m bench.soak --minutes 5 --rate 500",
         "date": "2026-11-28",
         "commit": "abc",
@@ -69,41 +70,38 @@ def test_soak_section_shows_kinds_and_criteria() -> None:
         "rate": 500,
         "seconds": 300.2,
         "mix": "mix",
-        "kinds": {"kiosk batch": {"sent": 1200, "errors": 0, "p50": 5.0, "p95": 9.0, "p99": 12.5, "max": 40.0},
-                  "dashboard": {"sent": 0, "errors": 3, "p50": nan, "p95": nan, "p99": nan, "max": nan}},
         "ratings_sent": 6000,
         "ratings_stored": 6000,
-        "errors": 3,
+        "errors": 0,
         "late": 0,
-        "criteria": [["0 errors", "3", False], ["stored == sent", "6,000 / 6,000", True]],
-    }  # fmt: skip
+    }
+    data.update(overrides)
+    return data
+
+
+def test_soak_section_shows_kinds_and_criteria() -> None:
+    nan = float("nan")
+    data = soak_data(
+        kinds={"kiosk batch": {"sent": 1200, "errors": 0, "p50": 5.0, "p95": 9.0, "p99": 12.5, "max": 40.0},
+               "dashboard": {"sent": 0, "errors": 3, "p50": nan, "p95": nan, "p99": nan, "max": nan}},
+        errors=3,
+        criteria=[["0 errors", "3", False], ["stored == sent", "6,000 / 6,000", True]],
+    )  # fmt: skip
     text = soak_section(data)
     assert "| kiosk batch | 1,200 | 0 | 5.0 | 9.0 | 12.5 | 40.0 |" in text
     assert "| 0 errors | 3 | **FAIL** |" in text and "| stored == sent | 6,000 / 6,000 | pass |" in text
 
 
 def test_soak_section_reports_the_warm_up_apart() -> None:
-    data = {
-        "command": "python -m bench.soak --minutes 5 --rate 500 --warmup 15",
-        "date": "2026-11-28",
-        "commit": "abc",
-        "machine": "m",
-        "servers": "s",
-        "load_before": "1.00 1.00 1.00",
-        "load_after": "2.00 2.00 2.00",
-        "rate": 500,
-        "seconds": 300.0,
-        "warmup_seconds": 15.0,
-        "server_settled_s": 2.5,
-        "mix": "mix",
-        "warmup": {"kiosk batch": {"answered": 1364, "p50": 9.0, "p99": 410.0, "max": 520.0}},
-        "kinds": {"kiosk batch": {"sent": 27273, "errors": 0, "p50": 5.0, "p95": 9.0, "p99": 12.5, "max": 40.0}},
-        "ratings_sent": 6000,
-        "ratings_stored": 6000,
-        "errors": 0,
-        "late": 0,
-        "criteria": [["0 errors", "0", True]],
-    }  # fmt: skip
+    data = soak_data(
+        command="python -m bench.soak --minutes 5 --rate 500 --warmup 15",
+        seconds=300.0,
+        warmup_seconds=15.0,
+        server_settled_s=2.5,
+        warmup={"kiosk batch": {"answered": 1364, "p50": 9.0, "p99": 410.0, "max": 520.0}},
+        kinds={"kiosk batch": {"sent": 27273, "errors": 0, "p50": 5.0, "p95": 9.0, "p99": 12.5, "max": 40.0}},
+        criteria=[["0 errors", "0", True]],
+    )
     text = soak_section(data)
     assert "15 s of the same load" in text and "settled 2.5 s after it answered" in text
     assert "kiosk batch p99 410.0 ms (max 520.0, 1,364 answered)" in text
