@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import select
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -170,3 +171,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def execute_sql_file(connection: sa.Connection, path: Path) -> None:
+    """Run every statement of a checked-in `.sql` file (the migrations' functions and triggers) on `connection`."""
+    text = path.read_text(encoding="utf-8")
+    if connection.dialect.name == "postgresql":
+        # The driver's own cursor, without parameters: psycopg sends the whole text as one simple query (several
+        # statements, PL/pgSQL bodies and `%` signs untouched), inside the migration's transaction.
+        with connection.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(text)
+        return
+    statement = ""
+    for line in text.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):  # a trigger's body holds semicolons: wait for its END;
+            connection.exec_driver_sql(statement)
+            statement = ""
+    leftover = "".join(line for line in statement.splitlines() if not line.lstrip().startswith("--"))
+    if leftover.strip():
+        raise ValueError(f"{path.name} ends with an incomplete statement: {leftover.strip()[:60]!r}")
