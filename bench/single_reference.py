@@ -2,8 +2,10 @@
 
 No authentication, no validation beyond `json.loads`, no idempotency, misuse, clock or rollup logic in Python:
 `POST /api/v1/ratings` takes the same body as the real endpoint and inserts its rating(s) with psycopg (one
-connection per worker thread, one transaction per request). The rating table's own indexes, foreign keys and
-rollup triggers apply as for the real endpoint.
+connection per worker thread, one transaction per request). By default it writes into `rating`, whose indexes,
+foreign keys and rollup triggers apply as for the real endpoint; with `REFERENCE_TABLE=rating_plain` it writes into
+a plain copy of the table (`CREATE TABLE rating_plain (LIKE rating INCLUDING ALL)`: the same columns and indexes, no
+triggers, no foreign keys), so that the price of the rollups shows beside the price of our Python.
 
     DATABASE_URL=postgresql+psycopg://... uvicorn bench.single_reference:create_app --factory
 """
@@ -24,7 +26,7 @@ from fastapi.responses import Response
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 INSERT = (
-    "INSERT INTO rating (id, level, satisfied, field_id, unit_id, counter_id, channel, contact_consent, rated_at, "
+    "INSERT INTO {table} (id, level, satisfied, field_id, unit_id, counter_id, channel, contact_consent, rated_at, "
     "client_rated_at, local_date, received_at, misuse) "
     "VALUES (%s, %s, %s, %s, %s, %s, 'kiosk', false, %s, %s, %s, now(), false)"
 )
@@ -44,6 +46,10 @@ def create_app() -> FastAPI:
         row = conn.execute("SELECT unit_id FROM counter WHERE id = %s", (counter_id,)).fetchone()
         assert row is not None, "no such counter"
         unit_id = row[0]
+    table = os.environ.get("REFERENCE_TABLE", "rating")
+    if table not in ("rating", "rating_plain"):
+        raise ValueError(f"REFERENCE_TABLE must be rating or rating_plain, not {table!r}")
+    insert = INSERT.format(table=table)
     local = threading.local()
     app = FastAPI()
 
@@ -62,7 +68,7 @@ def create_app() -> FastAPI:
                 at = datetime.fromisoformat(item["rated_at"])
                 level = int(item["level"])
                 conn.execute(
-                    INSERT,
+                    insert,  # type: ignore[arg-type]
                     (
                         uuid.UUID(item["id"]),
                         level,

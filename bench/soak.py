@@ -83,11 +83,11 @@ from bench.suite import (
     ROOT,
     SOAK_JSON,
     Processes,
-    admin_database_url,
     bench_database,
     git_commit,
     load_average,
     machine_facts,
+    postgres_admin_url,
     progress,
     wait_up,
 )
@@ -549,7 +549,7 @@ def _about_database(url: str, sql: str) -> list[Any]:
     """The first column of `sql` (with `:name`, the soak database's name) run on the admin connection."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(admin_database_url())
+    engine = sa.create_engine(url)  # the activity and size views are cluster-wide
     try:
         with engine.connect() as conn:
             return [row[0] for row in conn.execute(sa.text(sql), {"name": sa.make_url(url).database})]
@@ -760,6 +760,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds of the same load before the measured minutes, reported apart (default {WARMUP_S:g})",
     )
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON results")
+    parser.add_argument(
+        "--shared-postgres",
+        action="store_true",
+        help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
+        "production settings (bench/pg_instance.py: autovacuum on)",
+    )
     parser.add_argument("--output", type=Path, default=SOAK_JSON, help="where to write the JSON results")
     parser.add_argument(
         "--cost",
@@ -787,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     server_errors: list[str] = []
     log_name = ""
     try:
-        with bench_database(admin_database_url(), "hl_bench_soak") as url:
+        with postgres_admin_url(args.shared_postgres) as admin_url, bench_database(admin_url, "hl_bench_soak") as url:
             progress("preparing units, counters, kiosks, managers and keys")
             setup = prepare(url)
             port = free_port()

@@ -548,17 +548,19 @@ def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, conne
 
 
 SINGLE_ROUNDS = 4
+#: Kiosks sending at once for the single-rating ingest ceiling.
+KIOSKS_AT_ONCE = 64
 
 
-def wrk_in_turn(
-    ours: str, reference: str, tokens: list[str], seconds: float, connections: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """`wrk_single` against both servers in `SINGLE_ROUNDS` rounds, taking turns (ABBA…): each server's requests/s
-    over all its rounds, the median of its rounds' p50s, the highest of their p99s, and the summed counts."""
-    runs: dict[str, list[dict[str, float]]] = {ours: [], reference: []}
+def wrk_in_turn(servers: list[str], tokens: list[str], seconds: float, connections: int) -> list[dict[str, float]]:
+    """`wrk_single` against every server in `SINGLE_ROUNDS` rounds, taking turns (the order reversed every other
+    round: ABC CBA …): each server's requests/s over all its rounds, the median of its rounds' p50s, the highest of
+    their p99s, and the summed counts."""
+    runs: dict[str, list[dict[str, float]]] = {base: [] for base in servers}
     for i in range(SINGLE_ROUNDS):
-        for base in (ours, reference) if i % 2 == 0 else (reference, ours):
-            runs[base].append(wrk_single(base, tokens, 10 + 2 * i + (base == reference), seconds, connections))
+        for base in servers if i % 2 == 0 else reversed(servers):
+            tag = 10 + len(servers) * i + servers.index(base)
+            runs[base].append(wrk_single(base, tokens, tag, seconds, connections))
 
     def combined(rounds: list[dict[str, float]]) -> dict[str, float]:
         requests = sum(r["requests"] for r in rounds)
@@ -570,7 +572,33 @@ def wrk_in_turn(
             "errors": sum(r["errors"] for r in rounds),
         }
 
-    return combined(runs[ours]), combined(runs[reference])
+    return [combined(runs[base]) for base in servers]
+
+
+def create_plain_rating_table(url: str) -> None:
+    """`rating_plain`: the rating table's columns and indexes without its triggers and foreign keys (the plain-table
+    reference of single-rating ingest writes there)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE rating_plain (LIKE rating INCLUDING ALL)"))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_admin_url(shared: bool) -> Iterator[str]:
+    """Where benchmark databases are created: a private instance with production settings (autovacuum on), or,
+    with `shared`, the machine's cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL."""
+    if shared:
+        yield admin_database_url()
+        return
+    from bench.pg_instance import PRODUCTION_SETTINGS, private_postgres
+
+    with private_postgres(PRODUCTION_SETTINGS) as pg:
+        yield pg.url()
 
 
 # --- batched ingest ------------------------------------------------------------------------------------------------
@@ -758,10 +786,14 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
     notes: list[str] = []
     procs = Processes()
     try:
-        with bench_database(admin_database_url(), "hl_bench_suite") as url:
+        with postgres_admin_url(args.shared_postgres) as admin_url, bench_database(admin_url, "hl_bench_suite") as url:
             progress(f"generating {args.ratings:,} ratings (bench.indices' national data set) and rollups")
             site, facts = build_site(url, args.ratings, devices=128)
-            machine["Database"] = f"PostgreSQL {facts['pg']} on the same machine (default configuration)"
+            machine["Database"] = f"PostgreSQL {facts['pg']} on the same machine: " + (
+                "the shared cluster (BENCH_DATABASE_URL / TEST_DATABASE_URL, as configured there)"
+                if args.shared_postgres
+                else "an instance of the run's own (bench/pg_instance.py: autovacuum on, shared_buffers 512MB)"
+            )
             machine["Data set"] = (
                 f"{facts['ratings']:,} ratings over 24 months, 1,000 units (root, 34 provinces, communes), "
                 f"3,000 counters, 14 fields; generated with rollups in {facts['generate_s']:.0f} s"
@@ -770,8 +802,11 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             central = serve(procs, "server.app:create_app_from_env", url, args.workers)
             central_pid = procs.procs[-1].pid
             reference = serve(procs, "bench.single_reference:create_app", url, args.workers)
+            create_plain_rating_table(url)
+            plain = serve(procs, "bench.single_reference:create_app", url, args.workers, REFERENCE_TABLE="rating_plain")
             wait_up(central + "/healthz")
             wait_up(reference + "/docs")
+            wait_up(plain + "/docs")
 
             # 1. single-rating ingest
             progress(
@@ -781,17 +816,30 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
             tokens = site.device_tokens
             wrk_single(central, tokens, 1, 2, args.connections)  # warm-up
             wrk_single(reference, tokens, 2, 2, args.connections)
-            ours, ref = wrk_in_turn(central, reference, tokens, args.seconds / 2, args.connections)
-            progress(f"  hailong {ours}; reference {ref}")
+            wrk_single(plain, tokens, 3, 2, args.connections)
+            ours, ref, bare = wrk_in_turn([central, reference, plain], tokens, args.seconds / 2, args.connections)
+            progress(f"  hailong {ours}; reference {ref}; plain table {bare}")
             stored = count_ratings(url) - before
-            if ours["errors"] or ref["errors"]:
-                notes.append(f"single-rating ingest errors: hailong {ours['errors']}, reference {ref['errors']}")
+            if ours["errors"] or ref["errors"] or bare["errors"]:
+                notes.append(
+                    f"single-rating ingest errors: hailong {ours['errors']}, reference {ref['errors']}, "
+                    f"plain-table reference {bare['errors']}"
+                )
+            progress(f"single-rating ingest ceiling: wrk {KIOSKS_AT_ONCE} connections, {args.seconds:.0f} s")
+            ceiling = wrk_single(central, tokens, 30, args.seconds, KIOSKS_AT_ONCE)
+            ceiling_bare = wrk_single(plain, tokens, 31, args.seconds, KIOSKS_AT_ONCE)
             figures += [
                 Figure("single-rating ingest, requests/s", ours["rps"], "req/s",
-                       "bench/single_reference.py: FastAPI + raw psycopg insert", ref["rps"],
-                       Target("ratio_min", 0.70, "≥ 70 % of the reference")),
+                       "bench/single_reference.py: FastAPI + raw psycopg insert into `rating` (its triggers too)",
+                       ref["rps"], Target("ratio_min", 0.70, "≥ 70 % of the reference")),
+                Figure("single-rating ingest, requests/s (against a plain table)", ours["rps"], "req/s",
+                       "the same reference into `rating_plain`: same columns and indexes, no rollup triggers",
+                       bare["rps"]),
                 Figure("single-rating ingest, p50 latency", ours["p50"], "ms", "same reference, p50", ref["p50"]),
                 Figure("single-rating ingest, p99 latency", ours["p99"], "ms", "same reference, p99", ref["p99"]),
+                Figure(f"single-rating ingest ceiling, {KIOSKS_AT_ONCE} kiosks at once, requests/s", ceiling["rps"],
+                       "req/s", "the plain-table reference, same load", ceiling_bare["rps"],
+                       note=f"p99 {ceiling['p99']:.0f} ms (reference {ceiling_bare['p99']:.0f} ms)"),
             ]  # fmt: skip
             notes.append(
                 f"Single-rating ingest: `wrk -t2 -c{args.connections} -d{args.seconds / 2:.0f}s` with a Lua script "
@@ -799,9 +847,13 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
                 "so that no device has two requests in flight, as a kiosk's forwarder never does; each device's "
                 "presses 64 s apart) against each server, "
                 f"{args.workers} uvicorn workers each, same database, in {SINGLE_ROUNDS} rounds taking turns (hailong, "
-                "reference, reference, hailong, …) so that the machine's drift weighs on both alike: requests/s over "
-                "all rounds, p50 the median of the rounds' p50s, p99 the highest of their p99s. Ratings stored during "
-                f"the measured and warm-up runs: {stored:,} (every acknowledged request of both servers counted)."
+                "reference, plain, plain, reference, hailong, …) so that the machine's drift weighs on all alike: "
+                "requests/s over all rounds, p50 the median of the rounds' p50s, p99 the highest of their p99s. The "
+                "two references differ only in the table: `rating` with the rollup triggers (what any code writing "
+                "ratings pays) and `rating_plain` without them, so hailong ÷ plain is the whole price of our Python "
+                "and the rollups, and reference ÷ plain the rollups' alone. Ratings stored in `rating` during the "
+                f"measured and warm-up runs: {stored:,}. The ceiling: {KIOSKS_AT_ONCE} connections (64 kiosks "
+                f"sending at once), one {args.seconds:.0f} s run each against hailong and the plain-table reference."
             )
 
             # 2. batched ingest
@@ -910,6 +962,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     parser.add_argument("--taps", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="print, leave docs/BENCHMARKS.md alone")
+    parser.add_argument(
+        "--shared-postgres",
+        action="store_true",
+        help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
+        "production settings (bench/pg_instance.py)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("python -m bench: error: wrk is missing (Debian package wrk)", file=sys.stderr)

@@ -10,12 +10,7 @@ PostgreSQL variant: runs when TEST_DATABASE_URL is set, and then fails (never sk
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -25,10 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from alembic import command
 
+from bench.pg_instance import PrivatePostgres, private_postgres
 from kiosk.outbox import Outbox
 from tests.browser.conftest import free_port
 from tests.databases import alembic_config
@@ -40,62 +35,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class ThrowawayPostgres:
-    """A PostgreSQL instance of the test's own, run as the `postgres` OS user."""
-
-    def __init__(self, root: Path) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            pytest.fail("TEST_DATABASE_URL is set but /usr/lib/postgresql/*/bin/initdb is missing: install PostgreSQL")
-        self.bin = Path(found[-1]).parent
-        self.root = root
-        self.data = root / "data"
-        self.port = free_port()
-
-    def _run(self, *args: str) -> None:
-        command_line = ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else list(args)
-        done = subprocess.run(command_line, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"{' '.join(args)}: {done.stderr or done.stdout}"
-
-    def init(self) -> None:
-        """initdb with trust authentication."""
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
-        )
-
-    def pg_ctl(self, *args: str) -> None:
-        """`pg_ctl start|stop|restart ...` on this instance (waiting for it)."""
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=60"
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", *args
-        )
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def create_database(self, name: str) -> str:
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        return self.url(name)
-
-
 @contextmanager
-def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
-    root = Path(tempfile.mkdtemp(prefix="hailong-pg-"))  # under /tmp: the postgres user can reach it
-    pg = ThrowawayPostgres(root)
+def throwaway_postgres() -> Iterator[PrivatePostgres]:
+    """bench's private instance; with TEST_DATABASE_URL set a missing `initdb` is a failure, never a skip."""
     try:
-        pg.init()
-        pg.pg_ctl("start")
-        yield pg
-    finally:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(pg.bin / "pg_ctl"), "-D", str(pg.data), "stop", "-m", "immediate"],
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        with private_postgres() as pg:
+            yield pg
+    except RuntimeError as exc:
+        if "initdb is missing" in str(exc):
+            pytest.fail(f"TEST_DATABASE_URL is set but {exc}")
+        raise
 
 
 def migrate(url: str) -> None:
