@@ -104,7 +104,7 @@ def unit_field_matrix(
     reason_list = [(int(i), str(c)) for i, c in _rows(session, _prepared(_REASONS, dialect))] if reasons else []
     reason_ids = [rid for rid, _ in reason_list]
     src = choose_source(period, "field", source, ref.levels)
-    months = period_months(period) if src.monthly else []
+    months = period_months(period) if src.kind == "subtree" else []
 
     def matrix(units: dict[int, tuple[str, str]], cells: dict[tuple[int, int | None], tuple[int, ...]]) -> Matrix:
         return Matrix(
@@ -118,7 +118,7 @@ def unit_field_matrix(
             reference=ref,
         )
 
-    if src.kind == "subtree" and dialect.name == "postgresql" and len(months) == 1:
+    if dialect.name == "postgresql" and len(months) == 1:
         apply_pending(session)
         packed = _rows(session, _PACKED, {"month": months[0], "subtree": unit.path + "%"})
         return matrix({i: (code, name) for i, code, name, _ in packed}, _unpacked(packed, ref.levels, reason_ids))
@@ -419,18 +419,14 @@ def _folded_cells(
     # Counts per unit × field: valid, satisfied, misuse, then one column per level of the scale.
     t = src.counts
     count_names = ["valid", "sat", "mis", *[f"l{i}" for i in range(len(levels))]]
-    if src.monthly:  # the leaf month rollups: the counts are columns already
-        columns = [t.c.valid, t.c.satisfied, t.c.misuse, *[t.c[f"level_{lv}"] for lv in levels]]
-        sums = [sa.cast(sa.func.sum(c), sa.Integer) for c in columns]
-    else:
-        weight = sa.literal(1) if raw else t.c.n
-        valid = t.c.misuse.is_(False)
-        sums = [
-            _total(valid, weight),
-            _total(sa.and_(valid, t.c.satisfied.is_(True)), weight),
-            _total(t.c.misuse.is_(True), weight),
-            *[_total(sa.and_(valid, t.c.level == lv), weight) for lv in levels],
-        ]
+    weight = sa.literal(1) if raw else t.c.n
+    valid = t.c.misuse.is_(False)
+    sums = [
+        _total(valid, weight),
+        _total(sa.and_(valid, t.c.satisfied.is_(True)), weight),
+        _total(t.c.misuse.is_(True), weight),
+        *[_total(sa.and_(valid, t.c.level == lv), weight) for lv in levels],
+    ]
     cells = (
         sa.select(t.c.unit_id, t.c.field_id, *[c.label(n) for c, n in zip(sums, count_names, strict=True)])
         .where(t.c.unit_id.in_(subtree_ids(unit)), *in_period(t))

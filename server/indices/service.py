@@ -53,7 +53,7 @@ CHANNEL_LABELS = {"kiosk": ("Màn hình cảm ứng", "Touch screen"), "phone": 
 GROUP_ORDER = ("all", "lci", "health_education")
 
 #: Where counts come from: the rollup tables (reports) or the raw ratings (the reference for tests and benchmarks).
-Source = Literal["rollup", "leaf", "raw"]
+Source = Literal["rollup", "raw"]
 #: Groupings the subtree month rollup can answer (it has no counter, officer or channel).
 MONTHLY_GROUPINGS = (None, "field", "group", "unit", "month")
 
@@ -135,18 +135,13 @@ def load_reference(session: Session) -> Reference:
 class CountSource:
     """A table to count from: its columns for keys, the date column, and the count expression."""
 
-    kind: Literal["raw", "day", "subtree", "month"]
+    kind: Literal["raw", "day", "subtree"]
     counts: Any  # the table of (key, level, satisfied, misuse) rows
     reasons: Any  # a FROM clause with unit_id, field_id, ..., reason code, restricted to valid ratings
     reason_valid: Any  # extra WHERE for reasons (raw: misuse excluded; rollups hold valid ratings only)
 
     def date_column(self, table: Any) -> Any:
         return table.c.local_date if self.kind == "raw" else table.c.day if self.kind == "day" else table.c.month
-
-    @property
-    def monthly(self) -> bool:
-        """One row per month × unit × field, levels as columns (the month rollups, subtree or leaf)."""
-        return self.kind in ("subtree", "month")
 
     def count(self, table: Any) -> Any:
         return sa.func.count() if self.kind == "raw" else sa.func.sum(table.c.n)
@@ -169,11 +164,9 @@ def choose_source(period: Period, by: str | None, source: Source, levels: Iterab
         r = Rating.__table__  # type: ignore[attr-defined]
         x = RatingReason.__table__  # type: ignore[attr-defined]
         return CountSource("raw", r, x.join(r, r.c.id == x.c.rating_id), r.c.misuse.is_(False))
-    if source not in ("rollup", "leaf"):
+    if source != "rollup":
         raise ValueError(f"unknown source {source!r}")
     if is_whole_months(period) and by in MONTHLY_GROUPINGS and set(levels) <= set(MONTH_ROLLUP_LEVELS):
-        if source == "leaf":
-            return CountSource("month", LEAF_MONTH, LEAF_REASON_MONTH, sa.true())
         return CountSource("subtree", SUBTREE_MONTH, SUBTREE_REASON_MONTH, sa.true())
     return CountSource("day", RatingRollup.__table__, RatingReasonRollup.__table__, sa.true())  # type: ignore[attr-defined]
 
@@ -196,7 +189,7 @@ _KEY_COLUMNS = {
 
 def _key_column(src: CountSource, table: Any, by: str, dialect: str) -> Any:
     if by == "month":
-        return table.c.month if src.monthly else month_of(src.date_column(table), dialect)
+        return table.c.month if src.kind == "subtree" else month_of(src.date_column(table), dialect)
     if by == "officer" and src.kind != "raw":
         return sa.func.nullif(table.c.officer_id, NO_OFFICER)
     return table.c[_KEY_COLUMNS[by]]
@@ -216,7 +209,7 @@ def fetch_counts(
     levels = sorted(levels)
     src = choose_source(period, by, source, levels)
     dialect = session.get_bind().dialect.name
-    if src.monthly:  # one row per month × unit × field, levels as columns
+    if src.kind == "subtree":  # one row per month × unit × field, levels as columns
         sums = ["satisfied", "misuse", *[f"level_{lv}" for lv in levels]]
         stmt = _subtree_rows(src, unit, period, by, dialect, sums, field_id=field_id)
         out = []
@@ -255,7 +248,7 @@ def fetch_reasons(
     """(key, reason code, count) over valid ratings (key None: overall), of one field when `field_id` is given."""
     src = choose_source(period, by, source, levels)
     dialect = session.get_bind().dialect.name
-    if src.monthly:
+    if src.kind == "subtree":
         rows = _subtree_rows(src, unit, period, by, dialect, ["n"], reasons=True, field_id=field_id).subquery(
             "subtree_rows"
         )
@@ -308,8 +301,6 @@ def _subtree_rows(
             .group_by(*group, *[table.c[c] for c in extra])
         )
 
-    if src.kind == "month":  # the leaf rows of every unit of the subtree (by=unit: keyed by the unit rated)
-        return part(t, t.c.unit_id.in_(subtree_ids(unit)), [_key_column(src, t, by, dialect)] if by else [])
     if by == "unit":
         children = sa.select(col(Unit.id)).where(col(Unit.parent_id) == unit.id)
         return sa.union_all(
