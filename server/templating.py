@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from server import PROJECT_ROOT
-from server.dashboard.formatting import FILTERS
 from server.i18n import request_language, translate
 from server.messages import vietnamese
+from server.presentation.formatting import FILTERS
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 

@@ -15,12 +15,12 @@ from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_cs
 from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard import service
-from server.dashboard.charts import trend_chart
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound
 from server.i18n import request_language
 from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Unit, User
+from server.presentation.charts import trend_chart
 from server.templating import is_htmx, language_context
 from server.units.service import children
 

@@ -10,8 +10,8 @@ from jinja2 import Environment
 from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from server.dashboard.charts import trend_chart
 from server.exports.service import MonthlyReport, Translator
+from server.presentation.charts import trend_chart
 from server.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

@@ -10,9 +10,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from server.dashboard.formatting import format_datetime, format_period
 from server.exports.service import MonthlyReport, Translator
 from server.indices.schemas import IndexRow
+from server.presentation.formatting import format_datetime, format_period
 
 PERCENT = "0.0%"
 TITLE = Font(bold=True, size=16)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.dashboard.charts import trend_chart
 from server.indices.schemas import IndexRow
+from server.presentation.charts import trend_chart
 
 
 def row(key: str, rate: float | None, n: int = 100, status: str | None = "met") -> IndexRow:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from jinja2 import Environment
 
-from server.dashboard.formatting import (
+from server.presentation.formatting import (
     FILTERS,
     format_date,
     format_datetime,
