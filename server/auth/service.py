@@ -13,9 +13,8 @@ from sqlmodel import Session, col, select
 
 from server.db import utcnow
 from server.errors import Conflict, Invalid, Unauthorized
-from server.models import API_KEY_KINDS, ROLES, ApiKey, AuditLog, KioskDevice, Officer, Unit, User
-
-AUDIT_LOG: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
+from server.models import API_KEY_KINDS, ROLES, ApiKey, KioskDevice, Officer, Unit, User
+from server.tables import API_KEY, AUDIT_LOG
 
 #: How stale an API key's `last_used_at` may get (see `api_key_from_token`).
 API_KEY_LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -97,7 +96,7 @@ def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
         # Recorded at most once a minute and never waited for. Updating the row on every request made every
         # request with the key queue on its row lock until the previous one committed; under load (bench.soak)
         # the waiting requests filled the worker's thread pool while the lock holder needed a thread to commit.
-        table = ApiKey.__table__  # type: ignore[attr-defined]
+        table = API_KEY
         free = sa.select(table.c.id).where(table.c.id == row.id).with_for_update(skip_locked=True).scalar_subquery()
         session.execute(sa.update(table).where(table.c.id == free).values(last_used_at=now))
         set_committed_value(row, "last_used_at", now)

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from server.auth.service import audit, password_hash
 from server.db import utcnow
 from server.models import AuditLog, LoginSession, User
+from server.tables import LOGIN_SESSION
 
 SESSION_COOKIE = "hl_session"
 LOGIN_CSRF_COOKIE = "hl_login_csrf"
@@ -132,7 +133,7 @@ def resolve_session(
     if now - row.last_seen_at > TOUCH_EVERY:
         # Never waited for: the concurrent requests of one session that all see a stale value would otherwise
         # queue on the row lock, holding the worker's threads, while the holder needs one to commit (bench.soak).
-        table = LoginSession.__table__  # type: ignore[attr-defined]
+        table = LOGIN_SESSION
         free = sa.select(table.c.id_hash).where(table.c.id_hash == row.id_hash).with_for_update(skip_locked=True)
         session.execute(sa.update(table).where(table.c.id_hash == free.scalar_subquery()).values(last_seen_at=now))
         set_committed_value(row, "last_seen_at", now)

@@ -42,7 +42,8 @@ from server.indices.service import (
     load_reference,
     period_months,
 )
-from server.models import CELL_REASON_BASE, RatingReason, RatingSubtreeMonthCells, Reason, Unit
+from server.models import CELL_REASON_BASE, RatingSubtreeMonthCells, Unit
+from server.tables import RATING_REASON, REASON, UNIT
 from server.units.service import subtree_ids
 
 
@@ -221,8 +222,8 @@ _UNIT = itemgetter(1)
 _KEY = itemgetter(1, 2)
 _COUNTS = itemgetter(slice(3, None))
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
-_u = Unit.__table__  # type: ignore[attr-defined]
-_r = Reason.__table__  # type: ignore[attr-defined]
+_u = UNIT
+_r = REASON
 _UNITS = (
     sa.select(_u.c.id, _u.c.code, _u.c.name, _u.c.path)
     .where(_u.c.path.like(sa.bindparam("subtree", type_=sa.String)))
@@ -446,7 +447,7 @@ def _folded_cells(
     )
     # Reason counts per unit × field × reason, folded the same way.
     rt = src.counts if raw else src.reasons
-    reason_id = RatingReason.__table__.c.reason_id if raw else rt.c.reason_id  # type: ignore[attr-defined]
+    reason_id = RATING_REASON.c.reason_id if raw else rt.c.reason_id
     reason_cells = (
         sa.select(rt.c.unit_id, rt.c.field_id, reason_id.label("reason_id"), src.count(rt).label("n"))
         .select_from(src.reasons)

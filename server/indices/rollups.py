@@ -26,9 +26,7 @@ from server.models import (
     Counter,
     Officer,
     ProcedureField,
-    Rating,
     RatingMonthRollup,
-    RatingReason,
     RatingReasonMonthRollup,
     RatingReasonRollup,
     RatingReasonSubtreeMonthRollup,
@@ -38,6 +36,7 @@ from server.models import (
     Reason,
     Unit,
 )
+from server.tables import RATING, RATING_REASON, table_of
 
 #: Shown instead of an officer code for ratings that name no officer (stored as officer_id 0 in the rollups).
 NO_OFFICER = 0
@@ -60,7 +59,7 @@ class RollupSpec:
     @property
     def table(self) -> sa.Table:
         """The SQLAlchemy table."""
-        return self.model.__table__  # type: ignore[attr-defined]
+        return table_of(self.model)
 
     @property
     def name(self) -> str:
@@ -171,8 +170,8 @@ def recount(spec: RollupSpec, dialect: str, start: date | None = None, end: date
             .select_from(counted.join(tree, tree.c.unit_id == counted.c.unit_id))
             .group_by(*keys)
         )
-    r = Rating.__table__  # type: ignore[attr-defined]
-    x = RatingReason.__table__  # type: ignore[attr-defined]
+    r = RATING
+    x = RATING_REASON
     exprs: dict[str, Any] = {
         "unit_id": r.c.unit_id,
         "day": r.c.local_date,
@@ -385,7 +384,7 @@ def fix_cells(*, session: Session, month: date, diffs: Sequence[Difference]) -> 
 
 def month_span(session: Session) -> list[date]:
     """The first days of every month that has ratings or rollup rows, oldest first."""
-    r = Rating.__table__  # type: ignore[attr-defined]
+    r = RATING
     lows, highs = [], []
     for column in [r.c.local_date, *[s.date_column for s in SPECS]]:
         low, high = session.execute(sa.select(sa.func.min(column), sa.func.max(column))).one()
@@ -422,7 +421,7 @@ def rebuild(
         end = add_months(start, 1)
         if is_pg:
             session.execute(sa.text("LOCK TABLE rating, rating_reason IN SHARE MODE"))
-        r = Rating.__table__  # type: ignore[attr-defined]
+        r = RATING
         report.ratings += session.execute(
             sa.select(sa.func.count()).select_from(r).where(r.c.local_date >= start, r.c.local_date < end)
         ).scalar_one()

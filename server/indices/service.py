@@ -32,13 +32,6 @@ from server.models import (
     Officer,
     ProcedureField,
     Rating,
-    RatingMonthRollup,
-    RatingReason,
-    RatingReasonMonthRollup,
-    RatingReasonRollup,
-    RatingReasonSubtreeMonthRollup,
-    RatingRollup,
-    RatingSubtreeMonthRollup,
     Reason,
     ScaleLevel,
     Target,
@@ -47,6 +40,16 @@ from server.models import (
     Visit,
 )
 from server.satisfaction import HORIZON_YEAR, rate, status, target_for, wilson_interval
+from server.tables import (
+    DAY_REASON_ROLLUP,
+    DAY_ROLLUP,
+    LEAF_MONTH,
+    LEAF_REASON_MONTH,
+    RATING,
+    RATING_REASON,
+    SUBTREE_MONTH,
+    SUBTREE_REASON_MONTH,
+)
 from server.units.service import subtree_ids
 
 CHANNEL_LABELS = {"kiosk": ("Màn hình cảm ứng", "Touch screen"), "phone": ("Điện thoại (mã QR)", "Phone (QR code)")}
@@ -161,21 +164,17 @@ def is_whole_months(period: Period) -> bool:
 def choose_source(period: Period, by: str | None, source: Source, levels: Iterable[int] = (1, 2, 3, 4)) -> CountSource:
     """The cheapest table that answers `by` over `period` exactly for a scale with these `levels`."""
     if source == "raw":
-        r = Rating.__table__  # type: ignore[attr-defined]
-        x = RatingReason.__table__  # type: ignore[attr-defined]
+        r = RATING
+        x = RATING_REASON
         return CountSource("raw", r, x.join(r, r.c.id == x.c.rating_id), r.c.misuse.is_(False))
     if source != "rollup":
         raise ValueError(f"unknown source {source!r}")
     if is_whole_months(period) and by in MONTHLY_GROUPINGS and set(levels) <= set(MONTH_ROLLUP_LEVELS):
         return CountSource("subtree", SUBTREE_MONTH, SUBTREE_REASON_MONTH, sa.true())
-    return CountSource("day", RatingRollup.__table__, RatingReasonRollup.__table__, sa.true())  # type: ignore[attr-defined]
+    return CountSource("day", DAY_ROLLUP, DAY_REASON_ROLLUP, sa.true())
 
 
-SUBTREE_MONTH: Any = RatingSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
-SUBTREE_REASON_MONTH: Any = RatingReasonSubtreeMonthRollup.__table__  # type: ignore[attr-defined]
 #: The leaf month rollups: counts of the ratings given at one unit, not below it.
-LEAF_MONTH: Any = RatingMonthRollup.__table__  # type: ignore[attr-defined]
-LEAF_REASON_MONTH: Any = RatingReasonMonthRollup.__table__  # type: ignore[attr-defined]
 
 _KEY_COLUMNS = {
     "field": "field_id",
@@ -261,7 +260,7 @@ def fetch_reasons(
         return [(k, str(code), int(n)) for k, code, n in session.execute(stmt)]
     # The key and date columns of the reason source: the rating's for raw, the day rollup's otherwise.
     t = src.counts if src.kind == "raw" else src.reasons
-    reason_id = RatingReason.__table__.c.reason_id if src.kind == "raw" else t.c.reason_id  # type: ignore[attr-defined]
+    reason_id = RATING_REASON.c.reason_id if src.kind == "raw" else t.c.reason_id
     dates = src.date_column(t)
     key = _key_column(src, t, by, dialect).label("key") if by else sa.null().label("key")
     stmt = (

@@ -37,21 +37,12 @@ from server.contracts import (
 )
 from server.db import utcnow
 from server.errors import AppError, Invalid, PayloadTooLarge, Unauthorized
-from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Visit
+from server.tables import COUNTER, DEVICE, FIELD, RATING, RATING_REASON, REASON, SCALE, VISIT
 
 #: Body cap per rating of a batch (a kiosk's rating is ~250 bytes; a 1000-character comment may take 6 KB).
 BYTES_PER_RATING = 8192
 CLOCK_TOLERANCE_SECONDS = 300
 MISUSE_RAPID_REPEAT = "rapid_repeat"
-
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-RATING_REASON: sa.Table = RatingReason.__table__  # type: ignore[attr-defined]
-VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
-DEVICE: sa.Table = KioskDevice.__table__  # type: ignore[attr-defined]
-COUNTER: sa.Table = Counter.__table__  # type: ignore[attr-defined]
-FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
-REASON: sa.Table = Reason.__table__  # type: ignore[attr-defined]
-SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

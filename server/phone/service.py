@@ -14,7 +14,7 @@ from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
-from server.models import Rating, RatingReason, Reason, ScaleLevel, Visit
+from server.tables import RATING, RATING_REASON, REASON, SCALE, VISIT
 from server.visits import signing
 from server.visits.service import RatableVisit
 
@@ -59,13 +59,6 @@ class Choices:
     def level(self, value: int) -> LevelChoice | None:
         """The level with this value, if the scale has it."""
         return next((lv for lv in self.levels if lv.level == value), None)
-
-
-SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
-REASON: sa.Table = Reason.__table__  # type: ignore[attr-defined]
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-RATING_REASON: sa.Table = RatingReason.__table__  # type: ignore[attr-defined]
-VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
 
 
 def level_choices(*, session: Session) -> list[LevelChoice]:

@@ -12,18 +12,13 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from server.models import Counter, Officer, ProcedureField, Rating, Unit, Visit
+from server.models import Counter, Officer, ProcedureField, Unit, Visit
+from server.tables import COUNTER, FIELD, RATING, UNIT, VISIT
 from server.units.service import is_in_subtree, path_in_subtree
 
 #: 9 random bytes → 12 URL-safe characters, 72 bits: short enough for a small printed QR code.
 TOKEN_BYTES = 9
 MAX_TOKEN_LENGTH = 16
-
-VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-COUNTER: sa.Table = Counter.__table__  # type: ignore[attr-defined]
-UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
-FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
 
 
 def new_token() -> str:
