@@ -1,6 +1,6 @@
 """Numbers, dates and periods as people read them: Vietnamese formats in the Vietnamese UI (90,5%; 28/11/2026;
-"Tháng 10/2026", "Quý 3/2026"), English ones in the English UI. Pure functions, plus Jinja filters that take the
-language (and time zone) from the template context.
+"Tháng 10/2026", "Quý 3/2026"), English ones in the English UI, from Babel's CLDR data. Pure functions, plus Jinja
+filters that take the language (and time zone) from the template context.
 """
 
 from __future__ import annotations
@@ -11,67 +11,61 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date as babel_date
+from babel.numbers import format_decimal
+from babel.numbers import format_percent as babel_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
 DASH = "–"
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-EN_MONTHS_LONG = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
 
+#: CLDR patterns (Babel) per language: a date, a month, a quarter, a month on a chart axis.
+_DATE = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
+_MONTH_LONG = {"vi": "'Tháng' M/yyyy", "en": "MMMM yyyy"}
+_QUARTER_LONG = {"vi": "'Quý' Q/yyyy", "en": "QQQ yyyy"}
+_MONTH_SHORT = {"vi": "MM/yyyy", "en": "MMM yyyy"}
 
-def _localise_number(text: str, lang: str) -> str:
-    """Swap the separators of an English-formatted number for Vietnamese ones (`1,234.5` → `1.234,5`)."""
-    if lang != "vi":
-        return text
-    return text.translate(str.maketrans(",.", ".,"))
+
+def _locale(lang: str) -> str:
+    return "vi" if lang == "vi" else "en"
+
+
+def _digits(digits: int) -> str:
+    return "#,##0" + ("." + "0" * digits if digits > 0 else "")
 
 
 def format_number(value: int | float | None, lang: str, digits: int = 0) -> str:
     """`12345` → `12.345` (vi) / `12,345` (en); None → a dash."""
     if value is None:
         return DASH
-    return _localise_number(f"{value:,.{digits}f}", lang)
+    return format_decimal(value, _digits(digits), locale=_locale(lang))
 
 
 def format_percent(value: float | None, lang: str, digits: int = 1) -> str:
     """A fraction as a percentage: `0.905` → `90,5%` (vi) / `90.5%` (en); None → a dash."""
     if value is None:
         return DASH
-    return _localise_number(f"{value * 100:,.{digits}f}", lang) + "%"
+    return babel_percent(value, _digits(digits) + "%", locale=_locale(lang))
 
 
 def format_points(value: float | None, lang: str, digits: int = 1) -> str:
     """A difference of two fractions in percentage points, unsigned: `0.045` → `4,5` (vi)."""
     if value is None:
         return DASH
-    return _localise_number(f"{abs(value) * 100:,.{digits}f}", lang)
+    return format_decimal(abs(value) * 100, _digits(digits), locale=_locale(lang))
 
 
 def format_date(value: date | datetime | None, lang: str) -> str:
     """`28/11/2026` (vi) / `28 Nov 2026` (en)."""
     if value is None:
         return DASH
-    if lang == "vi":
-        return f"{value.day:02d}/{value.month:02d}/{value.year}"
-    return f"{value.day} {EN_MONTHS[value.month - 1]} {value.year}"
+    day = value.date() if isinstance(value, datetime) else value
+    return babel_date(day, _DATE[_locale(lang)], locale=_locale(lang))
 
 
 def format_datetime(value: datetime | None, lang: str, tz: ZoneInfo = DEFAULT_TZ) -> str:
@@ -84,11 +78,12 @@ def format_datetime(value: datetime | None, lang: str, tz: ZoneInfo = DEFAULT_TZ
 
 def format_period(code: str, lang: str) -> str:
     """`2026-10` → `Tháng 10/2026` / `October 2026`; `2026-Q3` → `Quý 3/2026` / `Q3 2026`; `2026` → `Năm 2026`."""
+    locale = _locale(lang)
     if m := _MONTH.match(code):
-        year, month = int(m[1]), int(m[2])
-        return f"Tháng {month}/{year}" if lang == "vi" else f"{EN_MONTHS_LONG[month - 1]} {year}"
+        return babel_date(date(int(m[1]), int(m[2]), 1), _MONTH_LONG[locale], locale=locale)
     if m := _QUARTER.match(code):
-        return f"Quý {m[2]}/{m[1]}" if lang == "vi" else f"Q{m[2]} {m[1]}"
+        first = date(int(m[1]), 3 * int(m[2]) - 2, 1)
+        return babel_date(first, _QUARTER_LONG[locale], locale=locale)
     if m := _YEAR.match(code):
         return f"Năm {m[1]}" if lang == "vi" else m[1]
     if m := _RANGE.match(code):
@@ -100,8 +95,8 @@ def format_period(code: str, lang: str) -> str:
 def format_month_short(code: str, lang: str) -> str:
     """A chart axis label for `YYYY-MM`: `10/2026` (vi) / `Oct 2026` (en)."""
     if m := _MONTH.match(code):
-        year, month = int(m[1]), int(m[2])
-        return f"{month:02d}/{year}" if lang == "vi" else f"{EN_MONTHS[month - 1]} {year}"
+        locale = _locale(lang)
+        return babel_date(date(int(m[1]), int(m[2]), 1), _MONTH_SHORT[locale], locale=locale)
     return code
 
 
