@@ -1,15 +1,17 @@
-"""Vietnamese first: screens are written in Vietnamese; `kiosk/locales/en.json` maps each text to English."""
+"""Vietnamese first: screens are written in Vietnamese; the gettext catalog `kiosk/locales/en/LC_MESSAGES/messages.po`
+(read with Babel, as the server reads its own) maps each text to English."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Protocol
+
+from babel.messages.pofile import read_po
 
 from kiosk import KIOSK_DIR
 
 LANGUAGES = ("vi", "en")
-CATALOG = KIOSK_DIR / "locales" / "en.json"
+CATALOG = KIOSK_DIR / "locales" / "en" / "LC_MESSAGES" / "messages.po"
 
 
 class Named(Protocol):
@@ -19,9 +21,10 @@ class Named(Protocol):
 
 @lru_cache(maxsize=1)
 def english() -> dict[str, str]:
-    """The English catalog."""
-    catalog: dict[str, str] = json.loads(CATALOG.read_text(encoding="utf-8"))
-    return catalog
+    """The English catalog (Vietnamese text → English), entries with a translation only."""
+    with CATALOG.open("rb") as f:
+        catalog = read_po(f, locale="en")
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
 
 
 def translate(text: str, lang: str) -> str:

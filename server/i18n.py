@@ -1,17 +1,18 @@
 """Vietnamese first, English second: every visible string is a Vietnamese source text looked up in a catalog.
 
-Catalogs are JSON files `server/locales/en*.json` mapping the Vietnamese text to English; each surface keeps
-its own file (`en.json`, `en_dashboard.json`, …) and they are merged at start-up. A missing entry falls back to
-the Vietnamese text, and the test suite checks that every string used in a template has an English entry.
+The catalog is a gettext PO file, `server/locales/en/LC_MESSAGES/messages.po` (msgid the Vietnamese text, msgstr
+the English), read with Babel as the kiosk reads its own (`kiosk/i18n.py`). A new string gets its entry there; a
+missing or empty one falls back to the Vietnamese text, and the test suite lists every string used in a template
+without an English entry.
 """
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import parse_qs
 
+from babel.messages.pofile import read_po
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,17 +22,20 @@ LANG_COOKIE = "lang"
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 
 
+CATALOG = LOCALES_DIR / "en" / "LC_MESSAGES" / "messages.po"
+
+
+def read_catalog(path: Path) -> dict[str, str]:
+    """A PO file's translations: msgid → msgstr, for the entries that have one."""
+    with path.open("rb") as f:
+        catalog = read_po(f, locale="en")
+    return {str(m.id): str(m.string) for m in catalog if m.id and m.string and isinstance(m.id, str)}
+
+
 @lru_cache(maxsize=1)
 def english_catalog() -> dict[str, str]:
-    """All English catalogs merged (file order is alphabetical; later files may not redefine a key)."""
-    merged: dict[str, str] = {}
-    for path in sorted(LOCALES_DIR.glob("en*.json")):
-        entries = json.loads(path.read_text(encoding="utf-8"))
-        clashes = {k for k in entries if k in merged and merged[k] != entries[k]}
-        if clashes:
-            raise ValueError(f"{path.name} translates {sorted(clashes)[0]!r} differently from another catalog")
-        merged.update(entries)
-    return merged
+    """The English catalog (Vietnamese text → English)."""
+    return read_catalog(CATALOG)
 
 
 def translate(text: str, lang: str) -> str:

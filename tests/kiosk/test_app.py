@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kiosk import KIOSK_DIR
+from kiosk.i18n import english
 from kiosk.outbox import Outbox
 from server.contracts import VisitInfo
 from tests.kiosk.conftest import kiosk_client, kiosk_settings, tap
@@ -140,7 +140,7 @@ def test_staff_pairing_reports_an_unreachable_server(outbox_and_client: tuple[Ou
 
 
 def test_every_screen_string_has_an_english_entry() -> None:
-    catalog = json.loads((KIOSK_DIR / "locales" / "en.json").read_text(encoding="utf-8"))
+    catalog = english()
     used: set[str] = set()
     for path in (KIOSK_DIR / "templates").glob("*.html"):
         text = path.read_text(encoding="utf-8")
