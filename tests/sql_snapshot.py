@@ -1,6 +1,6 @@
 """What the database has installed (functions and triggers), as text, for the checked-in snapshot.
 
-`migrations/sql/installed.<dialect>.sql` is this text for a database migrated to head. The test in
+`migrations/sql/installed.<dialect>.snapshot` is this text for a database migrated to head. The test in
 `tests/test_sql_snapshot.py` compares the two, so every change to the SQL that runs inside the database shows as a
 reviewable diff. Regenerate after a deliberate change: `python -m tests.sql_snapshot` (both dialects when
 TEST_DATABASE_URL is set, else SQLite only).
@@ -20,7 +20,7 @@ SNAPSHOT_DIR = PROJECT_ROOT / "migrations" / "sql"
 
 def snapshot_path(dialect: str) -> Path:
     """The checked-in snapshot of `dialect`'s installed functions and triggers."""
-    return SNAPSHOT_DIR / f"installed.{dialect}.sql"
+    return SNAPSHOT_DIR / f"installed.{dialect}.snapshot"
 
 
 def installed_sql(engine: sa.Engine) -> str:

@@ -1,6 +1,6 @@
 -- Migration 0005 (postgresql, downgrade): the day and month rollups (fill from existing ratings, then the triggers that keep them exact).
 -- Applied as written by migrations/versions/0005_indices_rollups.py; see its docstring for the design.
--- What a migrated database ends up with: migrations/sql/installed.postgresql.sql.
+-- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
 DROP TRIGGER IF EXISTS trg_rating_rollup_insert ON rating;
 

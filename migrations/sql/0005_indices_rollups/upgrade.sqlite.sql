@@ -1,6 +1,6 @@
 -- Migration 0005 (sqlite, upgrade): the day and month rollups (fill from existing ratings, then the triggers that keep them exact).
 -- Applied as written by migrations/versions/0005_indices_rollups.py; see its docstring for the design.
--- What a migrated database ends up with: migrations/sql/installed.sqlite.sql.
+-- What a migrated database ends up with: migrations/sql/installed.sqlite.snapshot.
 
 INSERT INTO rating_rollup (unit_id, day, counter_id, field_id, officer_id, channel, level, satisfied, misuse, n) SELECT r.unit_id, r.local_date, r.counter_id, r.field_id, COALESCE(r.officer_id, 0), r.channel, r.level, r.satisfied, r.misuse, sum(1) FROM rating r GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
 

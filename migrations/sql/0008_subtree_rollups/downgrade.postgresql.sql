@@ -1,6 +1,6 @@
 -- Migration 0008 (postgresql, downgrade): the subtree month rollups (fill from the leaf month rollups, then their triggers and the unit-move trigger).
 -- Applied as written by migrations/versions/0008_subtree_rollups.py; see its docstring for the design.
--- What a migrated database ends up with: migrations/sql/installed.postgresql.sql.
+-- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
 DROP TRIGGER IF EXISTS trg_rating_subtree_insert ON rating;
 

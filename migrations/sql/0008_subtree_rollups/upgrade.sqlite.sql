@@ -1,6 +1,6 @@
 -- Migration 0008 (sqlite, upgrade): the subtree month rollups (fill from the leaf month rollups, then their triggers and the unit-move trigger).
 -- Applied as written by migrations/versions/0008_subtree_rollups.py; see its docstring for the design.
--- What a migrated database ends up with: migrations/sql/installed.sqlite.sql.
+-- What a migrated database ends up with: migrations/sql/installed.sqlite.snapshot.
 
 INSERT INTO rating_subtree_month_rollup (month, unit_id, field_id, valid, satisfied, misuse, level_1, level_2, level_3, level_4, level_5) SELECT m.month, CAST(a.value AS integer), m.field_id, sum(m.valid), sum(m.satisfied), sum(m.misuse), sum(m.level_1), sum(m.level_2), sum(m.level_3), sum(m.level_4), sum(m.level_5) FROM rating_month_rollup AS m JOIN unit AS u ON u.id = m.unit_id, json_each('[' || replace(trim(u.path, '/'), '/', ',') || ']') AS a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 

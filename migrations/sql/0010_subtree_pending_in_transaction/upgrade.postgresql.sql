@@ -1,6 +1,6 @@
 -- Migration 0010 (postgresql, upgrade): pending subtree deltas in a transaction-local setting; rollup joins as key lookups.
 -- Applied as written by migrations/versions/0010_subtree_pending_in_transaction.py; see its docstring for the design.
--- What a migrated database ends up with: migrations/sql/installed.postgresql.sql.
+-- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
 CREATE FUNCTION hl_subtree_pend(piece text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
