@@ -46,3 +46,49 @@ def test_no_external_urls_in_pages_or_assets() -> None:
 def test_templates_declare_their_context() -> None:
     for path in (ROOT / "templates").rglob("*.html"):
         assert path.read_text(encoding="utf-8").lstrip().startswith("{# Required context"), path
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _closure(names: set[str]) -> set[str]:
+    """Distributions `names` need, transitively (requirements behind an extra or a marker included: a superset)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            todo += [_requirement_name(r) for r in requires(name) or [] if "extra ==" not in r]
+        except PackageNotFoundError:
+            continue
+    return seen
+
+
+def test_a_kiosk_install_needs_only_the_base_dependencies() -> None:
+    """`pip install .` on a kiosk mini-PC (no `server` extra: no database driver, no WeasyPrint) has every module the
+    kiosk app imports: kiosk/, and the two server modules it loads (the package root and the contracts)."""
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = _closure({_requirement_name(r) for r in project["dependencies"]})
+    server_only = {_requirement_name(r) for r in project["optional-dependencies"]["server"]}
+    assert "weasyprint" in server_only and "weasyprint" not in base
+    owners = packages_distributions()
+    files = [*(ROOT / "kiosk").rglob("*.py"), ROOT / "server" / "__init__.py", ROOT / "server" / "contracts.py"]
+    missing = {}
+    for path in files:
+        for module in {name.split(".")[0] for name in _imports(path)}:
+            if module in sys.stdlib_module_names or module in ("kiosk", "server", "__future__"):
+                continue
+            dists = {d.lower().replace("_", "-") for d in owners.get(module, [module])}
+            if not dists & base:
+                missing[f"{path.relative_to(ROOT)}: {module}"] = sorted(dists)
+    assert missing == {}
