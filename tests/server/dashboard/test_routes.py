@@ -231,3 +231,39 @@ def test_error_pages_speak_the_page_language(client: TestClient, world: World) -
     assert message("/dashboard?unit=W-B&lang=en") == "unit 'W-B' is outside the units you may see"
     assert message("/dashboard?unit=NOPE&lang=vi") == "Không có đơn vị 'NOPE'"
     assert message("/dashboard?period=2026-13&lang=vi").startswith("Kỳ '2026-13' không hợp lệ: hãy dùng YYYY-MM")
+
+
+def test_thin_samples_never_look_like_results(client: TestClient, world: World) -> None:
+    # Xã A2 has 5 ratings in October (4 satisfied): "80,0 %" is shown, but small, grey and called too few.
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?unit=W-A2&period=2026-10")
+    headline = soup.select_one("[aria-labelledby=h-headline] .big-rate")
+    assert headline is not None and "big-rate--few" in headline["class"]
+    assert text(headline) == "80,0% chưa đủ số đánh giá"
+    assert headline.select_one(".rate-few") is not None
+    # No figure of the page is shown at full weight: every big rate is a thin one here.
+    assert all("big-rate--few" in p["class"] for p in soup.select(".big-rate"))
+    # In tables too: the thin rate is marked, a ranked one (A1 on A's page) is not.
+    parent = page(client, "/dashboard?unit=W-A&period=2026-10")
+    few_cell = parent.select_one("#units-few tbody tr td")
+    assert few_cell is not None and few_cell.select_one(".rate-few") is not None
+    ranked_cell = parent.select_one("#units-ranked tbody tr td[data-label='Tỷ lệ hài lòng']")
+    assert ranked_cell is not None and ranked_cell.select_one(".rate-few") is None
+    big = parent.select_one("[aria-labelledby=h-headline] .big-rate")
+    assert big is not None and big["class"] == ["big-rate"]  # 47 ratings: a real figure, at full weight
+    english = client.get("/dashboard?unit=W-A2&period=2026-10&lang=en", headers=HTML).text
+    assert "not enough ratings yet" in english
+
+
+def test_tables_name_each_cell_for_the_phone_layout(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    tables = soup.select("table.data")
+    assert len(tables) >= 4 and all("reflow" in t["class"] for t in tables)
+    for table in tables:
+        for row in table.select("tbody tr"):
+            assert all(
+                td.get("data-label") is not None for td in row.select("td") if "bar-cell" not in td.get("class", [])
+            )
+    statuses = soup.select("#fields-table tbody td[data-label='Trạng thái'] .status")
+    assert len(statuses) == len(soup.select("#fields-table tbody tr"))
