@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -267,3 +268,38 @@ def test_tables_name_each_cell_for_the_phone_layout(client: TestClient, world: W
             )
     statuses = soup.select("#fields-table tbody td[data-label='Trạng thái'] .status")
     assert len(statuses) == len(soup.select("#fields-table tbody tr"))
+
+
+def test_the_dashboard_opens_on_the_last_complete_month_and_exports_it(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    this_month = datetime.now(HCM).date().replace(day=1)
+    last = (this_month - timedelta(days=1)).strftime("%Y-%m")
+    soup = page(client, "/dashboard")
+    selected = soup.select_one("#period option[selected]")
+    assert selected is not None and selected["value"] == last
+    exports = [a["href"] for a in soup.select(".exports a")]
+    assert len(exports) == 3 and all(href.endswith(f"unit=W-A&period={last}") for href in exports)
+    field = page(client, "/dashboard/fields/land?unit=W-A")
+    chosen = field.select_one("#period option[selected]")
+    assert chosen is not None and chosen["value"] == last
+
+
+def test_a_field_drill_down_shows_that_fields_reasons_and_comments(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard/fields/land?unit=W-A&period=2026-10")
+    reasons = {
+        text(tr.th): text(tr.select_one("td.num")) for tr in soup.select("[aria-labelledby=h-field-reasons] tbody tr")
+    }
+    # Land in A: A1's four level-2 and two level-1 ratings chose "late"; A2's justice rating (also "late") is not here.
+    assert reasons["Trả kết quả trễ hẹn"] == "6"
+    overview = page(client, "/dashboard?unit=W-A&period=2026-10")
+    all_reasons = {
+        text(tr.th): text(tr.select_one("td.num")) for tr in overview.select("[aria-labelledby=h-reasons] tbody tr")
+    }
+    assert all_reasons["Trả kết quả trễ hẹn"] == "7"
+    comments = text(soup.select_one("#comment-results"))
+    assert "Chờ quá lâu" in comments and "Hướng dẫn chưa rõ" not in comments  # the justice comment is elsewhere
+    assert "0912 345 678" in comments  # consented contact, as on the overview
+    assert B_MARKER not in soup.decode()
+    field_select = soup.select_one("#comment-field option[selected]")
+    assert field_select is not None and field_select["value"] == "land"  # the filter starts on this field
