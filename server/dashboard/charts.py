@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from server.indices.schemas import IndexRow
 
 WIDTH, HEIGHT = 760, 320
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 88, 32, 24, 56
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 100, 24, 24, 56
 AXIS_FONT = 16
 GRID_STEP = 0.05
 
