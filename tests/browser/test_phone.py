@@ -306,3 +306,28 @@ def test_mistakes_as_gov_uk_shows_them(
         assert s.reason_codes(rating) == ["waiting"]
         context.close()
         assert _unexpected(console) == []
+
+
+def test_a_reasons_mistake_shows_the_reasons_even_after_a_satisfied_answer(
+    browser: Browser, db_factory: DatabaseFactory
+) -> None:
+    # Only a doctored form can send an unknown reason; its summary link must still lead to something visible.
+    with site(db_factory) as s:
+        token = s.visit()
+        context = _phone(browser)
+        page = context.new_page()
+        page.goto(f"{s.url}/r/{token}")
+        page.get_by_text("Hài lòng", exact=True).tap()
+        assert not page.locator("fieldset.reasons").is_visible()
+        page.evaluate(
+            "() => { const box = document.getElementById('reason-waiting'); box.value = 'bribes'; box.checked = true; }"
+        )
+        page.get_by_role("button", name="Gửi đánh giá").tap()
+        page.wait_for_selector("#error-summary")
+        assert page.locator("#reasons-error").is_visible()
+        page.locator("#error-summary a").click()
+        first = page.locator("fieldset.reasons input").first.get_attribute("id")
+        assert first and page.url.endswith(f"#{first}")
+        assert page.locator("fieldset.reasons").is_visible()
+        assert s.rating(token) is None
+        context.close()
