@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
-        links = [("/healthz", "Trạng thái hệ thống"), ("/docs", "Tài liệu API")]
+        links = [("/login", "Đăng nhập"), ("/healthz", "Trạng thái hệ thống"), ("/docs", "Tài liệu API")]
         return app.state.templates.TemplateResponse(request, "home.html", {"links": links})
 
     document_errors_in_openapi(app)

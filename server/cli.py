@@ -6,6 +6,7 @@ exit status, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -124,6 +125,16 @@ def progress_bar() -> Progress:
 WORKER_HEALTHCHECK_TIMEOUT = 60
 
 
+def listening_url(host: str, port: int) -> str:
+    """The address `hailong serve --host H --port P` listens on, as a base URL (a wildcard host becomes loopback:
+    set HAILONG_PUBLIC_BASE_URL to the address phones reach)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -145,9 +156,15 @@ def serve(
     engine = connect(settings)
     ensure_migrated(engine, settings)
     engine.dispose()
+    if "public_base_url" not in settings.model_fields_set:
+        # Unset (neither the environment nor .env): links and QR codes point where this server listens. The
+        # workers build their settings from the environment, so they are told through it.
+        os.environ["HAILONG_PUBLIC_BASE_URL"] = listening_url(host, port)
+        settings = load_settings()
     if workers > 1 and settings.is_sqlite:
         typer.echo("hailong: note: several workers on SQLite serialise writes; use PostgreSQL in production", err=True)
     typer.echo(f"Hài Lòng on http://{host}:{port}  (database: {safe_url(settings.database_url)})", err=True)
+    typer.echo(f"Rating links and QR codes: {settings.public_base_url}/r/…", err=True)
     uvicorn.run(
         "server.app:create_app_from_env",
         factory=True,

@@ -6,7 +6,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server import PROJECT_ROOT
@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(DEFAULT_SECRET, description="Signs CSRF tokens and sessions; must be set in production")
     public_base_url: str = Field(
-        "http://127.0.0.1:8000", description="Public address printed in QR codes and rating links (behind a proxy)"
+        "http://127.0.0.1:8000",
+        description="Public address printed in QR codes and rating links (behind a proxy); `hailong serve` defaults "
+        "it to the address it listens on",
     )
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone that periods (days, months) are counted in")
     visit_ttl_days: int = Field(30, ge=1, le=400, description="How long a visit's rating link stays valid")
@@ -74,8 +76,14 @@ class Settings(BaseSettings):
         except Exception as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
         self.database_url = normalise_database_url(self.database_url)
-        self.public_base_url = self.public_base_url.rstrip("/")
         return self
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        # A field validator, not an assignment in the model validator: `model_fields_set` then still tells whether
+        # the address was given (`hailong serve` defaults it to the address it listens on).
+        return value.rstrip("/")
 
     @cached_property
     def tz(self) -> ZoneInfo:

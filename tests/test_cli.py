@@ -246,3 +246,80 @@ def test_a_worker_starved_for_seconds_is_not_killed(tmp_path: Path, timeout: str
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def _serve_and_register_a_visit(tmp_path: Path, args: list[str], env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Run `hailong serve ARGS` on a fresh SQLite database with one counter; register a visit over HTTP and return
+    the API's answer and the server's log."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    url = f"sqlite:///{tmp_path}/serve.db"
+    assert run("db", "upgrade", url=url).returncode == 0
+    (tmp_path / "units.csv").write_text("code,name,parent_code,level\nU1,Phường Một,,ward\n", encoding="utf-8")
+    (tmp_path / "counters.csv").write_text("code,unit_code,name\nQ1,U1,Quầy 1\n", encoding="utf-8")
+    assert run("units", "import", str(tmp_path / "units.csv"), url=url).returncode == 0
+    assert run("counters", "import", str(tmp_path / "counters.csv"), url=url).returncode == 0
+    created = run("apikey", "create", "--kind", "visits", "--unit", "U1", url=url)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1].split()[-1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HAILONG_") and k != "DATABASE_URL"}
+    full_env.update(env, DATABASE_URL=url)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [HAILONG, "serve", "--port", str(port), *args], env=full_env, stdout=out, stderr=subprocess.STDOUT, cwd="/"
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/visits",
+            json={"counter": "Q1", "field": "land"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        data = answer.json()
+        data["port"] = str(port)
+        return data, log.read_text()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_serve_links_to_the_port_it_listens_on(tmp_path: Path) -> None:
+    # Two workers: they build their settings from the environment, so that is where the address must reach them.
+    data, log = _serve_and_register_a_visit(tmp_path, ["--workers", "2"], {})
+    base = f"http://127.0.0.1:{data['port']}"
+    assert data["rating_url"] == f"{base}/r/{data['token']}"
+    assert f"Rating links and QR codes: {base}/r/…" in log
+
+
+def test_serve_keeps_a_public_base_url_that_was_given(tmp_path: Path) -> None:
+    data, log = _serve_and_register_a_visit(tmp_path, [], {"HAILONG_PUBLIC_BASE_URL": "https://hailong.example.vn/"})
+    assert data["rating_url"] == f"https://hailong.example.vn/r/{data['token']}"
+    assert "Rating links and QR codes: https://hailong.example.vn/r/…" in log
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [("127.0.0.1", "http://127.0.0.1:8420"), ("0.0.0.0", "http://127.0.0.1:8420"), ("::1", "http://[::1]:8420")],
+)
+def test_listening_url(host: str, url: str) -> None:
+    from server.cli import listening_url
+
+    assert listening_url(host, 8420) == url

@@ -151,7 +151,7 @@ def field_page(
     unit: UnitQuery = None,
     period: PeriodQuery = None,
 ) -> HTMLResponse:
-    """One field of a unit: its figures per child unit and per month."""
+    """One field of a unit: its figures per child unit and per month, its reasons and its comments."""
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
     chosen = service.reporting_period(period, today=today(settings))
@@ -159,7 +159,19 @@ def field_page(
         session=session, settings=settings, unit=unit_row, period=chosen, field_code=field_code
     )
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
-    context.update(drill=drill, chart=trend_chart(drill.months, drill.overall.target))
+    context.update(
+        drill=drill,
+        chart=trend_chart(drill.months, drill.overall.target),
+        comments=service.latest_comments(
+            session=session, unit=unit_row, period=chosen, field_code=drill.field.code, show_contact=True
+        ),
+        comment_units=_cached(
+            request, session, ("children", unit_row.id), lambda s: list(children(session=s, unit=unit_row))
+        ),
+        comment_fields=_cached(request, session, ("fields",), _fields),
+        within="",
+        field_filter=drill.field.code,
+    )
     return _render(request, "dashboard/field.html", "dashboard/_field.html", context)
 
 

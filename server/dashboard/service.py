@@ -162,6 +162,7 @@ class FieldDrilldown:
     children: list[IndexRow]
     children_few: list[IndexRow]
     months: list[IndexRow]
+    reasons: list[ReasonCount]  # why citizens were not satisfied in this field, most chosen first
 
 
 def get_field(*, session: Session, code: str) -> ProcedureField:
@@ -196,7 +197,8 @@ def field_drilldown(
     )
     ranked, few = rank_rows([r for r in by_unit.rows if r.key != unit.code])
     months = field_report(trend_period(period), "month").rows
-    return FieldDrilldown(unit, period, field_row, overall, ranked, few, months)
+    reasons = reason_counts(session=session, counts=overall.reasons)
+    return FieldDrilldown(unit, period, field_row, overall, ranked, few, months, reasons)
 
 
 @dataclass(frozen=True)
@@ -355,12 +357,12 @@ def period_choices(*, today: date, selected: Period) -> dict[str, list[str]]:
 
 
 def default_period(*, today: date) -> Period:
-    """The month the dashboard opens on: the current one."""
-    return parse_period(today.strftime("%Y-%m"))
+    """The month the dashboard opens on: the last complete one (the current month is still filling up)."""
+    return parse_period(add_months(date(today.year, today.month, 1), -1).strftime("%Y-%m"))
 
 
 def reporting_period(text: str | None, *, today: date, kinds: tuple[str, ...] = ("month", "quarter", "year")) -> Period:
-    """Parse a `period` parameter (month, quarter or year); the current month when absent."""
+    """Parse a `period` parameter (month, quarter or year); the last complete month when absent."""
     if not text:
         return default_period(today=today)
     period = parse_period(text)

@@ -104,7 +104,7 @@ def _form_page(
     visit: RatableVisit,
     csrf: str,
     answer: service.Answer | None = None,
-    errors: list[str] | None = None,
+    errors: list[service.FieldError] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     choices = _choices(request, session)
@@ -116,6 +116,8 @@ def _form_page(
         "reasons": choices.reasons,
         "answer": answer or service.Answer(),
         "errors": errors or [],
+        # The message shown next to each field (the first problem of that field).
+        "field_errors": {e.field: e.message for e in reversed(errors or [])},
         "max_comment": service.MAX_COMMENT,
         "max_contact": service.MAX_CONTACT,
         "honeypot": service.HONEYPOT_FIELD,

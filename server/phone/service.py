@@ -143,11 +143,20 @@ class Answer:
     consent: bool = False
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """A problem with one field of the form: which field (`level`, `reasons`, `comment`, `contact`, `consent`) and
+    the Vietnamese message shown in the error summary and next to that field."""
+
+    field: str
+    message: str
+
+
 def read_answer(
     form: PostedForm, *, levels: list[LevelChoice], reasons: list[ReasonChoice]
-) -> tuple[Answer, list[str]]:
-    """The answer in a posted form and the problems with it (Vietnamese messages; empty when it can be stored)."""
-    errors: list[str] = []
+) -> tuple[Answer, list[FieldError]]:
+    """The answer in a posted form and the problems with it, in the form's order (empty when it can be stored)."""
+    errors: list[FieldError] = []
     answer = Answer(
         reasons=[r for r in form.fields.get("reasons", []) if r],
         comment=clean_text(form.first("comment")).replace("\r\n", "\n").strip(),
@@ -158,17 +167,19 @@ def read_answer(
     if raw_level.isdigit() and int(raw_level) in {lv.level for lv in levels}:
         answer.level = int(raw_level)
     else:
-        errors.append("Vui lòng chọn một mức độ hài lòng.")
+        errors.append(FieldError("level", "Vui lòng chọn một mức độ hài lòng."))
     known = {r.code for r in reasons}
     if any(code not in known for code in answer.reasons):
-        errors.append("Lý do đã chọn không hợp lệ; vui lòng chọn lại.")
+        errors.append(FieldError("reasons", "Lý do đã chọn không hợp lệ; vui lòng chọn lại."))
         answer.reasons = [code for code in answer.reasons if code in known]
     if len(answer.comment) > MAX_COMMENT:
-        errors.append("Góp ý dài quá 1000 ký tự; vui lòng rút gọn.")
+        errors.append(FieldError("comment", "Góp ý dài quá 1000 ký tự; vui lòng rút gọn."))
     if len(answer.contact) > MAX_CONTACT:
-        errors.append("Thông tin liên hệ dài quá 255 ký tự.")
+        errors.append(FieldError("contact", "Thông tin liên hệ dài quá 255 ký tự."))
     if answer.contact and not answer.consent:
-        errors.append("Để lại thông tin liên hệ cần đánh dấu ô đồng ý; hoặc xoá thông tin liên hệ.")
+        errors.append(
+            FieldError("consent", "Để lại thông tin liên hệ cần đánh dấu ô đồng ý; hoặc xoá thông tin liên hệ.")
+        )
     return answer, errors
 
 

@@ -1,7 +1,10 @@
 """Geometry of the server-rendered SVG trend chart (the template draws it; the same markup goes into the PDF).
 
 Pure: index rows in, coordinates out. Months with too few ratings get a hollow marker and break nothing; months
-without ratings leave a gap in the line.
+without ratings leave a gap in the line; months below their target get a marker of their own (a downward triangle).
+Gridlines every 5 percentage points, labelled every 10 (every 20 on a tall axis). The SVG scales to the card's width;
+its text is `AXIS_FONT` units, at least 14 px from a card of about 700 px, and dashboard.css enlarges it on phones
+(the labels every other month then thin to every fourth).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from dataclasses import dataclass
 
 from server.indices.schemas import IndexRow
 
-WIDTH, HEIGHT = 640, 260
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 32, 16, 40
+WIDTH, HEIGHT = 760, 320
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 100, 24, 24, 56
+AXIS_FONT = 16
+GRID_STEP = 0.05
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,9 @@ class ChartPoint:
     y_low: float | None
     y_high: float | None
     few: bool  # fewer ratings than the minimum sample: hollow marker
+    below: bool = False  # enough ratings, and below the month's target: a marker of its own
+    label: bool = True  # its month is written under the axis (every other month, the latest always)
+    label_phone: bool = True  # … and on a phone too (every fourth month)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,9 @@ class TrendChart:
     points: list[ChartPoint]
     segments: list[str]  # SVG `points` strings of the polyline pieces (gaps where a month has no rating)
     target_y: float | None
-    ticks: list[tuple[float, float]]  # (y, value as a fraction)
+    ticks: list[tuple[float, float]]  # gridlines every 5 points: (y, value as a fraction)
+    tick_labels: list[tuple[float, float]]  # the labelled ones among them (every 10 or 20 points)
+    font_size: int = AXIS_FONT
 
 
 def _scale(low: float, high: float, top: float, bottom: float) -> Callable[[float], float]:
@@ -77,6 +87,9 @@ def trend_chart(rows: list[IndexRow], target: float | None, *, width: int = WIDT
                 y_low=y_of(row.ci_low) if row.ci_low is not None else None,
                 y_high=y_of(row.ci_high) if row.ci_high is not None else None,
                 few=row.status == "insufficient_data",
+                below=row.status == "not_met",
+                label=(len(rows) - 1 - i) % 2 == 0,
+                label_phone=(len(rows) - 1 - i) % 4 == 0,
             )
         )
         if y is None:
@@ -87,8 +100,10 @@ def trend_chart(rows: list[IndexRow], target: float | None, *, width: int = WIDT
             current.append(f"{x},{y}")
     if len(current) > 1:
         segments.append(" ".join(current))
-    ticks_count = round((high - low) / 0.1)
-    ticks = [(y_of(low + i * 0.1), round(low + i * 0.1, 2)) for i in range(ticks_count + 1)]
+    ticks_count = round((high - low) / GRID_STEP)
+    ticks = [(y_of(low + i * GRID_STEP), round(low + i * GRID_STEP, 2)) for i in range(ticks_count + 1)]
+    every = 2 if high - low <= 0.5 + 1e-9 else 4  # label every 10 points, or every 20 on a tall axis
+    tick_labels = [tick for i, tick in enumerate(ticks) if (ticks_count - i) % every == 0]
     return TrendChart(
         width=width,
         height=height,
@@ -100,4 +115,5 @@ def trend_chart(rows: list[IndexRow], target: float | None, *, width: int = WIDT
         segments=segments,
         target_y=y_of(target) if target is not None else None,
         ticks=ticks,
+        tick_labels=tick_labels,
     )

@@ -142,6 +142,8 @@ class RatableVisit:
     unit_name: str
     field_name_vi: str
     field_name_en: str
+    counter_name: str = ""
+    created_at: datetime | None = None  # when the visit was registered: the phone page shows which visit it rates
 
 
 # Built once (Core, not the ORM): every step of a phone rating runs it, and building and cache-keying an ORM
@@ -155,7 +157,9 @@ _RATABLE = (
         VISIT.c.officer_id,
         VISIT.c.rated_at,
         VISIT.c.expires_at,
+        VISIT.c.created_at,
         COUNTER.c.unit_id,
+        COUNTER.c.name.label("counter_name"),
         UNIT.c.name,
         FIELD.c.name_vi,
         FIELD.c.name_en,
@@ -189,6 +193,8 @@ def visit_to_rate(*, session: Session, token: str, now: datetime | None = None) 
         unit_name=row.name,
         field_name_vi=row.name_vi,
         field_name_en=row.name_en,
+        counter_name=row.counter_name,
+        created_at=row.created_at,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -123,7 +124,7 @@ def test_rating_on_a_phone_and_every_phone_page_is_accessible(
         assert not page.get_by_label("Tôi đồng ý", exact=False).is_checked()  # consent starts unticked
         page.get_by_label("Số điện thoại hoặc email").fill("0905 000 111")
         page.get_by_role("button", name="Gửi đánh giá").tap()
-        assert "cần đánh dấu ô đồng ý" in page.locator(".errors").inner_text()  # no consent: nothing stored
+        assert "cần đánh dấu ô đồng ý" in page.locator(".error-summary").inner_text()  # no consent: nothing stored
         assert page.get_by_label("Thời gian chờ đợi lâu").is_checked()  # what was chosen is kept
         assert_accessible(page)  # the form with its error summary
         assert s.rating(token) is None
@@ -191,7 +192,7 @@ def test_rating_without_javascript(browser: Browser, db_factory: DatabaseFactory
         page.get_by_text("Satisfied", exact=True).tap()
         page.get_by_label("Phone number or email").fill("0905 111 222")
         page.get_by_role("button", name="Send rating").tap()
-        assert "tick the consent box" in page.locator(".errors").inner_text()
+        assert "tick the consent box" in page.locator(".error-summary").inner_text()
         assert page.locator("#level-3").is_checked()
         assert s.rating(other) is None
         context.close()
@@ -233,4 +234,100 @@ def test_qr_codes_decode_to_the_link_that_rates_the_visit(browser: Browser, db_f
         page.wait_for_url(f"{s.url}/r/{data['token']}/thanks")
         rating = s.rating(data["token"])
         assert rating is not None and rating.level == 4 and rating.satisfied
+        context.close()
+
+
+def _focused_id(page: Page) -> str:
+    return str(page.evaluate("() => document.activeElement ? document.activeElement.id : ''"))
+
+
+@pytest.mark.parametrize("script", [True, False], ids=["with-js", "without-js"])
+def test_mistakes_as_gov_uk_shows_them(
+    browser: Browser, db_factory: DatabaseFactory, watch_console: Callable[[Page], ConsoleWatcher], script: bool
+) -> None:
+    with site(db_factory) as s:
+        token = s.visit(field_code="justice")
+        context = _phone(browser, java_script_enabled=script)
+        page = context.new_page()
+        console = watch_console(page)
+        page.goto(f"{s.url}/r/{token}")
+        # Which visit is being rated: date, unit, counter and field.
+        where = page.locator("dl.where").inner_text()
+        assert "Bộ phận Một cửa phường Tân Lập" in where and "Quầy" in where and "Tư pháp – Hộ tịch" in where
+        assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", where)
+        # Nothing chosen: the browser's own "required" bubble never stops the form; the server answers.
+        page.get_by_label("Số điện thoại hoặc email").fill("0905 000 111")
+        page.get_by_role("button", name="Gửi đánh giá").tap()
+        page.wait_for_selector("#error-summary")
+        assert page.title().startswith("Lỗi: ")
+        assert _focused_id(page) == "error-summary"  # focus moved to the summary (autofocus, no script)
+        summary = page.locator("#error-summary")
+        assert summary.get_by_role("heading").inner_text() == "Có vấn đề cần sửa"
+        links = summary.get_by_role("link")
+        assert links.all_inner_texts() == [
+            "Vui lòng chọn một mức độ hài lòng.",
+            "Để lại thông tin liên hệ cần đánh dấu ô đồng ý; hoặc xoá thông tin liên hệ.",
+        ]
+        # A message next to each field, and the fields keep what was typed.
+        assert "Vui lòng chọn một mức độ hài lòng." in page.locator("#level-error").inner_text()
+        assert page.locator("#consent-error").is_visible()
+        assert page.get_by_label("Số điện thoại hoặc email").input_value() == "0905 000 111"
+        if script:
+            assert_accessible(page)
+        # Each summary item leads to its field.
+        page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+        links.nth(1).click()
+        assert page.url.endswith("#consent")
+        page.wait_for_function(
+            "() => { const r = document.getElementById('consent-error').getBoundingClientRect();"
+            " return r.top >= 0 && r.bottom <= window.innerHeight; }"
+        )
+        links.nth(0).click()
+        assert page.url.endswith("#level-4")
+        # Large custom checkboxes: the drawn box and the real input's target are at least 40 px.
+        page.get_by_text("Không hài lòng", exact=True).tap()
+        for box in (page.locator("#consent"), page.locator("#reason-waiting")):
+            size = box.bounding_box()
+            assert size is not None and size["width"] >= 40 and size["height"] >= 40
+            drawn = page.evaluate(
+                "(el) => { const s = getComputedStyle(el.nextElementSibling, '::before');"
+                " return [parseFloat(s.width), parseFloat(s.height)]; }",
+                box.element_handle(),
+            )
+            assert drawn[0] >= 40 and drawn[1] >= 40
+        page.get_by_label("Thời gian chờ đợi lâu").check()
+        assert page.locator("#reason-waiting").is_checked()
+        page.get_by_label("Tôi đồng ý", exact=False).check()
+        assert page.locator("#consent").is_checked()
+        page.get_by_role("button", name="Gửi đánh giá").tap()
+        page.wait_for_url(f"{s.url}/r/{token}/thanks")
+        rating = s.rating(token)
+        assert rating is not None and rating.level == 1 and rating.contact == "0905 000 111"
+        assert s.reason_codes(rating) == ["waiting"]
+        context.close()
+        assert _unexpected(console) == []
+
+
+def test_a_reasons_mistake_shows_the_reasons_even_after_a_satisfied_answer(
+    browser: Browser, db_factory: DatabaseFactory
+) -> None:
+    # Only a doctored form can send an unknown reason; its summary link must still lead to something visible.
+    with site(db_factory) as s:
+        token = s.visit()
+        context = _phone(browser)
+        page = context.new_page()
+        page.goto(f"{s.url}/r/{token}")
+        page.get_by_text("Hài lòng", exact=True).tap()
+        assert not page.locator("fieldset.reasons").is_visible()
+        page.evaluate(
+            "() => { const box = document.getElementById('reason-waiting'); box.value = 'bribes'; box.checked = true; }"
+        )
+        page.get_by_role("button", name="Gửi đánh giá").tap()
+        page.wait_for_selector("#error-summary")
+        assert page.locator("#reasons-error").is_visible()
+        page.locator("#error-summary a").click()
+        first = page.locator("fieldset.reasons input").first.get_attribute("id")
+        assert first and page.url.endswith(f"#{first}")
+        assert page.locator("fieldset.reasons").is_visible()
+        assert s.rating(token) is None
         context.close()

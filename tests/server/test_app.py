@@ -90,3 +90,10 @@ def test_server_workers_start_with_their_templates_compiled_and_connections_open
         monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/unreachable")
         with TestClient(create_app_from_env()) as client:
             assert client.get("/healthz").status_code == 503
+
+
+def test_the_start_page_links_to_the_login(client: TestClient) -> None:
+    page = client.get("/")
+    assert '<a href="/login">Đăng nhập</a>' in page.text
+    assert client.get("/login", headers={"accept": "text/html"}).status_code == 200
+    assert '<a href="/login">Log in</a>' in client.get("/?lang=en").text

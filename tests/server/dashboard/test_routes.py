@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -231,3 +232,74 @@ def test_error_pages_speak_the_page_language(client: TestClient, world: World) -
     assert message("/dashboard?unit=W-B&lang=en") == "unit 'W-B' is outside the units you may see"
     assert message("/dashboard?unit=NOPE&lang=vi") == "Không có đơn vị 'NOPE'"
     assert message("/dashboard?period=2026-13&lang=vi").startswith("Kỳ '2026-13' không hợp lệ: hãy dùng YYYY-MM")
+
+
+def test_thin_samples_never_look_like_results(client: TestClient, world: World) -> None:
+    # Xã A2 has 5 ratings in October (4 satisfied): "80,0 %" is shown, but small, grey and called too few.
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?unit=W-A2&period=2026-10")
+    headline = soup.select_one("[aria-labelledby=h-headline] .big-rate")
+    assert headline is not None and "big-rate--few" in headline["class"]
+    assert text(headline) == "80,0% chưa đủ số đánh giá"
+    assert headline.select_one(".rate-few") is not None
+    # No figure of the page is shown at full weight: every big rate is a thin one here.
+    assert all("big-rate--few" in p["class"] for p in soup.select(".big-rate"))
+    # In tables too: the thin rate is marked, a ranked one (A1 on A's page) is not.
+    parent = page(client, "/dashboard?unit=W-A&period=2026-10")
+    few_cell = parent.select_one("#units-few tbody tr td")
+    assert few_cell is not None and few_cell.select_one(".rate-few") is not None
+    ranked_cell = parent.select_one("#units-ranked tbody tr td[data-label='Tỷ lệ hài lòng']")
+    assert ranked_cell is not None and ranked_cell.select_one(".rate-few") is None
+    big = parent.select_one("[aria-labelledby=h-headline] .big-rate")
+    assert big is not None and big["class"] == ["big-rate"]  # 47 ratings: a real figure, at full weight
+    english = client.get("/dashboard?unit=W-A2&period=2026-10&lang=en", headers=HTML).text
+    assert "not enough ratings yet" in english
+
+
+def test_tables_name_each_cell_for_the_phone_layout(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard?period=2026-10")
+    tables = soup.select("table.data")
+    assert len(tables) >= 4 and all("reflow" in t["class"] for t in tables)
+    for table in tables:
+        for row in table.select("tbody tr"):
+            assert all(
+                td.get("data-label") is not None for td in row.select("td") if "bar-cell" not in td.get("class", [])
+            )
+    statuses = soup.select("#fields-table tbody td[data-label='Trạng thái'] .status")
+    assert len(statuses) == len(soup.select("#fields-table tbody tr"))
+
+
+def test_the_dashboard_opens_on_the_last_complete_month_and_exports_it(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    this_month = datetime.now(HCM).date().replace(day=1)
+    last = (this_month - timedelta(days=1)).strftime("%Y-%m")
+    soup = page(client, "/dashboard")
+    selected = soup.select_one("#period option[selected]")
+    assert selected is not None and selected["value"] == last
+    exports = [a["href"] for a in soup.select(".exports a")]
+    assert len(exports) == 3 and all(href.endswith(f"unit=W-A&period={last}") for href in exports)
+    field = page(client, "/dashboard/fields/land?unit=W-A")
+    chosen = field.select_one("#period option[selected]")
+    assert chosen is not None and chosen["value"] == last
+
+
+def test_a_field_drill_down_shows_that_fields_reasons_and_comments(client: TestClient, world: World) -> None:
+    logins.login(client, world.manager_a)
+    soup = page(client, "/dashboard/fields/land?unit=W-A&period=2026-10")
+    reasons = {
+        text(tr.th): text(tr.select_one("td.num")) for tr in soup.select("[aria-labelledby=h-field-reasons] tbody tr")
+    }
+    # Land in A: A1's four level-2 and two level-1 ratings chose "late"; A2's justice rating (also "late") is not here.
+    assert reasons["Trả kết quả trễ hẹn"] == "6"
+    overview = page(client, "/dashboard?unit=W-A&period=2026-10")
+    all_reasons = {
+        text(tr.th): text(tr.select_one("td.num")) for tr in overview.select("[aria-labelledby=h-reasons] tbody tr")
+    }
+    assert all_reasons["Trả kết quả trễ hẹn"] == "7"
+    comments = text(soup.select_one("#comment-results"))
+    assert "Chờ quá lâu" in comments and "Hướng dẫn chưa rõ" not in comments  # the justice comment is elsewhere
+    assert "0912 345 678" in comments  # consented contact, as on the overview
+    assert B_MARKER not in soup.decode()
+    field_select = soup.select_one("#comment-field option[selected]")
+    assert field_select is not None and field_select["value"] == "land"  # the filter starts on this field

@@ -55,7 +55,9 @@ def test_period_picker_and_parameter() -> None:
     assert choices["year"][0] == "2026"
     old = period_choices(today=today, selected=parse_period("2019-05"))
     assert old["month"][0] == "2019-05"  # a chosen period outside the list stays selectable
-    assert reporting_period(None, today=today).code == "2026-11"
+    assert reporting_period(None, today=today).code == "2026-10"  # the last complete month, not the current one
+    assert reporting_period(None, today=date(2027, 1, 1)).code == "2026-12"
+    assert reporting_period(None, today=date(2026, 12, 31)).code == "2026-11"
     assert reporting_period("2026-q3", today=today).code == "2026-Q3"
     with pytest.raises(Invalid):
         reporting_period("2026-01-01..2026-01-31", today=today)

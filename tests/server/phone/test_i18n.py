@@ -30,6 +30,6 @@ def test_messages_from_code_have_english() -> None:
     bad = PostedForm(fields={"level": ["7"], "reasons": ["x"], "comment": ["x" * 1001], "contact": ["y" * 256]})
     answer, errors = read_answer(bad, levels=levels, reasons=[])
     assert isinstance(answer, Answer) and len(errors) == 5
-    messages += errors
+    messages += [e.message for e in errors]
     assert len(messages) > 15
     assert [m for m in messages if m not in catalog] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -56,7 +56,7 @@ def test_the_form_shows_the_scale_reasons_and_the_visit(client: TestClient, sess
     assert sorted(re.findall(r'name="reasons" value="([a-z_]+)"', html)) == sorted(r.code for r in reasons)
     assert "Nếu chưa hài lòng" in html
     # Consent is an unticked box; the honeypot is there, hidden.
-    assert re.search(r'<input type="checkbox" name="consent" value="1">', html)
+    assert re.search(r'<input type="checkbox" id="consent" name="consent" value="1">', html)
     assert 'name="website"' in html and 'class="hp"' in html
     # Only the phone's own small stylesheet: no web fonts, no scripts.
     assert "<script" not in html and "fonts.css" not in html and "/static/css/phone.css" in html
@@ -275,3 +275,63 @@ def test_the_first_load_stays_within_60_kb(client: TestClient, session: Session,
     assert assets == ["/static/css/phone.css"]  # no scripts, no web fonts, no images to fetch
     total = len(page.content) + sum(len(client.get(a).content) for a in assets)
     assert total <= 60 * 1024
+
+
+def test_the_form_says_which_visit_it_rates(client: TestClient, session: Session, counter: Counter) -> None:
+    counter.name = "Quầy số 3 – Đất đai"
+    visit = vf.visit(session, counter, field_code="construction")
+    visit.created_at = datetime(2026, 12, 4, 1, 30, tzinfo=UTC)  # 08:30 in Hà Nội
+    session.flush()
+    html = client.get(f"/r/{visit.token}").text
+    where = html[html.index('<dl class="where">') : html.index("</dl>")]
+    assert "<dt>Thời gian</dt><dd>04/12/2026 08:30</dd>" in where
+    assert "<dt>Đơn vị</dt><dd>Trung tâm Phục vụ hành chính công</dd>" in where
+    assert "<dt>Quầy</dt><dd>Quầy số 3 – Đất đai</dd>" in where
+    assert "<dt>Lĩnh vực</dt><dd><strong>Xây dựng</strong></dd>" in where
+    english = client.get(f"/r/{visit.token}?lang=en").text
+    assert "<dt>Time</dt><dd>4 Dec 2026 08:30</dd>" in english and "<dt>Counter</dt>" in english
+
+
+def test_no_browser_required_bubble_and_large_checkboxes(
+    client: TestClient, session: Session, counter: Counter
+) -> None:
+    html = client.get(f"/r/{vf.visit(session, counter).token}").text
+    assert " required" not in html and '<form class="rate" method="post"' in html and " novalidate>" in html
+    # Every reason and the consent box is an input with its own label (drawn as a 40 px box by phone.css).
+    reasons = re.findall(r'<input type="checkbox" id="reason-([a-z_]+)" name="reasons"', html)
+    assert reasons and all(f'<label for="reason-{code}">' in html for code in reasons)
+    assert '<label for="consent">' in html
+    css = client.get("/static/css/phone.css").text
+    box = re.search(r"\.check label::before \{[^}]*\}", css)
+    assert box and "width: 40px" in box.group(0) and "height: 40px" in box.group(0)
+
+
+def test_mistakes_get_a_focused_summary_linking_to_each_field(
+    client: TestClient, session: Session, counter: Counter
+) -> None:
+    visit = vf.visit(session, counter)
+    response = _rate(client, visit.token, reasons=["bribes"], comment="x" * 1001, contact="0912345678")
+    assert response.status_code == 422  # type: ignore[attr-defined]
+    html = response.text  # type: ignore[attr-defined]
+    assert "<title>Lỗi: " in html
+    summary = html[html.index('<div class="error-summary"') : html.index("</div>", html.index('class="error-summary"'))]
+    assert 'tabindex="-1" autofocus' in summary and 'role="alert"' in summary
+    first_reason = re.findall(r'id="reason-([a-z_]+)"', html)[0]
+    links = re.findall(r'<li><a href="#([a-z0-9_-]+)">([^<]+)</a></li>', summary)
+    assert [target for target, _ in links] == ["level-4", f"reason-{first_reason}", "comment", "consent"]
+    # Each link's target exists, and its message is repeated next to the field, tied to it for screen readers.
+    for target, message in links:
+        assert f'id="{target}"' in html
+        assert html.count(message) == 2, message
+    for name in ("level", "reasons", "comment", "consent"):
+        assert f'<p class="field-error" id="{name}-error">' in html
+    assert 'aria-describedby="comment-hint comment-error" aria-invalid="true"' in html
+    assert 'id="consent" name="consent" value="1" aria-describedby="consent-error" aria-invalid="true"' in html
+    assert 'aria-invalid="true"' not in html[html.index('id="contact"') - 40 : html.index('id="contact"') + 300]
+    english = _rate(client, visit.token, comment="Tốt")
+    assert "There is a problem" not in english.text  # type: ignore[attr-defined]
+    client.cookies.set("lang", "en")
+    english = _rate(client, visit.token, comment="Tốt")
+    text = english.text  # type: ignore[attr-defined]
+    assert "<title>Error: " in text and "There is a problem" in text
+    assert '<a href="#level-4">Please choose how satisfied you are.</a>' in text

@@ -83,7 +83,7 @@ def test_reading_an_answer() -> None:
         service.LevelChoice(level=n, name_vi="", name_en="", satisfied=n > 2, shape="happy") for n in (1, 2, 3, 4)
     ]
     answer, errors = service.read_answer(form, levels=levels, reasons=[])
-    assert errors == ["Lý do đã chọn không hợp lệ; vui lòng chọn lại."]
+    assert errors == [service.FieldError("reasons", "Lý do đã chọn không hợp lệ; vui lòng chọn lại.")]
     assert (answer.level, answer.reasons, answer.comment, answer.contact, answer.consent) == (
         2,
         [],
