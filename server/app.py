@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from server import __version__
 from server.admin.routes import router as admin_router
 from server.admission import AdmissionLimitMiddleware
+from server.appraisal.routes import router as appraisal_router
 from server.auth.deps import install_auth_handlers
 from server.auth.routes import router as auth_router
 from server.cache import TimedCache
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_router)
     app.include_router(phone_router)
     app.include_router(indices_router)
+    app.include_router(appraisal_router)
     app.include_router(ingest_router)
     app.include_router(kiosks_router)
     app.include_router(auth_router)
