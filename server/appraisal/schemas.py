@@ -26,6 +26,7 @@ class FieldRow(BaseModel):
 
     key: str
     label: str
+    label_en: str
     n: int
     satisfied: int
     rate: float | None
@@ -91,7 +92,7 @@ class AppraisalReport(BaseModel):
 
 
 def _field(f: FieldFigure) -> FieldRow:
-    return FieldRow(key=f.code, label=f.name_vi, n=f.n, satisfied=f.satisfied, rate=f.rate)
+    return FieldRow(key=f.code, label=f.name_vi, label_en=f.name_en, n=f.n, satisfied=f.satisfied, rate=f.rate)
 
 
 def to_report(appraisal: Appraisal) -> AppraisalReport:
