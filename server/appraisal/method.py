@@ -18,10 +18,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from server.satisfaction import Z95, wilson_interval
 
+T = TypeVar("T")
 AppraisalStatus = Literal["above", "as_expected", "below", "insufficient_data"]
 STATUSES: tuple[AppraisalStatus, ...] = ("above", "as_expected", "below", "insufficient_data")
 
@@ -188,19 +189,19 @@ def registered_for_another(*, creator_kind: str | None, creator_officer_id: int 
 
 
 def after_hours_bursts(
-    ratings: Iterable[tuple[str, int, datetime]],
+    ratings: Iterable[tuple[T, int, datetime]],
     *,
     opening: OpeningHours,
     count: int,
     window: timedelta,
-) -> set[str]:
+) -> set[T]:
     """The ids of top-level ratings outside opening hours that belong to a burst: at least `count` of them at one
     counter within `window`. `ratings` are (id, counter id, local time) of top-level ratings only."""
-    by_counter: dict[int, list[tuple[datetime, str]]] = {}
+    by_counter: dict[int, list[tuple[datetime, T]]] = {}
     for rating_id, counter_id, local in ratings:
         if not opening.is_open(local):
             by_counter.setdefault(counter_id, []).append((local, rating_id))
-    flagged: set[str] = set()
+    flagged: set[T] = set()
     for times in by_counter.values():
         times.sort()
         start = 0

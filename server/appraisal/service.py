@@ -3,7 +3,6 @@ same mix of fields, with the ratings an officer could have influenced shown apar
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,7 +30,6 @@ SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
 #: officer. Raw ratings, not the rollups: the rules look at single ratings (a year of a ward is a few thousand).
 _RATINGS = (
     sa.select(
-        RATING.c.id,
         RATING.c.officer_id,
         RATING.c.field_id,
         RATING.c.satisfied,
@@ -141,45 +139,45 @@ def appraise(*, session: Session, settings: Settings, unit: Unit, period: Period
     top = conn.execute(sa.select(sa.func.max(SCALE.c.level)).where(SCALE.c.satisfied.is_(True))).scalar()
     tz = settings.tz
 
-    reasons: dict[uuid.UUID, list[str]] = defaultdict(list)
-    top_rated: list[tuple[str, int, datetime]] = []
-    for row in rows:
-        rated_at: datetime = row.rated_at  # aware UTC (the columns' UTCDateTime type)
-        if method.rapid_after_invite(
-            creator_kind=row.created_by_kind,
-            visit_created_at=row.visit_created_at,
-            rated_at=rated_at,
-            seconds=rules.rapid_seconds,
-        ):
-            reasons[row.id].append(method.RAPID_AFTER_INVITE)
-        if method.registered_for_another(
-            creator_kind=row.created_by_kind, creator_officer_id=row.creator_officer_id, officer_id=row.officer_id
-        ):
-            reasons[row.id].append(method.FOR_ANOTHER_OFFICER)
-        if row.level == top:
-            top_rated.append((str(row.id), row.counter_id, rated_at.astimezone(tz).replace(tzinfo=None)))
-    for rating_id in method.after_hours_bursts(
+    # Ratings are told apart by their position in `rows` (cheaper than converting every rating's UUID).
+    reasons: dict[int, list[str]] = defaultdict(list)
+    top_rated: list[tuple[int, int, datetime]] = []
+    for i, (officer_id, _f, _s, level, counter_id, rated_at, opened, kind, creator_officer) in enumerate(rows):
+        if kind is not None:
+            if method.rapid_after_invite(
+                creator_kind=kind, visit_created_at=opened, rated_at=rated_at, seconds=rules.rapid_seconds
+            ):
+                reasons[i].append(method.RAPID_AFTER_INVITE)
+            if method.registered_for_another(
+                creator_kind=kind, creator_officer_id=creator_officer, officer_id=officer_id
+            ):
+                reasons[i].append(method.FOR_ANOTHER_OFFICER)
+        if level == top:
+            top_rated.append((i, counter_id, rated_at.astimezone(tz).replace(tzinfo=None)))
+    for i in method.after_hours_bursts(
         top_rated,
         opening=rules.opening,
         count=rules.burst_count,
         window=timedelta(minutes=rules.burst_minutes),
     ):
-        reasons[uuid.UUID(rating_id)].append(method.AFTER_HOURS_BURST)
+        reasons[i].append(method.AFTER_HOURS_BURST)
 
     unit_counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     officer_counts: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     officer_doubtful: dict[int, list[list[str]]] = defaultdict(list)
-    for row in rows:
-        given = reasons.get(row.id)
+    for i, (officer_id, field_id, satisfied, *_rest) in enumerate(rows):
+        given = reasons.get(i)
         if given:
-            if row.officer_id is not None:
-                officer_doubtful[row.officer_id].append(given)
+            if officer_id is not None:
+                officer_doubtful[officer_id].append(given)
             continue
-        unit_counts[row.field_id][0] += 1
-        unit_counts[row.field_id][1] += int(row.satisfied)
-        if row.officer_id is not None:
-            officer_counts[row.officer_id][row.field_id][0] += 1
-            officer_counts[row.officer_id][row.field_id][1] += int(row.satisfied)
+        counts = unit_counts[field_id]
+        counts[0] += 1
+        counts[1] += satisfied
+        if officer_id is not None:
+            counts = officer_counts[officer_id][field_id]
+            counts[0] += 1
+            counts[1] += satisfied
 
     fields = {f.id: f for f in conn.execute(sa.select(FIELD).order_by(FIELD.c.sort_order, FIELD.c.id))}
     reference = {f: Counts(n, s) for f, (n, s) in unit_counts.items()}
