@@ -284,6 +284,7 @@ def test_the_generator_would_notice_a_leak(client: TestClient, world: World) -> 
         "GET /dashboard/comments",
         "GET /dashboard/fields/{field_code}",
         "GET /console/visits/{token}",
+        "GET /dashboard/appraisal",
     } <= set(leaked)
 
 
