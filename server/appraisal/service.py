@@ -16,7 +16,6 @@ from server.config import Settings
 from server.db import utcnow
 from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Rating, ScaleLevel, Unit, User, Visit
-from server.satisfaction import wilson_interval
 
 RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
 VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
@@ -106,11 +105,6 @@ class Appraisal:
     doubtful_reasons: dict[str, int]
     fields: list[FieldFigure]  # the unit's rate per field: the reference of the standardisation
     officers: list[OfficerAppraisal] = field(default_factory=list)
-
-    @property
-    def overall_interval(self) -> tuple[float, float] | None:
-        """The Wilson interval of the unit's rate."""
-        return wilson_interval(self.overall.satisfied, self.overall.n)
 
     def officer(self, code: str) -> OfficerAppraisal | None:
         """One officer's line, if any."""
