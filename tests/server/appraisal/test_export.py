@@ -91,6 +91,9 @@ def test_pdf_holds_the_api_numbers_and_the_method_page(client: TestClient, sessi
         ):
             assert figure in line, (o["key"], figure, line)
     assert "Đánh giá cán bộ theo mức độ hài lòng" in pages[0] and "Năm 2026" in pages[0]
+    # Decree 30/2020/NĐ-CP: the national title and motto, the issuing unit, the signature blocks.
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in pages[0] and "Độc lập - Tự do - Hạnh phúc" in pages[0]
+    assert "PHƯỜNG AP" in pages[0] and "THỦ TRƯỞNG ĐƠN VỊ" in pages[0]
     assert format_percent(data["overall"]["rate"], "vi") in pages[0]
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert "BVP-Vietnamese" in fonts
