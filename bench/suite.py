@@ -261,6 +261,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
   it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
+- `TEST_DATABASE_URL=… .venv/bin/python -m bench.appraisal --runs 3`: the officers' appraisal of a year of the demo
+  data (province and ward; XLSX and PDF) on SQLite and PostgreSQL, recorded in `docs/benchmarks/appraisal.md`.
 """
 
 

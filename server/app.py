@@ -16,6 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from server import __version__
 from server.admin.routes import router as admin_router
 from server.admission import AdmissionLimitMiddleware
+from server.appraisal.pages import router as appraisal_pages_router
+from server.appraisal.routes import exports_router as appraisal_exports_router
+from server.appraisal.routes import router as appraisal_router
 from server.auth.deps import install_auth_handlers
 from server.auth.routes import router as auth_router
 from server.cache import TimedCache
@@ -91,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_router)
     app.include_router(phone_router)
     app.include_router(indices_router)
+    app.include_router(appraisal_router)
+    app.include_router(appraisal_exports_router)
+    app.include_router(appraisal_pages_router)
     app.include_router(ingest_router)
     app.include_router(kiosks_router)
     app.include_router(auth_router)

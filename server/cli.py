@@ -587,6 +587,43 @@ def export_command(
     typer.echo(f"wrote {output} ({written} bytes)")
 
 
+@app.command("appraisal")
+def appraisal_command(
+    unit: Annotated[str, typer.Option(help="Unit code; its whole subtree is appraised")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write (the format follows its suffix)")],
+    year: Annotated[int | None, typer.Option(help="The appraisal year, e.g. 2026")] = None,
+    period: Annotated[str | None, typer.Option(help="Instead of --year: YYYY-Qn, YYYY-MM or a day range")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="xlsx | pdf | json (default: from -o)")] = None,
+    lang: Annotated[str, typer.Option(help="vi | en (XLSX and PDF)")] = "vi",
+) -> None:
+    """Write the officers' appraisal of a unit (XLSX or PDF for the appraisal council, or the API's JSON); audited."""
+    from server.appraisal.cli import FORMATS, run_appraisal
+
+    settings = load_settings()
+    if (year is None) == (period is None):
+        fail("give either --year YYYY or --period")
+    if year is not None and not 1000 <= year <= 9999:
+        fail(f"--year must be a four-digit year, not {year}")
+    fmt = (format or output.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        fail(f"--format must be xlsx, pdf or json (got {fmt or 'nothing'!r}; or give -o a .xlsx/.pdf/.json name)")
+    if lang not in ("vi", "en"):
+        fail(f"--lang must be vi or en, not {lang!r}")
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    written = run_appraisal(
+        engine=engine,
+        settings=settings,
+        unit_code=unit,
+        period=str(year) if year is not None else str(period),
+        fmt=fmt,
+        lang=lang,
+        output=output,
+        fail=fail,
+    )
+    typer.echo(f"wrote {output} ({written} bytes)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `hailong` script: run a command, turning every failure into one line."""
     try:

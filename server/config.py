@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -63,6 +64,19 @@ class Settings(BaseSettings):
     )
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
     session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
+    # Officers' yearly appraisal (server/appraisal): which ratings an officer could have influenced.
+    opening_time: time = Field(time(7, 0), description="Desks open (local time, HH:MM); see opening_weekdays")
+    closing_time: time = Field(time(17, 30), description="Desks close (local time, HH:MM)")
+    opening_weekdays: list[int] = Field(
+        [1, 2, 3, 4, 5], description="ISO weekdays the desks open (1 = Monday), as JSON, e.g. [1,2,3,4,5,6]"
+    )
+    doubtful_rating_seconds: float = Field(
+        5.0, ge=0, le=600, description="A rating this soon after a console session opened its visit is doubtful"
+    )
+    doubtful_burst_count: int = Field(
+        3, ge=2, le=1000, description="This many top ratings at one counter outside opening hours form a burst"
+    )
+    doubtful_burst_minutes: float = Field(10.0, gt=0, le=24 * 60, description="… within this many minutes")
 
     @model_validator(mode="after")
     def _refuse_defaults_outside_development(self) -> Settings:
@@ -75,6 +89,10 @@ class Settings(BaseSettings):
             ZoneInfo(self.timezone)
         except Exception as exc:
             raise ValueError(f"unknown time zone {self.timezone!r}") from exc
+        if not self.opening_weekdays or any(day not in range(1, 8) for day in self.opening_weekdays):
+            raise ValueError("HAILONG_OPENING_WEEKDAYS must list ISO weekdays 1 (Monday) to 7 (Sunday)")
+        if self.closing_time <= self.opening_time:
+            raise ValueError("HAILONG_CLOSING_TIME must be after HAILONG_OPENING_TIME")
         self.database_url = normalise_database_url(self.database_url)
         return self
 

@@ -72,6 +72,10 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"your account does not have access to this page", "Tài khoản của bạn không được mở trang này"),
         (r"your account has no unit; ask an administrator", "Tài khoản của bạn chưa có đơn vị; hãy hỏi quản trị viên"),
         (r"your account may not register visits", "Tài khoản của bạn không được đăng ký lượt tiếp nhận"),
+        (
+            r"an officer may register visits only in their own name",
+            "Cán bộ chỉ được đăng ký lượt tiếp nhận dưới tên của chính mình",
+        ),
         (r"your officer record has no unit", "Hồ sơ cán bộ của bạn chưa có đơn vị"),
         (
             r"your account has no unit, so it cannot use the counter console; ask an administrator to assign one",

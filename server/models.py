@@ -22,6 +22,8 @@ SQLModel.metadata.naming_convention = {
 CHANNELS = ("kiosk", "phone")
 ROLES = ("admin", "manager", "officer")
 API_KEY_KINDS = ("visits", "read")
+#: Who may register a visit: a login session of one of these roles, or an integration key.
+VISIT_CREATOR_KINDS = ("officer_session", "manager_session", "admin_session", "api_key")
 
 
 class Unit(SQLModel, table=True):
@@ -163,6 +165,14 @@ class Visit(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who registered the visit (migration 0015; NULL: registered before creators were recorded and not found in
+    # the audit log). The appraisal reads it to tell doubtful ratings apart; the console shows a user only theirs.
+    created_by_kind: str | None = Field(
+        default=None, max_length=16, description="officer_session | manager_session | admin_session | api_key"
+    )
+    # Plain ids, not foreign keys: SQLite can add one only by rebuilding `visit` (see the migration).
+    created_by_user_id: int | None = Field(default=None, index=True, description="app_user.id of a session")
+    created_by_key_id: int | None = Field(default=None, description="api_key.id of an integration key")
 
 
 class Rating(SQLModel, table=True):

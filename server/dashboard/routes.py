@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlmodel import Session, col, select
 
+from server.appraisal.pages import own_line
 from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
 from server.cache import TimedCache
 from server.config import Settings
@@ -231,6 +232,9 @@ def my_figures(
         "choices": service.period_choices(today=today(settings), selected=chosen),
         "reasons": service.reason_counts(session=session, counts=row.reasons if row else {}),
     }
+    if officer is not None:  # the officer's own appraisal line (server/appraisal), never a colleague's
+        lang = request_language(request)
+        context.update(own_line(session=session, settings=settings, officer=officer, period=chosen, lang=lang))
     return _render(request, "dashboard/me.html", "dashboard/_me.html", context)
 
 

@@ -123,7 +123,7 @@ def _console_page(
         "fields": active_fields(session=session),
         "recent": [
             (v.token, v.created_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"), v.rated_at is not None)
-            for v in (service.recent_visits(session=session, counter=counter) if counter else [])
+            for v in (service.recent_visits(session=session, counter=counter, user=officer.user) if counter else [])
         ],
         "error": error,
     }
@@ -160,6 +160,7 @@ def invite(
             procedure_code=procedure_code.strip() or None,
             dossier_code=dossier_code.strip() or None,
             officer_id=officer.user.officer_id,
+            creator=service.VisitCreator.session_of(officer.user),
         )
     except AppError as exc:
         if is_htmx(request):
@@ -188,9 +189,13 @@ def slip_page(
     officer: OfficerDep,
     format: str = "80mm",
 ) -> Response:
-    """A visit's printable slip (80 mm thermal receipt or A6) with its QR code and short link."""
+    """A visit's printable slip (80 mm thermal receipt or A6) with its QR code and short link: only for the user who
+    registered the visit (a colleague's or the one-stop system's visit is 404, so nobody rates it for the citizen)."""
     context = _slip_context(session=session, settings=settings, visit_token=token, slip_format=format)
-    if not is_in_subtree(unit=context["details"].unit, root=officer.unit):
+    visit = context["details"].visit
+    if visit.created_by_user_id != officer.user.id or not is_in_subtree(
+        unit=context["details"].unit, root=officer.unit
+    ):
         raise NotFound("unknown visit")
     context["officer"] = officer
     name = "counter/_slip.html" if is_htmx(request) else "counter/slip.html"

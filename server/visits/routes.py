@@ -49,10 +49,11 @@ class VisitCreated(BaseModel):
 
 @dataclass(frozen=True)
 class VisitCreator:
-    """Who registers a visit, and the subtree of units they may register visits for."""
+    """Who registers a visit (as recorded on it and in the audit log), and the subtree they may register visits for."""
 
     scope: Unit
     actor: str
+    recorded: service.VisitCreator
     officer_id: int | None = None
 
 
@@ -70,10 +71,17 @@ class CreatorCredentials:
             key = api_key_from_token(session=session, token=self.key_token, kind="visits")
             unit = session.get(Unit, key.unit_id)
             assert unit is not None  # foreign key
-            return VisitCreator(scope=unit, actor=f"apikey:{key.prefix}")
+            return VisitCreator(
+                scope=unit, actor=f"apikey:{key.prefix}", recorded=service.VisitCreator(kind="api_key", key_id=key.id)
+            )
         assert self.user is not None
         unit = console_unit(session=session, user=self.user)
-        return VisitCreator(scope=unit, actor=self.user.username, officer_id=self.user.officer_id)
+        return VisitCreator(
+            scope=unit,
+            actor=self.user.username,
+            recorded=service.VisitCreator.session_of(self.user),
+            officer_id=self.user.officer_id,
+        )
 
 
 async def visit_creator(
@@ -113,7 +121,11 @@ def link_failures(request: Request) -> FailureLimiter:
     status_code=201,
     response_model=VisitCreated,
     responses=error_responses(
-        401, 403, 422, s403="the counter lies outside the key's unit, or a missing console CSRF token"
+        401,
+        403,
+        422,
+        s403="the counter lies outside the key's unit, an officer's session names another officer, "
+        "or a missing console CSRF token",
     ),
 )
 @commits_in_thread
@@ -135,6 +147,7 @@ def create_visit(
         dossier_code=body.dossier_code,
         officer_code=body.officer,
         officer_id=creator.officer_id,
+        creator=creator.recorded,
     )
     audit(session=session, actor=creator.actor, action="visit.create", target=body.counter, detail=body.field)
     links = service.visit_links(settings=settings, token=visit.token)

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.errors import Conflict, Forbidden, Gone, Invalid, NotFound
-from server.models import Counter, Officer, ProcedureField, Unit, Visit
+from server.models import Counter, Officer, ProcedureField, Unit, User, Visit
 from server.tables import COUNTER, FIELD, RATING, UNIT, VISIT
 from server.units.service import is_in_subtree, path_in_subtree
 
@@ -49,6 +49,21 @@ def visit_links(*, settings: Settings, token: str) -> VisitLinks:
     )
 
 
+@dataclass(frozen=True)
+class VisitCreator:
+    """Who registers a visit, as recorded on it: a login session (with the user and their officer) or a key."""
+
+    kind: str  # one of models.VISIT_CREATOR_KINDS
+    user_id: int | None = None
+    officer_id: int | None = None  # the officer record of the session's user, if any
+    key_id: int | None = None
+
+    @classmethod
+    def session_of(cls, user: User) -> VisitCreator:
+        """A logged-in user registering a visit (officer, manager or admin session)."""
+        return cls(kind=f"{user.role}_session", user_id=user.id, officer_id=user.officer_id)
+
+
 # Built once (Core): a one-stop system registers a visit for every citizen served.
 _COUNTER_WITH_UNIT = (
     sa.select(
@@ -74,9 +89,14 @@ def create_visit(
     dossier_code: str | None = None,
     officer_code: str | None = None,
     officer_id: int | None = None,
+    creator: VisitCreator | None = None,
     now: datetime | None = None,
 ) -> Visit:
-    """Register a visit at a counter inside `scope`'s subtree; unknown names are 422, a counter outside is 403."""
+    """Register a visit at a counter inside `scope`'s subtree; unknown names are 422, a counter outside is 403.
+
+    `creator` is recorded on the visit; an officer's session may name no officer but itself (403): the rating of
+    a visit counts for the officer it names, in the yearly appraisal.
+    """
     now = now or utcnow()
     conn = session.connection()
     counter = conn.execute(_COUNTER_WITH_UNIT, {"code": counter_code}).first()
@@ -98,6 +118,8 @@ def create_visit(
         officer_unit = session.get(Unit, officer.unit_id)
         if officer_unit is None or not is_in_subtree(unit=officer_unit, root=scope):
             raise Invalid(f"officer {officer_code!r} is outside unit {scope.code!r} and its subtree")
+        if creator is not None and creator.kind == "officer_session" and officer.id != creator.officer_id:
+            raise Forbidden("an officer may register visits only in their own name")
         officer_id = officer.id
     visit = Visit(
         token=new_token(),
@@ -108,6 +130,9 @@ def create_visit(
         officer_id=officer_id,
         created_at=now,
         expires_at=now + timedelta(days=settings.visit_ttl_days),
+        created_by_kind=creator.kind if creator else None,
+        created_by_user_id=creator.user_id if creator else None,
+        created_by_key_id=creator.key_id if creator else None,
     )
     # 72 random bits make a clash practically impossible; the unique index would still refuse one: draw again.
     # ON CONFLICT DO NOTHING instead of a savepoint: one statement, and the transaction stays usable.
@@ -232,10 +257,14 @@ def visit_details(*, session: Session, visit: Visit) -> VisitDetails:
     return VisitDetails(visit=visit, counter=counter, unit=unit, field=field, officer=officer)
 
 
-def recent_visits(*, session: Session, counter: Counter, limit: int = 5) -> list[Visit]:
-    """The latest visits registered at a counter, newest first."""
+def recent_visits(*, session: Session, counter: Counter, user: User, limit: int = 5) -> list[Visit]:
+    """The latest visits `user` registered at a counter, newest first: never a colleague's or the one-stop
+    system's (their tokens would let the holder rate a citizen's visit before the citizen does)."""
     return list(
         session.exec(
-            select(Visit).where(Visit.counter_id == counter.id).order_by(col(Visit.created_at).desc()).limit(limit)
+            select(Visit)
+            .where(Visit.counter_id == counter.id, Visit.created_by_user_id == user.id)
+            .order_by(col(Visit.created_at).desc())
+            .limit(limit)
         ).all()
     )

@@ -67,6 +67,10 @@ def test_an_unknown_message_is_kept_as_it_is() -> None:
     [
         ("your account does not have access to this page", "Tài khoản của bạn không được mở trang này"),
         (
+            "an officer may register visits only in their own name",
+            "Cán bộ chỉ được đăng ký lượt tiếp nhận dưới tên của chính mình",
+        ),
+        (
             "counter 'Q1' is outside unit 'U' and its subtree",
             "Quầy 'Q1' không thuộc đơn vị 'U' và các đơn vị cấp dưới",
         ),

@@ -18,15 +18,17 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.auth import deps as auth_deps
 from server.deps import get_device
 from server.ingest.routes import get_ingest_device
 from server.kiosks.routes import get_device_for_reading
+from server.models import Visit
 from server.visits.routes import visit_creator
-from tests import logins
+from tests import factories, logins
 from tests.server.dashboard.world import B_MARKER, World, build_world
+from tests.server.visits import factories as visit_factories
 
 #: Routes anyone may call (method, path).
 PUBLIC_ROUTES = {
@@ -282,4 +284,38 @@ def test_the_generator_would_notice_a_leak(client: TestClient, world: World) -> 
         "GET /dashboard/comments",
         "GET /dashboard/fields/{field_code}",
         "GET /console/visits/{token}",
+        "GET /dashboard/appraisal",
     } <= set(leaked)
+
+
+def test_an_officer_can_neither_register_for_a_colleague_nor_see_other_visits_tokens(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """Issue 18: the appraisal counts a visit's rating for the officer it names, so an officer's session may name no
+    one else (403), and the console shows no token of a visit the officer did not register (a colleague's, the
+    one-stop system's), so nobody can rate a citizen's visit before the citizen does."""
+    colleague = factories.officer(session, world.a1, code="W-A1-CB2")
+    colleague_user = logins.user(session, "officer", world.a1, username="w-colleague", officer=colleague)
+    colleague_visit = visit_factories.visit(session, world.counter_a1, officer=colleague, created_by=colleague_user)
+    visits_key = visit_factories.api_key(session, world.a)
+    one_stop = client.post(
+        "/api/v1/visits",
+        json={"counter": world.counter_a1.code, "field": "land", "officer": colleague.code},
+        headers={"Authorization": f"Bearer {visits_key}"},
+    )
+    assert one_stop.status_code == 201
+    before = len(session.exec(select(Visit)).all())
+    csrf = logins.login(client, world.officer_user)
+    for named in (colleague.code, world.officer_b.code):
+        response = client.post(
+            "/api/v1/visits",
+            json={"counter": world.counter_a1.code, "field": "land", "officer": named},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert response.status_code in (403, 422), response.text
+    assert len(session.exec(select(Visit)).all()) == before
+    page = client.get("/console")
+    assert page.status_code == 200
+    for token in (colleague_visit.token, one_stop.json()["token"], world.visit_b.token):
+        assert token not in page.text
+        assert client.get(f"/console/visits/{token}").status_code == 404

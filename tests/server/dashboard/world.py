@@ -121,7 +121,8 @@ def build_world(session: Session) -> World:
     officer_user = logins.user(session, "officer", a1, username="w-officer", officer=officer_a1)
     key_a, key_a_token = create_api_key(session=session, kind="read", unit=a, label="A reader")
     key_b, key_b_token = create_api_key(session=session, kind="read", unit=b, label=f"{B_MARKER}-KEY")
-    visit_b = visit_factories.visit(session, counter_b, officer=officer_b)  # its slip names B's units
+    # Its slip names B's units; B's manager registered it, so the slip page is theirs to open.
+    visit_b = visit_factories.visit(session, counter_b, officer=officer_b, created_by=manager_b)
     return World(
         root=root,
         a=a,

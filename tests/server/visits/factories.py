@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from server.auth.service import create_api_key
 from server.db import utcnow
-from server.models import Counter, Officer, Unit, Visit
+from server.models import Counter, Officer, Unit, User, Visit
 from server.visits.service import new_token
 from tests import factories
 
@@ -20,8 +20,10 @@ def visit(
     field_code: str = "land",
     officer: Officer | None = None,
     expires_in: timedelta = timedelta(days=30),
+    created_by: User | None = None,
 ) -> Visit:
-    """A visit at `counter`, valid for `expires_in` (negative: already expired)."""
+    """A visit at `counter`, valid for `expires_in` (negative: already expired), registered by `created_by`'s
+    session (None: the creator is not recorded, as for visits from before migration 0015)."""
     now = utcnow()
     row = Visit(
         token=new_token(),
@@ -30,6 +32,8 @@ def visit(
         officer_id=officer.id if officer else None,
         created_at=now,
         expires_at=now + expires_in,
+        created_by_kind=f"{created_by.role}_session" if created_by else None,
+        created_by_user_id=created_by.id if created_by else None,
     )
     session.add(row)
     session.flush()

@@ -1,0 +1,1 @@
+"""The officers' yearly appraisal: fair per-officer figures, doubtful ratings apart (issue 18)."""

@@ -1,0 +1,136 @@
+"""The officers' appraisal: `GET /api/v1/appraisal` (read key or manager session) and its XLSX and PDF files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from server.appraisal import export, service
+from server.appraisal.schemas import AppraisalReport, to_report
+from server.auth.deps import ReaderDep
+from server.auth.service import audit
+from server.deps import SessionDep, SettingsDep
+from server.errors import error_responses
+from server.i18n import request_language
+from server.indices.periods import parse_period
+
+router = APIRouter(prefix="/api/v1", tags=["appraisal"])
+exports_router = APIRouter(prefix="/exports", tags=["appraisal"])
+
+ERRORS = error_responses(
+    401,
+    403,
+    404,
+    422,
+    s401="No read key or manager session, or an unknown, revoked or wrong kind of key",
+    s403="The unit lies outside the caller's subtree, or the account may not read figures",
+    s404="Unknown unit",
+    s422="Malformed period",
+)
+
+PeriodQuery = Annotated[
+    str,
+    Query(
+        description="`YYYY` (the appraisal year), `YYYY-Qn`, `YYYY-MM` or `YYYY-MM-DD..YYYY-MM-DD`, in the reporting "
+        "time zone",
+        examples=["2026"],
+        max_length=32,
+    ),
+]
+UnitQuery = Annotated[
+    str | None,
+    Query(description="Unit code; its whole subtree is appraised. Default: the caller's own unit.", max_length=64),
+]
+
+
+@router.get(
+    "/appraisal",
+    response_model=AppraisalReport,
+    summary="Officers' appraisal of a unit and its subtree for a period",
+    responses=ERRORS,
+)
+def get_appraisal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    period: PeriodQuery,
+    unit: UnitQuery = None,
+) -> AppraisalReport:
+    """Each officer's n, rate and Wilson interval against the unit's rate for the same mix of fields (indirect
+    standardisation), the difference with its interval, status (`above`, `as_expected`, `below`, or
+    `insufficient_data` under the minimum sample: never ranked) and the doubtful ratings apart, with their reasons.
+    Audited."""
+    chosen = parse_period(period)
+    target = reader.unit(session=session, code=unit)
+    appraisal = service.appraise(session=session, settings=settings, unit=target, period=chosen)
+    audit(
+        session=session,
+        actor=reader.actor,
+        action="appraisal.read",
+        target=target.code,
+        detail=chosen.code,
+        ip=request.client.host if request.client else None,
+    )
+    return to_report(appraisal)
+
+
+def _file(
+    fmt: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    period: str,
+    unit: str | None,
+) -> Response:
+    chosen = parse_period(period)
+    target = reader.unit(session=session, code=unit)
+    report = to_report(service.appraise(session=session, settings=settings, unit=target, period=chosen))
+    data = export.render(report, fmt, unit=target, lang=request_language(request), tz=settings.tz)
+    audit(
+        session=session,
+        actor=reader.actor,
+        action=f"appraisal.{fmt}",
+        target=target.code,
+        detail=chosen.code,
+        ip=request.client.host if request.client else None,
+    )
+    name = export.filename(report=report, fmt=fmt)
+    return Response(
+        data,
+        media_type=export.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+@exports_router.get(
+    "/appraisal.xlsx", summary="The officers' appraisal as an Excel workbook", response_class=Response, responses=ERRORS
+)
+def appraisal_xlsx(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    period: PeriodQuery,
+    unit: UnitQuery = None,
+) -> Response:
+    """Officers (the API's numbers; rates as percentages), the unit's rate per field, and the method. Audited."""
+    return _file("xlsx", request, session, settings, reader, period, unit)
+
+
+@exports_router.get(
+    "/appraisal.pdf", summary="The officers' appraisal as a printable PDF", response_class=Response, responses=ERRORS
+)
+def appraisal_pdf(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    reader: ReaderDep,
+    period: PeriodQuery,
+    unit: UnitQuery = None,
+) -> Response:
+    """A4 landscape: officers, the unit's rate per field, and the method in plain Vietnamese on its own page."""
+    return _file("pdf", request, session, settings, reader, period, unit)

@@ -1,0 +1,102 @@
+"""Rig-proof visits (issue 18): an officer registers visits only in their own name and never sees a visit's token
+that is not theirs; every visit records who registered it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from server.models import Visit
+from tests import factories, logins
+from tests.server.visits import factories as vf
+
+
+def _desk(session: Session) -> tuple[object, object, object, object]:
+    root = factories.unit(session)
+    desk = factories.unit(session, root)
+    counter = factories.counter(session, desk, code="Q-RIG")
+    me = factories.officer(session, desk, code="CB-ME")
+    colleague = factories.officer(session, desk, code="CB-COLLEAGUE")
+    return root, desk, counter, (me, colleague)
+
+
+def test_an_officer_session_naming_a_colleague_is_403_and_stores_nothing(client: TestClient, session: Session) -> None:
+    _root, desk, _counter, (me, colleague) = _desk(session)
+    user = logins.user(session, "officer", desk, officer=me)
+    csrf = logins.login(client, user)
+    headers = {"X-CSRF-Token": csrf}
+    body = {"counter": "Q-RIG", "field": "land", "officer": colleague.code}
+    response = client.post("/api/v1/visits", json=body, headers=headers)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "an officer may register visits only in their own name"}
+    assert session.exec(select(Visit)).all() == []
+    # Naming oneself, or nobody, is the officer's own visit, recorded as such.
+    for officer_field in ({"officer": me.code}, {}):
+        created = client.post(
+            "/api/v1/visits", json={"counter": "Q-RIG", "field": "land", **officer_field}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        visit = session.exec(select(Visit).where(Visit.token == created.json()["token"])).one()
+        assert (visit.officer_id, visit.created_by_kind, visit.created_by_user_id, visit.created_by_key_id) == (
+            me.id,
+            "officer_session",
+            user.id,
+            None,
+        )
+
+
+def test_an_officer_account_without_an_officer_record_may_name_nobody(client: TestClient, session: Session) -> None:
+    _root, desk, _counter, (_me, colleague) = _desk(session)
+    csrf = logins.login(client, logins.user(session, "officer", desk))
+    body = {"counter": "Q-RIG", "field": "land", "officer": colleague.code}
+    assert client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": csrf}).status_code == 403
+
+
+def test_managers_and_integration_keys_may_name_any_officer_of_their_subtree(
+    client: TestClient, session: Session
+) -> None:
+    root, _desk_unit, _counter, (_me, colleague) = _desk(session)
+    body = {"counter": "Q-RIG", "field": "land", "officer": colleague.code}
+    key = vf.api_key(session, root)
+    by_key = client.post("/api/v1/visits", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert by_key.status_code == 201
+    keyed = session.exec(select(Visit).where(Visit.token == by_key.json()["token"])).one()
+    assert keyed.officer_id == colleague.id and keyed.created_by_kind == "api_key"
+    assert keyed.created_by_key_id is not None and keyed.created_by_user_id is None
+    manager = logins.user(session, "manager", root)
+    csrf = logins.login(client, manager)
+    by_manager = client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": csrf})
+    assert by_manager.status_code == 201
+    managed = session.exec(select(Visit).where(Visit.token == by_manager.json()["token"])).one()
+    assert (managed.officer_id, managed.created_by_kind, managed.created_by_user_id) == (
+        colleague.id,
+        "manager_session",
+        manager.id,
+    )
+
+
+def test_the_console_shows_an_officer_only_their_own_visits(client: TestClient, session: Session) -> None:
+    root, desk, counter, (me, colleague) = _desk(session)
+    colleague_user = logins.user(session, "officer", desk, officer=colleague)
+    theirs = vf.visit(session, counter, officer=colleague, created_by=colleague_user)  # type: ignore[arg-type]
+    key = vf.api_key(session, root)
+    one_stop = client.post(
+        "/api/v1/visits", json={"counter": "Q-RIG", "field": "land"}, headers={"Authorization": f"Bearer {key}"}
+    ).json()["token"]
+    unrecorded = vf.visit(session, counter)  # type: ignore[arg-type]  # from before creators were recorded
+    csrf = logins.login(client, logins.user(session, "officer", desk, officer=me))
+    invited = client.post(
+        "/console/visits", data={"csrf_token": csrf, "counter": "Q-RIG", "field": "land"}, follow_redirects=False
+    )
+    assert invited.status_code == 303
+    mine = invited.headers["location"].rsplit("/", 1)[1]
+    page = client.get("/console")
+    assert page.status_code == 200
+    assert f"/console/visits/{mine}" in page.text
+    for token in (theirs.token, one_stop, unrecorded.token):
+        assert token not in page.text
+        assert client.get(f"/console/visits/{token}").status_code == 404
+    assert client.get(f"/console/visits/{mine}").status_code == 200
+    # The console's visit belongs to the logged-in officer and records the session that made it.
+    visit = session.exec(select(Visit).where(Visit.token == mine)).one()
+    assert (visit.officer_id, visit.created_by_kind) == (me.id, "officer_session")
