@@ -146,7 +146,9 @@ def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None)
     return data
 
 
-def filename(*, unit: Unit, period: Period, fmt: str) -> str:
-    """A safe download name: `hai-long_DLK_2026-10.xlsx`."""
+def filename(*, unit: Unit, period: Period, fmt: str, lang: str = "vi") -> str:
+    """A safe download name that says the language of a report for people: `hai-long_DLK_2026-10_vi.xlsx`,
+    `…_en.pdf`; the CSV (codes and both languages' names) has none: `hai-long_DLK_2026-10.csv`."""
     safe_unit = re.sub(r"[^A-Za-z0-9_.-]+", "-", unit.code).strip("-") or "unit"
-    return f"hai-long_{safe_unit}_{period.code}.{fmt}"
+    suffix = "" if fmt == "csv" else f"_{lang if lang in ('vi', 'en') else 'vi'}"
+    return f"hai-long_{safe_unit}_{period.code}{suffix}.{fmt}"
