@@ -20,9 +20,12 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The first characters that make a spreadsheet program read a cell as a formula (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,6 +66,24 @@ def write_cell(ws: Worksheet, row: int, column: int, value: object) -> Cell:
     return set_cell(ws.cell(row=row, column=column), value)
 
 
+def xlsx_bytes(title: str, rows: Iterable[Sequence[object]]) -> bytes:
+    """A one-sheet workbook of `rows` (the first in bold), every text cell a string."""
+    workbook = Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = title[:31]
+    for row in rows:
+        append_row(ws, row)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for column in ws.columns:
+        width = max(len(str(c.value or "")) for c in column)
+        ws.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
 def append_row(ws: Worksheet, values: Sequence[object]) -> int:
     """Like `ws.append`, but every text cell is a string; returns the row number written."""
     row = ws.max_row + 1 if ws.max_row > 1 or ws.cell(row=1, column=1).value is not None else 1
@@ -89,14 +110,13 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    if b"\x00" in data[:200]:  # UTF-16 without a BOM: every other byte of ASCII text is zero
-        for encoding in ("utf-16-le", "utf-16-be"):
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            if "\x00" not in text:
-                return text
+    sample = data[:2000]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if even + odd > len(sample) // 4:  # UTF-16 without a BOM: ASCII characters have a zero byte each
+        try:
+            return data.decode("utf-16-le" if odd > even else "utf-16-be")
+        except UnicodeDecodeError:
+            pass
     raise UnreadableText(
         f"the file is not UTF-8 or UTF-16 text (byte {utf8_error.start}); save it as CSV UTF-8 or as .xlsx"
     )

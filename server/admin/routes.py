@@ -19,7 +19,15 @@ from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
 from server.messages import vietnamese
 from server.models import API_KEY_KINDS, ROLES, User
-from server.units.service import ImportResult, get_unit, import_counters, import_units
+from server.spreadsheet import XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
+from server.units.service import (
+    COUNTER_COLUMNS,
+    UNIT_COLUMNS,
+    ImportResult,
+    get_unit,
+    import_counters,
+    import_units,
+)
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin), Depends(verify_csrf)]
@@ -123,8 +131,30 @@ def units_create(
 async def units_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    """Create or update units from a CSV file `code,name,parent_code,level` (all or nothing)."""
+    """Create or update units from a CSV or XLSX file `code,name,parent_code,level` (all or nothing)."""
     return await _import_csv(request, session, admin, file, "units", import_units, _units_context)
+
+
+#: Downloadable import templates: the header and example lines of each import.
+TEMPLATES: dict[str, tuple[tuple[str, ...], list[list[str]]]] = {
+    "units": (UNIT_COLUMNS, [["DLK", "Trung tâm Phục vụ hành chính công tỉnh", "", "tỉnh"],
+                             ["BMT", "Phường Buôn Ma Thuột", "DLK", "phường"]]),
+    "counters": (COUNTER_COLUMNS, [["BMT-Q01", "BMT", "Quầy 1 - Đất đai"], ["BMT-Q02", "BMT", "Quầy 2 - Tư pháp"]]),
+}  # fmt: skip
+
+
+@router.get("/{section}/template.{fmt}", response_class=Response)
+def import_template(section: str, fmt: str, admin: AdminUser) -> Response:
+    """An import template (CSV in UTF-8 with a BOM, or XLSX) with the header and two example lines."""
+    if section not in TEMPLATES or fmt not in ("csv", "xlsx"):
+        raise NotFound("no such import template")
+    columns, examples = TEMPLATES[section]
+    if fmt == "csv":
+        data, media = csv_bytes([list(columns), *examples]), "text/csv; charset=utf-8"
+    else:
+        data, media = xlsx_bytes(section, [list(columns), *examples]), XLSX_MEDIA_TYPE
+    name = f"hai-long_{section}_template.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 async def _import_csv(
@@ -136,7 +166,7 @@ async def _import_csv(
     importer: Callable[..., ImportResult],
     context: Callable[[Session], dict[str, Any]],
 ) -> Response:
-    """Run a CSV import in a savepoint: the page with the line-numbered error (422), or back with a notice."""
+    """Run an import (CSV or XLSX) in a savepoint: the page with the line-numbered error (422), or back."""
     data = await _read_upload(file)
     try:
         with session.begin_nested():
@@ -151,21 +181,29 @@ async def _import_csv(
 # --- counters ------------------------------------------------------------------------------------------------------
 
 
-def _counters_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "counters", "counters": service.counters(session=session), "notice": notice}
+def _counters_context(session: Session, notice: str | None = None, page: int = 1, q: str = "") -> dict[str, Any]:
+    listing = service.counter_page(session=session, page=page, q=q)
+    return {"section": "counters", "listing": listing, "notice": notice}
 
 
 @router.get("/counters", response_class=HTMLResponse)
-def counters_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """Every counter, and a CSV import."""
-    return _page(request, "counters", _counters_context(session, notice))
+def counters_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """The counters, 100 a page (searchable by code, name or unit code), and an import."""
+    return _page(request, "counters", _counters_context(session, notice, page, q))
 
 
 @router.post("/counters/import", response_class=HTMLResponse)
 async def counters_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    """Create or update counters from a CSV file `code,unit_code,name` (all or nothing)."""
+    """Create or update counters from a CSV or XLSX file `code,unit_code,name` (all or nothing)."""
     return await _import_csv(request, session, admin, file, "counters", import_counters, _counters_context)
 
 

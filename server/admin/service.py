@@ -94,6 +94,42 @@ def counters(*, session: Session) -> list[tuple[Counter, Unit]]:
     return [(c, u) for c, u in rows]
 
 
+COUNTER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class CounterPage:
+    """One page of the counters list (of those matching `q`)."""
+
+    rows: list[tuple[Counter, Unit]]
+    page: int
+    pages: int
+    total: int
+    q: str
+
+
+def counter_page(*, session: Session, page: int = 1, q: str = "", size: int = COUNTER_PAGE) -> CounterPage:
+    """Counters by unit and code, `size` a page; `q` keeps those whose code, name or unit code contains it."""
+    q = q.strip()
+    query = sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                col(Counter.code).ilike(pattern, escape="\\"),
+                col(Counter.name).ilike(pattern, escape="\\"),
+                col(Unit.code).ilike(pattern, escape="\\"),
+            )
+        )
+    total = int(session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+    pages = max(1, -(-total // size))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        query.order_by(col(Unit.code), col(Counter.code)).offset((page - 1) * size).limit(size)
+    ).all()
+    return CounterPage([(c, u) for c, u in rows], page, pages, total, q)
+
+
 def get_counter(*, session: Session, code: str) -> Counter:
     """The counter with this code, or 404."""
     counter = session.exec(select(Counter).where(Counter.code == code)).first()

@@ -99,6 +99,9 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "procedure_code": "1.004227",
     "dossier_code": "000.00.00.H12-261005-0001",
     "format": "a6",
+    "q": "",
+    "section": "units",
+    "fmt": "csv",
 }
 AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
