@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 
 #: What `check_code` / `check_name` (server.admin.service) are told they check.
-_WHAT = {"unit": "đơn vị", "officer": "cán bộ", "Vietnamese": "tiếng Việt", "English": "tiếng Anh"}
+_WHAT = {
+    "unit": "đơn vị",
+    "officer": "cán bộ",
+    "Vietnamese": "tiếng Việt",
+    "English": "tiếng Anh",
+    "start date": "Từ ngày",
+    "end date": "Đến ngày",
+}
 _Q = r"(?P<q>'[^']*'|\"[^\"]*\")"  # a quoted value, as `!r` writes it
 _Q2 = _Q.replace("?P<q>", "?P<q2>")  # a second one in the same message
 
@@ -151,6 +158,11 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
             "Tệp không phải bảng tính Excel (.xlsx) đọc được",
         ),
         (r"no such import template", "Không có tệp mẫu này"),
+        (
+            rf"(?P<what>start date|end date) {_Q} is not a date \(YYYY-MM-DD\)",
+            "{what} {q} không phải là một ngày (YYYY-MM-DD)",
+        ),
+        (r"the end date is before the start date", "Đến ngày phải sau Từ ngày"),
     ]
 ]
 _LINE = re.compile(r"line (?P<n>\d+): (?P<rest>.*)", re.DOTALL)

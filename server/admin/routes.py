@@ -74,6 +74,53 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return response
 
 
+ConfirmForm = Annotated[str, Form(max_length=8)]
+#: The changes that ask first (Vietnamese source texts): section, title, question ({name}), consequence, button.
+CONFIRMATIONS = {
+    "user": (
+        "users",
+        "Vô hiệu hoá tài khoản",
+        "Vô hiệu hoá tài khoản {name}?",
+        "Người dùng bị đăng xuất ngay khỏi mọi phiên và không đăng nhập được nữa cho đến khi tài khoản được kích "
+        "hoạt lại.",
+        "Vô hiệu hoá",
+    ),
+    "kiosk": (
+        "kiosks",
+        "Thu hồi màn hình đánh giá",
+        "Thu hồi màn hình của quầy {name}?",
+        "Màn hình ngừng nhận đánh giá ngay và báo “ngừng phục vụ”; các đánh giá đã gửi vẫn được giữ. Muốn dùng "
+        "lại phải cấp mã ghép nối mới.",
+        "Thu hồi",
+    ),
+    "key": (
+        "apikeys",
+        "Thu hồi khoá API",
+        "Thu hồi khoá API {name}?",
+        "Hệ thống đang dùng khoá này bị từ chối ngay (401); không thể khôi phục khoá, chỉ có thể tạo khoá mới.",
+        "Thu hồi",
+    ),
+}
+
+
+def _confirm(request: Request, kind: str, name: str, hidden: dict[str, str] | None = None) -> HTMLResponse:
+    """The page that asks before a change that cannot simply be undone (works without scripts): its form posts
+    the same request again with `confirm=yes`; "Huỷ" goes back to the list."""
+    section, title, question, consequence, button = CONFIRMATIONS[kind]
+    context = {
+        "section": section,
+        "title": title,
+        "question": question,
+        "name": name,
+        "consequence": consequence,
+        "button": button,
+        "action": request.url.path,
+        "back": f"/admin/{section}",
+        "hidden": hidden or {},
+    }
+    return _page(request, "confirm", context)
+
+
 def _done(path: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={notice}", status_code=303)
 
@@ -413,8 +460,9 @@ def users_active(
     admin: AdminUser,
     user_id: int,
     active: Annotated[str, Form(max_length=8)] = "",
+    confirm: ConfirmForm = "",
 ) -> Response:
-    """Deactivate (ending the user's sessions) or reactivate a login."""
+    """Deactivate (ending the user's sessions, after a confirmation page) or reactivate a login."""
     user = service.get_user(session=session, user_id=user_id)
     if user.id == admin.id and not active:
         return _page(
@@ -423,6 +471,8 @@ def users_active(
             {**_users_context(session), "error": "Không thể tự vô hiệu hoá tài khoản đang dùng."},
             422,
         )
+    if not active and user.active and confirm != "yes":
+        return _confirm(request, "user", user.username)
     service.set_active(session=session, user=user, active=bool(active))
     _audit(session, request, admin, "admin.user.active", user.username, f"active={user.active}")
     return _done("/admin/users", "user-saved")
@@ -489,8 +539,14 @@ def kiosks_pairing_code(
 
 
 @router.post("/kiosks/{device_id}/revoke", response_class=HTMLResponse)
-def kiosks_revoke(request: Request, session: SessionDep, admin: AdminUser, device_id: int) -> Response:
-    """Revoke a kiosk: its token stops working at once; its ratings stay."""
+def kiosks_revoke(
+    request: Request, session: SessionDep, admin: AdminUser, device_id: int, confirm: ConfirmForm = ""
+) -> Response:
+    """Revoke a kiosk (after a confirmation page): its token stops working at once; its ratings stay."""
+    if confirm != "yes":
+        view = service.get_device(session=session, device_id=device_id)
+        if view.device.revoked_at is None:
+            return _confirm(request, "kiosk", f"{view.counter.code} · {view.counter.name} ({view.unit.name})")
     device = service.revoke_device(session=session, device_id=device_id)
     _audit(session, request, admin, "admin.kiosk.revoke", str(device.id))
     return _done("/admin/kiosks", "device-revoked")
@@ -537,8 +593,15 @@ def keys_create(
 
 
 @router.post("/apikeys/{key_id}/revoke", response_class=HTMLResponse)
-def keys_revoke(request: Request, session: SessionDep, admin: AdminUser, key_id: int) -> Response:
-    """Revoke an API key."""
+def keys_revoke(
+    request: Request, session: SessionDep, admin: AdminUser, key_id: int, confirm: ConfirmForm = ""
+) -> Response:
+    """Revoke an API key (after a confirmation page)."""
+    if confirm != "yes":
+        key, unit = service.get_api_key(session=session, key_id=key_id)
+        if key.revoked_at is None:
+            label = f" · {key.label}" if key.label else ""
+            return _confirm(request, "key", f"{key.prefix}… ({key.kind}, {unit.name}{label})")
     key = service.revoke_api_key(session=session, key_id=key_id)
     _audit(session, request, admin, "admin.apikey.revoke", f"{key.kind}:{key.prefix}")
     return _done("/admin/apikeys", "key-revoked")
@@ -551,9 +614,27 @@ def keys_revoke(request: Request, session: SessionDep, admin: AdminUser, key_id:
 def audit_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: AdminUser,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    actor: Annotated[str, Query(max_length=128)] = "",
+    action: Annotated[str, Query(max_length=64)] = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> HTMLResponse:
-    """Who did what, newest first (admin changes, logins, exports)."""
-    rows, has_next = service.audit_page(session=session, page=page)
-    return _page(request, "audit", {"section": "audit", "rows": rows, "page": page, "has_next": has_next})
+    """Who did what, newest first (admin changes, logins, exports), in words and local time; filters by user,
+    action and days; 50 a page."""
+    context: dict[str, Any] = {"section": "audit", "action_names": service.ACTION_NAMES}
+    try:
+        chosen = service.AuditFilter(
+            actor=actor.strip(),
+            action=action.strip(),
+            date_from=service.parse_day(date_from, "start date"),
+            date_to=service.parse_day(date_to, "end date"),
+        )
+        listing = service.audit_page(session=session, page=page, tz=settings.tz, filter=chosen)
+    except AppError as exc:
+        listing = service.audit_page(session=session, page=1, tz=settings.tz)
+        form = {"actor": actor, "action": action, "date_from": date_from, "date_to": date_to}
+        return _page(request, "audit", {**context, "listing": listing, "error": exc.message, "form": form}, 422)
+    return _page(request, "audit", {**context, "listing": listing})

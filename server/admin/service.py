@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -351,6 +353,19 @@ def open_pairing_codes(*, session: Session, now: datetime | None = None) -> list
     return [(p, c) for p, c in rows]
 
 
+def get_device(*, session: Session, device_id: int) -> DeviceView:
+    """A kiosk device with its counter and unit, or 404."""
+    row = session.execute(
+        sa.select(KioskDevice, Counter, Unit)
+        .join(Counter, col(Counter.id) == KioskDevice.counter_id)
+        .join(Unit, col(Unit.id) == Counter.unit_id)
+        .where(col(KioskDevice.id) == device_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"unknown kiosk device {device_id}")
+    return DeviceView(row[0], row[1], row[2])
+
+
 def revoke_device(*, session: Session, device_id: int) -> KioskDevice:
     """Stop accepting a kiosk's token (its ratings stay)."""
     device = session.get(KioskDevice, device_id)
@@ -372,6 +387,16 @@ def api_keys(*, session: Session) -> list[tuple[ApiKey, Unit]]:
     return [(k, u) for k, u in rows]
 
 
+def get_api_key(*, session: Session, key_id: int) -> tuple[ApiKey, Unit]:
+    """An API key with its unit, or 404."""
+    row = session.execute(
+        sa.select(ApiKey, Unit).join(Unit, col(Unit.id) == ApiKey.unit_id).where(col(ApiKey.id) == key_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"unknown API key {key_id}")
+    return row[0], row[1]
+
+
 def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
     """Stop accepting an API key."""
     key = session.get(ApiKey, key_id)
@@ -386,13 +411,105 @@ def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
 # --- audit log -----------------------------------------------------------------------------------------------------
 
 
-def audit_page(*, session: Session, page: int, size: int = AUDIT_PAGE) -> tuple[list[AuditLog], bool]:
-    """One page of the audit log, newest first, and whether there is a next page."""
+#: What each audited action means (Vietnamese source text; the English catalog translates it). An action not
+#: listed (added elsewhere later) is shown by its code.
+ACTION_NAMES = {
+    "login": "Đăng nhập",
+    "login.failed": "Đăng nhập sai",
+    "login.throttled": "Đăng nhập bị chặn tạm thời",
+    "logout": "Đăng xuất",
+    "visit.create": "Đăng ký lượt tiếp nhận",
+    "export.csv": "Xuất báo cáo CSV",
+    "export.xlsx": "Xuất báo cáo Excel",
+    "export.pdf": "Xuất báo cáo PDF",
+    "apikey.create": "Tạo khoá API",
+    "kiosk.pairing_code": "Cấp mã ghép nối",
+    "kiosk.revoke": "Thu hồi màn hình",
+    "target.set": "Đặt chỉ tiêu",
+    "admin.unit.create": "Thêm đơn vị",
+    "admin.unit.update": "Sửa đơn vị",
+    "admin.unit.move": "Chuyển đơn vị",
+    "admin.units.import": "Nhập danh sách đơn vị",
+    "admin.counters.import": "Nhập danh sách quầy",
+    "admin.field.update": "Sửa lĩnh vực",
+    "admin.target.set": "Đặt chỉ tiêu",
+    "admin.target.delete": "Xoá mốc chỉ tiêu",
+    "admin.officer.create": "Thêm cán bộ",
+    "admin.officer.active": "Đổi trạng thái cán bộ",
+    "admin.user.create": "Tạo tài khoản",
+    "admin.user.active": "Đổi trạng thái tài khoản",
+    "admin.user.password": "Đặt lại mật khẩu",
+    "admin.kiosk.pairing_code": "Cấp mã ghép nối",
+    "admin.kiosk.revoke": "Thu hồi màn hình",
+    "admin.apikey.create": "Tạo khoá API",
+    "admin.apikey.revoke": "Thu hồi khoá API",
+}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """The audit log's filters: who, which action, which local days (inclusive)."""
+
+    actor: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def query(self, page: int) -> str:
+        """The query string of this filter at `page`."""
+        params = {
+            "actor": self.actor,
+            "action": self.action,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
+        return urlencode({**{k: v for k, v in params.items() if v}, "page": page})
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the (filtered) audit log and the choices of its filters."""
+
+    rows: list[AuditLog]
+    page: int
+    has_next: bool
+    filter: AuditFilter
+    actors: list[str]
+    actions: list[str]
+
+
+def parse_day(text: str, what: str) -> date | None:
+    """A filter's `YYYY-MM-DD` (empty: no bound)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def audit_page(
+    *, session: Session, page: int, tz: ZoneInfo, filter: AuditFilter | None = None, size: int = AUDIT_PAGE
+) -> AuditPage:
+    """One page of the audit log, newest first, filtered by actor, action and local days."""
     page = max(1, page)
+    f = filter or AuditFilter()
+    if f.date_from and f.date_to and f.date_to < f.date_from:
+        raise Invalid("the end date is before the start date")
+    query = select(AuditLog)
+    if f.actor:
+        query = query.where(AuditLog.actor == f.actor)
+    if f.action:
+        query = query.where(AuditLog.action == f.action)
+    if f.date_from:
+        query = query.where(col(AuditLog.at) >= datetime.combine(f.date_from, time(), tz))
+    if f.date_to:
+        query = query.where(col(AuditLog.at) < datetime.combine(f.date_to + timedelta(days=1), time(), tz))
     rows = session.exec(
-        select(AuditLog)
-        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
-        .offset((page - 1) * size)
-        .limit(size + 1)
+        query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc()).offset((page - 1) * size).limit(size + 1)
     ).all()
-    return list(rows[:size]), len(rows) > size
+    actors = sorted(session.exec(select(AuditLog.actor).distinct()).all())
+    present = set(session.exec(select(AuditLog.action).distinct()).all())
+    actions = sorted(present | set(ACTION_NAMES), key=lambda a: (a not in present, a))
+    return AuditPage(list(rows[:size]), page, len(rows) > size, f, actors, actions)

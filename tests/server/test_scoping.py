@@ -102,6 +102,11 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "q": "",
     "section": "units",
     "fmt": "csv",
+    "confirm": "yes",
+    "actor": "",
+    "action": "",
+    "date_from": "",
+    "date_to": "",
 }
 AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
