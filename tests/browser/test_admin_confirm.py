@@ -17,13 +17,12 @@ pytestmark = pytest.mark.browser
 
 def _confirm_then_cancel_then_confirm(page: Page, base: str, list_path: str, button: re.Pattern[str]) -> None:
     page.goto(base + list_path)
-    row_button = page.get_by_role("button", name=button)
-    row_button.click()
+    page.get_by_role("button", name=button).first.click()
     expect(page).to_have_url(re.compile(re.escape(base + list_path) + r"/.+"))  # the confirmation page
     assert_accessible(page)
     page.get_by_role("link", name="Huỷ").click()
     expect(page).to_have_url(base + list_path)
-    page.get_by_role("button", name=button).click()
+    page.get_by_role("button", name=button).first.click()
     confirm = page.locator("form").filter(has=page.locator("input[name=confirm]"))
     confirm.get_by_role("button").click()
     expect(page.locator(".notice")).to_be_visible()
