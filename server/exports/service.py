@@ -52,6 +52,8 @@ class Definitions:
     min_sample: int
     timezone: str
     milestones: list[tuple[str, str, str, int, float]]  # (group code, name vi, name en, from year, threshold)
+    decree30: bool = True  # the PDF as an administrative report (HAILONG_REPORT_DECREE30)
+    place: str = ""  # the place name of its date line (HAILONG_REPORT_PLACE)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def definitions(*, session: Session, settings: Settings) -> Definitions:
         min_sample=settings.min_sample,
         timezone=settings.timezone,
         milestones=milestones,
+        decree30=settings.report_decree30,
+        place=settings.report_place,
     )
 
 
