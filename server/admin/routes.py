@@ -18,7 +18,7 @@ from server.errors import AppError, NotFound
 from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
 from server.messages import vietnamese
-from server.models import API_KEY_KINDS, ROLES, User
+from server.models import API_KEY_KINDS, ROLES, Unit, User
 from server.spreadsheet import XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 from server.units.service import (
     COUNTER_COLUMNS,
@@ -37,6 +37,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 #: Messages after a successful change (Vietnamese source text); the redirect names one by its key only.
 NOTICES = {
     "unit-created": "Đã thêm đơn vị.",
+    "unit-saved": "Đã lưu đơn vị.",
     "units-imported": "Đã nhập danh sách đơn vị.",
     "counters-imported": "Đã nhập danh sách quầy.",
     "field-saved": "Đã lưu lĩnh vực.",
@@ -143,14 +144,70 @@ def admin_home(request: Request, admin: AdminUser) -> HTMLResponse:
 # --- units ---------------------------------------------------------------------------------------------------------
 
 
-def _units_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "units", "tree": service.unit_tree(session=session), "notice": notice}
+def _units_context(session: Session, notice: str | None = None, q: str = "") -> dict[str, Any]:
+    return {
+        "section": "units",
+        "tree": service.unit_tree(session=session, q=q),
+        "q": q.strip(),
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/units", response_class=HTMLResponse)
-def units_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """The unit tree, a form to add a unit and a CSV import."""
-    return _page(request, "units", _units_context(session, notice))
+def units_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """The unit tree (searchable by code or name; each unit opens its edit form), a form to add a unit, an import."""
+    return _page(request, "units", _units_context(session, notice, q))
+
+
+def _unit_edit_context(session: Session, unit_id: int) -> dict[str, Any]:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unknown unit {unit_id}")
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    choices = [(u, depth) for u, depth in service.unit_choices(session=session) if not u.path.startswith(unit.path)]
+    return {"section": "units", "unit": unit, "parent": parent, "unit_choices": choices}
+
+
+@router.get("/units/{unit_id:int}", response_class=HTMLResponse)
+def unit_edit_page(request: Request, session: SessionDep, admin: AdminUser, unit_id: int) -> HTMLResponse:
+    """Edit a unit: name, level, active, and its parent (moving it with its whole subtree)."""
+    return _page(request, "unit_edit", _unit_edit_context(session, unit_id))
+
+
+@router.post("/units/{unit_id:int}", response_class=HTMLResponse)
+def unit_edit(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    unit_id: int,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    level: Annotated[str, Form(max_length=200)] = "",
+    parent_code: Annotated[str, Form(max_length=200)] = "",
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Save a unit; a new parent moves it with its subtree (the figures follow the current tree)."""
+    context = _unit_edit_context(session, unit_id)
+    old_parent = context["parent"].code if context["parent"] else "-"
+    try:
+        with session.begin_nested():
+            unit, moved = service.update_unit(
+                session=session, unit_id=unit_id, name=name, level=level, parent_code=parent_code, active=bool(active)
+            )
+    except AppError as exc:
+        form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
+        context = _unit_edit_context(session, unit_id)
+        return _page(request, "unit_edit", {**context, "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
+    if moved:
+        _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
+    return _done("/admin/units", "unit-saved")
 
 
 @router.post("/units", response_class=HTMLResponse)
@@ -357,7 +414,12 @@ def targets_delete(
 
 
 def _officers_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "officers", "officers": service.officers(session=session), "notice": notice}
+    return {
+        "section": "officers",
+        "officers": service.officers(session=session),
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/officers", response_class=HTMLResponse)
@@ -405,7 +467,13 @@ def officers_active(
 
 
 def _users_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "users", "users": service.users(session=session), "roles": ROLES, "notice": notice}
+    return {
+        "section": "users",
+        "users": service.users(session=session),
+        "roles": ROLES,
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -560,6 +628,7 @@ def _keys_context(session: Session, notice: str | None = None) -> dict[str, Any]
         "section": "apikeys",
         "keys": service.api_keys(session=session),
         "kinds": API_KEY_KINDS,
+        "unit_choices": service.unit_choices(session=session),
         "notice": notice,
         "new_key": None,
     }

@@ -28,7 +28,7 @@ from server.models import (
     Unit,
     User,
 )
-from server.units.service import create_unit, get_unit
+from server.units.service import MAX_DEPTH, create_unit, get_unit, move_unit
 
 #: Pairing codes: unambiguous characters (no 0/O, 1/I/L), 10 of them ≈ 50 bits, single-use, short-lived.
 AUDIT_PAGE = 50
@@ -46,20 +46,63 @@ class TreeNode:
     counters: int
 
 
-def unit_tree(*, session: Session) -> list[TreeNode]:
-    """Every unit as a forest (roots first, children by code)."""
+def unit_tree(*, session: Session, q: str = "") -> list[TreeNode]:
+    """Every unit as a forest (roots first, children by code); with `q`, only the units whose code or name
+    contains it (any case) and their ancestors. Built iteratively, so any depth renders."""
     units = session.exec(select(Unit).order_by(col(Unit.code))).all()
     counts = dict(
         session.execute(sa.select(col(Counter.unit_id), sa.func.count()).group_by(col(Counter.unit_id))).all()
     )
+    needle = q.strip().casefold()
+    if needle:
+        matching = [u for u in units if needle in u.code.casefold() or needle in u.name.casefold()]
+        keep = {int(i) for u in matching for i in u.path.strip("/").split("/") if i}
+        units = [u for u in units if u.id in keep]
     by_parent: dict[int | None, list[Unit]] = {}
     for u in units:
         by_parent.setdefault(u.parent_id, []).append(u)
+    nodes = {u.id: TreeNode(u, [], int(counts.get(u.id, 0))) for u in units}
+    for u in units:
+        nodes[u.id].children.extend(nodes[c.id] for c in by_parent.get(u.id, []))
+    present = set(nodes)
+    return [nodes[u.id] for u in units if u.parent_id is None or u.parent_id not in present]
 
-    def build(u: Unit) -> TreeNode:
-        return TreeNode(u, [build(c) for c in by_parent.get(u.id, [])], int(counts.get(u.id, 0)))
 
-    return [build(u) for u in by_parent.get(None, [])]
+def unit_choices(*, session: Session) -> list[tuple[Unit, int]]:
+    """Every unit with its depth, in tree order (parents before their children, siblings by code), for the lists
+    admin forms choose unit codes from."""
+    out: list[tuple[Unit, int]] = []
+    stack = [(node, 0) for node in reversed(unit_tree(session=session))]
+    while stack:
+        node, depth = stack.pop()
+        out.append((node.unit, depth))
+        stack.extend((child, depth + 1) for child in reversed(node.children))
+    return out
+
+
+def update_unit(
+    *, session: Session, unit_id: int, name: str, level: str, parent_code: str, active: bool
+) -> tuple[Unit, bool]:
+    """Rename a unit, set its level and whether it is active, and move it (with its subtree) under another parent
+    (none: a root); returns the unit and whether it moved."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unknown unit {unit_id}")
+    unit.name = check_name(name, "unit")
+    unit.level = level.strip()[:64]
+    unit.active = active
+    parent = get_unit(session=session, code=parent_code.strip()) if parent_code.strip() else None
+    moved = unit.parent_id != (parent.id if parent else None)
+    if moved:
+        depth = (parent.path.count("/") - 1 if parent else 0) + max(
+            p.count("/") - unit.path.count("/") + 1
+            for p in session.exec(select(Unit.path).where(col(Unit.path).like(unit.path + "%"))).all()
+        )
+        if depth > MAX_DEPTH:
+            raise Invalid(f"unit {unit.code!r} would be more than {MAX_DEPTH} levels deep")
+        move_unit(session=session, unit=unit, new_parent=parent)
+    session.flush()
+    return unit, moved
 
 
 def check_code(code: str, what: str) -> str:
@@ -427,7 +470,7 @@ ACTION_NAMES = {
     "kiosk.revoke": "Thu hồi màn hình",
     "target.set": "Đặt chỉ tiêu",
     "admin.unit.create": "Thêm đơn vị",
-    "admin.unit.update": "Sửa đơn vị",
+    "admin.unit.update": "Sửa thông tin đơn vị",
     "admin.unit.move": "Chuyển đơn vị",
     "admin.units.import": "Nhập danh sách đơn vị",
     "admin.counters.import": "Nhập danh sách quầy",
