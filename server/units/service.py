@@ -22,7 +22,7 @@ MAX_NAME = 255
 #: Deepest unit tree an import may build (a province's tree has 3-5 levels); also keeps `unit.path` ≤ 2048.
 MAX_DEPTH = 32
 MAX_PATH = 2048
-#: Rows per INSERT/UPDATE statement of a counters import (executemany), so huge files write quickly.
+#: Rows per statement staging a counters import in its temporary table (executemany).
 WRITE_CHUNK = 5000
 XLSX_MAGIC = b"PK\x03\x04"
 
@@ -246,8 +246,9 @@ def import_units(*, session: Session, data: bytes | str) -> ImportResult:
 def import_counters(*, session: Session, data: bytes | str) -> ImportResult:
     """Create or update counters from CSV or XLSX `code,unit_code,name`.
 
-    All or nothing: every line is checked before the first write, and the writes are one transaction. They are
-    bulk statements of WRITE_CHUNK rows (no ORM objects), so even 200,000 counters hold the write lock briefly.
+    All or nothing: every line is checked before the first write, and the writes are one transaction: the rows are
+    staged in a temporary table, then written by two set-based statements (no ORM objects), so even 200,000
+    counters hold the database's write lock briefly.
     """
     rows = read_table(data, COUNTER_COLUMNS)
     units: dict[str, int] = {
@@ -277,24 +278,52 @@ def import_counters(*, session: Session, data: bytes | str) -> ImportResult:
             raise CsvImportError(f"line {line}: unit_code {row['unit_code']!r} is not a known unit")
         known = counters.get(row["code"])
         if known is None:
-            inserts.append({"code": row["code"], "unit_id": unit_id, "name": row["name"], "active": True})
+            inserts.append({"code": row["code"], "new_unit_id": unit_id, "new_name": row["name"]})
         else:
             updated += 1
             if (known[1], known[2]) != (unit_id, row["name"]):
                 updates.append({"counter_id": known[0], "new_unit_id": unit_id, "new_name": row["name"]})
-    table = Counter.__table__  # type: ignore[attr-defined]
-    for start in range(0, len(inserts), WRITE_CHUNK):
-        session.execute(table.insert(), inserts[start : start + WRITE_CHUNK])
-    change = (
-        table.update()
-        .where(table.c.id == sa.bindparam("counter_id"))
-        .values(unit_id=sa.bindparam("new_unit_id"), name=sa.bindparam("new_name"))
-    )
-    for start in range(0, len(updates), WRITE_CHUNK):
-        session.execute(change, updates[start : start + WRITE_CHUNK])
-    if updates:
-        session.expire_all()  # counters loaded before now see their new unit and name
+    _write_counters(session, inserts, updates)
     return ImportResult(created=len(inserts), updated=updated)
+
+
+def _write_counters(session: Session, inserts: list[dict[str, object]], updates: list[dict[str, object]]) -> None:
+    """Stage the rows in a temporary table (SQLite keeps it in its temp database, outside the main database's
+    write lock), then write them with one set-based INSERT and one UPDATE … FROM."""
+    if not inserts and not updates:
+        return
+    counter = Counter.__table__  # type: ignore[attr-defined]
+    staged = sa.Table(
+        "hl_import_counter",
+        sa.MetaData(),
+        sa.Column("counter_id", sa.Integer),
+        sa.Column("code", sa.String(MAX_CODE)),
+        sa.Column("new_unit_id", sa.Integer),
+        sa.Column("new_name", sa.String(MAX_NAME)),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    staged.create(connection)
+    rows = [{"counter_id": None, **r} for r in inserts] + [{"code": None, **r} for r in updates]
+    for start in range(0, len(rows), WRITE_CHUNK):
+        connection.execute(staged.insert(), rows[start : start + WRITE_CHUNK])
+    if inserts:
+        connection.execute(
+            counter.insert().from_select(
+                ["code", "unit_id", "name", "active"],
+                sa.select(staged.c.code, staged.c.new_unit_id, staged.c.new_name, sa.true()).where(
+                    staged.c.counter_id.is_(None)
+                ),
+            )
+        )
+    if updates:
+        connection.execute(
+            counter.update()
+            .values(unit_id=staged.c.new_unit_id, name=staged.c.new_name)
+            .where(counter.c.id == staged.c.counter_id)
+        )
+        session.expire_all()  # counters loaded before now see their new unit and name
+    staged.drop(connection)
 
 
 def ancestors(*, session: Session, unit: Unit) -> list[Unit]:
