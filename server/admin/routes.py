@@ -135,6 +135,29 @@ async def _read_upload(file: UploadFile) -> bytes:
     return data
 
 
+#: Downloadable import templates: the header and example lines of each import.
+TEMPLATES: dict[str, tuple[tuple[str, ...], list[list[str]]]] = {
+    "units": (UNIT_COLUMNS, [["DLK", "Trung tâm Phục vụ hành chính công tỉnh", "", "tỉnh"],
+                             ["BMT", "Phường Buôn Ma Thuột", "DLK", "phường"]]),
+    "counters": (COUNTER_COLUMNS, [["BMT-Q01", "BMT", "Quầy 1 - Đất đai"], ["BMT-Q02", "BMT", "Quầy 2 - Tư pháp"]]),
+}  # fmt: skip
+
+
+# Before the pages' own routes: `/admin/units/template.csv` is a template, not unit "template.csv".
+@router.get("/{section}/template.{fmt}", response_class=Response)
+def import_template(section: str, fmt: str, admin: AdminUser) -> Response:
+    """An import template (CSV in UTF-8 with a BOM, or XLSX) with the header and two example lines."""
+    if section not in TEMPLATES or fmt not in ("csv", "xlsx"):
+        raise NotFound("no such import template")
+    columns, examples = TEMPLATES[section]
+    if fmt == "csv":
+        data, media = csv_bytes([list(columns), *examples]), "text/csv; charset=utf-8"
+    else:
+        data, media = xlsx_bytes(section, [list(columns), *examples]), XLSX_MEDIA_TYPE
+    name = f"hai-long_{section}_template.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, admin: AdminUser) -> HTMLResponse:
     """The administration start page."""
@@ -166,50 +189,6 @@ def units_page(
     return _page(request, "units", _units_context(session, notice, q))
 
 
-def _unit_edit_context(session: Session, unit_id: int) -> dict[str, Any]:
-    unit = session.get(Unit, unit_id)
-    if unit is None:
-        raise NotFound(f"unknown unit {unit_id}")
-    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
-    choices = [(u, depth) for u, depth in service.unit_choices(session=session) if not u.path.startswith(unit.path)]
-    return {"section": "units", "unit": unit, "parent": parent, "unit_choices": choices}
-
-
-@router.get("/units/{unit_id:int}", response_class=HTMLResponse)
-def unit_edit_page(request: Request, session: SessionDep, admin: AdminUser, unit_id: int) -> HTMLResponse:
-    """Edit a unit: name, level, active, and its parent (moving it with its whole subtree)."""
-    return _page(request, "unit_edit", _unit_edit_context(session, unit_id))
-
-
-@router.post("/units/{unit_id:int}", response_class=HTMLResponse)
-def unit_edit(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    unit_id: int,
-    name: Annotated[str, Form(max_length=1000)] = "",
-    level: Annotated[str, Form(max_length=200)] = "",
-    parent_code: Annotated[str, Form(max_length=200)] = "",
-    active: Annotated[str, Form(max_length=8)] = "",
-) -> Response:
-    """Save a unit; a new parent moves it with its subtree (the figures follow the current tree)."""
-    context = _unit_edit_context(session, unit_id)
-    old_parent = context["parent"].code if context["parent"] else "-"
-    try:
-        with session.begin_nested():
-            unit, moved = service.update_unit(
-                session=session, unit_id=unit_id, name=name, level=level, parent_code=parent_code, active=bool(active)
-            )
-    except AppError as exc:
-        form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
-        context = _unit_edit_context(session, unit_id)
-        return _page(request, "unit_edit", {**context, "error": exc.message, "form": form}, 422)
-    _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
-    if moved:
-        _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
-    return _done("/admin/units", "unit-saved")
-
-
 @router.post("/units", response_class=HTMLResponse)
 def units_create(
     request: Request,
@@ -239,26 +218,49 @@ async def units_import(
     return await _import_csv(request, session, admin, file, "units", import_units, _units_context)
 
 
-#: Downloadable import templates: the header and example lines of each import.
-TEMPLATES: dict[str, tuple[tuple[str, ...], list[list[str]]]] = {
-    "units": (UNIT_COLUMNS, [["DLK", "Trung tâm Phục vụ hành chính công tỉnh", "", "tỉnh"],
-                             ["BMT", "Phường Buôn Ma Thuột", "DLK", "phường"]]),
-    "counters": (COUNTER_COLUMNS, [["BMT-Q01", "BMT", "Quầy 1 - Đất đai"], ["BMT-Q02", "BMT", "Quầy 2 - Tư pháp"]]),
-}  # fmt: skip
+# After `/units/import`: a unit's own page is `/units/<id>`.
+def _unit_edit_context(session: Session, unit_id: int) -> dict[str, Any]:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unknown unit {unit_id}")
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    choices = [(u, depth) for u, depth in service.unit_choices(session=session) if not u.path.startswith(unit.path)]
+    return {"section": "units", "unit": unit, "parent": parent, "unit_choices": choices}
 
 
-@router.get("/{section}/template.{fmt}", response_class=Response)
-def import_template(section: str, fmt: str, admin: AdminUser) -> Response:
-    """An import template (CSV in UTF-8 with a BOM, or XLSX) with the header and two example lines."""
-    if section not in TEMPLATES or fmt not in ("csv", "xlsx"):
-        raise NotFound("no such import template")
-    columns, examples = TEMPLATES[section]
-    if fmt == "csv":
-        data, media = csv_bytes([list(columns), *examples]), "text/csv; charset=utf-8"
-    else:
-        data, media = xlsx_bytes(section, [list(columns), *examples]), XLSX_MEDIA_TYPE
-    name = f"hai-long_{section}_template.{fmt}"
-    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_edit_page(request: Request, session: SessionDep, admin: AdminUser, unit_id: int) -> HTMLResponse:
+    """Edit a unit: name, level, active, and its parent (moving it with its whole subtree)."""
+    return _page(request, "unit_edit", _unit_edit_context(session, unit_id))
+
+
+@router.post("/units/{unit_id}", response_class=HTMLResponse)
+def unit_edit(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    unit_id: int,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    level: Annotated[str, Form(max_length=200)] = "",
+    parent_code: Annotated[str, Form(max_length=200)] = "",
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Save a unit; a new parent moves it with its subtree (the figures follow the current tree)."""
+    context = _unit_edit_context(session, unit_id)
+    old_parent = context["parent"].code if context["parent"] else "-"
+    try:
+        with session.begin_nested():
+            unit, moved = service.update_unit(
+                session=session, unit_id=unit_id, name=name, level=level, parent_code=parent_code, active=bool(active)
+            )
+    except AppError as exc:
+        form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
+        context = _unit_edit_context(session, unit_id)
+        return _page(request, "unit_edit", {**context, "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
+    if moved:
+        _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
+    return _done("/admin/units", "unit-saved")
 
 
 async def _import_csv(
