@@ -66,6 +66,7 @@ B_VALUES: dict[str, Callable[[World], Any]] = {
     "user_id": lambda w: w.manager_b.id,
     "device_id": lambda w: w.kiosk_b.id,
     "key_id": lambda w: w.key_b.id,
+    "unit_id": lambda w: w.b.id,
     "token": lambda w: w.visit_b.token,  # a visit at B's counter (the console's slip page)
 }
 #: Parameters that carry no unit's identity: filled with a valid neutral value.
