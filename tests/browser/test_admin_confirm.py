@@ -80,3 +80,49 @@ def test_item_17_kiosk_key_and_login_changes_ask_first(
     page.goto(site + "/admin/users?lang=vi")
     page.close()
     assert console.errors == []
+
+
+def test_items_18_to_20_pages_work_and_are_accessible(
+    browser: Browser,
+    site: str,  # noqa: F811
+    watch_console: Callable[[Page], ConsoleWatcher],
+) -> None:
+    """Issue 21 items 18-20 in Chromium: search the unit tree, open a unit, move it by choosing its new parent from
+    the list; the import section with its templates; the audit log filtered; axe finds nothing on any page."""
+    page = browser.new_page()
+    console = watch_console(page)
+    log_in(page, site, "w-admin")
+    expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
+
+    page.goto(site + "/admin/units")
+    page.get_by_label("Tìm theo mã hoặc tên đơn vị").fill("a2")
+    page.get_by_role("button", name="Tìm").click()
+    expect(page.locator("ul.tree strong.match")).to_have_text("Xã A2")
+    expect(page.get_by_role("link", name="mẫu Excel (.xlsx)")).to_have_attribute("href", "/admin/units/template.xlsx")
+    assert_accessible(page)
+    page.get_by_role("link", name=re.compile("^Xã A2")).click()
+    expect(page.locator("h1")).to_contain_text("Sửa đơn vị")
+    assert_accessible(page)
+    page.get_by_label("Đơn vị cấp trên").select_option("W-B")
+    page.get_by_role("button", name="Lưu").click()
+    expect(page.locator(".notice")).to_have_text("Đã lưu đơn vị.")
+
+    def unit_item(name: str):  # type: ignore[no-untyped-def]
+        return page.locator(f'ul.tree li:has(> a > strong:text-is("{name}"))')
+
+    expect(unit_item("Khu vực B BSECRET-UNIT")).to_contain_text("Xã A2")  # now under B, with its subtree
+    expect(unit_item("Khu vực A")).not_to_contain_text("Xã A2")
+
+    page.goto(site + "/admin/counters")
+    expect(page.locator("#counters-table caption")).to_contain_text("quầy")
+    assert_accessible(page)
+
+    page.goto(site + "/admin/audit")
+    page.get_by_label("Hành động").select_option("admin.unit.move")
+    page.get_by_role("button", name="Lọc").click()
+    expect(page.locator("#audit-table tbody tr")).to_have_count(1)
+    expect(page.locator("#audit-table tbody")).to_contain_text("Chuyển đơn vị")
+    expect(page.locator("#audit-table tbody")).to_contain_text("W-A → W-B")
+    assert_accessible(page)
+    page.close()
+    assert console.errors == []
