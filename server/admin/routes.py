@@ -575,7 +575,7 @@ def _kiosks_context(session: Session, notice: str | None = None) -> dict[str, An
         "section": "kiosks",
         "devices": service.devices(session=session),
         "open_codes": service.open_pairing_codes(session=session),
-        "counters": service.counters(session=session),
+        "counters": service.counter_choices(session=session),
         "notice": notice,
         "new_code": None,
     }

@@ -131,15 +131,21 @@ def add_unit(*, session: Session, code: str, name: str, parent_code: str, level:
     return create_unit(session=session, code=code, name=name, parent=parent, level=level.strip()[:64])
 
 
-def counters(*, session: Session) -> list[tuple[Counter, Unit]]:
-    """Every counter with its unit."""
-    rows = session.execute(
-        sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id).order_by(col(Unit.code), col(Counter.code))
-    ).all()
-    return [(c, u) for c, u in rows]
-
-
 COUNTER_PAGE = 100
+#: Up to this many counters the pairing form offers them in a list; with more, the counter code is typed.
+COUNTER_CHOICES = 500
+
+
+def counter_choices(*, session: Session, limit: int = COUNTER_CHOICES) -> list[tuple[Counter, Unit]] | None:
+    """Every counter with its unit for a list to choose from, or None when there are more than `limit` (a page
+    listing 200,000 counters would weigh tens of megabytes)."""
+    rows = session.execute(
+        sa.select(Counter, Unit)
+        .join(Unit, col(Unit.id) == Counter.unit_id)
+        .order_by(col(Unit.code), col(Counter.code))
+        .limit(limit + 1)
+    ).all()
+    return None if len(rows) > limit else [(c, u) for c, u in rows]
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,20 @@ def test_finding_9_counters_page_is_paginated_and_searchable(
     assert found.select_one("a[rel=next]") is None
     assert client.get("/admin/counters?q=PG_0", headers=HTML).text.count("<tr>") == 1 + 1  # `_` is no wildcard
     assert client.get("/admin/counters?page=0", headers=HTML).status_code == 422
+
+
+def test_finding_9_the_pairing_form_lists_counters_only_while_few(
+    client: TestClient, session: Session, world: World, csrf: str
+) -> None:
+    """Issue 19 finding 9: the kiosks page listed every counter in its pairing form too."""
+    page = BeautifulSoup(client.get("/admin/kiosks", headers=HTML).text, "html.parser")
+    assert page.select_one("select#k-counter") is not None
+    rows = [["code", "unit_code", "name"], *([f"KS-{i:04d}", "W-A1", f"Quầy {i}"] for i in range(501))]
+    import_counters(session=session, data=_text(rows, ","))
+    session.flush()
+    page = BeautifulSoup(client.get("/admin/kiosks", headers=HTML).text, "html.parser")
+    assert page.select_one("select#k-counter") is None and page.select("option") == []
+    typed = page.select_one("input#k-counter")
+    assert typed is not None and typed["name"] == "counter_code"
+    issued = post(client, "/admin/kiosks/pairing-codes", csrf, {"counter_code": "KS-0500"})
+    assert issued.status_code == 201
