@@ -129,12 +129,13 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         sheet = workbook.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            values = [
-                "" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in cells
-            ]
-            while values and not values[-1].strip():
-                values.pop()  # Excel keeps formatted empty cells at the end of a row
-            yield number, values
+            yield (
+                number,
+                [
+                    "" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+                    for v in cells
+                ],
+            )
     finally:
         workbook.close()
 
@@ -159,6 +160,8 @@ def _check_rows(lines: Iterable[tuple[int, list[str]]], columns: Sequence[str]) 
     for line, values in iterator:
         if not any(v.strip() for v in values):
             continue
+        while len(values) > len(columns) and not values[-1].strip():
+            values = values[:-1]  # Excel keeps formatted empty cells (and their separators) at the end of a row
         if len(values) != len(columns):
             raise CsvImportError(f"line {line}: expected {len(columns)} columns, found {len(values)}")
         rows.append((line, {c: v.strip() for c, v in zip(columns, values, strict=True)}))

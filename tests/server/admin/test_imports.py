@@ -75,6 +75,18 @@ def test_item_18_units_import_reads_what_offices_produce(session: Session, world
     assert c1.path.startswith(world.root.path)
 
 
+def test_item_18_xlsx_with_an_empty_last_column_and_formatted_empty_cells(session: Session, world: World) -> None:
+    rows: list[list[object]] = [
+        ["code", "name", "parent_code", "level", None],
+        ["W-E", "Khu vực E", "W-ROOT", None, None],
+    ]
+    assert import_units(session=session, data=_xlsx(rows)).created == 1
+    semicolons = "code;name;parent_code;level;;\r\nW-F;Khu vực F;W-ROOT;;;\r\n".encode("utf-8-sig")
+    assert import_units(session=session, data=semicolons).created == 1
+    unit = _unit(session, "W-F")
+    assert unit is not None and unit.level == ""
+
+
 def test_item_18_xlsx_numbers_and_trailing_empty_cells(session: Session, world: World) -> None:
     data = _xlsx(
         [["code", "unit_code", "name", None], [101, "W-A1", "Quầy 1", None], [None, None, None], [102.0, "W-A1", 7]]
