@@ -260,6 +260,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.dashboard --ratings 1500000`: dashboard pages and exports for 1,000 communes.
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
   it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
+- `.venv/bin/python -m bench.imports --rows 200000`: a counters import of 200,000 rows on SQLite, how long it holds
+  the write lock, against the previous ORM implementation; figures in `docs/benchmarks/imports.md`.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
 - `TEST_DATABASE_URL=… .venv/bin/python -m bench.appraisal --runs 3`: the officers' appraisal of a year of the demo
   data (province and ward; XLSX and PDF) on SQLite and PostgreSQL, recorded in `docs/benchmarks/appraisal.md`.

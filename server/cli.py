@@ -256,8 +256,12 @@ def seed_demo_command(
 
 
 @units_app.command("import")
-def units_import(file: Annotated[Path, typer.Argument(help="CSV with columns code,name,parent_code,level")]) -> None:
-    """Create or update units from a CSV file (all or nothing)."""
+def units_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV (, or ;, UTF-8 or UTF-16) or XLSX with columns code,name,parent_code,level")
+    ],
+) -> None:
+    """Create or update units from a CSV or XLSX file (all or nothing)."""
     from server.units.service import import_units
 
     settings = load_settings()
@@ -270,8 +274,12 @@ def units_import(file: Annotated[Path, typer.Argument(help="CSV with columns cod
 
 
 @counters_app.command("import")
-def counters_import(file: Annotated[Path, typer.Argument(help="CSV with columns code,unit_code,name")]) -> None:
-    """Create or update counters from a CSV file (all or nothing)."""
+def counters_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV (, or ;, UTF-8 or UTF-16) or XLSX with columns code,unit_code,name")
+    ],
+) -> None:
+    """Create or update counters from a CSV or XLSX file (all or nothing)."""
     from server.units.service import import_counters
 
     settings = load_settings()

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     dashboard_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a worker reuses a unit's dashboard figures (0: always fresh)"
     )
+    report_decree30: bool = Field(
+        True,
+        description="The PDF report is an administrative document under Decree 30/2020/NĐ-CP (national motto, "
+        "issuing body, number and date line, title, signature block); false: figures only, to attach to a unit's own "
+        "report",
+    )
+    report_place: str = Field(
+        "", max_length=64, description="Place name of the PDF report's date line (blank: dots to fill in by hand)"
+    )
     reference_cache_seconds: float = Field(
         60.0,
         ge=0,

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 
 #: What `check_code` / `check_name` (server.admin.service) are told they check.
-_WHAT = {"unit": "đơn vị", "officer": "cán bộ", "Vietnamese": "tiếng Việt", "English": "tiếng Anh"}
+_WHAT = {
+    "unit": "đơn vị",
+    "officer": "cán bộ",
+    "Vietnamese": "tiếng Việt",
+    "English": "tiếng Anh",
+    "start date": "Từ ngày",
+    "end date": "Đến ngày",
+}
 _Q = r"(?P<q>'[^']*'|\"[^\"]*\")"  # a quoted value, as `!r` writes it
 _Q2 = _Q.replace("?P<q>", "?P<q2>")  # a second one in the same message
 
@@ -128,6 +135,38 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
             "parent_code {q} không phải đơn vị đã có, cũng không có trong tệp",
         ),
         (r"parent_code makes a cycle \((?P<chain>.*)\)", "parent_code tạo thành vòng lặp ({chain})"),
+        (
+            rf"unit {_Q} would be more than (?P<n>\d+) levels deep",
+            "đơn vị {q} sẽ nằm sâu quá {n} cấp trong cây đơn vị",
+        ),
+        (
+            rf"unit {_Q} is too deep in the tree \(its path is over (?P<n>\d+) characters\)",
+            "Đơn vị {q} nằm quá sâu trong cây đơn vị (đường dẫn dài quá {n} ký tự)",
+        ),
+        (
+            rf"counter {_Q} appears twice \(first on line (?P<n>\d+)\)",
+            "quầy {q} xuất hiện hai lần (lần đầu ở dòng {n})",
+        ),
+        (rf"unit_code {_Q} is not a known unit", "unit_code {q} không phải đơn vị đã có"),
+        (
+            r"the file is empty; expected a header line: (?P<h>.*)",
+            "Tệp trống; cần một dòng tiêu đề: {h}",
+        ),
+        (r"the file is not valid UTF-16 text \(byte (?P<n>\d+)\)", "Tệp không phải văn bản UTF-16 hợp lệ (byte {n})"),
+        (
+            r"the file is not UTF-8 or UTF-16 text \(byte (?P<n>\d+)\); save it as CSV UTF-8 or as \.xlsx",
+            "Tệp không phải văn bản UTF-8 hay UTF-16 (byte {n}); hãy lưu lại dưới dạng CSV UTF-8 hoặc .xlsx",
+        ),
+        (
+            r"the file is not a readable Excel workbook \(\.xlsx\)",
+            "Tệp không phải bảng tính Excel (.xlsx) đọc được",
+        ),
+        (r"no such import template", "Không có tệp mẫu này"),
+        (
+            rf"(?P<what>start date|end date) {_Q} is not a date \(YYYY-MM-DD\)",
+            "{what} {q} không phải là một ngày (YYYY-MM-DD)",
+        ),
+        (r"the end date is before the start date", "Đến ngày phải sau Từ ngày"),
     ]
 ]
 _LINE = re.compile(r"line (?P<n>\d+): (?P<rest>.*)", re.DOTALL)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 
@@ -91,6 +92,19 @@ def test_import_malformed_csv_names_the_line(db_factory: DatabaseFactory, tmp_pa
     counters.write_text("code,unit_code,name\nQ1,X1,Quầy 1\nQ2,,Quầy 2\n", encoding="utf-8")
     assert "line 3: unit_code is empty" in one_line_error(run("counters", "import", str(counters), url=url))
     assert "cannot read" in one_line_error(run("units", "import", str(tmp_path / "missing.csv"), url=url))
+    # Issue 21 item 18: what Excel saves (semicolons, UTF-16) and .xlsx, through the same parser as the admin form.
+    excel = tmp_path / "counters-excel.csv"
+    excel.write_bytes("code;unit_code;name\r\nQ1;X1;Quầy một\r\n".encode("utf-16"))
+    assert run("counters", "import", str(excel), url=url).stdout.strip() == "counters: 1 created, 0 updated"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["code", "unit_code", "name"])
+    sheet.append(["Q1", "X1", "Quầy 1 (sửa)"])
+    workbook.save(tmp_path / "counters.xlsx")
+    assert run("counters", "import", str(tmp_path / "counters.xlsx"), url=url).stdout.strip() == (
+        "counters: 0 created, 1 updated"
+    )
 
 
 def test_user_and_apikey_creation(db_factory: DatabaseFactory, tmp_path: Path) -> None:

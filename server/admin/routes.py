@@ -18,8 +18,16 @@ from server.errors import AppError, NotFound
 from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
 from server.messages import vietnamese
-from server.models import API_KEY_KINDS, ROLES, User
-from server.units.service import ImportResult, get_unit, import_counters, import_units
+from server.models import API_KEY_KINDS, ROLES, Unit, User
+from server.spreadsheet import XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
+from server.units.service import (
+    COUNTER_COLUMNS,
+    UNIT_COLUMNS,
+    ImportResult,
+    get_unit,
+    import_counters,
+    import_units,
+)
 
 router = APIRouter(
     prefix="/admin", include_in_schema=False, dependencies=[Depends(require_admin), Depends(verify_csrf)]
@@ -29,6 +37,7 @@ MAX_UPLOAD = 5 * 1024 * 1024
 #: Messages after a successful change (Vietnamese source text); the redirect names one by its key only.
 NOTICES = {
     "unit-created": "Đã thêm đơn vị.",
+    "unit-saved": "Đã lưu đơn vị.",
     "units-imported": "Đã nhập danh sách đơn vị.",
     "counters-imported": "Đã nhập danh sách quầy.",
     "field-saved": "Đã lưu lĩnh vực.",
@@ -66,6 +75,53 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return response
 
 
+ConfirmForm = Annotated[str, Form(max_length=8)]
+#: The changes that ask first (Vietnamese source texts): section, title, question ({name}), consequence, button.
+CONFIRMATIONS = {
+    "user": (
+        "users",
+        "Vô hiệu hoá tài khoản",
+        "Vô hiệu hoá tài khoản {name}?",
+        "Người dùng bị đăng xuất ngay khỏi mọi phiên và không đăng nhập được nữa cho đến khi tài khoản được kích "
+        "hoạt lại.",
+        "Vô hiệu hoá",
+    ),
+    "kiosk": (
+        "kiosks",
+        "Thu hồi màn hình đánh giá",
+        "Thu hồi màn hình của quầy {name}?",
+        "Màn hình ngừng nhận đánh giá ngay và báo “ngừng phục vụ”; các đánh giá đã gửi vẫn được giữ. Muốn dùng "
+        "lại phải cấp mã ghép nối mới.",
+        "Thu hồi",
+    ),
+    "key": (
+        "apikeys",
+        "Thu hồi khoá API",
+        "Thu hồi khoá API {name}?",
+        "Hệ thống đang dùng khoá này bị từ chối ngay (401); không thể khôi phục khoá, chỉ có thể tạo khoá mới.",
+        "Thu hồi",
+    ),
+}
+
+
+def _confirm(request: Request, kind: str, name: str, hidden: dict[str, str] | None = None) -> HTMLResponse:
+    """The page that asks before a change that cannot simply be undone (works without scripts): its form posts
+    the same request again with `confirm=yes`; "Huỷ" goes back to the list."""
+    section, title, question, consequence, button = CONFIRMATIONS[kind]
+    context = {
+        "section": section,
+        "title": title,
+        "question": question,
+        "name": name,
+        "consequence": consequence,
+        "button": button,
+        "action": request.url.path,
+        "back": f"/admin/{section}",
+        "hidden": hidden or {},
+    }
+    return _page(request, "confirm", context)
+
+
 def _done(path: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={notice}", status_code=303)
 
@@ -79,6 +135,29 @@ async def _read_upload(file: UploadFile) -> bytes:
     return data
 
 
+#: Downloadable import templates: the header and example lines of each import.
+TEMPLATES: dict[str, tuple[tuple[str, ...], list[list[str]]]] = {
+    "units": (UNIT_COLUMNS, [["DLK", "Trung tâm Phục vụ hành chính công tỉnh", "", "tỉnh"],
+                             ["BMT", "Phường Buôn Ma Thuột", "DLK", "phường"]]),
+    "counters": (COUNTER_COLUMNS, [["BMT-Q01", "BMT", "Quầy 1 - Đất đai"], ["BMT-Q02", "BMT", "Quầy 2 - Tư pháp"]]),
+}  # fmt: skip
+
+
+# Before the pages' own routes: `/admin/units/template.csv` is a template, not unit "template.csv".
+@router.get("/{section}/template.{fmt}", response_class=Response)
+def import_template(section: str, fmt: str, admin: AdminUser) -> Response:
+    """An import template (CSV in UTF-8 with a BOM, or XLSX) with the header and two example lines."""
+    if section not in TEMPLATES or fmt not in ("csv", "xlsx"):
+        raise NotFound("no such import template")
+    columns, examples = TEMPLATES[section]
+    if fmt == "csv":
+        data, media = csv_bytes([list(columns), *examples]), "text/csv; charset=utf-8"
+    else:
+        data, media = xlsx_bytes(section, [list(columns), *examples]), XLSX_MEDIA_TYPE
+    name = f"hai-long_{section}_template.{fmt}"
+    return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, admin: AdminUser) -> HTMLResponse:
     """The administration start page."""
@@ -88,14 +167,26 @@ def admin_home(request: Request, admin: AdminUser) -> HTMLResponse:
 # --- units ---------------------------------------------------------------------------------------------------------
 
 
-def _units_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "units", "tree": service.unit_tree(session=session), "notice": notice}
+def _units_context(session: Session, notice: str | None = None, q: str = "") -> dict[str, Any]:
+    return {
+        "section": "units",
+        "tree": service.unit_tree(session=session, q=q),
+        "q": q.strip(),
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/units", response_class=HTMLResponse)
-def units_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """The unit tree, a form to add a unit and a CSV import."""
-    return _page(request, "units", _units_context(session, notice))
+def units_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """The unit tree (searchable by code or name; each unit opens its edit form), a form to add a unit, an import."""
+    return _page(request, "units", _units_context(session, notice, q))
 
 
 @router.post("/units", response_class=HTMLResponse)
@@ -123,8 +214,53 @@ def units_create(
 async def units_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    """Create or update units from a CSV file `code,name,parent_code,level` (all or nothing)."""
+    """Create or update units from a CSV or XLSX file `code,name,parent_code,level` (all or nothing)."""
     return await _import_csv(request, session, admin, file, "units", import_units, _units_context)
+
+
+# After `/units/import`: a unit's own page is `/units/<id>`.
+def _unit_edit_context(session: Session, unit_id: int) -> dict[str, Any]:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unknown unit {unit_id}")
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    choices = [(u, depth) for u, depth in service.unit_choices(session=session) if not u.path.startswith(unit.path)]
+    return {"section": "units", "unit": unit, "parent": parent, "unit_choices": choices}
+
+
+@router.get("/units/{unit_id}", response_class=HTMLResponse)
+def unit_edit_page(request: Request, session: SessionDep, admin: AdminUser, unit_id: int) -> HTMLResponse:
+    """Edit a unit: name, level, active, and its parent (moving it with its whole subtree)."""
+    return _page(request, "unit_edit", _unit_edit_context(session, unit_id))
+
+
+@router.post("/units/{unit_id}", response_class=HTMLResponse)
+def unit_edit(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    unit_id: int,
+    name: Annotated[str, Form(max_length=1000)] = "",
+    level: Annotated[str, Form(max_length=200)] = "",
+    parent_code: Annotated[str, Form(max_length=200)] = "",
+    active: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Save a unit; a new parent moves it with its subtree (the figures follow the current tree)."""
+    context = _unit_edit_context(session, unit_id)
+    old_parent = context["parent"].code if context["parent"] else "-"
+    try:
+        with session.begin_nested():
+            unit, moved = service.update_unit(
+                session=session, unit_id=unit_id, name=name, level=level, parent_code=parent_code, active=bool(active)
+            )
+    except AppError as exc:
+        form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
+        context = _unit_edit_context(session, unit_id)
+        return _page(request, "unit_edit", {**context, "error": exc.message, "form": form}, 422)
+    _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
+    if moved:
+        _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
+    return _done("/admin/units", "unit-saved")
 
 
 async def _import_csv(
@@ -136,7 +272,7 @@ async def _import_csv(
     importer: Callable[..., ImportResult],
     context: Callable[[Session], dict[str, Any]],
 ) -> Response:
-    """Run a CSV import in a savepoint: the page with the line-numbered error (422), or back with a notice."""
+    """Run an import (CSV or XLSX) in a savepoint: the page with the line-numbered error (422), or back."""
     data = await _read_upload(file)
     try:
         with session.begin_nested():
@@ -151,21 +287,29 @@ async def _import_csv(
 # --- counters ------------------------------------------------------------------------------------------------------
 
 
-def _counters_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "counters", "counters": service.counters(session=session), "notice": notice}
+def _counters_context(session: Session, notice: str | None = None, page: int = 1, q: str = "") -> dict[str, Any]:
+    listing = service.counter_page(session=session, page=page, q=q)
+    return {"section": "counters", "listing": listing, "notice": notice}
 
 
 @router.get("/counters", response_class=HTMLResponse)
-def counters_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """Every counter, and a CSV import."""
-    return _page(request, "counters", _counters_context(session, notice))
+def counters_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """The counters, 100 a page (searchable by code, name or unit code), and an import."""
+    return _page(request, "counters", _counters_context(session, notice, page, q))
 
 
 @router.post("/counters/import", response_class=HTMLResponse)
 async def counters_import(
     request: Request, session: SessionDep, admin: AdminUser, file: Annotated[UploadFile, File()]
 ) -> Response:
-    """Create or update counters from a CSV file `code,unit_code,name` (all or nothing)."""
+    """Create or update counters from a CSV or XLSX file `code,unit_code,name` (all or nothing)."""
     return await _import_csv(request, session, admin, file, "counters", import_counters, _counters_context)
 
 
@@ -272,7 +416,12 @@ def targets_delete(
 
 
 def _officers_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "officers", "officers": service.officers(session=session), "notice": notice}
+    return {
+        "section": "officers",
+        "officers": service.officers(session=session),
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/officers", response_class=HTMLResponse)
@@ -320,7 +469,13 @@ def officers_active(
 
 
 def _users_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "users", "users": service.users(session=session), "roles": ROLES, "notice": notice}
+    return {
+        "section": "users",
+        "users": service.users(session=session),
+        "roles": ROLES,
+        "unit_choices": service.unit_choices(session=session),
+        "notice": notice,
+    }
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -375,8 +530,9 @@ def users_active(
     admin: AdminUser,
     user_id: int,
     active: Annotated[str, Form(max_length=8)] = "",
+    confirm: ConfirmForm = "",
 ) -> Response:
-    """Deactivate (ending the user's sessions) or reactivate a login."""
+    """Deactivate (ending the user's sessions, after a confirmation page) or reactivate a login."""
     user = service.get_user(session=session, user_id=user_id)
     if user.id == admin.id and not active:
         return _page(
@@ -385,6 +541,8 @@ def users_active(
             {**_users_context(session), "error": "Không thể tự vô hiệu hoá tài khoản đang dùng."},
             422,
         )
+    if not active and user.active and confirm != "yes":
+        return _confirm(request, "user", user.username)
     service.set_active(session=session, user=user, active=bool(active))
     _audit(session, request, admin, "admin.user.active", user.username, f"active={user.active}")
     return _done("/admin/users", "user-saved")
@@ -417,7 +575,7 @@ def _kiosks_context(session: Session, notice: str | None = None) -> dict[str, An
         "section": "kiosks",
         "devices": service.devices(session=session),
         "open_codes": service.open_pairing_codes(session=session),
-        "counters": service.counters(session=session),
+        "counters": service.counter_choices(session=session),
         "notice": notice,
         "new_code": None,
     }
@@ -451,8 +609,14 @@ def kiosks_pairing_code(
 
 
 @router.post("/kiosks/{device_id}/revoke", response_class=HTMLResponse)
-def kiosks_revoke(request: Request, session: SessionDep, admin: AdminUser, device_id: int) -> Response:
-    """Revoke a kiosk: its token stops working at once; its ratings stay."""
+def kiosks_revoke(
+    request: Request, session: SessionDep, admin: AdminUser, device_id: int, confirm: ConfirmForm = ""
+) -> Response:
+    """Revoke a kiosk (after a confirmation page): its token stops working at once; its ratings stay."""
+    if confirm != "yes":
+        view = service.get_device(session=session, device_id=device_id)
+        if view.device.revoked_at is None:
+            return _confirm(request, "kiosk", f"{view.counter.code} · {view.counter.name} ({view.unit.name})")
     device = service.revoke_device(session=session, device_id=device_id)
     _audit(session, request, admin, "admin.kiosk.revoke", str(device.id))
     return _done("/admin/kiosks", "device-revoked")
@@ -466,6 +630,7 @@ def _keys_context(session: Session, notice: str | None = None) -> dict[str, Any]
         "section": "apikeys",
         "keys": service.api_keys(session=session),
         "kinds": API_KEY_KINDS,
+        "unit_choices": service.unit_choices(session=session),
         "notice": notice,
         "new_key": None,
     }
@@ -499,8 +664,15 @@ def keys_create(
 
 
 @router.post("/apikeys/{key_id}/revoke", response_class=HTMLResponse)
-def keys_revoke(request: Request, session: SessionDep, admin: AdminUser, key_id: int) -> Response:
-    """Revoke an API key."""
+def keys_revoke(
+    request: Request, session: SessionDep, admin: AdminUser, key_id: int, confirm: ConfirmForm = ""
+) -> Response:
+    """Revoke an API key (after a confirmation page)."""
+    if confirm != "yes":
+        key, unit = service.get_api_key(session=session, key_id=key_id)
+        if key.revoked_at is None:
+            label = f" · {key.label}" if key.label else ""
+            return _confirm(request, "key", f"{key.prefix}… ({key.kind}, {unit.name}{label})")
     key = service.revoke_api_key(session=session, key_id=key_id)
     _audit(session, request, admin, "admin.apikey.revoke", f"{key.kind}:{key.prefix}")
     return _done("/admin/apikeys", "key-revoked")
@@ -513,9 +685,27 @@ def keys_revoke(request: Request, session: SessionDep, admin: AdminUser, key_id:
 def audit_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     admin: AdminUser,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    actor: Annotated[str, Query(max_length=128)] = "",
+    action: Annotated[str, Query(max_length=64)] = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> HTMLResponse:
-    """Who did what, newest first (admin changes, logins, exports)."""
-    rows, has_next = service.audit_page(session=session, page=page)
-    return _page(request, "audit", {"section": "audit", "rows": rows, "page": page, "has_next": has_next})
+    """Who did what, newest first (admin changes, logins, exports), in words and local time; filters by user,
+    action and days; 50 a page."""
+    context: dict[str, Any] = {"section": "audit", "action_names": service.ACTION_NAMES}
+    try:
+        chosen = service.AuditFilter(
+            actor=actor.strip(),
+            action=action.strip(),
+            date_from=service.parse_day(date_from, "start date"),
+            date_to=service.parse_day(date_to, "end date"),
+        )
+        listing = service.audit_page(session=session, page=page, tz=settings.tz, filter=chosen)
+    except AppError as exc:
+        listing = service.audit_page(session=session, page=1, tz=settings.tz)
+        form = {"actor": actor, "action": action, "date_from": date_from, "date_to": date_to}
+        return _page(request, "audit", {**context, "listing": listing, "error": exc.message, "form": form}, 422)
+    return _page(request, "audit", {**context, "listing": listing})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -26,7 +28,7 @@ from server.models import (
     Unit,
     User,
 )
-from server.units.service import create_unit, get_unit
+from server.units.service import MAX_DEPTH, create_unit, get_unit, move_unit
 
 #: Pairing codes: unambiguous characters (no 0/O, 1/I/L), 10 of them ≈ 50 bits, single-use, short-lived.
 AUDIT_PAGE = 50
@@ -44,20 +46,63 @@ class TreeNode:
     counters: int
 
 
-def unit_tree(*, session: Session) -> list[TreeNode]:
-    """Every unit as a forest (roots first, children by code)."""
+def unit_tree(*, session: Session, q: str = "") -> list[TreeNode]:
+    """Every unit as a forest (roots first, children by code); with `q`, only the units whose code or name
+    contains it (any case) and their ancestors. Built iteratively, so any depth renders."""
     units = session.exec(select(Unit).order_by(col(Unit.code))).all()
     counts = dict(
         session.execute(sa.select(col(Counter.unit_id), sa.func.count()).group_by(col(Counter.unit_id))).all()
     )
+    needle = q.strip().casefold()
+    if needle:
+        matching = [u for u in units if needle in u.code.casefold() or needle in u.name.casefold()]
+        keep = {int(i) for u in matching for i in u.path.strip("/").split("/") if i}
+        units = [u for u in units if u.id in keep]
     by_parent: dict[int | None, list[Unit]] = {}
     for u in units:
         by_parent.setdefault(u.parent_id, []).append(u)
+    nodes = {u.id: TreeNode(u, [], int(counts.get(u.id, 0))) for u in units}
+    for u in units:
+        nodes[u.id].children.extend(nodes[c.id] for c in by_parent.get(u.id, []))
+    present = set(nodes)
+    return [nodes[u.id] for u in units if u.parent_id is None or u.parent_id not in present]
 
-    def build(u: Unit) -> TreeNode:
-        return TreeNode(u, [build(c) for c in by_parent.get(u.id, [])], int(counts.get(u.id, 0)))
 
-    return [build(u) for u in by_parent.get(None, [])]
+def unit_choices(*, session: Session) -> list[tuple[Unit, int]]:
+    """Every unit with its depth, in tree order (parents before their children, siblings by code), for the lists
+    admin forms choose unit codes from."""
+    out: list[tuple[Unit, int]] = []
+    stack = [(node, 0) for node in reversed(unit_tree(session=session))]
+    while stack:
+        node, depth = stack.pop()
+        out.append((node.unit, depth))
+        stack.extend((child, depth + 1) for child in reversed(node.children))
+    return out
+
+
+def update_unit(
+    *, session: Session, unit_id: int, name: str, level: str, parent_code: str, active: bool
+) -> tuple[Unit, bool]:
+    """Rename a unit, set its level and whether it is active, and move it (with its subtree) under another parent
+    (none: a root); returns the unit and whether it moved."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unknown unit {unit_id}")
+    unit.name = check_name(name, "unit")
+    unit.level = level.strip()[:64]
+    unit.active = active
+    parent = get_unit(session=session, code=parent_code.strip()) if parent_code.strip() else None
+    moved = unit.parent_id != (parent.id if parent else None)
+    if moved:
+        depth = (parent.path.count("/") - 1 if parent else 0) + max(
+            p.count("/") - unit.path.count("/") + 1
+            for p in session.exec(select(Unit.path).where(col(Unit.path).like(unit.path + "%"))).all()
+        )
+        if depth > MAX_DEPTH:
+            raise Invalid(f"unit {unit.code!r} would be more than {MAX_DEPTH} levels deep")
+        move_unit(session=session, unit=unit, new_parent=parent)
+    session.flush()
+    return unit, moved
 
 
 def check_code(code: str, what: str) -> str:
@@ -86,12 +131,54 @@ def add_unit(*, session: Session, code: str, name: str, parent_code: str, level:
     return create_unit(session=session, code=code, name=name, parent=parent, level=level.strip()[:64])
 
 
-def counters(*, session: Session) -> list[tuple[Counter, Unit]]:
-    """Every counter with its unit."""
+COUNTER_PAGE = 100
+#: Up to this many counters the pairing form offers them in a list; with more, the counter code is typed.
+COUNTER_CHOICES = 500
+
+
+def counter_choices(*, session: Session, limit: int = COUNTER_CHOICES) -> list[tuple[Counter, Unit]] | None:
+    """Every counter with its unit for a list to choose from, or None when there are more than `limit` (a page
+    listing 200,000 counters would weigh tens of megabytes)."""
     rows = session.execute(
-        sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id).order_by(col(Unit.code), col(Counter.code))
+        sa.select(Counter, Unit)
+        .join(Unit, col(Unit.id) == Counter.unit_id)
+        .order_by(col(Unit.code), col(Counter.code))
+        .limit(limit + 1)
     ).all()
-    return [(c, u) for c, u in rows]
+    return None if len(rows) > limit else [(c, u) for c, u in rows]
+
+
+@dataclass(frozen=True)
+class CounterPage:
+    """One page of the counters list (of those matching `q`)."""
+
+    rows: list[tuple[Counter, Unit]]
+    page: int
+    pages: int
+    total: int
+    q: str
+
+
+def counter_page(*, session: Session, page: int = 1, q: str = "", size: int = COUNTER_PAGE) -> CounterPage:
+    """Counters by unit and code, `size` a page; `q` keeps those whose code, name or unit code contains it."""
+    q = q.strip()
+    query = sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            sa.or_(
+                col(Counter.code).ilike(pattern, escape="\\"),
+                col(Counter.name).ilike(pattern, escape="\\"),
+                col(Unit.code).ilike(pattern, escape="\\"),
+            )
+        )
+    total = int(session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+    pages = max(1, -(-total // size))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        query.order_by(col(Unit.code), col(Counter.code)).offset((page - 1) * size).limit(size)
+    ).all()
+    return CounterPage([(c, u) for c, u in rows], page, pages, total, q)
 
 
 def get_counter(*, session: Session, code: str) -> Counter:
@@ -315,6 +402,19 @@ def open_pairing_codes(*, session: Session, now: datetime | None = None) -> list
     return [(p, c) for p, c in rows]
 
 
+def get_device(*, session: Session, device_id: int) -> DeviceView:
+    """A kiosk device with its counter and unit, or 404."""
+    row = session.execute(
+        sa.select(KioskDevice, Counter, Unit)
+        .join(Counter, col(Counter.id) == KioskDevice.counter_id)
+        .join(Unit, col(Unit.id) == Counter.unit_id)
+        .where(col(KioskDevice.id) == device_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"unknown kiosk device {device_id}")
+    return DeviceView(row[0], row[1], row[2])
+
+
 def revoke_device(*, session: Session, device_id: int) -> KioskDevice:
     """Stop accepting a kiosk's token (its ratings stay)."""
     device = session.get(KioskDevice, device_id)
@@ -336,6 +436,16 @@ def api_keys(*, session: Session) -> list[tuple[ApiKey, Unit]]:
     return [(k, u) for k, u in rows]
 
 
+def get_api_key(*, session: Session, key_id: int) -> tuple[ApiKey, Unit]:
+    """An API key with its unit, or 404."""
+    row = session.execute(
+        sa.select(ApiKey, Unit).join(Unit, col(Unit.id) == ApiKey.unit_id).where(col(ApiKey.id) == key_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"unknown API key {key_id}")
+    return row[0], row[1]
+
+
 def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
     """Stop accepting an API key."""
     key = session.get(ApiKey, key_id)
@@ -350,13 +460,105 @@ def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
 # --- audit log -----------------------------------------------------------------------------------------------------
 
 
-def audit_page(*, session: Session, page: int, size: int = AUDIT_PAGE) -> tuple[list[AuditLog], bool]:
-    """One page of the audit log, newest first, and whether there is a next page."""
+#: What each audited action means (Vietnamese source text; the English catalog translates it). An action not
+#: listed (added elsewhere later) is shown by its code.
+ACTION_NAMES = {
+    "login": "Đăng nhập",
+    "login.failed": "Đăng nhập sai",
+    "login.throttled": "Đăng nhập bị chặn tạm thời",
+    "logout": "Đăng xuất",
+    "visit.create": "Đăng ký lượt tiếp nhận",
+    "export.csv": "Xuất báo cáo CSV",
+    "export.xlsx": "Xuất báo cáo Excel",
+    "export.pdf": "Xuất báo cáo PDF",
+    "apikey.create": "Tạo khoá API",
+    "kiosk.pairing_code": "Cấp mã ghép nối",
+    "kiosk.revoke": "Thu hồi màn hình",
+    "target.set": "Đặt chỉ tiêu",
+    "admin.unit.create": "Thêm đơn vị",
+    "admin.unit.update": "Sửa thông tin đơn vị",
+    "admin.unit.move": "Chuyển đơn vị",
+    "admin.units.import": "Nhập danh sách đơn vị",
+    "admin.counters.import": "Nhập danh sách quầy",
+    "admin.field.update": "Sửa lĩnh vực",
+    "admin.target.set": "Đặt chỉ tiêu",
+    "admin.target.delete": "Xoá mốc chỉ tiêu",
+    "admin.officer.create": "Thêm cán bộ",
+    "admin.officer.active": "Đổi trạng thái cán bộ",
+    "admin.user.create": "Tạo tài khoản",
+    "admin.user.active": "Đổi trạng thái tài khoản",
+    "admin.user.password": "Đặt lại mật khẩu",
+    "admin.kiosk.pairing_code": "Cấp mã ghép nối",
+    "admin.kiosk.revoke": "Thu hồi màn hình",
+    "admin.apikey.create": "Tạo khoá API",
+    "admin.apikey.revoke": "Thu hồi khoá API",
+}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """The audit log's filters: who, which action, which local days (inclusive)."""
+
+    actor: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def query(self, page: int) -> str:
+        """The query string of this filter at `page`."""
+        params = {
+            "actor": self.actor,
+            "action": self.action,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+        }
+        return urlencode({**{k: v for k, v in params.items() if v}, "page": page})
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the (filtered) audit log and the choices of its filters."""
+
+    rows: list[AuditLog]
+    page: int
+    has_next: bool
+    filter: AuditFilter
+    actors: list[str]
+    actions: list[str]
+
+
+def parse_day(text: str, what: str) -> date | None:
+    """A filter's `YYYY-MM-DD` (empty: no bound)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def audit_page(
+    *, session: Session, page: int, tz: ZoneInfo, filter: AuditFilter | None = None, size: int = AUDIT_PAGE
+) -> AuditPage:
+    """One page of the audit log, newest first, filtered by actor, action and local days."""
     page = max(1, page)
+    f = filter or AuditFilter()
+    if f.date_from and f.date_to and f.date_to < f.date_from:
+        raise Invalid("the end date is before the start date")
+    query = select(AuditLog)
+    if f.actor:
+        query = query.where(AuditLog.actor == f.actor)
+    if f.action:
+        query = query.where(AuditLog.action == f.action)
+    if f.date_from:
+        query = query.where(col(AuditLog.at) >= datetime.combine(f.date_from, time(), tz))
+    if f.date_to:
+        query = query.where(col(AuditLog.at) < datetime.combine(f.date_to + timedelta(days=1), time(), tz))
     rows = session.exec(
-        select(AuditLog)
-        .order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc())
-        .offset((page - 1) * size)
-        .limit(size + 1)
+        query.order_by(col(AuditLog.at).desc(), col(AuditLog.id).desc()).offset((page - 1) * size).limit(size + 1)
     ).all()
-    return list(rows[:size]), len(rows) > size
+    actors = sorted(session.exec(select(AuditLog.actor).distinct()).all())
+    present = set(session.exec(select(AuditLog.action).distinct()).all())
+    actions = sorted(present | set(ACTION_NAMES), key=lambda a: (a not in present, a))
+    return AuditPage(list(rows[:size]), page, len(rows) > size, f, actors, actions)

@@ -4,13 +4,9 @@ one row per procedure field with its code. Rates are fractions 0..1, as in `/api
 
 from __future__ import annotations
 
-import csv
-import io
-
 from server.exports.service import MonthlyReport
 from server.indices.schemas import IndexRow
-
-BOM = "\ufeff"
+from server.spreadsheet import csv_bytes
 
 
 def number(value: float | None) -> str:
@@ -65,10 +61,8 @@ def row_values(report: MonthlyReport, row: IndexRow) -> list[str]:
 
 
 def to_csv(report: MonthlyReport) -> bytes:
-    """The report's field rows as CSV bytes (BOM first, so spreadsheet programs read the diacritics right)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=",", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(header(report))
-    for row in report.view.field_rows:
-        writer.writerow(row_values(report, row))
-    return (BOM + buffer.getvalue()).encode("utf-8")
+    """The report's field rows as CSV bytes (BOM first, so spreadsheet programs read the diacritics right).
+
+    Text that could start a formula (a field named `=HYPERLINK(…)`) is escaped with a leading `'`.
+    """
+    return csv_bytes([header(report), *(row_values(report, row) for row in report.view.field_rows)])

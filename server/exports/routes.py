@@ -51,7 +51,7 @@ def _export(
         detail=chosen.code,
         ip=request.client.host if request.client else None,
     )
-    name = service.filename(unit=unit_row, period=chosen, fmt=fmt)
+    name = service.filename(unit=unit_row, period=chosen, fmt=fmt, lang=report.lang)
     return Response(
         data,
         media_type=service.MEDIA_TYPES[fmt],

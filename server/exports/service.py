@@ -52,6 +52,8 @@ class Definitions:
     min_sample: int
     timezone: str
     milestones: list[tuple[str, str, str, int, float]]  # (group code, name vi, name en, from year, threshold)
+    decree30: bool = True  # the PDF as an administrative report (HAILONG_REPORT_DECREE30)
+    place: str = ""  # the place name of its date line (HAILONG_REPORT_PLACE)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ def definitions(*, session: Session, settings: Settings) -> Definitions:
         min_sample=settings.min_sample,
         timezone=settings.timezone,
         milestones=milestones,
+        decree30=settings.report_decree30,
+        place=settings.report_place,
     )
 
 
@@ -146,7 +150,9 @@ def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None)
     return data
 
 
-def filename(*, unit: Unit, period: Period, fmt: str) -> str:
-    """A safe download name: `hai-long_DLK_2026-10.xlsx`."""
+def filename(*, unit: Unit, period: Period, fmt: str, lang: str = "vi") -> str:
+    """A safe download name that says the language of a report for people: `hai-long_DLK_2026-10_vi.xlsx`,
+    `…_en.pdf`; the CSV (codes and both languages' names) has none: `hai-long_DLK_2026-10.csv`."""
     safe_unit = re.sub(r"[^A-Za-z0-9_.-]+", "-", unit.code).strip("-") or "unit"
-    return f"hai-long_{safe_unit}_{period.code}.{fmt}"
+    suffix = "" if fmt == "csv" else f"_{lang if lang in ('vi', 'en') else 'vi'}"
+    return f"hai-long_{safe_unit}_{period.code}{suffix}.{fmt}"

@@ -1,4 +1,9 @@
-"""XLSX for people: a formatted report sheet, raw counts per field and per child unit, and the definitions used."""
+"""XLSX for people: a formatted report sheet, raw counts per field and per child unit, and the definitions used.
+
+Every text cell is a string cell (`server.spreadsheet`: a unit named `=HYPERLINK(…)` stays text); columns are as
+wide as their words (status words whole, headers wrapped at word boundaries); every sheet prints on A4, fitted to
+the page width, with its header rows repeated on each page.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from server.exports.service import MonthlyReport, Translator
 from server.indices.schemas import IndexRow
 from server.presentation.formatting import format_datetime, format_period
+from server.spreadsheet import append_row, write_cell
 
 PERCENT = "0.0%"
 TITLE = Font(bold=True, size=16)
@@ -53,12 +59,16 @@ class ReportWriter:
         self.ws = ws
         self.t = t
         self.row = 1
+        self.overflow: set[int] = set()
 
-    def line(self, *values: object, font: Font | None = None) -> int:
+    def line(self, *values: object, font: Font | None = None, overflow: bool = False) -> int:
+        """Write a row; an `overflow` row (titles) may spill into empty neighbours and sets no column width."""
         for col, value in enumerate(values, start=1):
-            cell = self.ws.cell(row=self.row, column=col, value=value)
+            cell = write_cell(self.ws, self.row, col, value)
             if font is not None:
                 cell.font = font
+        if overflow:
+            self.overflow.add(self.row)
         self.row += 1
         return self.row - 1
 
@@ -67,7 +77,7 @@ class ReportWriter:
 
     def rate_table(self, title: str, first_header: str, rows: Iterable[IndexRow], *, ranked: bool = False) -> None:
         t = self.t
-        self.line(title, font=Font(bold=True, size=13))
+        self.line(title, font=Font(bold=True, size=13), overflow=True)
         headers = [
             *([t("Hạng")] if ranked else []),
             first_header,
@@ -115,18 +125,64 @@ class ReportWriter:
         self.blank()
 
 
+#: Column widths in characters: a header may wrap at its spaces, a value may not (up to MAX_WIDTH, then it wraps).
+MIN_WIDTH, MAX_WIDTH, NUMBER_WIDTH = 8, 60, 9
+
+
+def _text_width(cell: object) -> int:
+    value = getattr(cell, "value", None)
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        alignment = getattr(cell, "alignment", None)
+        if alignment is not None and alignment.wrap_text:  # headers: the longest word, or the whole up to 18
+            return len(value) if len(value) <= 18 else max(len(word) for word in value.split())
+        return len(value)
+    return NUMBER_WIDTH
+
+
+def fit_columns(ws: Worksheet, *, skip_rows: set[int] | None = None) -> None:
+    """Give each column the width of its longest value (bold text a little wider); wrap what exceeds MAX_WIDTH."""
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            if skip_rows and cell.row in skip_rows:
+                continue
+            width = _text_width(cell)
+            if cell.font is not None and cell.font.b:
+                width = int(width * 1.1) + 1
+            column = int(cell.column)
+            widths[column] = max(widths.get(column, 0), width)
+            if width > MAX_WIDTH:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for column, width in widths.items():
+        ws.column_dimensions[get_column_letter(column)].width = min(max(width + 2, MIN_WIDTH), MAX_WIDTH)
+
+
+def print_setup(ws: Worksheet, *, landscape: bool, title_rows: str) -> None:
+    """A4, fitted to the page width (as many pages down as needed), `title_rows` repeated on every page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if landscape else ws.ORIENTATION_PORTRAIT
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = title_rows
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+
+
 def _report_sheet(ws: Worksheet, report: MonthlyReport, t: Translator) -> None:
     view, lang = report.view, t.lang
     w = ReportWriter(ws, t)
     ws.title = _sheet_title(t("Báo cáo"))
-    w.line(t("Báo cáo mức độ hài lòng của người dân, doanh nghiệp"), font=TITLE)
+    w.line(t("Báo cáo mức độ hài lòng của người dân, doanh nghiệp"), font=TITLE, overflow=True)
     w.line(t("Đơn vị"), f"{report.unit.name} ({report.unit.code})", font=None)
     w.line(t("Kỳ báo cáo"), format_period(report.period.code, lang))
     w.line(t("Thời điểm lập"), f"{format_datetime(view.generated_at, lang)} ({report.definitions.timezone})")
     w.line(t("Phạm vi"), t("gồm cả các đơn vị trực thuộc"))
     w.blank()
     overall = view.overall
-    w.line(t("Mức độ hài lòng chung"), font=Font(bold=True, size=13))
+    w.line(t("Mức độ hài lòng chung"), font=Font(bold=True, size=13), overflow=True)
     fill, font, symbol = STATUS_STYLE.get(overall.status, STATUS_STYLE[None])
     headline = [
         (t("Tỷ lệ hài lòng"), overall.rate, PERCENT),
@@ -156,7 +212,7 @@ def _report_sheet(ws: Worksheet, report: MonthlyReport, t: Translator) -> None:
         w.rate_table(t("Đơn vị trực thuộc chưa đủ số đánh giá (không xếp hạng)"), t("Đơn vị"), view.children_few)
     w.rate_table(t("Xu hướng 12 tháng"), t("Tháng"), view.trend)
 
-    w.line(t("Định nghĩa"), font=Font(bold=True, size=13))
+    w.line(t("Định nghĩa"), font=Font(bold=True, size=13), overflow=True)
     d = report.definitions
     satisfied = ", ".join(
         f"{lv.level} ({lv.name_en if lang == 'en' else lv.name_vi})" for lv in d.levels if lv.satisfied
@@ -177,14 +233,8 @@ def _report_sheet(ws: Worksheet, report: MonthlyReport, t: Translator) -> None:
             f"{t('Chỉ tiêu')}: {name_en if lang == 'en' else name_vi} ({code})", f"{t('từ năm')} {year}", threshold
         )
         ws.cell(row=r, column=3).number_format = PERCENT
-    widths = [34, 44, 14, 14, 14, 14, 14, 14, 22, 12, 12, 14, 14]
-    for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    fit_columns(ws, skip_rows=w.overflow)
+    print_setup(ws, landscape=True, title_rows="1:2")
 
 
 def _counts_sheet(ws: Worksheet, report: MonthlyReport, t: Translator, rows: list[IndexRow], first: str) -> None:
@@ -198,13 +248,14 @@ def _counts_sheet(ws: Worksheet, report: MonthlyReport, t: Translator, rows: lis
         *[f"{t('Mức')} {lv.level}" for lv in d.levels],
         *[(r.name_en if t.lang == "en" else r.name_vi) for r in d.reasons],
     ]
-    ws.append(headers)
+    append_row(ws, headers)
     for cell in ws[1]:
         cell.font = BOLD
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in rows:
-        ws.append(
+        append_row(
+            ws,
             [
                 row.key,
                 _label(row, t.lang),
@@ -213,11 +264,11 @@ def _counts_sheet(ws: Worksheet, report: MonthlyReport, t: Translator, rows: lis
                 row.misuse,
                 *[row.levels.get(str(lv.level), 0) for lv in d.levels],
                 *[row.reasons.get(r.code, 0) for r in d.reasons],
-            ]
+            ],
         )
-    ws.column_dimensions["A"].width = 18
-    ws.column_dimensions["B"].width = 44
+    fit_columns(ws)
     ws.freeze_panes = "C2"
+    print_setup(ws, landscape=len(headers) > 8, title_rows="1:1")
 
 
 def to_xlsx(report: MonthlyReport) -> bytes:

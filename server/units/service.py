@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 
 from server.errors import Invalid, NotFound
 from server.models import Counter, Unit
+from server.spreadsheet import UnreadableText, decode_text, sniff_delimiter
 
 UNIT_COLUMNS = ("code", "name", "parent_code", "level")
 COUNTER_COLUMNS = ("code", "unit_code", "name")
 MAX_CODE = 64
 MAX_NAME = 255
+#: Deepest unit tree an import may build (a province's tree has 3-5 levels); also keeps `unit.path` ≤ 2048.
+MAX_DEPTH = 32
+MAX_PATH = 2048
+#: Rows per statement staging a counters import in its temporary table (executemany).
+WRITE_CHUNK = 5000
+XLSX_MAGIC = b"PK\x03\x04"
 
 
 class CsvImportError(Invalid):
@@ -54,6 +62,8 @@ def create_unit(
     session.add(unit)
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    if len(unit.path) > MAX_PATH:
+        raise Invalid(f"unit {code!r} is too deep in the tree (its path is over {MAX_PATH} characters)")
     session.flush()
     return unit
 
@@ -82,34 +92,79 @@ class ImportResult:
     updated: int
 
 
-def _read_csv(data: bytes | str, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a UTF-8 CSV (BOM allowed) with exactly the expected header, each with its line number."""
+def read_table(data: bytes | str, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an import file with exactly the expected header, each with its line number.
+
+    What Vietnamese offices produce: an Excel workbook (`.xlsx`, first sheet), or CSV separated by `,`, `;`
+    (Excel with a Vietnamese locale) or tabs, in UTF-8 with or without a BOM or in UTF-16 (detected).
+    """
+    if isinstance(data, bytes) and data.startswith(XLSX_MAGIC):
+        return _check_rows(_xlsx_rows(data), columns)
     if isinstance(data, bytes):
         try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise CsvImportError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+            text = decode_text(data)
+        except UnreadableText as exc:
+            raise CsvImportError(str(exc)) from exc
     else:
         text = data.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = sniff_delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for values in reader:
+                yield reader.line_num, values
+        except csv.Error as exc:
+            raise CsvImportError(f"line {reader.line_num}: {exc}") from exc
+
+    return _check_rows(lines(), columns)
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The first sheet's rows as text (whole numbers without `.0`), with their row numbers."""
     try:
-        header = next(reader)
-    except StopIteration:
-        raise CsvImportError("the file is empty; expected a header line: " + ",".join(columns)) from None
-    header = [h.strip().lower() for h in header]
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) for a damaged file
+        raise CsvImportError("the file is not a readable Excel workbook (.xlsx)") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield (
+                number,
+                [
+                    "" if v is None else str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+                    for v in cells
+                ],
+            )
+    finally:
+        workbook.close()
+
+
+def _check_rows(lines: Iterable[tuple[int, list[str]]], columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    iterator = iter(lines)
+    header: list[str] | None = None
+    header_line = 1
+    for header_line, values in iterator:  # noqa: B007  (the header's line is named in the error)
+        if any(v.strip() for v in values):
+            header = [h.strip().lower() for h in values]
+            break
+    if header is None:
+        raise CsvImportError("the file is empty; expected a header line: " + ",".join(columns))
+    while header and not header[-1]:
+        header.pop()
     if header != list(columns):
-        raise CsvImportError(f"line 1: expected the header {','.join(columns)!r}, found {','.join(header)!r}")
+        raise CsvImportError(
+            f"line {header_line}: expected the header {','.join(columns)!r}, found {','.join(header)!r}"
+        )
     rows: list[tuple[int, dict[str, str]]] = []
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any(v.strip() for v in values):
-                continue
-            if len(values) != len(columns):
-                raise CsvImportError(f"line {line}: expected {len(columns)} columns, found {len(values)}")
-            rows.append((line, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
-    except csv.Error as exc:
-        raise CsvImportError(f"line {reader.line_num}: {exc}") from exc
+    for line, values in iterator:
+        if not any(v.strip() for v in values):
+            continue
+        while len(values) > len(columns) and not values[-1].strip():
+            values = values[:-1]  # Excel keeps formatted empty cells (and their separators) at the end of a row
+        if len(values) != len(columns):
+            raise CsvImportError(f"line {line}: expected {len(columns)} columns, found {len(values)}")
+        rows.append((line, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
     return rows
 
 
@@ -122,7 +177,7 @@ def _check_text(line: int, column: str, value: str, limit: int, *, required: boo
 
 def import_units(*, session: Session, data: bytes | str) -> ImportResult:
     """Create or update units from CSV `code,name,parent_code,level`; parents may come later in the file."""
-    rows = _read_csv(data, UNIT_COLUMNS)
+    rows = read_table(data, UNIT_COLUMNS)
     by_code: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in rows:
         _check_text(line, "code", row["code"], MAX_CODE)
@@ -146,43 +201,72 @@ def import_units(*, session: Session, data: bytes | str) -> ImportResult:
     created = updated = 0
     done: set[str] = set()
 
-    def ensure(code: str, chain: tuple[str, ...] = ()) -> Unit:
+    def depth_of(unit: Unit) -> int:
+        return unit.path.count("/") - 1
+
+    def place(code: str) -> None:
+        """Create or update `code` (its parent first); iterative, so any depth is a clear error, not a crash."""
         nonlocal created, updated
-        if code in done or code not in by_code:
-            return existing[code]
-        line, row = by_code[code]
-        if code in chain:
-            raise CsvImportError(f"line {line}: parent_code makes a cycle ({' → '.join((*chain, code))})")
-        parent = ensure(row["parent_code"], (*chain, code)) if row["parent_code"] else None
-        unit = existing.get(code)
-        if unit is None:
-            unit = create_unit(session=session, code=code, name=row["name"], parent=parent, level=row["level"])
-            existing[code] = unit
-            created += 1
-        else:
-            unit.name, unit.level = row["name"], row["level"]
-            if unit.parent_id != (parent.id if parent else None):
-                try:
-                    move_unit(session=session, unit=unit, new_parent=parent)
-                except Invalid as exc:
-                    raise CsvImportError(f"line {line}: {exc.message}") from exc
-            updated += 1
-        done.add(code)
-        return unit
+        chain: list[str] = []  # `code`, its parent, …, up to a unit that is done or not in the file
+        on_chain: set[str] = set()
+        current: str | None = code
+        while current and current in by_code and current not in done:
+            if current in on_chain:
+                line = by_code[current][0]
+                cycle = [*chain[chain.index(current) :], current]
+                raise CsvImportError(f"line {line}: parent_code makes a cycle ({' → '.join(cycle)})")
+            chain.append(current)
+            on_chain.add(current)
+            current = by_code[current][1]["parent_code"] or None
+        base = depth_of(existing[current]) if current else 0
+        if base + len(chain) > MAX_DEPTH:
+            line = by_code[code][0]
+            raise CsvImportError(f"line {line}: unit {code!r} would be more than {MAX_DEPTH} levels deep")
+        for item in reversed(chain):
+            line, row = by_code[item]
+            parent = existing[row["parent_code"]] if row["parent_code"] else None
+            unit = existing.get(item)
+            if unit is None:
+                unit = create_unit(session=session, code=item, name=row["name"], parent=parent, level=row["level"])
+                existing[item] = unit
+                created += 1
+            else:
+                unit.name, unit.level = row["name"], row["level"]
+                if unit.parent_id != (parent.id if parent else None):
+                    try:
+                        move_unit(session=session, unit=unit, new_parent=parent)
+                    except Invalid as exc:
+                        raise CsvImportError(f"line {line}: {exc.message}") from exc
+                updated += 1
+            done.add(item)
 
     for _, row in rows:
-        ensure(row["code"])
+        place(row["code"])
     session.flush()
     return ImportResult(created=created, updated=updated)
 
 
 def import_counters(*, session: Session, data: bytes | str) -> ImportResult:
-    """Create or update counters from CSV `code,unit_code,name`."""
-    rows = _read_csv(data, COUNTER_COLUMNS)
-    units = {u.code: u for u in session.exec(select(Unit)).all()}
-    counters = {c.code: c for c in session.exec(select(Counter)).all()}
+    """Create or update counters from CSV or XLSX `code,unit_code,name`.
+
+    All or nothing: every line is checked before the first write, and the writes are one transaction: the rows are
+    staged in a temporary table, then written by two set-based statements (no ORM objects), so even 200,000
+    counters hold the database's write lock briefly.
+    """
+    rows = read_table(data, COUNTER_COLUMNS)
+    units: dict[str, int] = {
+        code: unit_id for code, unit_id in session.execute(sa.select(col(Unit.code), col(Unit.id)))
+    }
+    counters = {
+        code: (counter_id, unit_id, name)
+        for code, counter_id, unit_id, name in session.execute(
+            sa.select(col(Counter.code), col(Counter.id), col(Counter.unit_id), col(Counter.name))
+        )
+    }
     seen: dict[str, int] = {}
-    created = updated = 0
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    updated = 0
     for line, row in rows:
         _check_text(line, "code", row["code"], MAX_CODE)
         _check_text(line, "unit_code", row["unit_code"], MAX_CODE)
@@ -192,18 +276,57 @@ def import_counters(*, session: Session, data: bytes | str) -> ImportResult:
                 f"line {line}: counter {row['code']!r} appears twice (first on line {seen[row['code']]})"
             )
         seen[row["code"]] = line
-        unit = units.get(row["unit_code"])
-        if unit is None:
+        unit_id = units.get(row["unit_code"])
+        if unit_id is None:
             raise CsvImportError(f"line {line}: unit_code {row['unit_code']!r} is not a known unit")
-        counter = counters.get(row["code"])
-        if counter is None:
-            session.add(Counter(code=row["code"], unit_id=unit.id, name=row["name"]))  # type: ignore[arg-type]
-            created += 1
+        known = counters.get(row["code"])
+        if known is None:
+            inserts.append({"code": row["code"], "new_unit_id": unit_id, "new_name": row["name"]})
         else:
-            counter.unit_id, counter.name = unit.id, row["name"]  # type: ignore[assignment]
             updated += 1
-    session.flush()
-    return ImportResult(created=created, updated=updated)
+            if (known[1], known[2]) != (unit_id, row["name"]):
+                updates.append({"counter_id": known[0], "new_unit_id": unit_id, "new_name": row["name"]})
+    _write_counters(session, inserts, updates)
+    return ImportResult(created=len(inserts), updated=updated)
+
+
+def _write_counters(session: Session, inserts: list[dict[str, object]], updates: list[dict[str, object]]) -> None:
+    """Stage the rows in a temporary table (SQLite keeps it in its temp database, outside the main database's
+    write lock), then write them with one set-based INSERT and one UPDATE … FROM."""
+    if not inserts and not updates:
+        return
+    counter = Counter.__table__  # type: ignore[attr-defined]
+    staged = sa.Table(
+        "hl_import_counter",
+        sa.MetaData(),
+        sa.Column("counter_id", sa.Integer),
+        sa.Column("code", sa.String(MAX_CODE)),
+        sa.Column("new_unit_id", sa.Integer),
+        sa.Column("new_name", sa.String(MAX_NAME)),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    staged.create(connection)
+    rows = [{"counter_id": None, **r} for r in inserts] + [{"code": None, **r} for r in updates]
+    for start in range(0, len(rows), WRITE_CHUNK):
+        connection.execute(staged.insert(), rows[start : start + WRITE_CHUNK])
+    if inserts:
+        connection.execute(
+            counter.insert().from_select(
+                ["code", "unit_id", "name", "active"],
+                sa.select(staged.c.code, staged.c.new_unit_id, staged.c.new_name, sa.true()).where(
+                    staged.c.counter_id.is_(None)
+                ),
+            )
+        )
+    if updates:
+        connection.execute(
+            counter.update()
+            .values(unit_id=staged.c.new_unit_id, name=staged.c.new_name)
+            .where(counter.c.id == staged.c.counter_id)
+        )
+        session.expire_all()  # counters loaded before now see their new unit and name
+    staged.drop(connection)
 
 
 def ancestors(*, session: Session, unit: Unit) -> list[Unit]:

@@ -77,7 +77,8 @@ def test_manager_flow_with_exports(
         with page.expect_download() as info:
             page.get_by_role("link", name=name).click()
         download = info.value
-        assert download.suggested_filename == f"hai-long_W-A_2026-10.{suffix}"
+        language = "" if suffix == "csv" else "_vi"  # reports for people say their language
+        assert download.suggested_filename == f"hai-long_W-A_2026-10{language}.{suffix}"
         path = download.path()
         assert path is not None
         downloads[suffix] = path.read_bytes()

@@ -68,6 +68,7 @@ B_VALUES: dict[str, Callable[[World], Any]] = {
     "user_id": lambda w: w.manager_b.id,
     "device_id": lambda w: w.kiosk_b.id,
     "key_id": lambda w: w.key_b.id,
+    "unit_id": lambda w: w.b.id,
     "token": lambda w: w.visit_b.token,  # a visit at B's counter (the console's slip page)
 }
 #: Parameters that carry no unit's identity: filled with a valid neutral value.
@@ -101,6 +102,14 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "procedure_code": "1.004227",
     "dossier_code": "000.00.00.H12-261005-0001",
     "format": "a6",
+    "q": "",
+    "section": "units",
+    "fmt": "csv",
+    "confirm": "yes",
+    "actor": "",
+    "action": "",
+    "date_from": "",
+    "date_to": "",
 }
 AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;

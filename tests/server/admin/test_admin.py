@@ -190,7 +190,7 @@ def test_users_create_deactivate_and_reset_password(
     victim = TestClient(client.app)
     logins.login(victim, world.manager_a)
     assert victim.get("/dashboard", headers=HTML).status_code == 200
-    assert post(client, f"/admin/users/{world.manager_a.id}/active", csrf, {}).status_code == 303
+    assert post(client, f"/admin/users/{world.manager_a.id}/active", csrf, {"confirm": "yes"}).status_code == 303
     assert world.manager_a.active is False
     assert victim.get("/dashboard", headers=HTML, follow_redirects=False).status_code == 303  # logged out
     assert post(client, f"/admin/users/{world.manager_a.id}/active", csrf, {"active": "1"}).status_code == 303
@@ -202,7 +202,7 @@ def test_users_create_deactivate_and_reset_password(
     assert logins.post_login(TestClient(client.app), world.manager_a.username, "brand-new-password").status_code == 303
     assert post(client, f"/admin/users/{world.manager_a.id}/password", csrf, {"password": "x"}).status_code == 422
     assert post(client, "/admin/users/999999/password", csrf, {"password": "brand-new-password"}).status_code == 404
-    myself = post(client, f"/admin/users/{world.admin.id}/active", csrf, {})
+    myself = post(client, f"/admin/users/{world.admin.id}/active", csrf, {"confirm": "yes"})
     assert myself.status_code == 422 and world.admin.active
     assert {a.action for a in session.exec(select(AuditLog)).all()} >= {
         "admin.user.create",
@@ -230,7 +230,7 @@ def test_pairing_code_is_shown_once_and_stored_hashed(
 def test_revoke_kiosk_and_list_status(client: TestClient, session: Session, world: World, csrf: str) -> None:
     page = client.get("/admin/kiosks", headers=HTML).text
     assert "W-A1-Q1" in page and "W-B1-Q1" in page
-    assert post(client, f"/admin/kiosks/{world.kiosk_b.id}/revoke", csrf).status_code == 303
+    assert post(client, f"/admin/kiosks/{world.kiosk_b.id}/revoke", csrf, {"confirm": "yes"}).status_code == 303
     assert session.get(KioskDevice, world.kiosk_b.id).revoked_at is not None  # type: ignore[union-attr]
     assert post(client, "/admin/kiosks/999999/revoke", csrf).status_code == 404
 
@@ -244,7 +244,7 @@ def test_api_key_shown_once_works_and_revokes(client: TestClient, session: Sessi
     assert reader.get("/exports/monthly.csv?month=2026-10", headers=auth).status_code == 200
     row = session.exec(select(ApiKey).where(ApiKey.label == "Sở Nội vụ")).one()
     assert row.key_hash == hash_token(key) and key not in client.get("/admin/apikeys", headers=HTML).text
-    assert post(client, f"/admin/apikeys/{row.id}/revoke", csrf).status_code == 303
+    assert post(client, f"/admin/apikeys/{row.id}/revoke", csrf, {"confirm": "yes"}).status_code == 303
     assert reader.get("/exports/monthly.csv?month=2026-10", headers=auth).status_code == 401
     assert post(client, "/admin/apikeys", csrf, {"kind": "write", "unit_code": "W-A"}).status_code == 422
 
@@ -264,3 +264,26 @@ def test_audit_log_is_paginated(client: TestClient, session: Session, world: Wor
     assert second.select_one("a[rel=next]") is None
     assert client.get("/admin/audit?page=0", headers=HTML).status_code == 422
     assert SESSION_COOKIE in client.cookies
+
+
+def test_item_17_revoke_and_deactivate_ask_first(client: TestClient, session: Session, world: World, csrf: str) -> None:
+    """Issue 21 item 17: without `confirm=yes` the request shows a confirmation page and changes nothing."""
+    key_id = world.key_a.id
+    for url, check in (
+        (f"/admin/kiosks/{world.kiosk_a1.id}/revoke", lambda: session.get(KioskDevice, world.kiosk_a1.id).revoked_at),  # type: ignore[union-attr]
+        (f"/admin/apikeys/{key_id}/revoke", lambda: session.get(ApiKey, key_id).revoked_at),  # type: ignore[union-attr]
+        (f"/admin/users/{world.manager_a.id}/active", lambda: not session.get(User, world.manager_a.id).active),  # type: ignore[union-attr]
+    ):
+        page = post(client, url, csrf)
+        assert page.status_code == 200, url
+        soup = BeautifulSoup(page.text, "html.parser")
+        form = soup.select_one("form:has(input[name=confirm][value=yes])")
+        assert form is not None and form["action"] == url
+        assert soup.select_one("a.button.secondary")["href"].startswith("/admin/")  # type: ignore[index]
+        session.expire_all()
+        assert not check(), url
+        assert post(client, url, csrf, {"confirm": "yes"}).status_code == 303
+        session.expire_all()
+        assert check(), url
+    assert post(client, "/admin/kiosks/999999/revoke", csrf).status_code == 404
+    assert post(client, "/admin/apikeys/999999/revoke", csrf).status_code == 404

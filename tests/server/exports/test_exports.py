@@ -130,7 +130,7 @@ def test_pdf_renders_and_holds_the_headline(client: TestClient, session: Session
     overall = indices(session, world.a, "2026-10", "group").overall
     assert overall.rate is not None
     assert f"{overall.rate * 100:.1f}".replace(".", ",") + "%" in text
-    assert "Báo cáo mức độ hài lòng của người dân, doanh nghiệp" in text  # diacritics survive extraction
+    assert "Kết quả đo lường mức độ hài lòng của người dân, doanh nghiệp" in text  # diacritics survive extraction
     assert "Khu vực A" in text and "Tháng 10/2026" in text and "Chưa đạt chỉ tiêu" in text
     assert "Xu hướng 12 tháng" in text and "Định nghĩa" in text
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout

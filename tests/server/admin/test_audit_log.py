@@ -1,0 +1,103 @@
+"""Issue 21 item 20: the audit log readable: action names in words, local time, filters by user, action and
+date, paging that keeps the filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from server.admin.service import ACTION_NAMES
+from server.i18n import english_catalog
+from server.models import AuditLog
+from tests import logins
+from tests.server.admin.test_admin import HTML
+from tests.server.dashboard.world import World, build_world
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return build_world(session)
+
+
+@pytest.fixture
+def csrf(client: TestClient, world: World) -> str:
+    return logins.login(client, world.admin)
+
+
+def _rows(client: TestClient, query: str = "") -> tuple[BeautifulSoup, list[list[str]]]:
+    response = client.get("/admin/audit" + query, headers=HTML)
+    assert response.status_code == 200, response.text
+    soup = BeautifulSoup(response.text, "html.parser")
+    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")] for tr in soup.select("#audit-table tbody tr")]
+    return soup, rows
+
+
+def _seed(session: Session) -> None:
+    # 2026-11-30 17:30 UTC is 1 December 00:30 in Ho Chi Minh City (UTC+7).
+    session.add(
+        AuditLog(actor="chi", action="export.xlsx", target="W-A", at=datetime(2026, 11, 30, 17, 30, tzinfo=UTC))
+    )
+    session.add(
+        AuditLog(actor="chi", action="admin.kiosk.revoke", target="7", at=datetime(2026, 11, 30, 16, 0, tzinfo=UTC))
+    )
+    session.add(AuditLog(actor="binh", action="export.pdf", target="W-B", at=datetime(2026, 12, 2, 3, 0, tzinfo=UTC)))
+    session.add(AuditLog(actor="binh", action="future.thing", target="x", at=datetime(2026, 12, 3, 3, 0, tzinfo=UTC)))
+    for i in range(55):
+        session.add(AuditLog(actor="an", action="login", target="an", at=datetime(2026, 10, 1, 2, i, tzinfo=UTC)))
+    session.flush()
+
+
+def test_actions_in_words_local_time_and_filters(client: TestClient, session: Session, csrf: str) -> None:
+    _seed(session)
+    soup, rows = _rows(client, "?actor=chi")
+    assert [r[2] for r in rows] == ["Xuất báo cáo Excel export.xlsx", "Thu hồi màn hình admin.kiosk.revoke"]
+    assert rows[0][0] == "01/12/2026 00:30"  # local time (UTC+7), not 30/11 17:30
+    assert soup.select_one("time")["datetime"].startswith("2026-11-30T17:30")  # type: ignore[index]
+    # By local day: 1 December holds the 00:30 export only; 30 November the revocation at 23:00.
+    _, rows = _rows(client, "?date_from=2026-12-01&date_to=2026-12-01")
+    assert [(r[1], r[3]) for r in rows] == [("chi", "W-A")]
+    _, rows = _rows(client, "?date_to=2026-11-30&actor=chi")
+    assert [r[3] for r in rows] == ["7"]
+    _, rows = _rows(client, "?action=export.pdf")
+    assert [(r[1], r[2]) for r in rows] == [("binh", "Xuất báo cáo PDF export.pdf")]
+    _, rows = _rows(client, "?action=future.thing")
+    assert rows[0][2] == "future.thing"  # an action without a name yet shows its code
+    _, rows = _rows(client, "?actor=nobody")
+    assert rows == [["Không có dòng nhật ký nào."]]
+    # The filters offer the actors present and every named action.
+    actors = [o["value"] for o in soup.select("#a-actor option")]
+    assert {"an", "binh", "chi", "w-admin"} <= set(actors)
+    assert {o["value"] for o in soup.select("#a-action option")} >= set(ACTION_NAMES)
+
+
+def test_paging_keeps_the_filters(client: TestClient, session: Session, csrf: str) -> None:
+    _seed(session)
+    soup, rows = _rows(client, "?actor=an&action=login")
+    assert len(rows) == 50
+    link = soup.select_one("a[rel=next]")
+    assert link is not None and link["href"] == "/admin/audit?actor=an&action=login&page=2"
+    soup, rows = _rows(client, "?actor=an&action=login&page=2")
+    assert len(rows) == 5 and soup.select_one("a[rel=next]") is None
+    assert soup.select_one("a[rel=prev]")["href"] == "/admin/audit?actor=an&action=login&page=1"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?date_from=2026-13-01", "Từ ngày '2026-13-01' không phải là một ngày (YYYY-MM-DD)"),
+        ("?date_from=2026-12-02&date_to=2026-12-01", "Đến ngày phải sau Từ ngày"),
+    ],
+)
+def test_bad_filters_are_a_friendly_422(client: TestClient, csrf: str, query: str, message: str) -> None:
+    response = client.get("/admin/audit" + query, headers=HTML)
+    assert response.status_code == 422
+    assert message in BeautifulSoup(response.text, "html.parser").select_one("#form-error").get_text()  # type: ignore[union-attr]
+
+
+def test_every_action_name_has_an_english_entry() -> None:
+    catalog = english_catalog()
+    assert [name for name in ACTION_NAMES.values() if name not in catalog] == []
