@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from server.auth.service import hash_token, new_secret
+from server.auth.service import device_from_token, hash_token, new_secret
 from server.config import Settings
 from server.contracts import (
     ChoiceInfo,
@@ -27,7 +27,7 @@ from server.contracts import (
     VisitInfo,
 )
 from server.db import utcnow
-from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests
+from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests, Unauthorized
 from server.models import (
     Counter,
     KioskDevice,
@@ -142,6 +142,15 @@ def pair_device(*, session: Session, code: str, client: str, now: datetime | Non
     return PairResponse(
         token=token, counter=counter.code, unit=unit.code, counter_name=counter.name, unit_name=unit.name
     )
+
+
+def demo_token_accepted(*, session: Session, token: str) -> bool:
+    """Whether the server would accept this device token (the demo kiosk pairs again when not)."""
+    try:
+        device_from_token(session=session, token=token)
+    except Unauthorized:
+        return False
+    return True
 
 
 def record_heartbeat(
