@@ -28,10 +28,9 @@ from server.contracts import ChoiceInfo, KioskConfig, LevelInfo, PairResponse, V
 
 log = logging.getLogger("hailong.kiosk")
 
-#: Staff sessions (after the PIN) last this long; wrong PINs lock the keypad for a while.
+#: Staff sessions (after the PIN) last this long; this many wrong PINs lock the keypad (`pin_lock_seconds`).
 STAFF_SESSION_SECONDS = 600
 PIN_ATTEMPTS = 5
-PIN_LOCK_SECONDS = 300
 
 
 @dataclass
@@ -72,11 +71,22 @@ class Pairing:
 
 @dataclass
 class Choices:
-    """What the screens offer: fields, reasons and the scale (most positive first)."""
+    """What the screens offer: fields, reasons and the scale (most positive first); `here` are the fields this
+    counter serves, most rated here first (every field until the server says otherwise)."""
 
     fields: list[ChoiceInfo]
     reasons: list[ChoiceInfo]
     levels: list[LevelInfo]
+    here: list[ChoiceInfo] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.here:
+            self.here = list(self.fields)
+
+    @property
+    def only_field(self) -> ChoiceInfo | None:
+        """The counter's one field, when it serves only one (the citizen is never asked)."""
+        return self.here[0] if len(self.here) == 1 else None
 
     def level(self, value: int) -> LevelInfo | None:
         """The scale level `value`, if the scale has it."""
@@ -145,7 +155,9 @@ class Runtime:
             try:
                 cfg = KioskConfig.model_validate_json(raw)
                 if cfg.fields and cfg.levels:
-                    return Choices(cfg.fields, cfg.reasons, sorted(cfg.levels, key=lambda lv: -lv.level))
+                    by_code = {f.code: f for f in cfg.fields}
+                    here = [by_code[c] for c in cfg.counter_fields or [] if c in by_code]
+                    return Choices(cfg.fields, cfg.reasons, sorted(cfg.levels, key=lambda lv: -lv.level), here)
             except ValueError:
                 log.warning("ignoring an unreadable cached configuration")
         return Choices(DEFAULT_FIELDS, DEFAULT_REASONS, DEFAULT_LEVELS)
@@ -272,11 +284,15 @@ class Runtime:
     def check_pin(self, pin: str) -> str | None:
         """A staff session id for the right PIN; None for a wrong one. Raises TapRefused while locked."""
         now = time.monotonic()
-        self.pin_failures = [t for t in self.pin_failures if now - t < PIN_LOCK_SECONDS]
+        lock = self.settings.pin_lock_seconds
+        self.pin_failures = [t for t in self.pin_failures if now - t < lock]
         if len(self.pin_failures) >= PIN_ATTEMPTS:
             raise TapRefused("locked")
         if not secrets.compare_digest(pin.encode(), self.settings.pin.encode()):
             self.pin_failures.append(now)
+            if len(self.pin_failures) >= PIN_ATTEMPTS:  # the fifth wrong PIN locks the keypad at once
+                log.warning("%d wrong staff PINs: the keypad is locked for %d s", PIN_ATTEMPTS, lock)
+                raise TapRefused("locked")
             return None
         self.pin_failures.clear()
         session = secrets.token_urlsafe(24)

@@ -47,6 +47,15 @@ class Counter(SQLModel, table=True):
     active: bool = Field(default=True)
 
 
+class CounterField(SQLModel, table=True):
+    """A procedure field served at a counter. A counter without rows serves every active field; the kiosk asks
+    the citizen for the field only when the counter serves several."""
+
+    __tablename__ = "counter_field"
+    counter_id: int = Field(foreign_key="counter.id", primary_key=True)
+    field_id: int = Field(foreign_key="field.id", primary_key=True)
+
+
 class Officer(SQLModel, table=True):
     """A one-stop officer (cán bộ một cửa); ratings may name the officer who served."""
 
@@ -163,6 +172,10 @@ class Visit(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     rated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What happened to the invitation at the counter (the console shows it while it waits).
+    shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="the kiosk showed the faces")
+    declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="skipped on the kiosk")
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="withdrawn at the console")
 
 
 class Rating(SQLModel, table=True):
