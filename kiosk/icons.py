@@ -71,8 +71,9 @@ _REASON_ICONS = {
     # a coin with a cross: fees not as regulated
     "fees": '<circle cx="10" cy="12" r="7"/><path d="M10 8.5v7M8 10.2c0-1 1-1.7 2-1.7s2 .7 2 1.7-1 1.3-2 1.6-2 .6-2 '
     '1.7.9 1.7 2 1.7 2-.7 2-1.7"/><path d="M17 3l5 5M22 3l-5 5"/>',
-    # a broken chair: inadequate facilities
-    "facilities": '<path d="M7 3v9h10V3M5 12h14M7 12v9M17 12l-1.5 4M14.5 18l-1 3M10 3h4"/>',
+    # a waiting-room seat: inadequate facilities
+    "facilities": '<path d="M6 11V6a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v5"/>'
+    '<path d="M3 11a2 2 0 0 1 4 0v2h10v-2a2 2 0 0 1 4 0v5H3zM5 16v4M19 16v4"/>',
     # a speech bubble with dots: something else
     "other": '<path d="M4 5h16v11H10l-5 4v-4H4z"/><circle cx="8.5" cy="10.5" r=".9"/><circle cx="12" cy="10.5" r=".9"/>'
     '<circle cx="15.5" cy="10.5" r=".9"/>',

@@ -110,6 +110,13 @@ class Runtime:
     sync: SyncState = field(default_factory=SyncState)
     offered_visit: VisitInfo | None = None
     ui_idle_at: float = 0.0
+    #: The visit whose faces (or reasons) the screen shows, and when the screen last said so.
+    shown_visit: str | None = None
+    shown_visit_at: float = 0.0
+    #: Visits the server said can no longer be rated here (rated by phone, cancelled, declined, expired).
+    closed_visits: dict[str, str] = field(default_factory=dict)
+    #: Visits declined on the screen, still to report to the server.
+    declined_visits: list[str] = field(default_factory=list)
     batch_size: int = 500
     staff_sessions: dict[str, float] = field(default_factory=dict)
     pin_failures: list[float] = field(default_factory=list)
@@ -278,6 +285,33 @@ class Runtime:
         if not self.outbox.mark_visit_seen(visit.token):
             return None
         return visit
+
+    def watch_shown(self, token: str) -> str | None:
+        """The screen shows this visit: report it and watch whether it closes. Answers its state once closed."""
+        now = time.monotonic()
+        self.shown_visit, self.shown_visit_at, self.ui_idle_at = token, now, now
+        return self.closed_visits.get(token)
+
+    def visit_closed(self, token: str) -> str | None:
+        """How the visit closed (`rated`, `cancelled`, …) if the server said so; None while it is open."""
+        return self.closed_visits.get(token)
+
+    def decline_visit(self, token: str) -> None:
+        """The citizen skipped the visit's faces: never offer it again, and tell the console."""
+        self.outbox.mark_visit_seen(token)
+        if self.shown_visit == token:
+            self.shown_visit = None
+        if token not in self.declined_visits:
+            self.declined_visits.append(token)
+        self.ui_idle_at = time.monotonic()
+
+    def _visit_answer(self, token: str, state: str) -> None:
+        if state == "open":
+            self.closed_visits.pop(token, None)
+            return
+        if len(self.closed_visits) > 1000:
+            self.closed_visits.clear()
+        self.closed_visits[token] = state
 
     # --- staff --------------------------------------------------------------------------------------------------
 
@@ -453,7 +487,27 @@ class Runtime:
                             self.offered_visit = None
                         else:
                             self.offered_visit = visit
+                    await self._report_visits(idle_grace)
             await asyncio.sleep(self.settings.visit_poll_seconds)
+
+    async def _report_visits(self, grace: float) -> None:
+        """Tell the server which visit the screen shows (and which were declined); learn which closed meanwhile."""
+        assert self.poller is not None
+        reports = [(token, "declined") for token in self.declined_visits]
+        shown = self.shown_visit
+        if shown is not None and time.monotonic() - self.shown_visit_at < grace and shown not in self.declined_visits:
+            reports.append((shown, "shown"))
+        for token, event in reports:
+            try:
+                answer = await self.poller.visit_status(token, event)
+            except Revoked:
+                self.mark_revoked()
+                return
+            except CentralError:
+                return  # offline, or a server without this endpoint: the citizen simply goes on
+            if event == "declined":
+                self.declined_visits.remove(token)
+            self._visit_answer(token, answer.state)
 
     def status(self) -> dict[str, Any]:
         """Everything the staff screen shows."""
@@ -467,6 +521,7 @@ class Runtime:
             "server_url": self.settings.server_url,
             "version": __version__,
             "dead_letters": self.outbox.dead_letters(20),
+            "retryable_dead": self.outbox.retryable_dead(),
             "clock_offset": None if offset is None else round(float(offset)),
             "outbox_path": str(self.outbox.path),
             "batch_size": self.batch_size,
