@@ -31,6 +31,7 @@ NOTICES = {
     "unit-created": "Đã thêm đơn vị.",
     "units-imported": "Đã nhập danh sách đơn vị.",
     "counters-imported": "Đã nhập danh sách quầy.",
+    "counter-fields-saved": "Đã lưu lĩnh vực của quầy.",
     "field-saved": "Đã lưu lĩnh vực.",
     "target-saved": "Đã lưu chỉ tiêu.",
     "target-deleted": "Đã xoá mốc chỉ tiêu.",
@@ -151,14 +152,49 @@ async def _import_csv(
 # --- counters ------------------------------------------------------------------------------------------------------
 
 
-def _counters_context(session: Session, notice: str | None = None) -> dict[str, Any]:
-    return {"section": "counters", "counters": service.counters(session=session), "notice": notice}
+def _counters_context(session: Session, notice: str | None = None, edit: str | None = None) -> dict[str, Any]:
+    counters = service.counters(session=session)
+    editing = next((c for c, _ in counters if c.code == edit), None)
+    return {
+        "section": "counters",
+        "counters": counters,
+        "counter_fields": service.counter_fields(session=session),
+        "editing": editing,
+        "all_fields": [f.field for f in service.fields(session=session) if f.field.active],
+        "notice": notice,
+    }
 
 
 @router.get("/counters", response_class=HTMLResponse)
-def counters_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """Every counter, and a CSV import."""
-    return _page(request, "counters", _counters_context(session, notice))
+def counters_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    edit: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """Every counter with the fields it serves, a form choosing them (`?edit=CODE`), and a CSV import."""
+    return _page(request, "counters", _counters_context(session, notice, edit))
+
+
+@router.post("/counters/{code}/fields", response_class=HTMLResponse)
+def counter_fields_save(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    fields: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Choose the fields a counter serves: its kiosk asks the citizen for the field only when there are several
+    (none chosen: every active field)."""
+    counter = service.get_counter(session=session, code=code[:64])
+    try:
+        with session.begin_nested():
+            chosen = service.set_counter_fields(session=session, counter=counter, codes=list(fields or [])[:200])
+    except AppError as exc:
+        return _page(request, "counters", {**_counters_context(session, edit=code), "error": exc.message}, 422)
+    _audit(session, request, admin, "admin.counter.fields", counter.code, ",".join(chosen) or "all")
+    return _done("/admin/counters", "counter-fields-saved")
 
 
 @router.post("/counters/import", response_class=HTMLResponse)
