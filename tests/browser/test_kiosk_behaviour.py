@@ -147,6 +147,7 @@ def test_a_visit_can_be_declined(browser: Browser, central: CentralServer) -> No
         page.goto(url + "/")
         token = start_visit(central, "tax")
         expect(page.locator('[data-screen="faces"] [data-chosen-field="tax"]')).to_be_visible(timeout=10_000)
+        assert_accessible(page)
         page.locator("[data-decline]").tap()
         expect(page.locator('[data-screen="idle"]')).to_be_visible()
         eventually(
