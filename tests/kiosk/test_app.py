@@ -299,3 +299,19 @@ def test_only_refusals_an_administrator_can_fix_are_offered_again(tmp_path: Path
         ids["clash"]: "dead",
     }
     outbox.close()
+
+
+def test_every_reason_has_its_own_pictogram(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+    """Low-literacy citizens: one clear pictogram per reason, the words beneath it."""
+    from kiosk.defaults import DEFAULT_REASONS
+    from kiosk.icons import reason_icon
+
+    drawings = {r.code: str(reason_icon(r.code)) for r in DEFAULT_REASONS}
+    assert len(set(drawings.values())) == len(DEFAULT_REASONS)  # no two reasons share a drawing
+    assert str(reason_icon("added_later")) == drawings["other"]  # a reason added later still gets one
+    _, client = outbox_and_client
+    page = client.get(f"/screen/reasons?field=land&level=1&rid={uuid.uuid4()}", headers=HX).text
+    tiles = re.findall(r'<label class="tile reason-tile".*?</label>', page, flags=re.S)
+    assert len(tiles) == len(DEFAULT_REASONS)
+    for tile in tiles:  # the pictogram, then the words
+        assert tile.index('class="reason-icon"') < tile.index('class="tile-label"')
