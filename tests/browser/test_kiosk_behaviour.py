@@ -164,6 +164,23 @@ def test_a_visit_can_be_declined(browser: Browser, central: CentralServer) -> No
     ) == [(0,)]
 
 
+def test_an_untouched_invitation_counts_as_skipped(browser: Browser, central: CentralServer) -> None:
+    with (
+        kiosk_site(central, visit_poll_seconds=0.3, idle_reset_seconds=3) as url,
+        touch_page(browser, LANDSCAPE) as (page, console),
+    ):
+        central.execute("UPDATE visit SET expires_at = created_at")  # earlier tests' visits: no longer offered
+        page.goto(url + "/")
+        token = start_visit(central, "land")
+        expect(page.locator('[data-screen="faces"] [data-chosen-field="land"]')).to_be_visible(timeout=10_000)
+        expect(page.locator('[data-screen="idle"]')).to_be_visible(timeout=20_000)  # nobody touched it
+        eventually(
+            lambda: central.query("SELECT declined_at FROM visit WHERE token = :t", t=token)[0][0],
+            what="the console learning the invitation was skipped",
+        )
+        assert console.errors == []
+
+
 def test_a_one_field_counter_rates_in_one_tap(browser: Browser) -> None:
     with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
         engine = make_engine(central.db_url)

@@ -48,13 +48,14 @@
     else { window.location.assign("/"); }
   }
 
-  // A half-finished rating is dropped after the idle time; on the reasons screen the choice so far is sent.
+  // A half-finished rating is dropped after the idle time; on the reasons screen the choice so far is sent, and a
+  // counter's invitation left untouched counts as skipped (the console then says so).
   setInterval(function () {
     var screen = currentScreen();
     if (!screen || !screen.dataset.idleReset) { return; }
     if (Date.now() - lastTouch < Number(screen.dataset.idleReset) * 1000) { return; }
     lastTouch = Date.now();
-    var submit = screen.querySelector("[data-timeout-submit]");
+    var submit = screen.querySelector("[data-timeout-submit]") || screen.querySelector("[data-decline]");
     if (submit) { submit.click(); } else { goIdle(); }
   }, 500);
 
