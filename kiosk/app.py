@@ -26,7 +26,7 @@ from kiosk import KIOSK_DIR, __version__
 from kiosk.central import CentralError, Refused
 from kiosk.config import KioskSettings
 from kiosk.i18n import name_in, pick_language, translate
-from kiosk.icons import CHECK_SVG, face_kind, face_svg, field_icon
+from kiosk.icons import CHECK_SVG, face_kind, face_svg, field_icon, reason_icon
 from kiosk.runtime import Runtime, TapRefused, dumps
 from server.contracts import ChoiceInfo
 
@@ -90,6 +90,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         face_svg=face_svg,
         face_kind=face_kind,
         field_icon=field_icon,
+        reason_icon=reason_icon,
         check_svg=CHECK_SVG,
         dumps=dumps,
         name_in=name_in,
@@ -130,7 +131,11 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             return render(request, "unpaired", lang)
         if rt.sync.revoked:
             return render(request, "out_of_service", lang)
-        return render(request, "idle", lang)
+        return render(request, "idle", lang, rid=str(uuid.uuid4()))
+
+    def closed_screen(request: Request, lang: str, state: str) -> HTMLResponse:
+        """The visit on screen can no longer be rated here (rated by phone, cancelled, …): say so, then idle."""
+        return render(request, "visit_closed", lang, state=state)
 
     # --- citizen screens ----------------------------------------------------------------------------------------
 
@@ -141,12 +146,27 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         return start_screen(request, pick_language(set_lang))
 
     @app.get("/screen/fields", response_class=HTMLResponse)
-    def fields(request: Request, lang: str | None = None, set_lang: str | None = None) -> HTMLResponse:
-        """Large tiles: which procedure field the citizen came for."""
+    def fields(
+        request: Request,
+        level: int = 0,
+        rid: str = "",
+        at: str = "",
+        lang: str | None = None,
+        set_lang: str | None = None,
+    ) -> HTMLResponse:
+        """After a face, at a counter serving several fields: large tiles, most frequent here first."""
         lang = pick_language(set_lang, lang)
-        if not rt.in_service:
+        scale = rt.choices().level(level)
+        if not rt.in_service or scale is None:
             return start_screen(request, lang)
-        return render(request, "fields", lang)
+        return render(
+            request,
+            "fields",
+            lang,
+            level=scale,
+            rid=_valid_rid(rid),
+            at=at or settings.now().astimezone(settings.tz).isoformat(),
+        )
 
     @app.get("/screen/faces", response_class=HTMLResponse)
     def faces(
@@ -163,7 +183,9 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             return start_screen(request, lang)
         chosen = _field_for(rt, field, visit)
         if chosen is None:
-            return render(request, "fields", lang)
+            return start_screen(request, lang)
+        if visit and (state := rt.visit_closed(visit)):
+            return closed_screen(request, lang, state)
         return render(request, "faces", lang, field=chosen, visit=visit, rid=_valid_rid(rid))
 
     @app.get("/screen/reasons", response_class=HTMLResponse)
@@ -212,6 +234,10 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         """Commit the rating to the outbox, then thank the citizen (the network is never waited for)."""
         started = time.perf_counter()
         lang = pick_language(lang)
+        if visit and (state := rt.visit_closed(visit)):
+            return closed_screen(request, lang, state)  # never thank for a rating the server will refuse
+        if not field and not visit and (only := rt.choices().only_field) is not None:
+            field = only.code
         try:
             rt.record_rating(
                 rating_id=rid,
@@ -244,12 +270,30 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             return Response(status_code=204)
         return render(request, "faces", "vi", field=chosen, visit=visit.token, rid=str(uuid.uuid4()))
 
+    @app.get("/visit-check", response_class=HTMLResponse)
+    def visit_check(request: Request, visit: str = "", lang: str | None = None) -> Response:
+        """Asked by a visit's faces and reasons screens: nothing (204) while the visit is open; once the server
+        says it was rated (by phone), cancelled or expired, the screen that says so."""
+        state = rt.watch_shown(visit) if visit else None
+        if state is None:
+            return Response(status_code=204)
+        return closed_screen(request, pick_language(lang), state)
+
+    @app.post("/visits/decline", response_class=HTMLResponse)
+    def decline(
+        request: Request, visit: Annotated[str, Form()] = "", lang: Annotated[str, Form()] = "vi"
+    ) -> HTMLResponse:
+        """ "Bỏ qua" on a visit's faces: the citizen does not want to rate here; the console learns it."""
+        if visit:
+            rt.decline_visit(visit)
+        return start_screen(request, "vi")
+
     @app.get("/indicator", response_class=HTMLResponse)
     def indicator(request: Request, lang: str | None = None) -> HTMLResponse:
         """The small sync-state corner (refreshed every few seconds)."""
         lang = pick_language(lang)
         return templates.TemplateResponse(
-            request, "_indicator.html", {"indicator": indicator_context(lang), "lang": lang}
+            request, "_indicator.html", {"indicator": indicator_context(lang), "lang": lang, "settings": settings}
         )
 
     # --- staff --------------------------------------------------------------------------------------------------
@@ -274,7 +318,8 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         try:
             session = rt.check_pin(pin)
         except TapRefused:
-            return render(request, "staff_pin", lang, message="Nhập sai quá nhiều lần. Vui lòng thử lại sau 5 phút.")
+            locked = "Nhập sai quá nhiều lần: bàn phím tạm khoá. Vui lòng thử lại sau."
+            return render(request, "staff_pin", lang, message=locked)
         if session is None:
             return render(request, "staff_pin", lang, message="Mã PIN không đúng.")
         response = staff_screen(request, lang)
@@ -340,8 +385,12 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
 
 def _field_for(rt: Runtime, code: str, visit: str) -> ChoiceInfo | None:
     """The field to show; a visit's field the kiosk does not know yet (added since the last heartbeat) is shown
-    by its code rather than dropped: the server takes the field from the visit anyway."""
-    known = rt.choices().field(code)
+    by its code rather than dropped: the server takes the field from the visit anyway. Without one, the counter's
+    only field when it serves only one."""
+    choices = rt.choices()
+    if not code and not visit:
+        return choices.only_field
+    known = choices.field(code)
     if known is None and visit and code:
         return ChoiceInfo(code=code, name_vi=code, name_en=code)
     return known

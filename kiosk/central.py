@@ -20,9 +20,11 @@ from server.contracts import (
     PairResponse,
     RatingResult,
     RatingsResult,
+    VisitEvent,
+    VisitState,
 )
 
-_T = TypeVar("_T", KioskConfig, CurrentVisit)
+_T = TypeVar("_T", KioskConfig, CurrentVisit, VisitState)
 
 
 class CentralError(Exception):
@@ -111,6 +113,11 @@ class Central:
     async def current_visit(self) -> CurrentVisit:
         """The visit the counter just started, if any."""
         return _parse(await self._request("GET", "/api/v1/kiosks/current-visit"), CurrentVisit, "current-visit")
+
+    async def visit_status(self, token: str, event: str) -> VisitState:
+        """Report that a visit's faces are shown (or were declined); the answer says whether it is still open."""
+        body = VisitEvent.model_validate({"token": token, "event": event}).model_dump()
+        return _parse(await self._request("POST", "/api/v1/kiosks/visit-status", json=body), VisitState, "visit-status")
 
     async def pair(self, code: str) -> PairResponse:
         """Exchange a pairing code for a device token (Refused with the server's reason when it says no)."""

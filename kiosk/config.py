@@ -26,6 +26,8 @@ class KioskSettings(BaseSettings):
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone of times shown on the kiosk")
     idle_reset_seconds: float = Field(30, gt=0, le=600, description="A half-finished rating is dropped after this")
     thanks_seconds: int = Field(5, ge=1, le=60, description="How long the thanks screen stays")
+    indicator_seconds: float = Field(5, gt=0, le=600, description="How often the sync corner refreshes itself")
+    pin_lock_seconds: int = Field(300, ge=1, le=86_400, description="How long 5 wrong staff PINs lock the keypad")
     ui_poll_ms: int = Field(500, ge=100, le=10_000, description="How often the idle screen asks for a started visit")
     visit_poll_seconds: float = Field(1.0, gt=0, le=60, description="How often the central server is asked for visits")
     heartbeat_seconds: float = Field(30, gt=0, le=3600, description="How often the kiosk reports its outbox")

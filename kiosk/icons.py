@@ -1,49 +1,25 @@
-"""Inline SVG for the screens: the four faces and an icon per procedure field (never emoji: kiosk fonts vary).
+"""Inline SVG for the screens: the four faces, an icon per procedure field and a pictogram per reason (never
+emoji: kiosk fonts vary).
 
-Faces differ by shape (eyes and mouth), word and colour, so colour never carries the meaning alone.
+Faces differ by shape (eyes and mouth), word and colour, so colour never carries the meaning alone; they are drawn
+once, in `server.contracts`, for the kiosk and the phone page alike.
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from server.contracts import LevelInfo
-
-_FACE_FILL = {"very_happy": "#3f9b57", "happy": "#9ccc4a", "neutral": "#f0b323", "sad": "#e0554f"}
-_FACE_FEATURES = {
-    # closed, laughing eyes and a wide open mouth
-    "very_happy": '<path d="M34 50q8-10 16 0M70 50q8-10 16 0" fill="none" stroke-width="6" stroke-linecap="round"/>'
-    '<path d="M32 68h56q-4 26-28 26T32 68z" fill="#1b1f24" stroke-linejoin="round"/>',
-    # open eyes and a smile
-    "happy": '<circle cx="42" cy="48" r="6" fill="#1b1f24"/><circle cx="78" cy="48" r="6" fill="#1b1f24"/>'
-    '<path d="M38 74q22 20 44 0" fill="none" stroke-width="6" stroke-linecap="round"/>',
-    # open eyes and a straight mouth
-    "neutral": '<circle cx="42" cy="48" r="6" fill="#1b1f24"/><circle cx="78" cy="48" r="6" fill="#1b1f24"/>'
-    '<path d="M40 80h40" fill="none" stroke-width="6" stroke-linecap="round"/>',
-    # worried brows and a frown
-    "sad": '<path d="M32 38l16 6M88 38l-16 6" fill="none" stroke-width="5" stroke-linecap="round"/>'
-    '<circle cx="42" cy="52" r="6" fill="#1b1f24"/><circle cx="78" cy="52" r="6" fill="#1b1f24"/>'
-    '<path d="M38 90q22-22 44 0" fill="none" stroke-width="6" stroke-linecap="round"/>',
-}
+from server.contracts import LevelInfo, face_drawing, face_kinds
 
 
 def face_kind(level: LevelInfo, levels: list[LevelInfo]) -> str:
-    """Which face a level gets: the best satisfied level laughs, other satisfied ones smile; among the others
-    the lowest frowns and the rest look neutral."""
-    satisfied = sorted((lv.level for lv in levels if lv.satisfied), reverse=True)
-    unsatisfied = sorted(lv.level for lv in levels if not lv.satisfied)
-    if level.satisfied:
-        return "very_happy" if satisfied and level.level == satisfied[0] and len(satisfied) > 1 else "happy"
-    return "sad" if unsatisfied and level.level == unsatisfied[0] else "neutral"
+    """Which face a level gets (the phone page's rule too: `server.contracts.face_kinds`)."""
+    return face_kinds([(lv.level, lv.satisfied) for lv in levels])[level.level]
 
 
 def face_svg(kind: str) -> Markup:
-    """A face as inline SVG (decorative: the button carries the word)."""
-    return Markup(
-        '<svg class="face-svg" viewBox="0 0 120 120" aria-hidden="true" focusable="false">'
-        f'<circle cx="60" cy="60" r="54" fill="{_FACE_FILL[kind]}" stroke="#1b1f24" stroke-width="5"/>'
-        f'<g stroke="#1b1f24">{_FACE_FEATURES[kind]}</g></svg>'
-    )
+    """A face as inline SVG, the very drawing the phone page shows (decorative: the button carries the word)."""
+    return Markup(face_drawing(kind))
 
 
 _FIELD_ICONS = {
@@ -74,6 +50,42 @@ def field_icon(code: str) -> Markup:
     return Markup(
         '<svg class="field-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill="none" '
         f'stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">{body}</svg>'
+    )
+
+
+_REASON_ICONS = {
+    # a clock with a calendar page: the result came after the promised date
+    "late": '<rect x="3" y="4" width="13" height="12" rx="1.5"/><path d="M3 8h13M7 2.5v3M12 2.5v3"/>'
+    '<circle cx="17" cy="17" r="5" fill="#fff"/><path d="M17 14.5V17l1.8 1.2"/>',
+    # a stack of papers with a plus: asked for more documents again
+    "extra_documents": '<path d="M8 6h9l3 3v12H8z"/><path d="M5 3h9M5 3v15"/><path d="M14 12v6M11 15h6"/>',
+    # a frowning officer's face with a raised hand: poor attitude, harassment
+    "attitude": '<circle cx="10" cy="9" r="6"/><path d="M7.5 12.5q2.5-2 5 0"/><circle cx="8" cy="8" r=".6"/>'
+    '<circle cx="12" cy="8" r=".6"/><path d="M4 21c0-3 2.7-5 6-5s6 2 6 5"/>'
+    '<path d="M18 9V5M20 10V6M16 10V7M16 10q0 4 3 4t2-4V6"/>',
+    # a signpost with a question mark: unclear guidance
+    "guidance": '<path d="M12 21V3M5 5h11l3 3-3 3H5z"/><path d="M9.5 6.8a1.6 1.6 0 1 1 2 1.6v.6"/>'
+    '<circle cx="11.5" cy="10.3" r=".3"/>',
+    # an hourglass: a long wait
+    "waiting": '<path d="M6 3h12M6 21h12M7 3c0 5 5 6 5 9s-5 4-5 9M17 3c0 5-5 6-5 9s5 4 5 9"/><path d="M9 19h6"/>',
+    # a coin with a cross: fees not as regulated
+    "fees": '<circle cx="10" cy="12" r="7"/><path d="M10 8.5v7M8 10.2c0-1 1-1.7 2-1.7s2 .7 2 1.7-1 1.3-2 1.6-2 .6-2 '
+    '1.7.9 1.7 2 1.7 2-.7 2-1.7"/><path d="M17 3l5 5M22 3l-5 5"/>',
+    # a waiting-room seat: inadequate facilities
+    "facilities": '<path d="M6 11V6a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v5"/>'
+    '<path d="M3 11a2 2 0 0 1 4 0v2h10v-2a2 2 0 0 1 4 0v5H3zM5 16v4M19 16v4"/>',
+    # a speech bubble with dots: something else
+    "other": '<path d="M4 5h16v11H10l-5 4v-4H4z"/><circle cx="8.5" cy="10.5" r=".9"/><circle cx="12" cy="10.5" r=".9"/>'
+    '<circle cx="15.5" cy="10.5" r=".9"/>',
+}
+
+
+def reason_icon(code: str) -> Markup:
+    """The pictogram of a reason (words beneath it); a speech bubble for reasons added later."""
+    body = _REASON_ICONS.get(code, _REASON_ICONS["other"])
+    return Markup(
+        '<svg class="reason-icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false" fill="none" '
+        f'stroke="currentColor" stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round">{body}</svg>'
     )
 
 

@@ -64,6 +64,17 @@ class DeadLetter:
     detail: str
     rated_at: str
     level: int
+    visit_token: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending it again can help once an administrator changed something (an unknown field or reason
+        added back). Never for a `conflict` (the server keeps a different rating under this id, or the visit was
+        rated already, e.g. by phone), nor for a visit the server refused (unknown, of another counter, expired or
+        cancelled): no action makes those ratings acceptable."""
+        if self.status == "conflict":
+            return False
+        return not (self.visit_token and "visit" in self.detail)
 
 
 class Outbox:
@@ -174,14 +185,28 @@ class Outbox:
         for rating_id, status, detail, payload in rows:
             item = json.loads(payload)
             out.append(
-                DeadLetter(rating_id, status or "", detail or "", item.get("rated_at", ""), item.get("level", 0))
+                DeadLetter(
+                    rating_id,
+                    status or "",
+                    detail or "",
+                    item.get("rated_at", ""),
+                    item.get("level", 0),
+                    item.get("visit_token"),
+                )
             )
         return out
 
+    def retryable_dead(self) -> int:
+        """How many refused ratings sending again could help (see `DeadLetter.retryable`)."""
+        return sum(1 for d in self.dead_letters(limit=-1) if d.retryable)
+
     def requeue_dead(self) -> int:
-        """Send refused ratings again (after the administrator fixed what the server refused)."""
+        """Send refused ratings again (after the administrator fixed what the server refused); ratings that no
+        change can make acceptable stay where they are."""
+        ids = [(d.id,) for d in self.dead_letters(limit=-1) if d.retryable]
         with self._tx() as c:
-            return int(c.execute("UPDATE rating SET state = 'pending', status = NULL WHERE state = 'dead'").rowcount)
+            c.executemany("UPDATE rating SET state = 'pending', status = NULL WHERE id = ? AND state = 'dead'", ids)
+        return len(ids)
 
     def adopt_stranded(self, counter: str) -> int:
         """Attribute pending ratings of an earlier pairing to the current counter (the staff decides)."""

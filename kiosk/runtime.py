@@ -28,10 +28,9 @@ from server.contracts import ChoiceInfo, KioskConfig, LevelInfo, PairResponse, V
 
 log = logging.getLogger("hailong.kiosk")
 
-#: Staff sessions (after the PIN) last this long; wrong PINs lock the keypad for a while.
+#: Staff sessions (after the PIN) last this long; this many wrong PINs lock the keypad (`pin_lock_seconds`).
 STAFF_SESSION_SECONDS = 600
 PIN_ATTEMPTS = 5
-PIN_LOCK_SECONDS = 300
 
 
 @dataclass
@@ -72,11 +71,22 @@ class Pairing:
 
 @dataclass
 class Choices:
-    """What the screens offer: fields, reasons and the scale (most positive first)."""
+    """What the screens offer: fields, reasons and the scale (most positive first); `here` are the fields this
+    counter serves, most rated here first (every field until the server says otherwise)."""
 
     fields: list[ChoiceInfo]
     reasons: list[ChoiceInfo]
     levels: list[LevelInfo]
+    here: list[ChoiceInfo] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.here:
+            self.here = list(self.fields)
+
+    @property
+    def only_field(self) -> ChoiceInfo | None:
+        """The counter's one field, when it serves only one (the citizen is never asked)."""
+        return self.here[0] if len(self.here) == 1 else None
 
     def level(self, value: int) -> LevelInfo | None:
         """The scale level `value`, if the scale has it."""
@@ -100,6 +110,13 @@ class Runtime:
     sync: SyncState = field(default_factory=SyncState)
     offered_visit: VisitInfo | None = None
     ui_idle_at: float = 0.0
+    #: The visit whose faces (or reasons) the screen shows, and when the screen last said so.
+    shown_visit: str | None = None
+    shown_visit_at: float = 0.0
+    #: Visits the server said can no longer be rated here (rated by phone, cancelled, declined, expired).
+    closed_visits: dict[str, str] = field(default_factory=dict)
+    #: Visits declined on the screen, still to report to the server.
+    declined_visits: list[str] = field(default_factory=list)
     batch_size: int = 500
     staff_sessions: dict[str, float] = field(default_factory=dict)
     pin_failures: list[float] = field(default_factory=list)
@@ -145,7 +162,9 @@ class Runtime:
             try:
                 cfg = KioskConfig.model_validate_json(raw)
                 if cfg.fields and cfg.levels:
-                    return Choices(cfg.fields, cfg.reasons, sorted(cfg.levels, key=lambda lv: -lv.level))
+                    by_code = {f.code: f for f in cfg.fields}
+                    here = [by_code[c] for c in cfg.counter_fields or [] if c in by_code]
+                    return Choices(cfg.fields, cfg.reasons, sorted(cfg.levels, key=lambda lv: -lv.level), here)
             except ValueError:
                 log.warning("ignoring an unreadable cached configuration")
         return Choices(DEFAULT_FIELDS, DEFAULT_REASONS, DEFAULT_LEVELS)
@@ -267,16 +286,47 @@ class Runtime:
             return None
         return visit
 
+    def watch_shown(self, token: str) -> str | None:
+        """The screen shows this visit: report it and watch whether it closes. Answers its state once closed."""
+        now = time.monotonic()
+        self.shown_visit, self.shown_visit_at, self.ui_idle_at = token, now, now
+        return self.closed_visits.get(token)
+
+    def visit_closed(self, token: str) -> str | None:
+        """How the visit closed (`rated`, `cancelled`, …) if the server said so; None while it is open."""
+        return self.closed_visits.get(token)
+
+    def decline_visit(self, token: str) -> None:
+        """The citizen skipped the visit's faces: never offer it again, and tell the console."""
+        self.outbox.mark_visit_seen(token)
+        if self.shown_visit == token:
+            self.shown_visit = None
+        if token not in self.declined_visits:
+            self.declined_visits.append(token)
+        self.ui_idle_at = time.monotonic()
+
+    def _visit_answer(self, token: str, state: str) -> None:
+        if state == "open":
+            self.closed_visits.pop(token, None)
+            return
+        if len(self.closed_visits) > 1000:
+            self.closed_visits.clear()
+        self.closed_visits[token] = state
+
     # --- staff --------------------------------------------------------------------------------------------------
 
     def check_pin(self, pin: str) -> str | None:
         """A staff session id for the right PIN; None for a wrong one. Raises TapRefused while locked."""
         now = time.monotonic()
-        self.pin_failures = [t for t in self.pin_failures if now - t < PIN_LOCK_SECONDS]
+        lock = self.settings.pin_lock_seconds
+        self.pin_failures = [t for t in self.pin_failures if now - t < lock]
         if len(self.pin_failures) >= PIN_ATTEMPTS:
             raise TapRefused("locked")
         if not secrets.compare_digest(pin.encode(), self.settings.pin.encode()):
             self.pin_failures.append(now)
+            if len(self.pin_failures) >= PIN_ATTEMPTS:  # the fifth wrong PIN locks the keypad at once
+                log.warning("%d wrong staff PINs: the keypad is locked for %d s", PIN_ATTEMPTS, lock)
+                raise TapRefused("locked")
             return None
         self.pin_failures.clear()
         session = secrets.token_urlsafe(24)
@@ -437,7 +487,27 @@ class Runtime:
                             self.offered_visit = None
                         else:
                             self.offered_visit = visit
+                    await self._report_visits(idle_grace)
             await asyncio.sleep(self.settings.visit_poll_seconds)
+
+    async def _report_visits(self, grace: float) -> None:
+        """Tell the server which visit the screen shows (and which were declined); learn which closed meanwhile."""
+        assert self.poller is not None
+        reports = [(token, "declined") for token in self.declined_visits]
+        shown = self.shown_visit
+        if shown is not None and time.monotonic() - self.shown_visit_at < grace and shown not in self.declined_visits:
+            reports.append((shown, "shown"))
+        for token, event in reports:
+            try:
+                answer = await self.poller.visit_status(token, event)
+            except Revoked:
+                self.mark_revoked()
+                return
+            except CentralError:
+                return  # offline, or a server without this endpoint: the citizen simply goes on
+            if event == "declined":
+                self.declined_visits.remove(token)
+            self._visit_answer(token, answer.state)
 
     def status(self) -> dict[str, Any]:
         """Everything the staff screen shows."""
@@ -451,6 +521,7 @@ class Runtime:
             "server_url": self.settings.server_url,
             "version": __version__,
             "dead_letters": self.outbox.dead_letters(20),
+            "retryable_dead": self.outbox.retryable_dead(),
             "clock_offset": None if offset is None else round(float(offset)),
             "outbox_path": str(self.outbox.path),
             "batch_size": self.batch_size,

@@ -465,19 +465,26 @@ def demo_kiosk(
 ) -> None:
     """Run a demo kiosk paired to a demo counter (pairs itself on first start, through the real endpoint)."""
     from kiosk.outbox import Outbox
-    from server.kiosks.service import create_pairing_code
+    from server.kiosks.service import create_pairing_code, demo_token_accepted
 
     outbox = Outbox(data_dir / "outbox.db")
-    paired = outbox.get("token") is not None and outbox.get("revoked") != "1"
+    token = outbox.get("token")
+    revoked = outbox.get("revoked") == "1"
     outbox.close()
     args = ["--server", server, "--port", str(port), "--data-dir", str(data_dir)]
-    if not paired:
-        settings = load_settings()
-        engine = connect(settings)
-        ensure_migrated(engine, settings)
-        with session_scope(engine) as session:
+    settings = load_settings()
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    # The demo kiosk (only it: a real kiosk waits for staff) pairs itself again whenever the server would refuse
+    # its token, e.g. after var/hailong.db was recreated: its old token names a device the new database lacks.
+    with session_scope(engine) as session:
+        accepted = token is not None and not revoked and demo_token_accepted(session=session, token=token)
+        if not accepted:
+            if token is not None:
+                typer.echo("demo kiosk: the server no longer knows its pairing; pairing again", err=True)
             code, _ = create_pairing_code(session=session, counter_code=counter, settings=settings)
-        engine.dispose()
+    engine.dispose()
+    if not accepted:
         args += ["--pair", code, "--pair-wait", "60"]
     typer.echo(
         f"demo kiosk: http://127.0.0.1:{port}  (counter {counter}; staff screen: hold the top-left "

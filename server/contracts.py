@@ -174,6 +174,11 @@ class KioskConfig(BaseModel):
     reasons: list[ChoiceInfo]
     levels: list[LevelInfo]
     server_time: AwareDatetime
+    counter_fields: list[str] | None = Field(
+        None,
+        description="codes of the fields this counter serves, most rated here first (absent: every field; "
+        "one: the kiosk never asks for the field)",
+    )
 
 
 class VisitInfo(BaseModel):
@@ -189,3 +194,70 @@ class CurrentVisit(BaseModel):
     """`GET /api/v1/kiosks/current-visit` answer."""
 
     visit: VisitInfo | None
+
+
+#: What a kiosk reports about a visit it was given: it shows the faces, or the citizen declined there.
+VISIT_EVENTS = ("shown", "declined")
+#: Where a visit stands: `open` can still be rated at the kiosk; every other state is final for the kiosk.
+VISIT_STATES = ("open", "rated", "declined", "cancelled", "expired", "unknown")
+
+
+class VisitEvent(BaseModel):
+    """`POST /api/v1/kiosks/visit-status` body: what happened on the kiosk to a visit it was offered."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: Code
+    event: Literal["shown", "declined"]
+
+
+class VisitState(BaseModel):
+    """`POST /api/v1/kiosks/visit-status` answer: whether the visit can still be rated on this kiosk."""
+
+    token: str
+    state: Literal["open", "rated", "declined", "cancelled", "expired", "unknown"]
+
+
+#: The faces of the rating scale, most positive first: one drawing set for the kiosk and the phone page (120×120
+#: units). Shape (eyes and mouth) differs between faces, so colour never carries the meaning alone; the least
+#: satisfied face is sad (a frown and drooping eyes), not angry.
+FACE_KINDS = ("very_happy", "happy", "neutral", "unhappy")
+FACE_FILLS = {"very_happy": "#3f9b57", "happy": "#9ccc4a", "neutral": "#f0b323", "unhappy": "#e0554f"}
+_INK = "#1b1f24"
+_DOTS = f'<circle cx="42" cy="48" r="6" fill="{_INK}"/><circle cx="78" cy="48" r="6" fill="{_INK}"/>'
+_LINE = f'fill="none" stroke="{_INK}" stroke-width="6" stroke-linecap="round"'
+FACE_FEATURES = {
+    # closed, laughing eyes and a wide open mouth
+    "very_happy": f'<path d="M34 50q8-10 16 0M70 50q8-10 16 0" {_LINE}/>'
+    f'<path d="M32 68h56q-4 26-28 26T32 68z" fill="{_INK}" stroke="{_INK}" stroke-width="6" stroke-linejoin="round"/>',
+    # open eyes and a smile
+    "happy": f'{_DOTS}<path d="M38 74q22 20 44 0" {_LINE}/>',
+    # open eyes and a straight mouth
+    "neutral": f'{_DOTS}<path d="M40 80h40" {_LINE}/>',
+    # eyes looking down and a frown: sad, without the brows that made it read as angry
+    "unhappy": f'<circle cx="42" cy="54" r="6" fill="{_INK}"/><circle cx="78" cy="54" r="6" fill="{_INK}"/>'
+    f'<path d="M40 90q20-16 40 0" {_LINE}/>',
+}
+
+
+def face_kinds(levels: list[tuple[int, bool]]) -> dict[int, str]:
+    """Which face each `(level, satisfied)` of a scale gets: the best satisfied level laughs (when there are
+    several), other satisfied ones smile; among the others the lowest is sad and the rest look neutral."""
+    satisfied = sorted((lv for lv, ok in levels if ok), reverse=True)
+    unsatisfied = sorted(lv for lv, ok in levels if not ok)
+    kinds: dict[int, str] = {}
+    for lv, ok in levels:
+        if ok:
+            kinds[lv] = "very_happy" if len(satisfied) > 1 and lv == satisfied[0] else "happy"
+        else:
+            kinds[lv] = "unhappy" if lv == unsatisfied[0] else "neutral"
+    return kinds
+
+
+def face_drawing(kind: str, *, css_class: str = "face-svg") -> str:
+    """A face as a decorative inline SVG (the button or label around it carries the word)."""
+    return (
+        f'<svg class="{css_class}" viewBox="0 0 120 120" aria-hidden="true" focusable="false">'
+        f'<circle class="face-bg" cx="60" cy="60" r="54" fill="{FACE_FILLS[kind]}" stroke="{_INK}" stroke-width="5"/>'
+        f"{FACE_FEATURES[kind]}</svg>"
+    )

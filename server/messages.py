@@ -44,6 +44,7 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (rf"unknown counter {_Q}", "Không có quầy {q}"),
         (rf"unknown officer {_Q}", "Không có cán bộ {q}"),
         (rf"unknown field {_Q}", "Không có lĩnh vực {q}"),
+        (rf"unknown or inactive field {_Q}", "Không có lĩnh vực {q} hoặc lĩnh vực đã ngừng dùng"),
         (rf"unknown target group {_Q}; known groups: (?P<known>.*)", "Không có nhóm chỉ tiêu {q}; các nhóm: {known}"),
         (rf"unknown target group {_Q}", "Không có nhóm chỉ tiêu {q}"),
         (r"unknown user (?P<n>\d+)", "Không có tài khoản số {n}"),
@@ -69,6 +70,10 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"a (?P<role>\w+) needs a unit \(--unit CODE\)", "Tài khoản vai trò {role} cần có đơn vị"),
         (r"kind must be one of (?P<kinds>.*)", "Loại khoá phải là một trong: {kinds}"),
         (rf"counter {_Q} is inactive", "Quầy {q} đã ngừng hoạt động"),
+        (
+            "this visit has been rated already; it can no longer be cancelled",
+            "Lượt này đã được đánh giá; không thể huỷ nữa",
+        ),
         (r"name either a device id or a counter code", "Hãy ghi số màn hình hoặc mã quầy"),
         (
             rf"cannot move unit {_Q} under its own subtree \((?P<p>.*)\)",

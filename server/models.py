@@ -49,6 +49,15 @@ class Counter(SQLModel, table=True):
     active: bool = Field(default=True)
 
 
+class CounterField(SQLModel, table=True):
+    """A procedure field served at a counter. A counter without rows serves every active field; the kiosk asks
+    the citizen for the field only when the counter serves several."""
+
+    __tablename__ = "counter_field"
+    counter_id: int = Field(foreign_key="counter.id", primary_key=True)
+    field_id: int = Field(foreign_key="field.id", primary_key=True)
+
+
 class Officer(SQLModel, table=True):
     """A one-stop officer (cán bộ một cửa); ratings may name the officer who served."""
 
@@ -173,6 +182,10 @@ class Visit(SQLModel, table=True):
     # Plain ids, not foreign keys: SQLite can add one only by rebuilding `visit` (see the migration).
     created_by_user_id: int | None = Field(default=None, index=True, description="app_user.id of a session")
     created_by_key_id: int | None = Field(default=None, description="api_key.id of an integration key")
+    # What happened to the invitation at the counter (the console shows it while it waits).
+    shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="the kiosk showed the faces")
+    declined_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="skipped on the kiosk")
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="withdrawn at the console")
 
 
 class Rating(SQLModel, table=True):

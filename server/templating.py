@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from server import PROJECT_ROOT
+from server.contracts import face_drawing
 from server.i18n import request_language, translate
 from server.messages import vietnamese
 from server.presentation.formatting import FILTERS
@@ -52,6 +54,7 @@ def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR), context_processors=[_language_context, _auth_context])
     templates.env.auto_reload = False
     templates.env.globals["error_titles"] = ERROR_TITLES
+    templates.env.globals["face_drawing"] = lambda kind: Markup(face_drawing(kind))
     templates.env.filters.update(FILTERS)
     return templates
 

@@ -40,6 +40,7 @@ NOTICES = {
     "unit-saved": "Đã lưu đơn vị.",
     "units-imported": "Đã nhập danh sách đơn vị.",
     "counters-imported": "Đã nhập danh sách quầy.",
+    "counter-fields-saved": "Đã lưu lĩnh vực của quầy.",
     "field-saved": "Đã lưu lĩnh vực.",
     "target-saved": "Đã lưu chỉ tiêu.",
     "target-deleted": "Đã xoá mốc chỉ tiêu.",
@@ -287,9 +288,19 @@ async def _import_csv(
 # --- counters ------------------------------------------------------------------------------------------------------
 
 
-def _counters_context(session: Session, notice: str | None = None, page: int = 1, q: str = "") -> dict[str, Any]:
+def _counters_context(
+    session: Session, notice: str | None = None, page: int = 1, q: str = "", edit: str | None = None
+) -> dict[str, Any]:
     listing = service.counter_page(session=session, page=page, q=q)
-    return {"section": "counters", "listing": listing, "notice": notice}
+    editing = service.find_counter(session=session, code=edit) if edit else None
+    return {
+        "section": "counters",
+        "listing": listing,
+        "counter_fields": service.counter_fields(session=session),
+        "editing": editing,
+        "all_fields": [f.field for f in service.fields(session=session) if f.field.active],
+        "notice": notice,
+    }
 
 
 @router.get("/counters", response_class=HTMLResponse)
@@ -300,9 +311,31 @@ def counters_page(
     notice: NoticeQuery = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     q: Annotated[str, Query(max_length=64)] = "",
+    edit: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    """The counters, 100 a page (searchable by code, name or unit code), and an import."""
-    return _page(request, "counters", _counters_context(session, notice, page, q))
+    """The counters, 100 a page (searchable by code, name or unit code), with the fields each serves, a form
+    choosing them (`?edit=CODE`), and an import."""
+    return _page(request, "counters", _counters_context(session, notice, page, q, edit))
+
+
+@router.post("/counters/{code}/fields", response_class=HTMLResponse)
+def counter_fields_save(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    fields: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Choose the fields a counter serves: its kiosk asks the citizen for the field only when there are several
+    (none chosen: every active field)."""
+    counter = service.get_counter(session=session, code=code[:64])
+    try:
+        with session.begin_nested():
+            chosen = service.set_counter_fields(session=session, counter=counter, codes=list(fields or [])[:200])
+    except AppError as exc:
+        return _page(request, "counters", {**_counters_context(session, edit=code), "error": exc.message}, 422)
+    _audit(session, request, admin, "admin.counter.fields", counter.code, ",".join(chosen) or "all")
+    return _done("/admin/counters", "counter-fields-saved")
 
 
 @router.post("/counters/import", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from server.models import (
     ApiKey,
     AuditLog,
     Counter,
+    CounterField,
     FieldGroup,
     KioskDevice,
     Officer,
@@ -562,3 +563,42 @@ def audit_page(
     present = set(session.exec(select(AuditLog.action).distinct()).all())
     actions = sorted(present | set(ACTION_NAMES), key=lambda a: (a not in present, a))
     return AuditPage(list(rows[:size]), page, len(rows) > size, f, actors, actions)
+
+
+def counter_fields(*, session: Session) -> dict[int, list[ProcedureField]]:
+    """The fields chosen for each counter (a counter missing here serves every active field)."""
+    rows = session.execute(
+        sa.select(CounterField.counter_id, ProcedureField)  # type: ignore[call-overload]
+        .join(ProcedureField, col(ProcedureField.id) == CounterField.field_id)
+        .order_by(col(ProcedureField.sort_order), col(ProcedureField.code))
+    ).all()
+    chosen: dict[int, list[ProcedureField]] = {}
+    for counter_id, field in rows:
+        chosen.setdefault(counter_id, []).append(field)
+    return chosen
+
+
+def set_counter_fields(*, session: Session, counter: Counter, codes: list[str]) -> list[str]:
+    """Choose the fields a counter serves (none: every active field); unknown or inactive codes are 422.
+    Answers the codes now chosen."""
+    wanted = sorted({c.strip() for c in codes if c.strip()})
+    found = {
+        f.code: f
+        for f in session.exec(select(ProcedureField).where(col(ProcedureField.code).in_(wanted))).all()
+        if f.active
+    }
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise Invalid(f"unknown or inactive field {missing[0]!r}")
+    for link in session.exec(select(CounterField).where(CounterField.counter_id == counter.id)).all():
+        session.delete(link)
+    session.flush()
+    for code in wanted:
+        session.add(CounterField(counter_id=counter.id, field_id=found[code].id))  # type: ignore[arg-type]
+    session.flush()
+    return wanted
+
+
+def find_counter(*, session: Session, code: str) -> Counter | None:
+    """The counter with this code, if any."""
+    return session.exec(select(Counter).where(Counter.code == code)).first()

@@ -8,10 +8,18 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from server.auth.service import bearer_token, device_from_token
-from server.contracts import CurrentVisit, HeartbeatRequest, KioskConfig, PairRequest, PairResponse
+from server.contracts import (
+    CurrentVisit,
+    HeartbeatRequest,
+    KioskConfig,
+    PairRequest,
+    PairResponse,
+    VisitEvent,
+    VisitState,
+)
 from server.deps import DeviceDep, SessionDep
 from server.errors import AppError, TooManyRequests, error_responses
-from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat
+from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat, report_visit_event
 from server.models import KioskDevice
 
 router = APIRouter(prefix="/api/v1/kiosks", tags=["kiosks"])
@@ -82,3 +90,16 @@ def config(device: ReadingDeviceDep, session: SessionDep) -> KioskConfig:
 def get_current_visit(device: ReadingDeviceDep, session: SessionDep) -> CurrentVisit:
     """The newest unrated, unexpired visit started at this device's counter in the last 10 minutes, or null."""
     return current_visit(session=session, device=device)
+
+
+@router.post(
+    "/visit-status",
+    response_model=VisitState,
+    summary="Report that a visit's faces are shown or were declined; learn whether it is still open",
+    responses=error_responses(401, 422),
+)
+def visit_status(event: VisitEvent, device: DeviceDep, session: SessionDep) -> VisitState:
+    """While a kiosk shows a visit it reports `shown` (the console then says so) and learns whether the visit was
+    meanwhile rated by phone, cancelled at the console or expired (`state` other than `open`: leave it). `declined`:
+    the citizen skipped it on the kiosk, which will not offer it again."""
+    return report_visit_event(session=session, device=device, event=event)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from server.auth.service import hash_token, new_secret
+from server.auth.service import device_from_token, hash_token, new_secret
 from server.config import Settings
 from server.contracts import (
     ChoiceInfo,
@@ -24,22 +24,27 @@ from server.contracts import (
     LevelInfo,
     NamedCode,
     PairResponse,
+    VisitEvent,
     VisitInfo,
+    VisitState,
 )
 from server.db import utcnow
-from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests
+from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests, Unauthorized
 from server.models import (
     Counter,
+    CounterField,
     KioskDevice,
     PairingAttempt,
     PairingCode,
     ProcedureField,
     Rating,
+    RatingRollup,
     Reason,
     ScaleLevel,
     Unit,
     Visit,
 )
+from server.visits.service import find_visit, visit_progress
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
@@ -49,6 +54,8 @@ MAX_FAILURES_TOTAL = 100
 ATTEMPT_WINDOW = timedelta(minutes=15)
 #: A visit is offered to its counter's kiosk this long after the console started it.
 VISIT_OFFER_WINDOW = timedelta(minutes=10)
+#: The kiosk lists a counter's fields most rated there first, over this many past days (from the day rollups).
+FIELD_FREQUENCY_DAYS = 90
 
 
 def normalise_code(code: str) -> str:
@@ -144,6 +151,15 @@ def pair_device(*, session: Session, code: str, client: str, now: datetime | Non
     )
 
 
+def demo_token_accepted(*, session: Session, token: str) -> bool:
+    """Whether the server would accept this device token (the demo kiosk pairs again when not)."""
+    try:
+        device_from_token(session=session, token=token)
+    except Unauthorized:
+        return False
+    return True
+
+
 def record_heartbeat(
     *, session: Session, device: KioskDevice, report: HeartbeatRequest, now: datetime | None = None
 ) -> None:
@@ -171,13 +187,67 @@ def kiosk_config(*, session: Session, device: KioskDevice, now: datetime | None 
     ).all()
     reasons = session.exec(select(Reason).where(col(Reason.active)).order_by(col(Reason.sort_order))).all()
     levels = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+    now = now or utcnow()
     return KioskConfig(
         counter=NamedCode(code=counter.code, name=counter.name),
         unit=NamedCode(code=unit.code, name=unit.name),
         fields=[ChoiceInfo(code=f.code, name_vi=f.name_vi, name_en=f.name_en) for f in fields],
         reasons=[ChoiceInfo(code=r.code, name_vi=r.name_vi, name_en=r.name_en) for r in reasons],
         levels=[LevelInfo(level=s.level, name_vi=s.name_vi, name_en=s.name_en, satisfied=s.satisfied) for s in levels],
-        server_time=now or utcnow(),
+        server_time=now,
+        counter_fields=counter_field_codes(session=session, counter=counter, fields=list(fields), now=now),
+    )
+
+
+def served_field_ids(*, session: Session, counter_id: int) -> set[int]:
+    """The fields chosen for a counter in admin (empty: the counter serves every active field)."""
+    return set(session.exec(select(CounterField.field_id).where(CounterField.counter_id == counter_id)).all())
+
+
+def counter_field_codes(
+    *, session: Session, counter: Counter, fields: list[ProcedureField], now: datetime
+) -> list[str]:
+    """The codes of the active fields `counter` serves, most rated at this counter over the last
+    FIELD_FREQUENCY_DAYS first (read from the day rollups), then in their display order."""
+    assert counter.id is not None
+    chosen = served_field_ids(session=session, counter_id=counter.id)
+    served = [f for f in fields if not chosen or f.id in chosen] or fields
+    since = (now - timedelta(days=FIELD_FREQUENCY_DAYS)).date()
+    counts: dict[int, int] = dict(
+        session.execute(
+            sa.select(RatingRollup.field_id, sa.func.sum(RatingRollup.n))  # type: ignore[call-overload]
+            .where(
+                col(RatingRollup.unit_id) == counter.unit_id,
+                col(RatingRollup.day) >= since,
+                col(RatingRollup.counter_id) == counter.id,
+            )
+            .group_by(RatingRollup.field_id)
+        ).all()
+    )
+    ranked = sorted(enumerate(served), key=lambda pair: (-int(counts.get(pair[1].id or 0, 0)), pair[0]))
+    return [f.code for _, f in ranked]
+
+
+def report_visit_event(
+    *, session: Session, device: KioskDevice, event: VisitEvent, now: datetime | None = None
+) -> VisitState:
+    """A kiosk shows a visit's faces (`shown`) or the citizen declined there (`declined`); answers whether the
+    visit can still be rated on that kiosk. A visit of another counter is `unknown` to it."""
+    now = now or utcnow()
+    visit = find_visit(session=session, token=event.token)
+    if visit is None or visit.counter_id != device.counter_id:
+        return VisitState(token=event.token, state="unknown")
+    state = visit_progress(session=session, visit=visit, now=now)
+    if state in ("waiting", "shown"):
+        if event.event == "declined":
+            visit.declined_at = now
+            state = "declined"
+        elif visit.shown_at is None:
+            visit.shown_at = now
+        session.add(visit)
+        session.flush()
+    return VisitState.model_validate(
+        {"token": event.token, "state": "open" if state in ("waiting", "shown") else state}
     )
 
 
@@ -190,6 +260,8 @@ def current_visit(*, session: Session, device: KioskDevice, now: datetime | None
         .where(
             col(Visit.counter_id) == device.counter_id,
             col(Visit.rated_at).is_(None),
+            col(Visit.declined_at).is_(None),
+            col(Visit.cancelled_at).is_(None),
             col(Visit.expires_at) > now,
             col(Visit.created_at) >= now - VISIT_OFFER_WINDOW,
         )

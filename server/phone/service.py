@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from server.config import Settings
+from server.contracts import face_kinds
 from server.db import upsert_insert, utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
@@ -24,8 +25,6 @@ MAX_FORM_BYTES = 16 * 1024
 MAX_COMMENT = 1000
 MAX_CONTACT = 255
 HONEYPOT_FIELD = "website"
-#: Face drawings, most positive first; a scale of any length is spread over them.
-FACE_SHAPES = ("very_happy", "happy", "neutral", "unhappy")
 
 
 @dataclass(frozen=True)
@@ -62,18 +61,18 @@ class Choices:
 
 
 def level_choices(*, session: Session) -> list[LevelChoice]:
-    """The scale's levels, most positive first, each with its face drawing."""
+    """The scale's levels, most positive first, each with its face drawing (the kiosk's, `face_kinds`)."""
     rows = session.connection().execute(sa.select(SCALE).order_by(SCALE.c.level.desc())).all()
-    last = max(len(rows) - 1, 1)
+    kinds = face_kinds([(row.level, row.satisfied) for row in rows])
     return [
         LevelChoice(
             level=row.level,
             name_vi=row.name_vi,
             name_en=row.name_en,
             satisfied=row.satisfied,
-            shape=FACE_SHAPES[round(i * (len(FACE_SHAPES) - 1) / last)],
+            shape=kinds[row.level],
         )
-        for i, row in enumerate(rows)
+        for row in rows
     ]
 
 

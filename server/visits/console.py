@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
@@ -14,7 +14,9 @@ from server.auth.deps import CsrfDep, require_role
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Forbidden, NotFound
-from server.models import Counter, ProcedureField, Unit, User
+from server.i18n import request_language
+from server.messages import vietnamese
+from server.models import Counter, KioskDevice, ProcedureField, Unit, User, Visit
 from server.templating import is_htmx
 from server.units.service import is_in_subtree, subtree_ids
 from server.visits import service
@@ -22,6 +24,10 @@ from server.visits import service
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 COUNTER_COOKIE = "hl_console_counter"
+#: The field of the last invitation: preselected for the next one.
+FIELD_COOKIE = "hl_console_field"
+#: How often the console asks where an invitation stands while it waits for the kiosk and the citizen.
+STATUS_POLL_SECONDS = 2
 SLIP_FORMATS = ("80mm", "a6")
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -121,10 +127,8 @@ def _console_page(
         "counters": counters,
         "counter": counter,
         "fields": active_fields(session=session),
-        "recent": [
-            (v.token, v.created_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"), v.rated_at is not None)
-            for v in (service.recent_visits(session=session, counter=counter, user=officer.user) if counter else [])
-        ],
+        "chosen_field": request.cookies.get(FIELD_COOKIE, ""),
+        "recent": _recent(session=session, settings=settings, counter=counter, user=officer.user),
         "error": error,
     }
     return _templates(request).TemplateResponse(
@@ -171,12 +175,14 @@ def invite(
     response: Response
     if is_htmx(request):
         context = _slip_context(session=session, settings=settings, visit_token=visit.token, slip_format="80mm")
+        context.update(_status_context(session=session, settings=settings, visit=visit, recent_for=officer.user))
         response = _templates(request).TemplateResponse(
-            request, "counter/_slip.html", context, status_code=201, headers=NO_STORE
+            request, "counter/_invited.html", context, status_code=201, headers=NO_STORE
         )
     else:
         response = RedirectResponse(f"/console/visits/{visit.token}", status_code=303)
     response.set_cookie(COUNTER_COOKIE, counter, path="/console", max_age=365 * 86400, samesite="lax", httponly=True)
+    response.set_cookie(FIELD_COOKIE, field, path="/console", max_age=365 * 86400, samesite="lax", httponly=True)
     return response
 
 
@@ -198,5 +204,105 @@ def slip_page(
     ):
         raise NotFound("unknown visit")
     context["officer"] = officer
+    context.update(_status_context(session=session, settings=settings, visit=context["details"].visit))
     name = "counter/_slip.html" if is_htmx(request) else "counter/slip.html"
     return _templates(request).TemplateResponse(request, name, context, headers=NO_STORE)
+
+
+# --- where an invitation stands: shown on the kiosk, rated, declined; cancelling it -------------------------------
+
+
+def _recent(*, session: Session, settings: Settings, counter: Counter | None, user: User) -> list[tuple[str, str, str]]:
+    """`user`'s latest invitations at the counter (never a colleague's): (token, local time, progress state)."""
+    if counter is None:
+        return []
+    return [
+        (
+            v.token,
+            v.created_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
+            service.visit_progress(session=session, visit=v),
+        )
+        for v in service.recent_visits(session=session, counter=counter, user=user)
+    ]
+
+
+def _status_context(
+    *, session: Session, settings: Settings, visit: Visit, recent_for: User | None = None
+) -> dict[str, Any]:
+    state = service.visit_progress(session=session, visit=visit)
+    kiosks = session.exec(
+        select(KioskDevice.id).where(KioskDevice.counter_id == visit.counter_id, col(KioskDevice.revoked_at).is_(None))
+    ).first()
+    context: dict[str, Any] = {
+        "status_token": visit.token,
+        "status_state": state,
+        "status_has_kiosk": kiosks is not None,
+        "status_poll_seconds": STATUS_POLL_SECONDS,
+    }
+    if recent_for is not None:
+        counter = session.get(Counter, visit.counter_id)
+        context["recent"] = _recent(session=session, settings=settings, counter=counter, user=recent_for)
+    return context
+
+
+def _officer_visit(*, session: Session, officer: ConsoleOfficer, token: str) -> Visit:
+    """A visit the officer registered, at a counter of their unit or its subtree (else 404, as for an unknown one:
+    a colleague's or the one-stop system's visit stays out of reach, its token with it)."""
+    visit = service.find_visit(session=session, token=token)
+    if visit is None or visit.created_by_user_id != officer.user.id:
+        raise NotFound("unknown visit")
+    if not is_in_subtree(unit=service.visit_details(session=session, visit=visit).unit, root=officer.unit):
+        raise NotFound("unknown visit")
+    return visit
+
+
+def _status_response(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    visit: Visit,
+    user: User,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = _status_context(session=session, settings=settings, visit=visit, recent_for=user)
+    context["status_error"] = error
+    return _templates(request).TemplateResponse(
+        request, "counter/_visit_status.html", context, status_code=status, headers=NO_STORE
+    )
+
+
+@router.get("/visits/{token}/status", response_class=HTMLResponse)
+def visit_status(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+    seen: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """Where an invitation stands (polled by htmx while it waits): shown on the kiosk, rated, declined, cancelled
+    or expired; with the counter's recent list, refreshed out of band. Nothing (204) while it is still `seen`."""
+    visit = _officer_visit(session=session, officer=officer, token=token)
+    if seen and service.visit_progress(session=session, visit=visit) == seen:
+        return Response(status_code=204, headers=NO_STORE)
+    return _status_response(request, session, settings, visit, officer.user)
+
+
+@router.post("/visits/{token}/cancel", response_class=HTMLResponse, dependencies=[CsrfDep])
+def cancel(token: str, request: Request, session: SessionDep, settings: SettingsDep, officer: OfficerDep) -> Response:
+    """Withdraw an invitation nobody rated yet: the kiosk leaves its faces, the slip's link stops working."""
+    visit = _officer_visit(session=session, officer=officer, token=token)
+    try:
+        service.cancel_visit(session=session, visit=visit)
+    except AppError as exc:
+        message = vietnamese(exc.message) if request_language(request) == "vi" else exc.message
+        if is_htmx(request):
+            return _status_response(
+                request, session, settings, visit, officer.user, error=message, status=exc.status_code
+            )
+        return _console_page(request, session, settings, officer, error=message, status=exc.status_code)
+    if is_htmx(request):
+        return _status_response(request, session, settings, visit, officer.user)
+    return RedirectResponse("/console", status_code=303)

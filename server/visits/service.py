@@ -268,3 +268,41 @@ def recent_visits(*, session: Session, counter: Counter, user: User, limit: int 
             .limit(limit)
         ).all()
     )
+
+
+#: Where an invitation stands, as the console and the kiosk see it. `waiting`: started, not on a kiosk yet;
+#: `shown`: a kiosk shows its faces. Every other state is final for the kiosk (the phone link of a declined visit
+#: stays valid).
+VISIT_PROGRESS = ("waiting", "shown", "rated", "declined", "cancelled", "expired")
+
+
+def visit_progress(*, session: Session, visit: Visit, now: datetime | None = None) -> str:
+    """Where `visit` stands: rated (by any channel), cancelled, declined on the kiosk, expired, shown or waiting."""
+    rated = visit.rated_at is not None or (
+        session.connection().execute(sa.select(sa.exists().where(RATING.c.visit_id == visit.id))).scalar()
+    )
+    if rated:
+        return "rated"
+    if visit.cancelled_at is not None:
+        return "cancelled"
+    if visit.declined_at is not None:
+        return "declined"
+    if visit.expires_at <= (now or utcnow()):
+        return "expired"
+    return "shown" if visit.shown_at is not None else "waiting"
+
+
+def cancel_visit(*, session: Session, visit: Visit, now: datetime | None = None) -> str:
+    """Withdraw an invitation that nobody rated yet: the kiosk leaves its faces, the slip's link stops working.
+    Answers the visit's state afterwards (a rated visit stays rated: 409)."""
+    now = now or utcnow()
+    state = visit_progress(session=session, visit=visit, now=now)
+    if state == "rated":
+        raise Conflict("this visit has been rated already; it can no longer be cancelled")
+    if state in ("waiting", "shown", "declined"):
+        visit.cancelled_at = now
+        visit.expires_at = min(visit.expires_at, now)
+        session.add(visit)
+        session.flush()
+        return "cancelled"
+    return state

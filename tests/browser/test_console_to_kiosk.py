@@ -15,6 +15,7 @@ from sqlmodel import select
 from server.db import make_engine, session_scope
 from server.models import Unit
 from tests import logins
+from tests.browser.conftest import ConsoleWatcher, assert_accessible
 from tests.browser.test_kiosk import LANDSCAPE, kiosk_site, touch_page
 from tests.databases import factory_for
 from tests.kiosk.conftest import central_server, eventually
@@ -64,4 +65,60 @@ def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browse
             ]
             context.close()
             assert kiosk_console.errors == []
+        engine.dispose()
+
+
+def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Browser) -> None:
+    """After "invite" the officer sees the kiosk show it, then the rating; a second invitation is cancelled from
+    the console and leaves the kiosk; the field stays chosen and the recent list follows, without reloading."""
+    with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
+        engine = make_engine(central.db_url)
+        with session_scope(engine) as session:
+            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
+            username = logins.user(session, "officer", unit).username
+        with (
+            kiosk_site(central, visit_poll_seconds=0.3) as kiosk_url,
+            touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
+        ):
+            kiosk.goto(kiosk_url + "/")
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            console = context.new_page()
+            console_errors = ConsoleWatcher(console)
+            console.goto(central.url + "/console")
+            console.get_by_label("Tên đăng nhập").fill(username)
+            console.get_by_label("Mật khẩu").fill(logins.PASSWORD)
+            console.get_by_role("button", name="Đăng nhập").click()
+            console.wait_for_url(central.url + "/console")
+            console.get_by_label("Lĩnh vực").select_option("justice")
+            console.get_by_role("button", name="Mời đánh giá").click()
+
+            status = console.locator("#visit-status")
+            expect(status).to_have_attribute("data-visit-state", "waiting")
+            expect(kiosk.locator('[data-chosen-field="justice"]')).to_be_visible(timeout=10_000)
+            expect(status).to_have_attribute("data-visit-state", "shown", timeout=15_000)  # the kiosk shows it
+            expect(status).to_contain_text("Màn hình tại quầy đang hiển thị phiếu đánh giá")
+            assert_accessible(console)
+            kiosk.locator('[data-level="3"]').tap()
+            expect(kiosk.locator('[data-screen="thanks"]')).to_be_visible()
+            expect(status).to_have_attribute("data-visit-state", "rated", timeout=15_000)
+            expect(status).to_contain_text("Người dân đã đánh giá.")
+            expect(console.locator('#recent [data-recent-state="rated"]')).to_have_count(1)
+            expect(console.get_by_label("Lĩnh vực")).to_have_value("justice")  # kept for the next citizen
+
+            expect(kiosk.locator('[data-screen="idle"]')).to_be_visible(timeout=15_000)
+            console.get_by_role("button", name="Mời đánh giá").click()
+            expect(status).to_have_attribute("data-visit-state", "waiting")
+            expect(kiosk.locator('[data-chosen-field="justice"]')).to_be_visible(timeout=10_000)
+            expect(status).to_have_attribute("data-visit-state", "shown", timeout=15_000)
+            console.get_by_role("button", name="Huỷ lời mời").click()
+            expect(status).to_have_attribute("data-visit-state", "cancelled")
+            closed = kiosk.locator('[data-screen="visit_closed"][data-visit-state="cancelled"]')
+            expect(closed).to_be_visible(timeout=10_000)  # the kiosk leaves the withdrawn invitation
+            expect(kiosk.locator('[data-screen="idle"]')).to_be_visible(timeout=15_000)
+            expect(console.locator("#recent li")).to_have_count(2)
+            expect(console.locator('#recent [data-recent-state="cancelled"]')).to_have_count(1)
+            assert_accessible(console)
+            context.close()
+            assert kiosk_console.errors == [] and console_errors.errors == []
+        assert central.query("SELECT count(*) FROM rating") == [(1,)]
         engine.dispose()

@@ -95,12 +95,8 @@ def test_satisfied_flow(browser: Browser, central: CentralServer, viewport: dict
     before = set(central.rating_ids())
     with kiosk_site(central, thanks_seconds=3) as url, touch_page(browser, viewport) as (page, console):
         page.goto(url + "/")
-        check_screen(page, viewport, "idle")
-        expect(page.locator(".invite")).to_contain_text("Mời Ông/Bà đánh giá mức độ hài lòng")
-        page.locator(".invite").tap()
-        check_screen(page, viewport, "fields")
-        page.locator('[data-field="land"]').tap()
-        check_screen(page, viewport, "faces")
+        check_screen(page, viewport, "idle")  # faces first: the question and the four faces
+        expect(page.locator("h1")).to_contain_text("Ông/Bà có hài lòng")
         faces = page.locator(".face")
         expect(faces).to_have_count(4)
         boxes = [faces.nth(i).bounding_box() for i in range(4)]
@@ -118,6 +114,9 @@ def test_satisfied_flow(browser: Browser, central: CentralServer, viewport: dict
         pressed = faces.first.evaluate("e => [getComputedStyle(e).outlineStyle, getComputedStyle(e).backgroundColor]")
         assert pressed == ["solid", "rgb(219, 234, 254)"], pressed
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        # This counter serves every field and no visit named one: the field comes after the face.
+        check_screen(page, viewport, "fields")
+        page.locator('[data-field="land"]').tap()
         check_screen(page, viewport, "thanks")
         expect(page.locator("[data-countdown]")).not_to_have_text("3")  # the countdown visibly runs
         expect(page.locator('[data-screen="idle"]')).to_be_visible(timeout=10_000)
@@ -131,10 +130,10 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
     before = {r[0] for r in central.query("SELECT id FROM rating")}
     with kiosk_site(central) as url, touch_page(browser, viewport) as (page, console):
         page.goto(url + "/")
-        page.locator(".invite").tap()
-        page.locator('[data-field="construction"]').tap()
         page.locator('[data-level="1"]').tap()
+        page.locator('[data-field="construction"]').tap()
         check_screen(page, viewport, "reasons")
+        expect(page.locator(".reason-tile .reason-icon")).to_have_count(8)  # a pictogram per reason
         page.locator('[data-reason="late"]').tap()
         page.locator('[data-reason="attitude"]').tap()
         page.locator('[data-reason="late"]').tap()  # changed their mind
@@ -163,9 +162,8 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
 def test_skip_reasons(browser: Browser, central: CentralServer) -> None:
     with kiosk_site(central) as url, touch_page(browser, LANDSCAPE) as (page, console):
         page.goto(url + "/")
-        page.locator(".invite").tap()
-        page.locator('[data-field="tax"]').tap()
         page.locator('[data-level="2"]').tap()
+        page.locator('[data-field="tax"]').tap()
         page.get_by_role("button", name="Bỏ qua").tap()
         expect(page.locator('[data-screen="thanks"]')).to_be_visible()
         assert console.errors == []
@@ -175,14 +173,12 @@ def test_idle_reset_discards_a_half_finished_rating(browser: Browser, central: C
     before = len(central.rating_ids())
     with kiosk_site(central, idle_reset_seconds=1.5) as url, touch_page(browser, LANDSCAPE) as (page, console):
         page.goto(url + "/")
-        page.locator(".invite").tap()
-        page.locator('[data-field="land"]').tap()
-        expect(page.locator('[data-screen="faces"]')).to_be_visible()
+        page.locator('[data-level="4"]').tap()
+        expect(page.locator('[data-screen="fields"]')).to_be_visible()
         expect(page.locator('[data-screen="idle"]')).to_be_visible(timeout=10_000)  # nobody touched it
         # On the reasons screen the level already given is kept, with the reasons chosen so far.
-        page.locator(".invite").tap()
-        page.locator('[data-field="land"]').tap()
         page.locator('[data-level="2"]').tap()
+        page.locator('[data-field="land"]').tap()
         page.locator('[data-reason="fees"]').tap()
         expect(page.locator('[data-screen="thanks"]')).to_be_visible(timeout=10_000)
         assert console.errors == []
@@ -194,18 +190,18 @@ def test_language_toggle(browser: Browser, central: CentralServer) -> None:
         page.goto(url + "/")
         assert page.locator("html").get_attribute("lang") == "vi"
         page.locator(".lang-toggle").tap()
-        expect(page.locator(".invite")).to_contain_text("Please tell us how satisfied you are")
+        expect(page.locator("h1")).to_have_text("Are you satisfied with how your matter was handled today?")
+        expect(page.locator(".face-label").first).to_have_text("Very satisfied")
         assert page.locator("html").get_attribute("lang") == "en"
         assert_accessible(page)
-        page.locator(".invite").tap()
+        page.locator('[data-level="1"]').tap()
         expect(page.locator("h1")).to_have_text("Which kind of matter did you come for?")
-        page.locator('[data-field="health"]').tap()
-        expect(page.locator(".face-label").first).to_have_text("Very satisfied")
-        page.locator(".lang-toggle").tap()  # back to Vietnamese in the middle of the flow, field kept
-        expect(page.locator(".face-label").first).to_have_text("Rất hài lòng")
-        expect(page.locator("[data-chosen-field]")).to_contain_text("Y tế")
+        page.locator(".lang-toggle").tap()  # back to Vietnamese in the middle of the flow, the face kept
+        expect(page.locator("h1")).to_have_text("Ông/Bà vừa làm thủ tục thuộc lĩnh vực nào?")
         assert page.locator("html").get_attribute("lang") == "vi"
-        page.locator('[data-level="4"]').tap()
+        page.locator('[data-field="health"]').tap()
+        expect(page.locator('[data-screen="reasons"] input[name="level"]')).to_have_value("1")
+        page.get_by_role("button", name="Bỏ qua").tap()
         expect(page.locator("h1")).to_have_text("Cảm ơn Ông/Bà đã đánh giá!")
         assert console.errors == []
 
@@ -251,7 +247,7 @@ def test_a_visit_started_at_the_counter_preselects_the_field(browser: Browser, c
             token = visit.token
         faces = page.locator('[data-screen="faces"] [data-chosen-field="education"]')
         expect(faces).to_be_visible(timeout=2000)  # within 2 s of the console starting the visit
-        assert page.locator(".screen-faces .secondary").count() == 0  # no going back to another field
+        expect(page.locator(".screen-faces [data-decline]")).to_have_text("Bỏ qua")  # declining, no other field
         page.locator('[data-level="3"]').tap()
         expect(page.locator('[data-screen="thanks"]')).to_be_visible()
 

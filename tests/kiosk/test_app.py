@@ -31,24 +31,33 @@ def outbox_and_client(tmp_path: Path) -> Iterator[tuple[Outbox, TestClient]]:
     outbox.close()
 
 
-def test_idle_screen_invites_and_names_the_place(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+def test_idle_screen_shows_the_faces_first_and_names_the_place(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
     page = client.get("/")
     assert page.status_code == 200 and '<html lang="vi">' in page.text
-    assert "Mời Ông/Bà đánh giá mức độ hài lòng" in page.text
+    assert 'data-screen="idle"' in page.text and "Ông/Bà có hài lòng" in page.text
     assert "Xã Ea Kar" in page.text and "Quầy số 1" in page.text
+    # One tap on a face: at a counter serving every field, the field is asked next.
+    assert re.findall(r'data-level="(\d)"', page.text) == ["4", "3", "2", "1"]
+    assert page.text.count('hx-get="/screen/fields"') == 4
+    assert "data-idle-reset" not in page.text  # in Vietnamese the faces simply wait
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "inline script"
     assert " style=" not in page.text and "onclick" not in page.text
     english = client.get("/screen/idle?set_lang=en", headers=HX)
-    assert 'lang="en"' in english.text and "Please tell us how satisfied you are" in english.text
+    assert 'lang="en"' in english.text and "Are you satisfied with how your matter was handled today?" in english.text
+    assert 'data-idle-reset="30' in english.text  # English goes back to Vietnamese for the next citizen
 
 
-def test_fields_then_faces_most_positive_first(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+def test_a_face_then_the_field_then_faces_most_positive_first(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
-    fields = client.get("/screen/fields", headers=HX).text
+    assert 'data-screen="idle"' in client.get("/screen/fields", headers=HX).text  # no face chosen: the faces
+    fields = client.get(f"/screen/fields?level=4&rid={uuid.uuid4()}", headers=HX).text
     assert len(re.findall(r'data-field="', fields)) == 14
     assert "<html" not in fields  # a partial for htmx
+    assert fields.count('hx-post="/ratings"') == 14  # satisfied: the tile stores the rating
+    unhappy = client.get(f"/screen/fields?level=1&rid={uuid.uuid4()}", headers=HX).text
+    assert unhappy.count('hx-get="/screen/reasons"') == 14 and 'name="level" value="1"' in unhappy
     faces = client.get("/screen/faces?field=tax", headers=HX).text
     assert re.findall(r'data-level="(\d)"', faces) == ["4", "3", "2", "1"]
     assert re.findall(r'class="face-label">([^<]+)<', faces) == [
@@ -60,7 +69,7 @@ def test_fields_then_faces_most_positive_first(outbox_and_client: tuple[Outbox, 
     assert faces.count('<svg class="face-svg"') == 4 and "Thuế" in faces
     # Satisfied faces store at once; the others ask why first.
     assert faces.count('hx-post="/ratings"') == 2 and faces.count('hx-get="/screen/reasons"') == 2
-    assert client.get("/screen/faces?field=nonsense", headers=HX).text.count('data-field="') == 14
+    assert 'data-screen="idle"' in client.get("/screen/faces?field=nonsense", headers=HX).text
 
 
 def test_dissatisfied_reasons_and_skip(outbox_and_client: tuple[Outbox, TestClient]) -> None:
@@ -114,7 +123,7 @@ def test_unpaired_kiosk_is_out_of_service(tmp_path: Path) -> None:
         assert "Tạm ngừng phục vụ" in page and "chưa được ghép nối" in page
         refused = client.post("/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=HX)
         assert 'data-screen="thanks"' not in refused.text
-        assert client.get("/screen/fields", headers=HX).text.count("data-field=") == 0
+        assert client.get("/screen/fields?level=4", headers=HX).text.count("data-field=") == 0
 
 
 def test_staff_screen_needs_the_pin_and_locks(outbox_and_client: tuple[Outbox, TestClient]) -> None:
@@ -126,10 +135,12 @@ def test_staff_screen_needs_the_pin_and_locks(outbox_and_client: tuple[Outbox, T
     assert "Trạng thái máy" in status.text and 'data-fact="pending">0<' in status.text
     assert "Trạng thái máy" in client.get("/staff", headers=HX).text  # the session cookie holds
     client.cookies.clear()
-    for _ in range(5):
-        client.post("/staff/login", data={"pin": "0000"}, headers=HX)
-    locked = client.post("/staff/login", data={"pin": "1234"}, headers=HX)
-    assert "thử lại sau 5 phút" in locked.text
+    for _ in range(4):
+        assert "Mã PIN không đúng" in client.post("/staff/login", data={"pin": "0000"}, headers=HX).text
+    fifth = client.post("/staff/login", data={"pin": "0000"}, headers=HX)  # the fifth wrong PIN locks at once
+    assert "bàn phím tạm khoá" in fifth.text
+    locked = client.post("/staff/login", data={"pin": "1234"}, headers=HX)  # even the right PIN, for a while
+    assert "bàn phím tạm khoá" in locked.text and "Trạng thái máy" not in locked.text
 
 
 def test_staff_pairing_reports_an_unreachable_server(outbox_and_client: tuple[Outbox, TestClient]) -> None:
@@ -150,6 +161,7 @@ def test_every_screen_string_has_an_english_entry() -> None:
     for path in KIOSK_DIR.glob("*.py"):
         used |= set(re.findall(r"""translate\(\s*"([^"]+)"\s*,""", path.read_text(encoding="utf-8")))
         used |= set(re.findall(r"""message="([^"]+)\"""", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"""locked = "([^"]+)\"""", path.read_text(encoding="utf-8")))
     assert len(used) > 40
     assert sorted(used - set(catalog)) == []
     assert sorted(set(catalog) - used) == []  # no stale entries either
@@ -178,3 +190,128 @@ def test_a_visit_is_offered_once_even_with_a_field_the_kiosk_does_not_know(
     assert outbox.visit_seen("V1")
     rid = tap(client, level=3, field_code="brand_new", visit="V1")
     assert {i["id"]: i for i in outbox.pending(counter="C1", limit=10)}[rid]["visit_token"] == "V1"
+
+
+def _configure(client: TestClient, counter_fields: list[str] | None) -> None:
+    """The configuration a heartbeat would bring: the default lists, and the counter's fields."""
+    from kiosk.defaults import DEFAULT_FIELDS, DEFAULT_LEVELS, DEFAULT_REASONS
+    from server.contracts import KioskConfig, NamedCode
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.store_config(
+        KioskConfig(
+            counter=NamedCode(code="C1", name="Quầy số 1"),
+            unit=NamedCode(code="U1", name="Xã Ea Kar"),
+            fields=DEFAULT_FIELDS,
+            reasons=DEFAULT_REASONS,
+            levels=DEFAULT_LEVELS,
+            server_time=datetime.now(UTC),
+            counter_fields=counter_fields,
+        )
+    )
+
+
+def test_a_one_field_counter_never_asks_for_the_field(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+    outbox, client = outbox_and_client
+    _configure(client, ["tax"])
+    idle = client.get("/", headers=HX).text
+    assert 'name="field" value="tax"' in idle and 'hx-get="/screen/fields"' not in idle
+    assert idle.count('hx-post="/ratings"') == 2 and idle.count('hx-get="/screen/reasons"') == 2
+    # The face's tap as the screen sends it (the hidden field included): stored at once with the counter's field.
+    rid = tap(client, level=4, field_code="tax")
+    assert {i["id"]: i for i in outbox.pending(counter="C1", limit=10)}[rid]["field"] == "tax"
+    reasons = client.get(f"/screen/reasons?level=1&rid={uuid.uuid4()}", headers=HX).text
+    assert 'data-screen="reasons"' in reasons and 'name="field" value="tax"' in reasons
+
+
+def test_a_several_field_counter_lists_its_fields_most_frequent_first(
+    outbox_and_client: tuple[Outbox, TestClient],
+) -> None:
+    _, client = outbox_and_client
+    _configure(client, ["justice", "land", "certification"])
+    idle = client.get("/", headers=HX).text
+    assert idle.count('hx-get="/screen/fields"') == 4
+    fields = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
+    assert re.findall(r'data-field="([a-z_]+)"', fields) == ["justice", "land", "certification"]
+    assert "field-grid--few" in fields  # few fields: larger tiles and icons
+    _configure(client, None)  # a server that does not send the list yet: every field, in display order
+    every = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
+    assert len(re.findall(r'data-field="', every)) == 14
+
+
+def test_a_visit_closed_elsewhere_is_never_thanked_for(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+    outbox, client = outbox_and_client
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    assert client.get("/visit-check?visit=V2", headers=HX).status_code == 204  # open as far as the kiosk knows
+    assert runtime.shown_visit == "V2"  # the watcher reports it as shown to the console
+    runtime._visit_answer("V2", "rated")  # what the server answers once the citizen rated by phone
+    closed = client.get("/visit-check?visit=V2", headers=HX)
+    assert closed.status_code == 200 and 'data-visit-state="rated"' in closed.text
+    assert "Lượt này đã được đánh giá" in closed.text and "Cảm ơn Ông/Bà đã đánh giá!" not in closed.text
+    answer = client.post(
+        "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land", "visit": "V2"}, headers=HX
+    ).text
+    assert 'data-visit-state="rated"' in answer and 'data-screen="thanks"' not in answer
+    assert outbox.counts(counter="C1").pending == 0
+    runtime._visit_answer("V3", "cancelled")
+    assert "Cán bộ đã huỷ lời mời đánh giá" in client.get("/screen/faces?field=land&visit=V3", headers=HX).text
+
+
+def test_a_visit_can_be_declined_on_the_kiosk(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+    outbox, client = outbox_and_client
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    runtime.offered_visit = VisitInfo(token="V4", field="land", created_at=now, expires_at=now + timedelta(days=1))
+    faces = client.get("/poll", headers=HX).text
+    assert "data-decline" in faces and "Bỏ qua" in faces and 'hx-post="/visits/decline"' in faces
+    assert 'hx-get="/visit-check"' in faces  # the screen watches whether the visit closes elsewhere
+    idle = client.post("/visits/decline", data={"visit": "V4", "lang": "en"}, headers=HX).text
+    assert 'data-screen="idle"' in idle and 'lang="vi"' in idle  # the next citizen starts in Vietnamese
+    assert runtime.declined_visits == ["V4"] and outbox.visit_seen("V4")
+    assert outbox.counts(counter="C1").pending == 0
+
+
+def test_only_refusals_an_administrator_can_fix_are_offered_again(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "outbox.db")
+    now = datetime.now(UTC).isoformat()
+    base = {"level": 4, "field": "land", "reasons": [], "rated_at": now}
+    ids = {name: str(uuid.uuid4()) for name in ("field", "phone", "expired", "clash")}
+    outbox.add({**base, "id": ids["field"], "field": "astrology"}, counter="C1")
+    outbox.add({**base, "id": ids["phone"], "visit_token": "V1"}, counter="C1")
+    outbox.add({**base, "id": ids["expired"], "visit_token": "V2"}, counter="C1")
+    outbox.add({**base, "id": ids["clash"]}, counter="C1")
+    outbox.settle(
+        [
+            (ids["field"], "invalid", "unknown field 'astrology'"),
+            (ids["phone"], "conflict", "the visit has already been rated"),
+            (ids["expired"], "invalid", "the visit had expired when this rating was made"),
+            (ids["clash"], "conflict", "a different rating is stored under this id; it was kept as it was"),
+        ]
+    )
+    retry = {d.id: d.retryable for d in outbox.dead_letters()}
+    assert retry == {ids["field"]: True, ids["phone"]: False, ids["expired"]: False, ids["clash"]: False}
+    assert outbox.retryable_dead() == 1
+    assert outbox.requeue_dead() == 1
+    assert outbox.states(ids.values()) == {
+        ids["field"]: "pending",
+        ids["phone"]: "dead",
+        ids["expired"]: "dead",
+        ids["clash"]: "dead",
+    }
+    outbox.close()
+
+
+def test_every_reason_has_its_own_pictogram(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+    """Low-literacy citizens: one clear pictogram per reason, the words beneath it."""
+    from kiosk.defaults import DEFAULT_REASONS
+    from kiosk.icons import reason_icon
+
+    drawings = {r.code: str(reason_icon(r.code)) for r in DEFAULT_REASONS}
+    assert len(set(drawings.values())) == len(DEFAULT_REASONS)  # no two reasons share a drawing
+    assert str(reason_icon("added_later")) == drawings["other"]  # a reason added later still gets one
+    _, client = outbox_and_client
+    page = client.get(f"/screen/reasons?field=land&level=1&rid={uuid.uuid4()}", headers=HX).text
+    tiles = re.findall(r'<label class="tile reason-tile".*?</label>', page, flags=re.S)
+    assert len(tiles) == len(DEFAULT_REASONS)
+    for tile in tiles:  # the pictogram, then the words
+        assert tile.index('class="reason-icon"') < tile.index('class="tile-label"')

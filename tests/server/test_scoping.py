@@ -70,6 +70,8 @@ B_VALUES: dict[str, Callable[[World], Any]] = {
     "key_id": lambda w: w.key_b.id,
     "unit_id": lambda w: w.b.id,
     "token": lambda w: w.visit_b.token,  # a visit at B's counter (the console's slip page)
+    "code": lambda w: w.counter_b.code,  # the counter whose fields are chosen (admin)
+    "edit": lambda w: w.counter_b.code,
 }
 #: Parameters that carry no unit's identity: filled with a valid neutral value.
 NEUTRAL_VALUES: dict[str, Any] = {
@@ -83,6 +85,8 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "next": "/",
     "by": "field",
     "csrf_token": None,  # filled with the caller's valid token, so a 403 is never only the CSRF check
+    "seen": "waiting",
+    "fields": "land",
     "notice": None,
     # Form fields, valid values: without the role check these requests would succeed (and change B's things).
     "name": "Tên thử IDOR",

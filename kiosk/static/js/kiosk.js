@@ -3,6 +3,7 @@
 (function () {
   "use strict";
 
+  // When a person last touched the screen (or a new screen appeared): the idle reset counts from here.
   var lastTouch = Date.now();
   var STAFF_HOLD_MS = 3000;
 
@@ -47,13 +48,14 @@
     else { window.location.assign("/"); }
   }
 
-  // A half-finished rating is dropped after the idle time; on the reasons screen the choice so far is sent.
+  // A half-finished rating is dropped after the idle time; on the reasons screen the choice so far is sent, and a
+  // counter's invitation left untouched counts as skipped (the console then says so).
   setInterval(function () {
     var screen = currentScreen();
     if (!screen || !screen.dataset.idleReset) { return; }
     if (Date.now() - lastTouch < Number(screen.dataset.idleReset) * 1000) { return; }
     lastTouch = Date.now();
-    var submit = screen.querySelector("[data-timeout-submit]");
+    var submit = screen.querySelector("[data-timeout-submit]") || screen.querySelector("[data-decline]");
     if (submit) { submit.click(); } else { goIdle(); }
   }, 500);
 
@@ -92,8 +94,10 @@
     else if (input.value.length < (input.maxLength > 0 ? input.maxLength : 12)) { input.value += key.dataset.key; }
   });
 
-  // After each swap: the document's language follows the screen, and the idle clock restarts.
-  document.addEventListener("htmx:afterSwap", function () {
+  // After a new screen: the document's language follows it, and its idle clock starts. Only that: the sync
+  // corner refreshing itself, or a poll answering "nothing new", is no one's touch and restarts nothing.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!e.detail || !e.detail.target || e.detail.target.id !== "app") { return; }
     var host = document.querySelector("[data-lang]");
     if (host) { document.documentElement.lang = host.dataset.lang; }
     touched();

@@ -74,7 +74,10 @@ def test_login_invite_and_slip(client: TestClient, session: Session, desk: tuple
     assert visit.field_id == factories.field(session, "land").id
     slip = client.get(f"/console/visits/{token}")
     assert slip.status_code == 200
-    assert f'src="/api/v1/visits/{token}/qr.svg"' in slip.text and f"http://testserver/r/{token}" in slip.text
+    assert (
+        f'src="/api/v1/visits/{token}/qr.svg"' in slip.text
+        and f'http://testserver/r/<wbr><span class="slip-token">{token}</span>' in slip.text
+    )
     assert "Bộ phận Một cửa xã Ea Kao" in slip.text and "Đất đai" in slip.text and "slip--80mm" in slip.text
     assert "slip--a6" in client.get(f"/console/visits/{token}?format=a6").text
     # The console remembers the counter, and lists the visit.
@@ -90,7 +93,8 @@ def test_invite_with_htmx_answers_the_slip_partial(
     htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
     response = client.post("/console/visits", data={"counter": "Q-01", "field": "tax"}, headers=htmx)
     assert response.status_code == 201
-    assert response.text.lstrip().startswith('<div class="slip-wrap">') and "<html" not in response.text
+    assert response.text.lstrip().startswith('<div class="visit-status') and "<html" not in response.text
+    assert '<div class="slip-wrap">' in response.text
     visit = session.exec(select(Visit)).one()
     assert visit.officer_id is None  # a manager without an officer record
     bad = client.post("/console/visits", data={"counter": "Q-01", "field": "nope"}, headers=htmx)
