@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Header
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, select
 
-from server.auth.deps import AuthDep, LoginRequired, visible_root
+from server.auth.deps import Auth, AuthDep, LoginRequired, visible_root
 from server.auth.service import api_key_from_token, bearer_token
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
@@ -77,8 +78,34 @@ class PetitionOut(BaseModel):
     source: str
 
 
-async def _bearer(authorization: Annotated[str | None, Header()] = None) -> str | None:
-    return bearer_token(authorization) if authorization else None
+async def petition_importer(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The bearer token of an integration (`visits`) key; 401 without one (the key is looked up in the endpoint)."""
+    if not authorization:
+        raise Unauthorized(
+            "send an integration key (Authorization: Bearer <key>)", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return bearer_token(authorization)
+
+
+@dataclass(frozen=True)
+class PetitionReaderCredentials:
+    """An integration or read key's token, or a manager/admin session."""
+
+    token: str | None
+    auth: Auth | None
+
+
+async def petition_reader(
+    auth: AuthDep, authorization: Annotated[str | None, Header()] = None
+) -> PetitionReaderCredentials:
+    """A `visits` or `read` key (Bearer), or a logged-in manager/admin; 401/403 otherwise."""
+    if authorization:
+        return PetitionReaderCredentials(bearer_token(authorization), None)
+    if auth is None:
+        raise LoginRequired("log in, or send Authorization: Bearer <key>")
+    if auth.user.role not in ("admin", "manager"):
+        raise Forbidden("only managers and administrators may read petitions")
+    return PetitionReaderCredentials(None, auth)
 
 
 def _key_scope(session: Session, token: str, kinds: tuple[str, ...]) -> tuple[Unit, str]:
@@ -105,13 +132,9 @@ def import_petitions(
     body: PetitionsImport,
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str | None, Depends(_bearer)],
+    token: Annotated[str, Depends(petition_importer)],
 ) -> ImportResults:
     """Create or import petitions with an integration (`visits`) key; one result per item, in order."""
-    if token is None:
-        raise Unauthorized(
-            "send an integration key (Authorization: Bearer <key>)", headers={"WWW-Authenticate": "Bearer"}
-        )
     scope, actor = _key_scope(session, token, ("visits",))
     calendar = load_calendar(session=session)
     results = [_import_item(session, settings, scope, actor, calendar, raw) for raw in body.petitions]
@@ -153,18 +176,14 @@ def get_petition(
     petition_id: str,
     session: SessionDep,
     settings: SettingsDep,
-    auth: AuthDep,
-    token: Annotated[str | None, Depends(_bearer)],
+    credentials: Annotated[PetitionReaderCredentials, Depends(petition_reader)],
 ) -> PetitionOut:
     """A petition with its due date and status: an integration or read key of its unit's subtree, or a manager."""
-    if token is not None:
-        root: Unit | None = _key_scope(session, token, ("visits", "read"))[0]
-    elif auth is None:
-        raise LoginRequired("log in, or send Authorization: Bearer <key>")
-    elif auth.user.role not in ("admin", "manager"):
-        raise Forbidden("only managers and administrators may read petitions")
+    if credentials.token is not None:
+        root: Unit | None = _key_scope(session, credentials.token, ("visits", "read"))[0]
     else:
-        root = visible_root(session=session, user=auth.user)
+        assert credentials.auth is not None
+        root = visible_root(session=session, user=credentials.auth.user)
     petition = service.in_scope(session=session, petition_id=petition_id, root=root)
     return to_out(session, settings, petition)
 

@@ -49,8 +49,7 @@ def _ip(request: Request) -> str | None:
 
 
 def _root(session: Session, user: User) -> Unit | None:
-    if user.role == "officer":
-        return None  # officers: only their own petitions, filtered by assignee
+    """The subtree the user may see (officers: their unit, and within it only the petitions given to them)."""
     return visible_root(session=session, user=user)
 
 
