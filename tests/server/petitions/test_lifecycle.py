@@ -308,3 +308,23 @@ def test_purge_erases_old_contacts_and_keeps_the_petition(
     assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
     assert old.content == "Thủ tục rườm rà" and new.contact_email == "c@d.vn"
     assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
+
+
+def test_refused_steps_get_a_vietnamese_page(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"])
+    manager = logins.user(session, "manager", tree["ward"])
+    csrf = logins.login(client, manager)
+    html = {"accept": "text/html"}
+    closed = client.post(f"/petitions/{petition.id}/close", data={"csrf_token": csrf}, headers=html)
+    assert closed.status_code == 409 and "Chỉ kết thúc được phản ánh đã trả lời" in closed.text
+    empty = client.post(f"/petitions/{petition.id}/answer", data={"csrf_token": csrf, "text": "  "}, headers=html)
+    assert empty.status_code == 422 and "Câu trả lời đang để trống" in empty.text
+    stranger = client.post(f"/petitions/{petition.id}/assign", data={"csrf_token": csrf, "assignee": "nobody"})
+    assert stranger.status_code == 422
+    assert client.get("/petitions?status=lost", headers=html).status_code == 422
+    bad_email = client.post("/petitions/preferences", data={"csrf_token": csrf, "email": "x@"}, headers=html)
+    assert bad_email.status_code == 422 and "Địa chỉ email không hợp lệ" in bad_email.text
+    session.refresh(petition)
+    assert petition.status == "received" and petition.answer is None
