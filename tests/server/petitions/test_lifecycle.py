@@ -328,3 +328,19 @@ def test_refused_steps_get_a_vietnamese_page(
     assert bad_email.status_code == 422 and "Địa chỉ email không hợp lệ" in bad_email.text
     session.refresh(petition)
     assert petition.status == "received" and petition.answer is None
+
+
+def test_import_refuses_odd_items_one_by_one(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
+    _, key = create_api_key(session=session, kind="visits", unit=tree["ward"])
+    base = {"unit": "P-WARD", "category": "other", "received_at": "2026-12-30T09:00:00+07:00", "content": "Nội dung"}
+    items = [
+        {**base, "id": str(uuid.uuid4()), "received_at": "1990-01-01T00:00:00+07:00"},
+        {**base, "id": str(uuid.uuid4()), "content": "\u0000\u0001"},
+        {**base, "id": str(uuid.uuid4()), "received_at": "2026-12-30T09:00:00"},  # no offset
+        {**base, "id": str(uuid.uuid4()), "reaction": "satisfied"},  # a reaction without an answer
+        {**base, "id": str(uuid.uuid4()), "content": "Có \u0000 ký tự lạ"},
+    ]
+    r = client.post("/api/v1/petitions", json={"petitions": items}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["invalid", "invalid", "invalid", "invalid", "created"]
+    assert session.exec(select(Petition)).one().content == "Có  ký tự lạ"
