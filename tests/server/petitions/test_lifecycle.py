@@ -302,9 +302,19 @@ def test_purge_erases_old_contacts_and_keeps_the_petition(
         received_at=datetime.now(UTC) - timedelta(days=800),
     )
     new = _new(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
-    assert service.purge_contacts(session=session, settings=settings) == 1  # type: ignore[arg-type]
+    counter = factories.counter(session, tree["ward"])
+    rating = factories.rating(session, counter, level=1, at=datetime.now(UTC) - timedelta(days=900), channel="phone")
+    rating.comment, rating.contact, rating.contact_consent = "Chậm", "0912345678", True
+    session.flush()
+    from_rating = service.petition_from_rating(session=session, settings=settings, rating_id=rating.id)  # type: ignore[arg-type]
+    assert from_rating is not None and from_rating.contact_phone == "0912345678"
+    assert service.purge_contacts(session=session, settings=settings) == 2  # type: ignore[arg-type]
     session.refresh(old)
     session.refresh(new)
+    session.refresh(rating)
+    session.refresh(from_rating)
+    # The rating it came from loses its contact too; the rating itself (and its comment) stays.
+    assert (rating.contact, rating.comment, from_rating.contact_phone) == (None, "Chậm", None)
     assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
     assert old.content == "Thủ tục rườm rà" and new.contact_email == "c@d.vn"
     assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
