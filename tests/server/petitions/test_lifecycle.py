@@ -354,3 +354,43 @@ def test_import_refuses_odd_items_one_by_one(client: TestClient, session: Sessio
     assert r.status_code == 200
     assert [x["status"] for x in r.json()["results"]] == ["invalid", "invalid", "invalid", "invalid", "created"]
     assert session.exec(select(Petition)).one().content == "Có  ký tự lạ"
+
+
+@pytest.mark.parametrize(
+    ("answered", "reaction", "reopened", "status"),
+    [
+        (None, None, False, "received"),
+        (None, None, True, "reopened"),
+        ("2027-01-04T10:00:00+07:00", None, False, "answered"),
+        ("2027-01-04T10:00:00+07:00", "not_satisfied", False, "closed"),
+        ("2027-01-04T10:00:00+07:00", "not_satisfied", True, "closed"),
+    ],
+)
+def test_an_imported_outcome_sets_the_status(
+    client: TestClient,
+    session: Session,
+    tree: dict[str, Unit],
+    answered: str | None,
+    reaction: str | None,
+    reopened: bool,
+    status: str,
+) -> None:
+    _, key = create_api_key(session=session, kind="visits", unit=tree["root"])
+    pid = str(uuid.uuid4())
+    item = {
+        "id": pid,
+        "unit": "P-OTHER",
+        "category": "staff",
+        "received_at": "2026-12-30T09:00:00+07:00",
+        "content": "x",
+        "answered_at": answered,
+        "reaction": reaction,
+        "reopened": reopened,
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (
+        client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth).json()["results"][0]["status"]
+        == "created"
+    )
+    got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
+    assert (got["status"], got["reaction"], got["reopened"], got["unit"]) == (status, reaction, reopened, "P-OTHER")
