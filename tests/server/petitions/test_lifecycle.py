@@ -394,3 +394,11 @@ def test_an_imported_outcome_sets_the_status(
     )
     got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
     assert (got["status"], got["reaction"], got["reopened"], got["unit"]) == (status, reaction, reopened, "P-OTHER")
+
+
+def test_petition_links_are_redacted_from_logs() -> None:
+    from server.hardening import redact_path
+
+    assert (
+        redact_path('"GET /pakn/Ab3_-xYz0123456789abcdEF?lang=en HTTP/1.1" 200') == '"GET /pakn/…?lang=en HTTP/1.1" 200'
+    )
