@@ -22,6 +22,7 @@ from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine, open_pool
+from server.dossiers.routes import router as dossiers_router
 from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.hardening import BodySizeLimitMiddleware, install_log_redaction
@@ -32,6 +33,7 @@ from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.phone.routes import router as phone_router
+from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(exports_router)
     app.include_router(admin_router)
+    app.include_router(dossiers_router)
+    app.include_router(scores_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:
