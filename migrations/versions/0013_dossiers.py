@@ -27,8 +27,7 @@ from alembic import op
 from server.db import UTCDateTime
 
 revision: str = "0013"
-down_revision: str | None = "0011"  # TEMP until petitions merge
-TEMP_NO_PETITION = True
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -133,8 +132,6 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         for name, (_table, when, body) in PG_TRIGGERS.items():
-            if TEMP_NO_PETITION and "petition" in name:
-                continue
             op.execute(
                 f"CREATE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  {body}\n"
                 "  RETURN NULL;\nEND\n$$"
@@ -142,8 +139,6 @@ def upgrade() -> None:
             op.execute(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION {name}_fn()")
     else:
         for name, (when, body) in SQLITE_TRIGGERS.items():
-            if TEMP_NO_PETITION and "petition" in name:
-                continue
             op.execute(f"CREATE TRIGGER {name} {when}\nBEGIN\n  {body}\nEND")
 
 

@@ -120,11 +120,8 @@ class Reference:
             query = query.where(UNIT.c.code.in_(sorted(set(unit_codes))))
         self.units = {code: (uid, path) for code, uid, path in session.execute(query)}
         fields = sorted({c for c in field_codes if c})
-        self.fields = dict(
-            session.execute(sa.select(FIELD.c.code, FIELD.c.id).where(FIELD.c.code.in_(fields))).tuples().all()
-            if fields
-            else []
-        )
+        query = sa.select(FIELD.c.code, FIELD.c.id).where(FIELD.c.code.in_(fields))
+        self.fields: dict[str, int] = {code: fid for code, fid in session.execute(query)} if fields else {}
 
 
 def check_item(raw: Any, *, reference: Reference, scope: Unit | None) -> Row | DossierResult:
@@ -256,15 +253,12 @@ def write_rows(*, session: Session, rows: Sequence[Row], scope: Unit | None, tz:
         _flag_new(conn, created)
     raced = new - set(created)  # created by another transaction since we looked: update them like the others
     if raced:
-        raced_units = dict(
-            conn.execute(
-                sa.select(DOSSIER.c.code, UNIT.c.path)
-                .join(UNIT, UNIT.c.id == DOSSIER.c.unit_id)
-                .where(DOSSIER.c.code.in_(sorted(raced)))
-            )
-            .tuples()
-            .all()
+        query = (
+            sa.select(DOSSIER.c.code, UNIT.c.path)
+            .join(UNIT, UNIT.c.id == DOSSIER.c.unit_id)
+            .where(DOSSIER.c.code.in_(sorted(raced)))
         )
+        raced_units: dict[str, str] = {row[0]: row[1] for row in conn.execute(query)}
         if scope is not None:
             for code, path in raced_units.items():
                 if not path.startswith(scope.path):
@@ -297,8 +291,8 @@ _FOREIGN = "the dossier belongs to a unit outside the key's subtree"
 _FLAG_NEW = sa.text(
     "UPDATE dossier SET"
     " rated_not_satisfied = EXISTS (SELECT 1 FROM visit v JOIN rating r ON r.visit_id = v.id"
-    "  WHERE v.dossier_code = dossier.code AND NOT r.satisfied AND NOT r.misuse)"
-    # TEMP until petitions merge: ", petitioned = EXISTS (SELECT 1 FROM petition p WHERE p.dossier_code = dossier.code)"
+    "  WHERE v.dossier_code = dossier.code AND NOT r.satisfied AND NOT r.misuse),"
+    " petitioned = EXISTS (SELECT 1 FROM petition p WHERE p.dossier_code = dossier.code)"
     " WHERE code IN :codes"
 ).bindparams(sa.bindparam("codes", expanding=True))
 

@@ -21,9 +21,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from server.db import UTCDateTime, utcnow
+from server.db import utcnow
 from server.indices.periods import Period, add_months
-from server.models import Dossier, ProcedureField, Rating, Unit, Visit
+from server.models import Dossier, Petition, ProcedureField, Rating, Unit, Visit
 from server.scores.formulas import (
     DossierCounts,
     PetitionCounts,
@@ -39,19 +39,8 @@ UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
 FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
 VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
 RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-#: The agreed columns of the petitions' table (the petitions issue owns it; the score only reads these).
-PETITION = sa.table(
-    "petition",
-    sa.column("id"),
-    sa.column("unit_id", sa.Integer),
-    sa.column("category", sa.String),
-    sa.column("dossier_code", sa.String),
-    sa.column("received_at", UTCDateTime),
-    sa.column("due_at", UTCDateTime),
-    sa.column("answered_at", UTCDateTime),
-    sa.column("reaction", sa.String),
-    sa.column("reopened", sa.Boolean),
-)
+#: The score reads only the columns agreed with the petitions issue (see `Petition`).
+PETITION: sa.Table = Petition.__table__  # type: ignore[attr-defined]
 
 DossierKey = Literal["unit", "field", "day"]
 
