@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from server.auth import deps as auth_deps
 from server.deps import get_device
+from server.dossiers.routes import integration_key
 from server.ingest.routes import get_ingest_device
 from server.kiosks.routes import get_device_for_reading
 from server.visits.routes import visit_creator
@@ -104,8 +105,9 @@ AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
 #: tests/server/ingest, tests/server/kiosks) and `POST /api/v1/visits` (a visits key, or a counter user's session
 #: with its CSRF header, in a JSON body the generator does not fill; a counter outside the key's or user's subtree
-#: is 403: tests/server/visits).
-OTHER_CREDENTIALS = {get_device, get_ingest_device, get_device_for_reading, visit_creator}
+#: is 403: tests/server/visits); `POST /api/v1/dossiers` (an integration key; a unit or a stored dossier outside the
+#: key's subtree is an `invalid` item: tests/server/dossiers).
+OTHER_CREDENTIALS = {get_device, get_ingest_device, get_device_for_reading, visit_creator, integration_key}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
