@@ -33,6 +33,7 @@ from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.phone.routes import router as phone_router
+from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(dossiers_router)
     app.include_router(scores_router)
+    app.include_router(scores_dashboard_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -100,6 +100,7 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "procedure_code": "1.004227",
     "dossier_code": "000.00.00.H12-261005-0001",
     "format": "a6",
+    "show": "all",  # the QĐ 766 drill-down's dossier filter
 }
 AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
