@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from server.auth.service import create_api_key
 from server.models import Unit
-from tests import factories, logins
-from tests.server.dossiers.helpers import at, completed, post_dossiers, rate_on_phone, visit
-from tests.server.scores.test_api import petition
+from tests import logins
 
 HTML = {"accept": "text/html"}
 
@@ -26,26 +22,10 @@ def text(node: object) -> str:
     return " ".join(node.get_text(" ").split())  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def tree(client: TestClient, session: Session) -> dict[str, Unit]:
-    """DLK with two wards: BMT (10 dossiers, 2 late, 1 disliked, one petition answered late) and KRP (4, all well)."""
-    root = factories.unit(session, code="DLK", name="Tỉnh Đắk Lắk")
-    bmt = factories.unit(session, root, code="BMT", name="Phường Buôn Ma Thuột")
-    krp = factories.unit(session, root, code="KRP", name="Xã Krông Pắc")
-    key = create_api_key(session=session, kind="visits", unit=root)[1]
-    items = [completed(f"BMT-{i}", "BMT", late=i < 2, field="construction" if i < 2 else "land") for i in range(10)]
-    items += [completed(f"KRP-{i}", "KRP") for i in range(4)]
-    assert post_dossiers(client, key, items).status_code == 200
-    counter = factories.counter(session, bmt, code="BMT-Q1")
-    rate_on_phone(client, visit(client, key, counter.code, "BMT-5"), level=1)
-    petition(session, bmt, 1, answered=at("2026-10-28"))
-    return {"root": root, "bmt": bmt, "krp": krp}
-
-
 def test_the_dashboard_shows_the_score_beside_the_index(
-    client: TestClient, session: Session, tree: dict[str, Unit]
+    client: TestClient, session: Session, province: dict[str, Unit]
 ) -> None:
-    logins.login(client, logins.user(session, "manager", tree["root"]))
+    logins.login(client, logins.user(session, "manager", province["root"]))
     card = page(client, "/dashboard?unit=DLK&period=2026-10").select_one("#score766")
     assert card is not None
     words = text(card)
@@ -60,9 +40,9 @@ def test_the_dashboard_shows_the_score_beside_the_index(
 
 
 def test_the_drill_down_says_where_the_points_were_lost(
-    client: TestClient, session: Session, tree: dict[str, Unit]
+    client: TestClient, session: Session, province: dict[str, Unit]
 ) -> None:
-    logins.login(client, logins.user(session, "manager", tree["root"]))
+    logins.login(client, logins.user(session, "manager", province["root"]))
     soup = page(client, "/dashboard/score766?unit=DLK&period=2026-10")
     units = [text(tr) for tr in soup.select("[aria-labelledby=h-766-units] tbody tr")]
     # BMT holds all of DLK's failures (its own score: dossiers 7/10 → 4,67, its late petition 0 + 0); KRP has every
@@ -84,9 +64,9 @@ def test_the_drill_down_says_where_the_points_were_lost(
 
 
 def test_the_drill_down_is_scoped_and_refuses_bad_input(
-    client: TestClient, session: Session, tree: dict[str, Unit]
+    client: TestClient, session: Session, province: dict[str, Unit]
 ) -> None:
-    logins.login(client, logins.user(session, "manager", tree["krp"]))
+    logins.login(client, logins.user(session, "manager", province["krp"]))
     assert "Xã Krông Pắc" in text(page(client, "/dashboard/score766?period=2026-10"))
     outside = page(client, "/dashboard/score766?unit=BMT&period=2026-10", status=403)
     assert "BMT-0" not in text(outside)
