@@ -231,25 +231,29 @@ def write_rows(*, session: Session, rows: Sequence[Row], scope: Unit | None, tz:
     to_insert = [latest[c] for c in sorted(new)]
     created: list[str] = []
     if to_insert:
-        insert = upsert_insert(DOSSIER, conn.dialect.name)
-        statement = (
-            insert.values(
-                [
-                    {
-                        "code": r.code,
-                        **r.values(tz),
-                        "rated_not_satisfied": False,
-                        "petitioned": False,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for r in to_insert
-                ]
+        params = [
+            {
+                "code": r.code,
+                **r.values(tz),
+                "rated_not_satisfied": False,
+                "petitioned": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for r in to_insert
+        ]
+        if conn.dialect.name == "postgresql":
+            # One statement whatever the chunk's size: each column as one array (a VALUES list or executemany of
+            # 1,000 rows spent more CPU building and parsing 14,000 placeholders than the database did inserting).
+            arrays = {c: [p[c] for p in params] for c in _PG_COLUMNS}
+            created = list(conn.execute(_PG_INSERT, arrays).scalars())
+        else:
+            statement = (
+                upsert_insert(DOSSIER, conn.dialect.name)
+                .on_conflict_do_nothing(index_elements=["code"])
+                .returning(DOSSIER.c.code)
             )
-            .on_conflict_do_nothing(index_elements=["code"])
-            .returning(DOSSIER.c.code)
-        )
-        created = list(conn.execute(statement).scalars())
+            created = list(conn.execute(statement, params).scalars())
         _flag_new(conn, created)
     raced = new - set(created)  # created by another transaction since we looked: update them like the others
     if raced:
@@ -286,6 +290,29 @@ def write_rows(*, session: Session, rows: Sequence[Row], scope: Unit | None, tz:
 
 
 _FOREIGN = "the dossier belongs to a unit outside the key's subtree"
+
+#: PostgreSQL: new dossiers from one array per column (`unnest`), skipping codes another transaction just created.
+_PG_COLUMNS = {
+    "code": "text",
+    "unit_id": "int",
+    "field_id": "int",
+    "procedure_code": "text",
+    "received_at": "timestamptz",
+    "due_at": "timestamptz",
+    "completed_at": "timestamptz",
+    "status": "text",
+    "completed_on": "date",
+    "overdue": "bool",
+    "rated_not_satisfied": "bool",
+    "petitioned": "bool",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+_PG_INSERT = sa.text(
+    f"INSERT INTO dossier ({', '.join(_PG_COLUMNS)})"
+    f" SELECT * FROM unnest({', '.join(f'CAST(:{c} AS {t}[])' for c, t in _PG_COLUMNS.items())})"
+    " ON CONFLICT (code) DO NOTHING RETURNING code"
+)
 
 #: The "disliked" flags of new dossiers from the ratings and petitions that named their codes before them.
 _FLAG_NEW = sa.text(
