@@ -32,6 +32,10 @@ from server.indices.routes import router as indices_router
 from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
+from server.petitions.api import router as petitions_api_router
+from server.petitions.public import router as petitions_public_router
+from server.petitions.routes import router as petitions_router
+from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
 from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
@@ -61,10 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
             await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
-        try:
-            yield
-        finally:
-            engine.dispose()
+        async with anyio.create_task_group() as tasks:
+            if settings.notify_interval_seconds > 0:  # notifications and the daily contact purge (server/petitions)
+                tasks.start_soon(run_sender, engine, settings)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                engine.dispose()
 
     app = FastAPI(
         title="Hài Lòng",
@@ -100,6 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(exports_router)
     app.include_router(admin_router)
+    app.include_router(petitions_api_router)
+    app.include_router(petitions_public_router)
+    app.include_router(petitions_router)
     app.include_router(dossiers_router)
     app.include_router(scores_router)
     app.include_router(scores_dashboard_router)

@@ -602,6 +602,20 @@ def export_command(
     typer.echo(f"wrote {output} ({written} bytes)")
 
 
+# --- Petitions (issue 15): `hailong calendar`, `petitions purge`, `notify` (server/petitions/cli.py) ---
+
+
+def _add_petition_commands() -> None:
+    from server.petitions.cli import calendar_app, notify_app, petitions_app
+
+    app.add_typer(calendar_app, name="calendar")
+    app.add_typer(petitions_app, name="petitions")
+    app.add_typer(notify_app, name="notify")
+
+
+_add_petition_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `hailong` script: run a command, turning every failure into one line."""
     try:

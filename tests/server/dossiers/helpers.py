@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -56,3 +57,28 @@ def rate_on_phone(client: TestClient, token: str, level: int) -> None:
     assert match
     response = client.post(f"/r/{token}", data={"csrf": match.group(1), "level": str(level)}, follow_redirects=False)
     assert response.status_code == 303, response.text
+
+
+def petition_item(unit: str, *, answered: datetime | None, **extra: Any) -> dict[str, Any]:
+    """A petition for `POST /api/v1/petitions`, received on Monday 5 October 2026 (due after 15 working days, at the
+    end of Monday 26 October) unless `received_at` says otherwise."""
+    item: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "unit": unit,
+        "category": "tthc",
+        "dossier_code": None,
+        "received_at": at("2026-10-05"),
+        "content": "Hồ sơ của tôi bị chậm",
+        "answered_at": answered,
+        "reaction": None,
+        "reopened": False,
+    }
+    item.update(extra)
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in item.items()}
+
+
+def post_petitions(client: TestClient, key: str, items: list[dict[str, Any]]) -> Any:
+    response = client.post("/api/v1/petitions", json={"petitions": items}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    assert {r["status"] for r in response.json()["results"]} == {"created"}, response.text
+    return response

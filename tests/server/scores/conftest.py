@@ -9,8 +9,15 @@ from sqlmodel import Session
 from server.auth.service import create_api_key
 from server.models import Unit
 from tests import factories
-from tests.server.dossiers.helpers import at, completed, post_dossiers, rate_on_phone, visit
-from tests.server.scores.test_api import petition
+from tests.server.dossiers.helpers import (
+    at,
+    completed,
+    petition_item,
+    post_dossiers,
+    post_petitions,
+    rate_on_phone,
+    visit,
+)
 
 
 @pytest.fixture
@@ -25,5 +32,5 @@ def province(client: TestClient, session: Session) -> dict[str, Unit]:
     assert post_dossiers(client, key, items).status_code == 200
     counter = factories.counter(session, bmt, code="BMT-Q1")
     rate_on_phone(client, visit(client, key, counter.code, "BMT-5"), level=1)
-    petition(session, bmt, 1, answered=at("2026-10-28"))
+    post_petitions(client, key, [petition_item("BMT", answered=at("2026-10-28"))])  # after its due date
     return {"root": root, "bmt": bmt, "krp": krp}

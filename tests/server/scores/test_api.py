@@ -12,7 +12,16 @@ from sqlmodel import Session
 from server.auth.service import create_api_key
 from server.models import Petition, Unit
 from tests import factories
-from tests.server.dossiers.helpers import at, completed, dossier, post_dossiers, rate_on_phone, visit
+from tests.server.dossiers.helpers import (
+    at,
+    completed,
+    dossier,
+    petition_item,
+    post_dossiers,
+    post_petitions,
+    rate_on_phone,
+    visit,
+)
 
 
 @pytest.fixture
@@ -27,7 +36,7 @@ def tree(session: Session) -> dict[str, Unit]:
 
 
 def petition(session: Session, unit: Unit, n: int, *, answered: datetime | None, **extra: Any) -> Petition:
-    """A petition received on 5 October 2026, due on the 26th at 17:00 (built directly: see the report)."""
+    """A petition received on 5 October 2026, due on the 26th at 17:00 (stored directly, to set its due date)."""
     row = Petition(
         unit_id=unit.id,  # type: ignore[arg-type]
         category=extra.pop("category", "tthc"),
@@ -68,13 +77,19 @@ def build_unit_a(client: TestClient, session: Session, tree: dict[str, Unit]) ->
         rate_on_phone(client, visit(client, key, counter.code, f"A-{i:03d}"), level=1 + i % 2)
     for code in ("A-100", "A-101", "A-OPEN", "A-SEPT"):  # satisfied, or of dossiers that do not count
         rate_on_phone(client, visit(client, key, counter.code, code), level=4 if code.startswith("A-1") else 1)
-    done, late = at("2026-10-20"), at("2026-10-21")
-    petition(session, tree["a"], 1, answered=done, reaction="satisfied", dossier_code="A-047")
-    petition(session, tree["a"], 2, answered=done, dossier_code="A-048", category="staff")
-    petition(session, tree["a"], 3, answered=done, reaction="satisfied", dossier_code="A-049")
-    petition(session, tree["a"], 4, answered=done, reaction="not_satisfied")
-    petition(session, tree["a"], 5, answered=at("2026-10-27"), category="other")  # answered late
-    petition(session, tree["a"], 6, answered=late, received_at=at("2026-09-28"))  # September's
+    done = at("2026-10-20")
+    post_petitions(
+        client,
+        key,
+        [
+            petition_item("BMT", answered=done, reaction="satisfied", dossier_code="A-047"),
+            petition_item("BMT", answered=done, dossier_code="A-048", category="staff"),
+            petition_item("BMT", answered=done, reaction="satisfied", dossier_code="A-049"),
+            petition_item("BMT", answered=done, reaction="not_satisfied"),
+            petition_item("BMT", answered=at("2026-10-27"), category="other"),  # after its due date (26th)
+            petition_item("BMT", answered=at("2026-09-30"), received_at=at("2026-09-28")),  # September's
+        ],
+    )
 
 
 def test_the_issue_example_through_the_public_api(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
