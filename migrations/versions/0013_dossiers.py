@@ -2,7 +2,8 @@
 
 `dossier` holds what the system sends (upserted by code) and what the score counts: `completed_on` (the local date
 of `completed_at` for completed or returned dossiers), `overdue`, and two "disliked" flags kept exact by triggers,
-so that a month's score is one index-only scan of `ix_dossier_completed` instead of joins with ratings and petitions:
+so that a month's score is an index-only range scan of `ix_dossier_unit_completed` per unit instead of joins with
+ratings and petitions:
 
 - `rated_not_satisfied`: a valid (not misuse) not-satisfied rating whose visit names the dossier's code. Set when
   such a rating is inserted (PostgreSQL: once per INSERT statement, from its transition table; SQLite: a row trigger
@@ -114,11 +115,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dossier")),
         sa.UniqueConstraint("code", name=op.f("uq_dossier_code")),
     )
-    op.create_index(op.f("ix_dossier_unit_id"), "dossier", ["unit_id"], unique=False)
     op.create_index(
-        "ix_dossier_completed",
+        "ix_dossier_unit_completed",
         "dossier",
-        ["completed_on", "unit_id"],
+        ["unit_id", "completed_on"],
         unique=False,
         postgresql_include=["field_id", "overdue", "rated_not_satisfied", "petitioned"],
     )
@@ -151,6 +151,5 @@ def downgrade() -> None:
         for name in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.drop_index("ix_visit_dossier_code", table_name="visit")
-    op.drop_index("ix_dossier_completed", table_name="dossier")
-    op.drop_index(op.f("ix_dossier_unit_id"), table_name="dossier")
+    op.drop_index("ix_dossier_unit_completed", table_name="dossier")
     op.drop_table("dossier")

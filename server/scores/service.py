@@ -1,6 +1,6 @@
 """The QĐ 766 satisfaction score of a unit's subtree from stored dossiers and petitions (API.md, "Official scores").
 
-Dossiers are counted from `ix_dossier_completed` (their flags are stored: see migration 0013), petitions from the
+Dossiers are counted from `ix_dossier_unit_completed` (their flags are stored: see migration 0013), petitions from the
 agreed `petition` columns. Entry points:
 
 - `score_766(*, session, unit, period, tz, now)` — the subtree's `Score` (metrics and total), as the API answers it;

@@ -1,4 +1,4 @@
-"""Hypothesis: the score from the stored counts (flags kept by triggers, `ix_dossier_completed`) equals an
+"""Hypothesis: the score from the stored counts (flags kept by triggers, `ix_dossier_unit_completed`) equals an
 independent recount from the raw dossiers, visits, ratings and petitions, for every unit of a tree."""
 
 from __future__ import annotations
