@@ -263,6 +263,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
   it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
+- `.venv/bin/python -m bench.dossiers [--dossiers 2000000] [--import-rows 200000]`: `make bench`'s dossiers step
+  alone (a province's year, the QĐ 766 score, the CSV import), as JSON; recorded in `docs/benchmarks/dossiers.md`.
 """
 
 
