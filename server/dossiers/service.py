@@ -129,6 +129,9 @@ def check_item(raw: Any, *, reference: Reference, scope: Unit | None) -> Row | D
     """A checked row, or an `invalid` result saying why (unknown or out-of-scope unit, inconsistent dates, …)."""
     code = raw.get("code") if isinstance(raw, dict) else None
     code = code.strip() if isinstance(code, str) else None
+    if isinstance(raw, dict) and any(isinstance(v, str) and "\x00" in v for v in raw.values()):
+        # PostgreSQL cannot store NUL; the engine's guard would refuse the whole batch (server/hardening.py).
+        return DossierResult(code=None, status="invalid", detail="text may not contain NUL (U+0000) characters")
     try:
         item = DossierIn.model_validate(raw)
     except ValidationError as exc:

@@ -57,6 +57,7 @@ def test_created_updated_unchanged_and_invalid_in_order(client: TestClient, sess
             dossier("D8", "BMT", status="completed"),
             dossier("D9", "BMT", due_at=at("2026-09-01")),
             dossier("D10", "BMT", received_at="2026-10-01T09:00:00"),
+            dossier("D11\x00", "BMT"),
         ],
     )
     results = again.json()["results"]
@@ -71,6 +72,7 @@ def test_created_updated_unchanged_and_invalid_in_order(client: TestClient, sess
         ("D8", "invalid"),
         ("D9", "invalid"),
         ("D10", "invalid"),
+        (None, "invalid"),
     ]
     details = [r["detail"] for r in results[2:]]
     assert "completed_at is before received_at" in details[0]
@@ -81,6 +83,7 @@ def test_created_updated_unchanged_and_invalid_in_order(client: TestClient, sess
     assert details[5] == "status 'completed' needs completed_at"
     assert details[6] == "due_at is before received_at"
     assert "timezone" in details[7]
+    assert details[8] == "text may not contain NUL (U+0000) characters"
     d2 = stored(session, "D2")
     assert (d2.status, d2.completed_on, d2.overdue) == ("completed", date(2026, 10, 10), False)
     assert session.exec(select(Dossier).where(Dossier.code.in_(["D3", "D5", "D7"]))).all() == []  # type: ignore[attr-defined]
