@@ -139,8 +139,8 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-#: Paths whose segment after the prefix is a capability (a visit's rating link and QR codes).
-_CAPABILITY_PATH = re.compile(r"(/r/|/api/v1/visits/|/console/visits/)[^/?\s\"]+")
+#: Paths whose segment after the prefix is a capability (a visit's rating link and QR codes, a petition's link).
+_CAPABILITY_PATH = re.compile(r"(/r/|/api/v1/visits/|/console/visits/|/pakn/)[^/?\s\"]+")
 
 
 def redact_path(text: str) -> str:

@@ -124,6 +124,24 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
             "parent_code {q} không phải đơn vị đã có, cũng không có trong tệp",
         ),
         (r"parent_code makes a cycle \((?P<chain>.*)\)", "parent_code tạo thành vòng lặp ({chain})"),
+        # Petitions (server/petitions): the inbox's steps.
+        (r"unknown petition", "Không tìm thấy phản ánh, kiến nghị"),
+        (rf"unknown user {_Q}", "Không có tài khoản {q}"),
+        (r"only an open petition can be assigned", "Chỉ giao được phản ánh đang mở"),
+        (r"that person does not work for the petition's unit", "Người này không thuộc đơn vị của phản ánh"),
+        (r"the answer is empty", "Câu trả lời đang để trống"),
+        (r"the answer is longer than (?P<n>\d+) characters", "Câu trả lời dài quá {n} ký tự"),
+        (r"this petition has been answered already", "Phản ánh này đã được trả lời"),
+        (r"only an answered petition can be closed", "Chỉ kết thúc được phản ánh đã trả lời"),
+        (r"only the people handling this petition may do that", "Chỉ người xử lý phản ánh được làm việc này"),
+        (r"only a manager of the petition's unit may assign it", "Chỉ lãnh đạo đơn vị của phản ánh được giao xử lý"),
+        (
+            r"only the people handling this petition may see the citizen's contact",
+            "Chỉ người xử lý phản ánh được xem liên hệ của người dân",
+        ),
+        (r"the email address is not valid", "Địa chỉ email không hợp lệ"),
+        (r"the phone number is not valid", "Số điện thoại không hợp lệ"),
+        (rf"unknown (?P<what>status|category|due filter) {_Q}", "Bộ lọc {q} không hợp lệ"),
     ]
 ]
 _LINE = re.compile(r"line (?P<n>\d+): (?P<rest>.*)", re.DOTALL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header
@@ -16,6 +16,7 @@ from server.auth.service import api_key_from_token, bearer_token
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Forbidden, Unauthorized, describe_validation_errors, error_responses
+from server.hardening import clean_text
 from server.models import Petition, Unit
 from server.petitions import service
 from server.petitions.calendar import load_calendar
@@ -24,6 +25,9 @@ from server.units.service import is_in_subtree
 router = APIRouter(prefix="/api/v1/petitions", tags=["petitions"])
 
 MAX_IMPORT = 500
+#: Times outside these are mistakes (and beyond the working-day calendar).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 class PetitionIn(BaseModel):
@@ -126,7 +130,7 @@ def _key_scope(session: Session, token: str, kinds: tuple[str, ...]) -> tuple[Un
 @router.post(
     "",
     response_model=ImportResults,
-    responses=error_responses(401, 413, 422, s413=f"more than {MAX_IMPORT} petitions"),
+    responses=error_responses(401, 413, 422, s422=f"malformed body, or more than {MAX_IMPORT} petitions"),
 )
 def import_petitions(
     body: PetitionsImport,
@@ -154,13 +158,19 @@ def _import_item(
         return ImportResult(id=str(item.id), status="invalid", detail=f"unknown unit {item.unit!r}")
     if not is_in_subtree(unit=unit, root=scope):
         return ImportResult(id=str(item.id), status="invalid", detail=f"unit {item.unit!r} is outside the key's units")
+    for name, when in (("received_at", item.received_at), ("answered_at", item.answered_at)):
+        if when is not None and not EARLIEST <= when <= LATEST:
+            return ImportResult(id=str(item.id), status="invalid", detail=f"{name} is out of range (2000-2100)")
     if item.answered_at is not None and item.answered_at < item.received_at:
         return ImportResult(id=str(item.id), status="invalid", detail="answered_at is before received_at")
     if item.reaction is not None and item.answered_at is None:
         return ImportResult(id=str(item.id), status="invalid", detail="a reaction needs answered_at")
     values = item.model_dump()
     values["unit_id"] = unit.id
-    values["content"] = item.content.strip()
+    values["content"] = clean_text(item.content).strip()
+    values["dossier_code"] = clean_text(item.dossier_code).strip() or None if item.dossier_code else None
+    if not values["content"]:
+        return ImportResult(id=str(item.id), status="invalid", detail="content is empty")
     try:
         with session.begin_nested():
             status = service.import_one(

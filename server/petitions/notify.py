@@ -245,18 +245,35 @@ def scan(*, session: Session, settings: Settings, now: datetime | None = None) -
         )
         .all()
     )
+    people = {kind: recipients(session=session, kind=kind) for kind in ("due_soon", "overdue")}
+    # What was queued before for these petitions (the scan runs every minute: most of it is done already).
+    done = set(
+        session.connection().scalars(
+            sa.select(NOTIFICATION.c.dedupe_key).where(
+                NOTIFICATION.c.petition_id.in_([r.id for r in rows]), NOTIFICATION.c.kind.in_(("due_soon", "overdue"))
+            )
+        )
+    )
     for r in rows:
         kind = urgency(status=r.status, due_at=r.due_at, now=now, calendar=calendar, settings=settings)
         if not kind:
             continue
         kind = "due_soon" if kind == "soon" else "overdue"
+        wanted = [
+            p
+            for p in people[kind]
+            if (p.unit_path is None or r.path.startswith(p.unit_path))
+            and any(f"{kind}:{r.id}:{p.user_id}:{c}" not in done for c in ("email", "sms"))
+        ]
+        if not wanted:
+            continue
         due = r.due_at.astimezone(settings.tz).strftime("%d/%m/%Y")
         text, title = TEXTS[f"{kind}_body"], TEXTS[f"{kind}_subject"]
         queued += _to_users(
             session,
             kind,
             f"{kind}:{r.id}",
-            recipients(session=session, kind=kind, unit_path=r.path),
+            wanted,
             _both(title, unit=r.name),
             _both(text, unit=r.name, due=due, link=_petition_link(settings, r.id)),
             r.id,
@@ -265,6 +282,20 @@ def scan(*, session: Session, settings: Settings, now: datetime | None = None) -
     queued += _digests(session, settings, now)
     queued += _low_rates(session, settings, now)
     return queued
+
+
+def _keys_like(session: Session, pattern: str) -> set[str]:
+    return set(
+        session.connection().scalars(
+            sa.select(NOTIFICATION.c.dedupe_key).where(NOTIFICATION.c.dedupe_key.like(pattern))
+        )
+    )
+
+
+def _has(done: set[str], key: str, person: Recipient) -> bool:
+    """Whether every message of `key` this person wants has been queued already."""
+    channels = [c for c, address in (("email", person.email), ("sms", person.phone)) if address]
+    return all(f"{key}:{person.user_id}:{c}" in done for c in channels)
 
 
 def _unit_of(session: Session, person: Recipient) -> Unit | None:
@@ -276,9 +307,10 @@ def _unit_of(session: Session, person: Recipient) -> Unit | None:
 def _digests(session: Session, settings: Settings, now: datetime) -> int:
     year, week, _ = now.astimezone(settings.tz).isocalendar()
     queued = 0
+    done = _keys_like(session, f"weekly_digest:{year}-W{week:02d}:%")
     for person in recipients(session=session, kind="weekly_digest"):
         unit = _unit_of(session, person)
-        if unit is None:
+        if unit is None or _has(done, f"weekly_digest:{year}-W{week:02d}:{unit.code}", person):
             continue
         in_unit = UNIT.c.path.like(unit.path + "%")
         base = sa.select(sa.func.count()).select_from(PETITION.join(UNIT, UNIT.c.id == PETITION.c.unit_id))
@@ -318,10 +350,11 @@ def _low_rates(session: Session, settings: Settings, now: datetime) -> int:
     month = now.astimezone(settings.tz).strftime("%Y-%m")
     queued = 0
     seen: dict[int, Any] = {}
+    done = _keys_like(session, f"low_rate:{month}:%")
     for person in recipients(session=session, kind="low_rate"):
         unit = _unit_of(session, person)
-        if unit is None or unit.id is None:
-            continue
+        if unit is None or unit.id is None or _has(done, f"low_rate:{month}:{unit.code}", person):
+            continue  # told this month already: no report to compute
         if unit.id not in seen:
             report = compute_indices(
                 session=session,

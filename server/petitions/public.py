@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
+from server.hardening import clean_text
 from server.i18n import request_language
 from server.models import PETITION_CATEGORIES, Petition, Unit
 from server.petitions import service
@@ -218,7 +219,9 @@ def submit_petition(
     if refused is not None:
         return refused
     values = {
-        k: " ".join(form.first(k).split()) if k != "content" else form.first(k).replace("\r\n", "\n").strip()
+        k: " ".join(clean_text(form.first(k)).split())
+        if k != "content"
+        else clean_text(form.first(k)).replace("\r\n", "\n").strip()
         for k in ("unit", "category", "content", "dossier_code", "name", "email", "phone")
     }
     errors: list[str] = []

@@ -20,6 +20,7 @@ from server.config import Settings
 from server.db import utcnow
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, Invalid, NotFound
+from server.hardening import clean_text
 from server.models import PETITION_CATEGORIES, PETITION_STATUSES, NotificationPref, Petition, Unit, User
 from server.petitions import service
 from server.petitions.calendar import load_calendar
@@ -228,7 +229,12 @@ def answer(
     """Write the answer (shown at the citizen's link, sent to their email or phone)."""
     petition = _handling(session, user, petition_id)
     service.answer(
-        session=session, settings=settings, petition=petition, text=text, actor=user.username, ip=_ip(request)
+        session=session,
+        settings=settings,
+        petition=petition,
+        text=clean_text(text),
+        actor=user.username,
+        ip=_ip(request),
     )
     return _back(petition)
 

@@ -564,11 +564,9 @@ IMPORT_FIELDS = ("unit_id", "category", "dossier_code", "received_at", "content"
 
 
 def imported_status(answered_at: datetime | None, reaction: str | None, reopened: bool) -> str:
-    """The status an imported outcome implies."""
-    if reaction == "satisfied" or (reaction == "not_satisfied" and reopened):
+    """The status an imported outcome implies: a reaction ends it, then an answer, then a reopening."""
+    if reaction is not None:
         return "closed"
-    if reaction == "not_satisfied":
-        return "reopened"
     if answered_at is not None:
         return "answered"
     return "reopened" if reopened else "received"

@@ -56,7 +56,7 @@ class World:
         """The bearer token a legitimate caller of `path` holds."""
         if path.startswith(("/api/v1/ratings", "/api/v1/kiosks/heartbeat", "/api/v1/kiosks/c")):
             return {"Authorization": f"Bearer {self.device_token}"}
-        if path == "/api/v1/visits":
+        if path == "/api/v1/visits" or path.startswith("/api/v1/petitions"):
             return {"Authorization": f"Bearer {self.visits_key}"}
         if path.startswith(("/api/v1/indices", "/exports/")):
             return {"Authorization": f"Bearer {self.read_key}"}

@@ -302,9 +302,103 @@ def test_purge_erases_old_contacts_and_keeps_the_petition(
         received_at=datetime.now(UTC) - timedelta(days=800),
     )
     new = _new(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
-    assert service.purge_contacts(session=session, settings=settings) == 1  # type: ignore[arg-type]
+    counter = factories.counter(session, tree["ward"])
+    rating = factories.rating(session, counter, level=1, at=datetime.now(UTC) - timedelta(days=900), channel="phone")
+    rating.comment, rating.contact, rating.contact_consent = "Chậm", "0912345678", True
+    session.flush()
+    from_rating = service.petition_from_rating(session=session, settings=settings, rating_id=rating.id)  # type: ignore[arg-type]
+    assert from_rating is not None and from_rating.contact_phone == "0912345678"
+    assert service.purge_contacts(session=session, settings=settings) == 2  # type: ignore[arg-type]
     session.refresh(old)
     session.refresh(new)
+    session.refresh(rating)
+    session.refresh(from_rating)
+    # The rating it came from loses its contact too; the rating itself (and its comment) stays.
+    assert (rating.contact, rating.comment, from_rating.contact_phone) == (None, "Chậm", None)
     assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
     assert old.content == "Thủ tục rườm rà" and new.contact_email == "c@d.vn"
     assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
+
+
+def test_refused_steps_get_a_vietnamese_page(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"])
+    manager = logins.user(session, "manager", tree["ward"])
+    csrf = logins.login(client, manager)
+    html = {"accept": "text/html"}
+    closed = client.post(f"/petitions/{petition.id}/close", data={"csrf_token": csrf}, headers=html)
+    assert closed.status_code == 409 and "Chỉ kết thúc được phản ánh đã trả lời" in closed.text
+    empty = client.post(f"/petitions/{petition.id}/answer", data={"csrf_token": csrf, "text": "  "}, headers=html)
+    assert empty.status_code == 422 and "Câu trả lời đang để trống" in empty.text
+    stranger = client.post(f"/petitions/{petition.id}/assign", data={"csrf_token": csrf, "assignee": "nobody"})
+    assert stranger.status_code == 422
+    assert client.get("/petitions?status=lost", headers=html).status_code == 422
+    bad_email = client.post("/petitions/preferences", data={"csrf_token": csrf, "email": "x@"}, headers=html)
+    assert bad_email.status_code == 422 and "Địa chỉ email không hợp lệ" in bad_email.text
+    session.refresh(petition)
+    assert petition.status == "received" and petition.answer is None
+
+
+def test_import_refuses_odd_items_one_by_one(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
+    _, key = create_api_key(session=session, kind="visits", unit=tree["ward"])
+    base = {"unit": "P-WARD", "category": "other", "received_at": "2026-12-30T09:00:00+07:00", "content": "Nội dung"}
+    items = [
+        {**base, "id": str(uuid.uuid4()), "received_at": "1990-01-01T00:00:00+07:00"},
+        {**base, "id": str(uuid.uuid4()), "content": "\u0000\u0001"},
+        {**base, "id": str(uuid.uuid4()), "received_at": "2026-12-30T09:00:00"},  # no offset
+        {**base, "id": str(uuid.uuid4()), "reaction": "satisfied"},  # a reaction without an answer
+        {**base, "id": str(uuid.uuid4()), "content": "Có \u0000 ký tự lạ"},
+    ]
+    r = client.post("/api/v1/petitions", json={"petitions": items}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+    assert [x["status"] for x in r.json()["results"]] == ["invalid", "invalid", "invalid", "invalid", "created"]
+    assert session.exec(select(Petition)).one().content == "Có  ký tự lạ"
+
+
+@pytest.mark.parametrize(
+    ("answered", "reaction", "reopened", "status"),
+    [
+        (None, None, False, "received"),
+        (None, None, True, "reopened"),
+        ("2027-01-04T10:00:00+07:00", None, False, "answered"),
+        ("2027-01-04T10:00:00+07:00", "not_satisfied", False, "closed"),
+        ("2027-01-04T10:00:00+07:00", "not_satisfied", True, "closed"),
+    ],
+)
+def test_an_imported_outcome_sets_the_status(
+    client: TestClient,
+    session: Session,
+    tree: dict[str, Unit],
+    answered: str | None,
+    reaction: str | None,
+    reopened: bool,
+    status: str,
+) -> None:
+    _, key = create_api_key(session=session, kind="visits", unit=tree["root"])
+    pid = str(uuid.uuid4())
+    item = {
+        "id": pid,
+        "unit": "P-OTHER",
+        "category": "staff",
+        "received_at": "2026-12-30T09:00:00+07:00",
+        "content": "x",
+        "answered_at": answered,
+        "reaction": reaction,
+        "reopened": reopened,
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    assert (
+        client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth).json()["results"][0]["status"]
+        == "created"
+    )
+    got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
+    assert (got["status"], got["reaction"], got["reopened"], got["unit"]) == (status, reaction, reopened, "P-OTHER")
+
+
+def test_petition_links_are_redacted_from_logs() -> None:
+    from server.hardening import redact_path
+
+    assert (
+        redact_path('"GET /pakn/Ab3_-xYz0123456789abcdEF?lang=en HTTP/1.1" 200') == '"GET /pakn/…?lang=en HTTP/1.1" 200'
+    )

@@ -278,3 +278,45 @@ def test_is_low_is_the_wilson_upper_bound_rule(n: int, satisfied: int, target: f
     interval = wilson_interval(satisfied, n)
     assert interval is not None
     assert notify.is_low(n=n, ci_high=interval[1], target=target, min_sample=30) is low
+
+
+def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFactory, relay: Relay) -> None:
+    """The sender loop of a running server (HAILONG_NOTIFY_INTERVAL_SECONDS): queued mail goes out, old contacts go."""
+    import time
+
+    from server.app import create_app
+    from tests.browser.conftest import serve
+
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    settings = make_settings(url, smtp_host="127.0.0.1", smtp_port=relay.port, notify_interval_seconds=0.2)
+    with Session(engine, expire_on_commit=False) as session:
+        _, ward = _setup(session)
+        _petition(session, settings, ward)
+        old = _petition(
+            session,
+            settings,
+            ward,
+            received_at=datetime.now(UTC) - timedelta(days=1000),
+            contact=service.Contact(phone="0912345678"),
+        )
+        session.commit()
+    unsent_mail = select(Notification).where(Notification.channel == "email", Notification.status != "sent")
+    with serve(create_app(settings)):
+        deadline = time.monotonic() + 120  # a generous bound for a busy machine, not a speed check
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                if session.exec(select(Notification)).first() and not session.exec(unsent_mail).all():
+                    break
+            time.sleep(0.2)
+    subjects = sorted(m["Subject"] for m in relay.inbox.messages)
+    # Both new petitions, the old one overdue, and this week's digest of each manager: each once.
+    assert subjects.count("Phản ánh, kiến nghị mới — Phường Một") == 2
+    assert subjects.count("Quá hạn trả lời — Phường Một") == 1
+    assert len([s for s in subjects if s.startswith("Tổng hợp tuần")]) == 2
+    assert len(subjects) == 5
+    assert {m["To"] for m in relay.inbox.messages if "Phường Một" in m["Subject"]} == {"ql@example.vn"}
+    with Session(engine) as session:
+        assert session.get(Petition, old.id).contact_phone is None  # type: ignore[union-attr]
+        assert session.exec(unsent_mail).all() == []
+    engine.dispose()
