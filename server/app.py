@@ -25,6 +25,7 @@ from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine, open_pool
+from server.dossiers.routes import router as dossiers_router
 from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.hardening import BodySizeLimitMiddleware, install_log_redaction
@@ -39,6 +40,8 @@ from server.petitions.public import router as petitions_public_router
 from server.petitions.routes import router as petitions_router
 from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
+from server.scores.dashboard import router as scores_dashboard_router
+from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router
@@ -114,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(petitions_api_router)
     app.include_router(petitions_public_router)
     app.include_router(petitions_router)
+    app.include_router(dossiers_router)
+    app.include_router(scores_router)
+    app.include_router(scores_dashboard_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -602,3 +602,56 @@ class Notification(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     petition_id: uuid.UUID | None = Field(default=None, foreign_key="petition.id", index=True)
     user_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+# --- Dossiers from the one-stop system and the QĐ 766 score (issue 16) ---------------------------------------------
+
+DOSSIER_STATUSES = ("received", "processing", "completed", "returned", "cancelled")
+#: Statuses that end a dossier: it counts in the QĐ 766 denominator of the month of its `completed_at`.
+DOSSIER_DONE = ("completed", "returned")
+
+
+class Dossier(SQLModel, table=True):
+    """A dossier (hồ sơ TTHC) as the one-stop electronic system reports it; upserted by `code`, never deleted.
+
+    `completed_on` and `overdue` are derived by `server.dossiers.service` from what the system sends; the two
+    "disliked" flags are kept by database triggers (migration 0013) on every write to `rating` and `petition`, so the
+    QĐ 766 score counts stored flags instead of joining ratings and petitions at read time.
+    """
+
+    __table_args__ = (
+        # The score reads a month's completed dossiers of each unit of a subtree: one short range per unit, and an
+        # index-only scan on PostgreSQL (it also serves lookups by unit alone).
+        sa.Index(
+            "ix_dossier_unit_completed",
+            "unit_id",
+            "completed_on",
+            postgresql_include=["field_id", "overdue", "rated_not_satisfied", "petitioned"],
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=128, unique=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    field_id: int | None = Field(default=None, foreign_key="field.id")
+    procedure_code: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(max_length=16)
+    completed_on: date | None = Field(
+        default=None, description="local date of completed_at when completed or returned (the score's month)"
+    )
+    overdue: bool = Field(default=False, description="completed or returned after due_at")
+    rated_not_satisfied: bool = Field(default=False, description="a valid not-satisfied rating names it (trigger)")
+    petitioned: bool = Field(default=False, description="a petition names it (trigger)")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+#: A rating's dossier is found through its visit's `dossier_code` (the dossier triggers and the drill-down).
+sa.Index(
+    "ix_visit_dossier_code",
+    Visit.dossier_code,  # type: ignore[arg-type]
+    postgresql_where=sa.text("dossier_code IS NOT NULL"),
+    sqlite_where=sa.text("dossier_code IS NOT NULL"),
+)

@@ -18,6 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from server.exports.service import MonthlyReport, Translator
 from server.indices.schemas import IndexRow
 from server.presentation.formatting import format_datetime, format_period
+from server.scores import export as score766
 from server.spreadsheet import append_row, write_cell
 
 PERCENT = "0.0%"
@@ -283,6 +284,8 @@ def to_xlsx(report: MonthlyReport) -> bytes:
     )
     units = report.view.children + report.view.children_few
     _counts_sheet(wb.create_sheet(_sheet_title(t("Số liệu theo đơn vị"))), report, t, units, t("Đơn vị"))
+    score766.xlsx_sheet(wb, report.score766, t, _sheet_title(t("Điểm QĐ 766")))
+    print_setup(wb.worksheets[-1], landscape=True, title_rows="2:2")
     wb.properties.title = t("Báo cáo mức độ hài lòng của người dân, doanh nghiệp")
     wb.properties.creator = "Hài Lòng"
     out = io.BytesIO()

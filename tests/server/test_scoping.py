@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 from server.auth import deps as auth_deps
 from server.config import Settings
 from server.deps import get_device
+from server.dossiers.routes import integration_key
 from server.ingest.routes import get_ingest_device
 from server.kiosks.routes import get_device_for_reading
 from server.models import Visit
@@ -123,6 +124,7 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "action": "",
     "date_from": "",
     "date_to": "",
+    "show": "all",  # the QĐ 766 drill-down's dossier filter
     # Petitions (server/petitions): valid filters and form fields.
     "status": "open",
     "category": "tthc",
@@ -167,8 +169,16 @@ AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader, petition_
 #: with its CSRF header, in a JSON body the generator does not fill; a counter outside the key's or user's subtree
 #: is 403: tests/server/visits).
 #: `POST /api/v1/petitions` takes a visits key and a JSON body too (a unit outside the key's subtree is `invalid`:
-#: tests/server/petitions).
-OTHER_CREDENTIALS = {get_device, get_ingest_device, get_device_for_reading, visit_creator, petition_importer}
+#: tests/server/petitions); so does `POST /api/v1/dossiers` (a unit or a stored dossier outside the key's subtree is
+#: an `invalid` item: tests/server/dossiers).
+OTHER_CREDENTIALS = {
+    get_device,
+    get_ingest_device,
+    get_device_for_reading,
+    visit_creator,
+    petition_importer,
+    integration_key,
+}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
