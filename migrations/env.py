@@ -44,6 +44,14 @@ def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, com
 
 
 def _configure(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch operations rebuild a table (create a copy, drop the table, rename the copy). Since SQLite 3.26 a rename
+        # re-checks every trigger that names the table, and one on another table (the dossier flags' trigger on
+        # `rating` reads `visit`) fails while the table is gone. The legacy rename checks nothing: the trigger then
+        # names the table again once the copy has its name.
+        # Straight on the driver's connection: through SQLAlchemy the PRAGMA would begin the transaction that Alembic
+        # expects to begin (and commit) itself.
+        connection.connection.dbapi_connection.execute("PRAGMA legacy_alter_table = ON")  # type: ignore[union-attr]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

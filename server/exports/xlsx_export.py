@@ -285,6 +285,7 @@ def to_xlsx(report: MonthlyReport) -> bytes:
     units = report.view.children + report.view.children_few
     _counts_sheet(wb.create_sheet(_sheet_title(t("Số liệu theo đơn vị"))), report, t, units, t("Đơn vị"))
     score766.xlsx_sheet(wb, report.score766, t, _sheet_title(t("Điểm QĐ 766")))
+    fit_columns(wb.worksheets[-1], skip_rows={1})
     print_setup(wb.worksheets[-1], landscape=True, title_rows="2:2")
     wb.properties.title = t("Báo cáo mức độ hài lòng của người dân, doanh nghiệp")
     wb.properties.creator = "Hài Lòng"
