@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,8 +60,9 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(sa_url, **kwargs)
         _make_sqlite_transactional(engine)
@@ -84,6 +86,17 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
 
     harden_engine(engine)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty, readable by its owner only (0600), unless it exists. SQLite gives the database's
+    `-wal` and `-shm` files the database file's mode, so they are private too (issue 19, finding 10: the database
+    holds contacts, comments and token hashes)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _ping_only_when_the_socket_stirs(engine: Engine) -> None:

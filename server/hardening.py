@@ -113,7 +113,13 @@ class BodySizeLimitMiddleware:
             if not replaced:
                 await send(msg)
 
-        await self.app(scope, capped_receive, guarded_send)
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except BodyTooLarge:
+            # Raised where no handler turns it into a response (server/admission.py reads bodies before the app).
+            if not exceeded:
+                raise
+            await error_response(Request(scope), 413, message)(scope, receive, send)
 
 
 class DropResultRows(logging.Filter):

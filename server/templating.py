@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import Request
@@ -10,7 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from server import PROJECT_ROOT
 from server.dashboard.formatting import FILTERS
-from server.i18n import request_language, translate
+from server.i18n import language_href, request_language, translate
 from server.messages import vietnamese
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -35,7 +36,7 @@ def language_context(lang: str) -> dict[str, Any]:
 
 
 def _language_context(request: Request) -> dict[str, Any]:
-    return language_context(request_language(request))
+    return {**language_context(request_language(request)), "lang_href": functools.partial(language_href, request)}
 
 
 def _auth_context(request: Request) -> dict[str, Any]:

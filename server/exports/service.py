@@ -27,7 +27,7 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$", re.ASCII)
 
 #: Progress of a long export: (steps done, steps in all, what is being done).
 Progress = Callable[[int, int, str], None]
@@ -149,4 +149,5 @@ def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None)
 def filename(*, unit: Unit, period: Period, fmt: str) -> str:
     """A safe download name: `hai-long_DLK_2026-10.xlsx`."""
     safe_unit = re.sub(r"[^A-Za-z0-9_.-]+", "-", unit.code).strip("-") or "unit"
-    return f"hai-long_{safe_unit}_{period.code}.{fmt}"
+    safe_period = re.sub(r"[^A-Za-z0-9_.-]+", "-", period.code).strip("-") or "period"  # ASCII only, always
+    return f"hai-long_{safe_unit}_{safe_period}.{fmt}"

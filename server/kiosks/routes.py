@@ -11,6 +11,7 @@ from server.auth.service import bearer_token, device_from_token
 from server.contracts import CurrentVisit, HeartbeatRequest, KioskConfig, PairRequest, PairResponse
 from server.deps import DeviceDep, SessionDep
 from server.errors import AppError, TooManyRequests, error_responses
+from server.hardening import client_source
 from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat
 from server.models import KioskDevice
 
@@ -39,7 +40,7 @@ ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
 )
 def pair(request: PairRequest, session: SessionDep, http: Request) -> PairResponse | JSONResponse:
     """A single-use code from `hailong pairing-code` → the device token (shown once), counter and unit codes."""
-    client = http.client.host if http.client else "unknown"
+    client = client_source(http.client.host if http.client else None)
     try:
         return pair_device(session=session, code=request.code, client=client)
     except TooManyRequests:
