@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from typing import Annotated
@@ -120,7 +121,7 @@ async def login_submit(
         )
     if attempt.slowdown:
         await anyio.sleep(attempt.slowdown)
-    valid = await anyio.to_thread.run_sync(check_password, attempt, password)
+    valid = await anyio.to_thread.run_sync(check_password, attempt, password, limiter=_password_checks(request))
     idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
 
     def finish() -> LoginOutcome:
@@ -148,6 +149,18 @@ async def login_submit(
     response.set_cookie(SESSION_COOKIE, outcome.session_id, **_cookie_flags(settings))  # type: ignore[arg-type]
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
+
+
+#: Password checks (argon2: 64 MB and 0.3-0.6 s of CPU each) running at once per worker; the others wait without a
+#: thread. 32 parallel logins otherwise shared the cores with everything else, and kiosk batches took seconds.
+PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+
+
+def _password_checks(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "password_checks", None)
+    if limiter is None:  # made in the server's event loop, on first use
+        limiter = request.app.state.password_checks = anyio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
+    return limiter
 
 
 def _begin(session: Session, username: str, ip: str | None) -> LoginAttempt:
