@@ -352,7 +352,9 @@ def render(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
         "`.venv/bin/python -m bench.abuse` (also run by `make bench`): a real `hailong serve` (1 worker) with the demo "
         "data; probes: one kiosk sending 10-rating batches and one monitor asking `/healthz`, back to back with a "
         "50 ms pause; p99 target under 500 ms. Measured on a busy shared 2-core machine (other engineers' test "
-        "suites running; load averages below), so absolute figures are noisy: compare the rows of one run.\n",
+        "suites running; load averages below), so absolute figures are noisy: compare the rows of one run. Attack "
+        "requests: logins answered, PDFs delivered, slow sockets opened. A probe counts with the time it took even "
+        "when it failed; few probes in a row means each took seconds.\n",
     ]
     for label, data, what in (
         ("Before", before, "the code before issue 19 (`--code-root` of that commit)"),

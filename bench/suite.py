@@ -9,7 +9,8 @@ generator, 1 million ratings by default so the whole suite stays inside 10 minut
 - tap → thanks on a paired kiosk against a static file from the same kiosk server;
 - the month report (all units × fields) from the rollups against the raw GROUP BY;
 - XLSX and PDF exports of a province against the CSV of the same report;
-- the phone page's first-load weight against its 60 KB budget.
+- the phone page's first-load weight against its 60 KB budget;
+- then `bench.abuse` (kiosk batches and /healthz under attack, docs/benchmarks/abuse.md).
 
 Writes docs/BENCHMARKS.md (keeping the soak figures from docs/soak-latest.json). Processes and the database are
 cleaned up on failure too.
@@ -261,6 +262,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
   it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
+- `.venv/bin/python -m bench.abuse --seconds 15`: kiosk batches and `/healthz` during a login flood, a PDF loop and
+  slow uploads (`make bench` runs it with 8 s per scenario; `--code-root` measures another checkout, the "before").
 """
 
 
@@ -910,6 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     parser.add_argument("--taps", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="print, leave docs/BENCHMARKS.md alone")
+    parser.add_argument("--abuse-seconds", type=float, default=8, help="bench.abuse per scenario (0: skip it)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("python -m bench: error: wrk is missing (Debian package wrk)", file=sys.stderr)
@@ -917,6 +921,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
     started = time.perf_counter()
     figures, notes, machine = run(args)
+    if args.abuse_seconds > 0:  # kiosk batches and /healthz under attack (issue 19): docs/benchmarks/abuse.md
+        from bench import abuse
+
+        progress("bench.abuse: login flood, PDF loop and slow uploads against kiosk batches and /healthz")
+        abuse.main(["--seconds", str(args.abuse_seconds), *(["--no-write"] if args.no_write else [])])
     total = time.perf_counter() - started
     soak = json.loads(SOAK_JSON.read_text(encoding="utf-8")) if SOAK_JSON.exists() else None
     text = render(figures=figures, notes=notes, machine=machine, total_seconds=total, soak=soak)

@@ -15,6 +15,8 @@ the app under its slot, still timed. `/healthz` is never held back: it must answ
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,6 +34,50 @@ BODY_TIMEOUT_MESSAGE = "the request body did not arrive in time"
 
 class BodyTimeout(Exception):
     """A request body made no progress for the allowed time."""
+
+
+SLOT_KEY = "hailong.admission_slot"
+
+
+class Slot:
+    """A request's admission slot: taken before the app, given back after it, or for a while in between."""
+
+    def __init__(self, gate: AdmissionLimitMiddleware) -> None:
+        self.gate = gate
+        self.held = False
+
+    async def take(self) -> None:
+        gate = self.gate
+        if gate._slots is None:
+            gate._slots = asyncio.Semaphore(gate.limit or 1)
+        gate.waiting += 1
+        try:
+            await gate._slots.acquire()
+        finally:
+            gate.waiting -= 1
+        self.held = True
+        gate.inside += 1
+
+    def give_back(self) -> None:
+        if self.held and self.gate._slots is not None:
+            self.held = False
+            self.gate.inside -= 1
+            self.gate._slots.release()
+
+
+@asynccontextmanager
+async def outside_admission(scope: Scope) -> AsyncIterator[None]:
+    """Give the request's slot back for a wait that holds no connection (a queued password check), so that such
+    waits cannot fill the app and hold everyone else at the door; take a slot again afterwards."""
+    slot: Slot | None = scope.get(SLOT_KEY)
+    if slot is None or not slot.held:
+        yield
+        return
+    slot.give_back()
+    try:
+        yield
+    finally:
+        await slot.take()
 
 
 class AdmissionLimitMiddleware:
@@ -73,19 +119,13 @@ class AdmissionLimitMiddleware:
         if self.limit is None or scope["path"] in UNLIMITED_PATHS:
             await self._run(scope, replay, send)
             return
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limit)
-        self.waiting += 1
-        try:
-            await self._slots.acquire()
-        finally:
-            self.waiting -= 1
-        self.inside += 1
+        slot = Slot(self)
+        await slot.take()
+        scope[SLOT_KEY] = slot
         try:
             await self._run(scope, replay, send)
         finally:
-            self.inside -= 1
-            self._slots.release()
+            slot.give_back()
 
     def _timed(self, receive: Receive) -> Receive:
         async def timed_receive() -> Message:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import weakref
 from datetime import timedelta
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from server.admission import outside_admission
 from server.auth.deps import CurrentUser, verify_csrf
 from server.auth.service import audit
 from server.auth.sessions import (
@@ -119,9 +122,10 @@ async def login_submit(
             username=username,
             next_url=safe_next(next),
         )
-    if attempt.slowdown:
-        await anyio.sleep(attempt.slowdown)
-    valid = await anyio.to_thread.run_sync(check_password, attempt, password, limiter=_password_checks(request))
+    async with outside_admission(request.scope):  # no transaction is open: wait without holding a slot
+        if attempt.slowdown:
+            await anyio.sleep(attempt.slowdown)
+        valid = await anyio.to_thread.run_sync(check_password, attempt, password, limiter=_password_checks())
     idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
 
     def finish() -> LoginOutcome:
@@ -156,10 +160,17 @@ async def login_submit(
 PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
 
 
-def _password_checks(request: Request) -> anyio.CapacityLimiter:
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "password_checks", None)
-    if limiter is None:  # made in the server's event loop, on first use
-        limiter = request.app.state.password_checks = anyio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
+_PASSWORD_CHECKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _password_checks() -> anyio.CapacityLimiter:
+    """The worker's limiter, one per event loop (made in it on first use; tests run several loops)."""
+    loop = asyncio.get_running_loop()
+    limiter = _PASSWORD_CHECKS.get(loop)
+    if limiter is None:
+        limiter = _PASSWORD_CHECKS[loop] = anyio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
     return limiter
 
 

@@ -128,7 +128,7 @@ def begin_login(*, session: Session, username: str, ip: str | None, now: datetim
     now = now or utcnow()
     username = username.strip()[:64]
     source = client_source(ip)
-    refused = False
+    refused, pair_refused = False, 0
     if username:
         _, pair_refused = _count_attempt(session, username=username, source=source, limit=MAX_FAILED_LOGINS, now=now)
         refused = pair_refused > 0

@@ -4,7 +4,8 @@ A request's transaction on SQLite begins deferred and takes the write lock just 
 (server/db.py); the login checks the password (argon2) and the exports render their file with no transaction open.
 The checks are deterministic: while the real hasher or renderer runs, another connection must be able to take
 SQLite's write lock at once (busy timeout 0), no pooled connection may be checked out, and PostgreSQL must show no
-session idle in a transaction. (How fast kiosks and /healthz stay under the load is measured in bench/abuse.py.)
+session idle in a transaction; and a login must have given its admission slot back (32 logins queued for the
+password check held every slot). How fast kiosks and /healthz stay under the load is measured in bench/abuse.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 import server.auth.sessions
+from server.admission import AdmissionLimitMiddleware
 from server.app import create_app
 from server.auth.service import create_api_key
 from server.db import make_engine, session_scope
@@ -53,8 +55,10 @@ class HeldState:
         self.observer = sa.create_engine(url, isolation_level="AUTOCOMMIT") if backend == "postgresql" else None
         self.seen: list[dict[str, Any]] = []
 
-    def record(self, engine: sa.Engine) -> None:
+    def record(self, engine: sa.Engine, admission: AdmissionLimitMiddleware | None = None) -> None:
         state: dict[str, Any] = {"checked_out": engine.pool.checkedout()}  # type: ignore[attr-defined]
+        if admission is not None:
+            state["admitted"] = admission.inside
         if self.observer is None:
             state["write_lock_free"] = _sqlite_write_lock_free(self.url)
         else:
@@ -73,6 +77,7 @@ class HeldState:
             assert state["checked_out"] == 0, state
             assert state.get("write_lock_free", True), state
             assert state.get("idle_in_transaction", 0) == 0, state
+            assert state.get("admitted", 0) == 0, state  # the slot is given back while waiting (PostgreSQL)
 
     def close(self) -> None:
         if self.observer is not None:
@@ -88,9 +93,16 @@ def fresh(db_factory: DatabaseFactory) -> Iterator[tuple[str, HeldState]]:
     held.close()
 
 
-def _spy(held: HeldState, app: Any, real: Callable[..., Any]) -> Callable[..., Any]:
+def _admission(app: Any) -> AdmissionLimitMiddleware | None:
+    node = app.middleware_stack
+    while node is not None and not isinstance(node, AdmissionLimitMiddleware):
+        node = getattr(node, "app", None)
+    return node
+
+
+def _spy(held: HeldState, app: Any, real: Callable[..., Any], *, slot_free: bool = False) -> Callable[..., Any]:
     def observed(*args: Any, **kwargs: Any) -> Any:
-        held.record(app.state.engine)
+        held.record(app.state.engine, _admission(app) if slot_free else None)
         return real(*args, **kwargs)
 
     return observed
@@ -132,7 +144,7 @@ def test_no_transaction_is_open_while_a_password_is_checked(
     engine.dispose()
     app = create_app(make_settings(url))
     hasher = server.auth.sessions.password_hash
-    monkeypatch.setattr(hasher, "verify", _spy(held, app, hasher.verify))
+    monkeypatch.setattr(hasher, "verify", _spy(held, app, hasher.verify, slot_free=True))
     with TestClient(app) as client:
         assert logins.post_login(client, username, "wrong password").status_code == 401
         assert logins.post_login(client, "nobody", "wrong password").status_code == 401
