@@ -106,15 +106,18 @@ class AdmissionLimitMiddleware:
             return
         finally:
             self.reading -= 1
-        if early is None:  # the client went away while sending
-            return
+
+        body_done = complete
 
         async def replay() -> Message:
+            nonlocal body_done
             if early:
                 return early.pop(0)
-            if complete:
+            if body_done:
                 return await receive()  # only a disconnect is left to wait for: untimed
-            return await timed_receive()
+            message = await timed_receive()
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
 
         if self.limit is None or scope["path"] in UNLIMITED_PATHS:
             await self._run(scope, replay, send)
@@ -136,9 +139,9 @@ class AdmissionLimitMiddleware:
 
         return timed_receive
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[list[Message] | None, bool]:
-        """The body's first messages (all of it up to `PREREAD_BYTES`) and whether it is complete; None when the
-        client disconnected."""
+    async def _read_body(self, scope: Scope, receive: Receive) -> tuple[list[Message], bool]:
+        """The body's first messages (all of it up to `PREREAD_BYTES`, or up to the client's disconnect) and whether
+        nothing more is to be read."""
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length", b"")
         if b"transfer-encoding" not in headers and (not declared.isdigit() or int(declared) == 0):
@@ -147,9 +150,9 @@ class AdmissionLimitMiddleware:
         size = 0
         while size <= PREREAD_BYTES:
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return None, False
             messages.append(message)
+            if message["type"] == "http.disconnect":  # the app answers (and logs) a client gone mid-body as before
+                return messages, True
             size += len(message.get("body", b""))
             if not message.get("more_body", False):
                 return messages, True

@@ -184,6 +184,10 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     def _on_end(conn: sa.Connection) -> None:
         conn.info.pop(_SQLITE_LATE_WRITE, None)
 
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_SQLITE_LATE_WRITE, None)  # a transaction the pool's reset ended
+
 
 _SQLITE_LATE_WRITE = "hailong_sqlite_late_write"  # connection info: deferred, write lock not taken yet
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
