@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+import server.auth.service
 import server.auth.sessions
 from server.admission import AdmissionLimitMiddleware
 from server.app import create_app
@@ -168,4 +169,33 @@ def test_no_transaction_is_open_while_a_report_renders(
     with TestClient(app) as client:
         response = client.get(f"/exports/monthly.{fmt}?period=2026-11", headers={"authorization": f"Bearer {key}"})
     assert response.status_code == 200, response.text
+    held.assert_nothing_held()
+
+
+def test_no_transaction_is_open_while_an_admin_hashes_a_new_password(
+    fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, held = fresh
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        unit = factories.unit(session)
+        admin = logins.user(session, "admin", unit)
+        manager = logins.user(session, "manager", unit)
+        unit_code, manager_id = unit.code, manager.id
+    engine.dispose()
+    app = create_app(make_settings(url))
+    hasher = server.auth.service.password_hash
+    with TestClient(app) as client:
+        token = logins.login(client, admin)
+        monkeypatch.setattr(hasher, "hash", _spy(held, app, hasher.hash))
+        form = {"username": "new-manager", "role": "manager", "unit_code": unit_code, "password": "a-long-password-1"}
+        created = client.post("/admin/users", data={**form, "csrf_token": token}, follow_redirects=False)
+        assert created.status_code == 303, created.text
+        reset = client.post(
+            f"/admin/users/{manager_id}/password",
+            data={"password": "brand-new-password", "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert reset.status_code == 303, reset.text
+    assert len(held.seen) == 2
     held.assert_nothing_held()
