@@ -12,6 +12,7 @@ generator, 1 million ratings by default so the whole suite stays inside 10 minut
 - the phone page's first-load weight against its 60 KB budget;
 - a province's month of the QĐ 766 score on a year of its dossiers (2 million) against a plain GROUP BY, and the
   dossiers CSV import (200,000 rows, with a probe of concurrent writes and reads) against COPY (bench/dossiers.py).
+- then `bench.abuse` (kiosk batches and /healthz under attack, docs/benchmarks/abuse.md).
 
 Writes docs/BENCHMARKS.md (keeping the soak figures from docs/soak-latest.json). Processes and the database are
 cleaned up on failure too.
@@ -269,6 +270,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
   data (province and ward; XLSX and PDF) on SQLite and PostgreSQL, recorded in `docs/benchmarks/appraisal.md`.
 - `.venv/bin/python -m bench.dossiers [--dossiers 2000000] [--import-rows 200000]`: `make bench`'s dossiers step
   alone (a province's year, the QĐ 766 score, the CSV import), as JSON; recorded in `docs/benchmarks/dossiers.md`.
+- `.venv/bin/python -m bench.abuse --seconds 15`: kiosk batches and `/healthz` during a login flood, a PDF loop and
+  slow uploads (`make bench` runs it with 8 s per scenario; `--code-root` measures another checkout, the "before").
 """
 
 
@@ -1011,6 +1014,7 @@ def main(argv: list[str] | None = None) -> int:
         help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
         "production settings (bench/pg_instance.py)",
     )
+    parser.add_argument("--abuse-seconds", type=float, default=8, help="bench.abuse per scenario (0: skip it)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("python -m bench: error: wrk is missing (Debian package wrk)", file=sys.stderr)
@@ -1018,6 +1022,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up in `finally`
     started = time.perf_counter()
     figures, notes, machine = run(args)
+    if args.abuse_seconds > 0:  # kiosk batches and /healthz under attack (issue 19): docs/benchmarks/abuse.md
+        from bench import abuse
+
+        progress("bench.abuse: login flood, PDF loop and slow uploads against kiosk batches and /healthz")
+        abuse.main(["--seconds", str(args.abuse_seconds), *(["--no-write"] if args.no_write else [])])
     total = time.perf_counter() - started
     soak = json.loads(SOAK_JSON.read_text(encoding="utf-8")) if SOAK_JSON.exists() else None
     text = render(figures=figures, notes=notes, machine=machine, total_seconds=total, soak=soak)

@@ -13,8 +13,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -231,9 +232,22 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         skip: Annotated[str, Form()] = "",
         reasons: Annotated[list[str] | None, Form()] = None,
     ) -> HTMLResponse:
-        """Commit the rating to the outbox, then thank the citizen (the network is never waited for)."""
+        """Commit the rating to the outbox, then thank the citizen (the network is never waited for).
+
+        Only the kiosk's own screens may post here (issue 19, finding 8): htmx's `HX-Request` header, which no other
+        site's page can add without a CORS preflight this app never allows, an `Origin` (browsers send one with
+        every POST) naming this kiosk's own loopback address (not a page elsewhere, not a rebound DNS name), and
+        no cross-site fetch. The time is the kiosk's: the face press (`at`, from the reasons screen) counts only
+        when it lies within the reasons screen's life (`idle_reset_seconds`) before now.
+        """
         started = time.perf_counter()
         lang = pick_language(lang)
+        if not _from_own_screen(request, settings):
+            return HTMLResponse("Yêu cầu bị từ chối / Request refused", status_code=403)
+        now = settings.now()
+        pressed = _parse_time(at)
+        if pressed is None or not now - timedelta(seconds=settings.idle_reset_seconds + 5) <= pressed <= now:
+            pressed = now
         if visit and (state := rt.visit_closed(visit)):
             return closed_screen(request, lang, state)  # never thank for a rating the server will refuse
         if not field and not visit and (only := rt.choices().only_field) is not None:
@@ -245,7 +259,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
                 field_code=field,
                 visit_token=visit or None,
                 reasons=[] if skip else list(reasons or []),
-                rated_at=_parse_time(at),
+                rated_at=pressed,
             )
         except TapRefused:
             return start_screen(request, lang)
@@ -283,7 +297,10 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     def decline(
         request: Request, visit: Annotated[str, Form()] = "", lang: Annotated[str, Form()] = "vi"
     ) -> HTMLResponse:
-        """ "Bỏ qua" on a visit's faces: the citizen does not want to rate here; the console learns it."""
+        """ "Bỏ qua" on a visit's faces: the citizen does not want to rate here; the console learns it (from the
+        kiosk's own screens only, as for ratings)."""
+        if not _from_own_screen(request, settings):
+            return HTMLResponse("Yêu cầu bị từ chối / Request refused", status_code=403)
         if visit:
             rt.decline_visit(visit)
         return start_screen(request, "vi")
@@ -394,6 +411,21 @@ def _field_for(rt: Runtime, code: str, visit: str) -> ChoiceInfo | None:
     if known is None and visit and code:
         return ChoiceInfo(code=code, name_vi=code, name_en=code)
     return known
+
+
+def _from_own_screen(request: Request, settings: KioskSettings) -> bool:
+    """Whether a POST comes from this kiosk's own touch screens (see `rate`)."""
+    if request.headers.get("HX-Request") != "true":
+        return False
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (a browser always sends Origin with a POST)
+    # Same origin as the request, and that origin is this machine (a rebound DNS name would be same-origin too).
+    parsed = urlsplit(origin)
+    loopback = {settings.host, "127.0.0.1", "localhost", "::1"}
+    return parsed.netloc == request.headers.get("Host") and parsed.hostname in loopback
 
 
 def _valid_rid(rid: str) -> str:

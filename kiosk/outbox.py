@@ -9,6 +9,7 @@ staff screen, never dropped. The schema is versioned with `PRAGMA user_version`.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -77,11 +78,22 @@ class DeadLetter:
         return not (self.visit_token and "visit" in self.detail)
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only (0600) before SQLite does (it would make it 0644): it
+    holds the device token and citizens' comments. SQLite gives the -wal and -shm files the same mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 class Outbox:
     """Thread-safe access to the kiosk database (one connection; every operation is short)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self.path = path
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)

@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
+        # /healthz has a connection of its own on PostgreSQL: it must answer while every pooled one is busy.
+        health_engine = engine if settings.is_sqlite else make_engine(settings.database_url, pool_size=1)
+        app.state.health_engine = health_engine
         if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
             await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
         async with anyio.create_task_group() as tasks:
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 tasks.cancel_scope.cancel()
                 engine.dispose()
+                health_engine.dispose()
 
     app = FastAPI(
         title="Hài Lòng",
@@ -95,9 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_auth_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
+    # Bodies are read (timed) before a request is admitted; at most as many requests inside as the pool has
+    # connections (server/db.py); SQLite has one writer anyway. The size caps come first (outermost).
+    limit = None if settings.is_sqlite else settings.db_pool_size
+    app.add_middleware(AdmissionLimitMiddleware, limit=limit, body_timeout=settings.body_timeout_seconds)
     app.add_middleware(BodySizeLimitMiddleware)
-    if not settings.is_sqlite:  # as many as the pool's connections (server/db.py); SQLite has one writer anyway
-        app.add_middleware(AdmissionLimitMiddleware, limit=settings.db_pool_size)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(health_router)

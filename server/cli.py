@@ -28,6 +28,7 @@ from server.config import Settings
 from server.db import DatabaseUnavailable, check_database, make_engine, safe_url, session_scope
 from server.errors import AppError
 from server.models import Unit
+from server.terminal import echo, printable
 
 app = typer.Typer(
     name="hailong",
@@ -164,9 +165,9 @@ def serve(
         os.environ["HAILONG_PUBLIC_BASE_URL"] = listening_url(host, port)
         settings = load_settings()
     if workers > 1 and settings.is_sqlite:
-        typer.echo("hailong: note: several workers on SQLite serialise writes; use PostgreSQL in production", err=True)
-    typer.echo(f"Hài Lòng on http://{host}:{port}  (database: {safe_url(settings.database_url)})", err=True)
-    typer.echo(f"Rating links and QR codes: {settings.public_base_url}/r/…", err=True)
+        echo("hailong: note: several workers on SQLite serialise writes; use PostgreSQL in production", err=True)
+    echo(f"Hài Lòng on http://{host}:{port}  (database: {safe_url(settings.database_url)})", err=True)
+    echo(f"Rating links and QR codes: {settings.public_base_url}/r/…", err=True)
     uvicorn.run(
         "server.app:create_app_from_env",
         factory=True,
@@ -185,7 +186,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     settings = load_settings()
     connect(settings).dispose()
     alembic_command.upgrade(alembic_config(settings), revision)
-    typer.echo(f"database at {safe_url(settings.database_url)} is at {revision}", err=True)
+    echo(f"database at {safe_url(settings.database_url)} is at {revision}", err=True)
 
 
 @db_app.command("downgrade")
@@ -203,7 +204,7 @@ def db_current() -> None:
     engine = connect(settings)
     with engine.connect() as conn:
         heads = MigrationContext.configure(conn).get_current_heads()
-    typer.echo(", ".join(heads) or "(empty: run `hailong db upgrade`)")
+    echo(", ".join(heads) or "(empty: run `hailong db upgrade`)")
 
 
 @app.command("seed-demo")
@@ -232,7 +233,7 @@ def seed_demo_command(
         has_units = probe.exec(select(Unit.id).limit(1)).first() is not None
     if has_units:
         if if_empty:
-            typer.echo("demo data: the database already has units; nothing to do", err=True)
+            echo("demo data: the database already has units; nothing to do", err=True)
             return
         fail("the database already has units; seed-demo only fills an empty database (use --if-empty to skip)")
     if settings.environment == "production":
@@ -247,14 +248,14 @@ def seed_demo_command(
             tz=settings.tz,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    typer.echo(
+    echo(
         f"demo data: {summary.units} units, {summary.counters} counters, {summary.officers} officers, "
         f"{summary.ratings} ratings, {summary.visits} visits"
     )
     from server.demo import DEMO_PASSWORD
 
     for username, role, scope in summary.users:
-        typer.echo(f"demo login: {username} / {DEMO_PASSWORD} ({role}, {scope})")
+        echo(f"demo login: {username} / {DEMO_PASSWORD} ({role}, {scope})")
 
 
 @units_app.command("import")
@@ -272,7 +273,7 @@ def units_import(
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         result = import_units(session=session, data=data)
-    typer.echo(f"units: {result.created} created, {result.updated} updated")
+    echo(f"units: {result.created} created, {result.updated} updated")
 
 
 @counters_app.command("import")
@@ -290,7 +291,7 @@ def counters_import(
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         result = import_counters(session=session, data=data)
-    typer.echo(f"counters: {result.created} created, {result.updated} updated")
+    echo(f"counters: {result.created} created, {result.updated} updated")
 
 
 @dossiers_app.command("import")
@@ -320,7 +321,7 @@ def dossiers_import(
             tz=settings.tz,
             progress=lambda done: bar.update(task, completed=done),
         )
-    typer.echo(f"dossiers: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    echo(f"dossiers: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
 
 
 @user_app.command("create")
@@ -353,7 +354,7 @@ def user_create(
         user = create_user(
             session=session, username=username, password=password, role=role, unit=unit_row, officer=officer_row
         )
-    typer.echo(f"user {user.username} ({user.role}) created")
+    echo(f"user {user.username} ({user.role}) created")
 
 
 @apikey_app.command("create")
@@ -372,7 +373,7 @@ def apikey_create(
     with session_scope(engine) as session:
         row, key = create_api_key(session=session, kind=kind, unit=get_unit(session=session, code=unit), label=label)
         audit(session=session, actor="cli", action="apikey.create", target=f"{row.kind}:{row.prefix}", detail=unit)
-    typer.echo(key)
+    echo(key)
 
 
 @targets_app.command("list")
@@ -385,9 +386,9 @@ def targets_list() -> None:
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         lines = list_targets(session=session)
-    typer.echo(f"{'group':<18} {'from':>4}  threshold")
+    echo(f"{'group':<18} {'from':>4}  threshold")
     for line in lines:
-        typer.echo(f"{line.group:<18} {line.year_from:>4}  {line.threshold:.4g} ({line.threshold * 100:.4g} %)")
+        echo(f"{line.group:<18} {line.year_from:>4}  {line.threshold:.4g} ({line.threshold * 100:.4g} %)")
 
 
 @targets_app.command("set")
@@ -405,7 +406,7 @@ def targets_set(
     with session_scope(engine) as session:
         previous = set_target(session=session, group=group, year=year, threshold=threshold)
     change = "new" if previous is None else f"was {previous:.4g}"
-    typer.echo(f"target {group} from {year}: {threshold:.4g} ({change})")
+    echo(f"target {group} from {year}: {threshold:.4g} ({change})")
 
 
 @rollup_app.command("rebuild")
@@ -427,17 +428,17 @@ def rollup_rebuild(
         )
         lines = describe(session, report.differences[:show])
     for line in lines:
-        typer.echo(line)
+        echo(line)
     if report.fixed > len(lines):
-        typer.echo(f"… and {_plural(report.fixed - len(lines), 'more difference')}")
+        echo(f"… and {_plural(report.fixed - len(lines), 'more difference')}")
     for table, totals in report.totals.items():
         if totals.keys:
-            typer.echo(f"{table}: {_plural(totals.keys, 'key')} fixed (+{totals.added} / -{totals.removed} counted)")
+            echo(f"{table}: {_plural(totals.keys, 'key')} fixed (+{totals.added} / -{totals.removed} counted)")
     summary = f"checked {_plural(report.months, 'month')}, {_plural(report.ratings, 'rating')}"
     if report.fixed:
-        typer.echo(f"{summary}: {_plural(report.fixed, 'key')} differed and were fixed")
+        echo(f"{summary}: {_plural(report.fixed, 'key')} differed and were fixed")
     else:
-        typer.echo(f"{summary}: the rollups match the ratings, nothing to fix")
+        echo(f"{summary}: the rollups match the ratings, nothing to fix")
 
 
 def _plural(count: int, noun: str) -> str:
@@ -513,12 +514,12 @@ def demo_kiosk(
         accepted = token is not None and not revoked and demo_token_accepted(session=session, token=token)
         if not accepted:
             if token is not None:
-                typer.echo("demo kiosk: the server no longer knows its pairing; pairing again", err=True)
+                echo("demo kiosk: the server no longer knows its pairing; pairing again", err=True)
             code, _ = create_pairing_code(session=session, counter_code=counter, settings=settings)
     engine.dispose()
     if not accepted:
         args += ["--pair", code, "--pair-wait", "60"]
-    typer.echo(
+    echo(
         f"demo kiosk: http://127.0.0.1:{port}  (counter {counter}; staff screen: hold the top-left "
         "corner 3 s, PIN 1234)",
         err=True,
@@ -542,11 +543,11 @@ def pairing_code(
         code, expires_at = create_pairing_code(session=session, counter_code=counter, settings=settings)
         audit(session=session, actor="cli", action="kiosk.pairing_code", target=counter)
     if quiet:
-        typer.echo(code)
+        echo(code)
         return
     local = expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-    typer.echo(code)
-    typer.echo(
+    echo(code)
+    echo(
         f"pairing code for counter {counter}, single use, valid until {local} ({settings.timezone}); enter it on "
         "the kiosk's set-up screen or run `hailong kiosk --server URL --pair CODE`",
         err=True,
@@ -564,19 +565,19 @@ def kiosk_list() -> None:
     with Session(engine) as session:
         devices = list_devices(session=session)
     if not devices:
-        typer.echo("no kiosks are paired; make a code with `hailong pairing-code --counter CODE`", err=True)
+        echo("no kiosks are paired; make a code with `hailong pairing-code --counter CODE`", err=True)
         return
 
     def when(at: object) -> str:
         return at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M") if hasattr(at, "astimezone") else "-"
 
-    typer.echo("id\tcounter\tstate\tlast seen\tbacklog\tclock offset s\tversion\tratings")
+    echo("id\tcounter\tstate\tlast seen\tbacklog\tclock offset s\tversion\tratings")
     for d in devices:
         state = "revoked" if d.revoked_at else ("clock!" if d.clock_flagged else "live")
         offset = "-" if d.clock_offset_seconds is None else f"{d.clock_offset_seconds:+.0f}"
-        typer.echo(
-            f"{d.id}\t{d.counter}\t{state}\t{when(d.last_seen_at)}\t{d.backlog}\t{offset}\t"
-            f"{d.app_version or '-'}\t{d.ratings}"
+        echo(
+            f"{d.id}\t{printable(d.counter, field=True)}\t{state}\t{when(d.last_seen_at)}\t{d.backlog}\t{offset}\t"
+            f"{printable(d.app_version or '-', field=True)}\t{d.ratings}"
         )
 
 
@@ -597,7 +598,7 @@ def kiosk_revoke(
         if n == 0:
             fail("no live kiosk matched; see `hailong kiosk-list`")
         audit(session=session, actor="cli", action="kiosk.revoke", target=str(device or counter))
-    typer.echo(f"{n} kiosk(s) revoked")
+    echo(f"{n} kiosk(s) revoked")
 
 
 @app.command("export")
@@ -631,7 +632,7 @@ def export_command(
         output=output,
         fail=fail,
     )
-    typer.echo(f"wrote {output} ({written} bytes)")
+    echo(f"wrote {output} ({written} bytes)")
 
 
 @app.command("appraisal")
@@ -668,7 +669,7 @@ def appraisal_command(
         output=output,
         fail=fail,
     )
-    typer.echo(f"wrote {output} ({written} bytes)")
+    echo(f"wrote {output} ({written} bytes)")
 
 
 # --- Petitions (issue 15): `hailong calendar`, `petitions purge`, `notify` (server/petitions/cli.py) ---
@@ -711,7 +712,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _die(message: str, status: int) -> NoReturn:
-    print(f"hailong: error: {message}", file=sys.stderr)
+    print(f"hailong: error: {printable(message, field=True)}", file=sys.stderr)
     sys.exit(status)
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         20, ge=1, le=200, description="PostgreSQL connections per worker, kept open (also the requests let in at once)"
     )
+    body_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="A request body making no progress this long is answered 408 (slow uploads)"
+    )
     dashboard_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a worker reuses a unit's dashboard figures (0: always fresh)"
     )

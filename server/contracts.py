@@ -50,7 +50,7 @@ def _text_uuid(value: Any) -> Any:
     raise ValueError("must be a UUID in text form")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _without_controls(value: str) -> str:
@@ -61,7 +61,10 @@ def _without_controls(value: str) -> str:
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 RatingId = Annotated[uuid.UUID, BeforeValidator(_text_uuid)]
 #: Codes and tokens: printable text (no control characters, which PostgreSQL could not even look up).
-Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+#: Short machine-written text (a version): printable, no control characters at all (a terminal would obey them
+#: when `hailong kiosk-list` shows it; issue 19, finding 7).
+Label = Annotated[StrictStr, Field(max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 class RatingIn(BaseModel):
@@ -115,7 +118,7 @@ class RatingsResult(BaseModel):
 class PairRequest(BaseModel):
     """`POST /api/v1/kiosks/pair` body."""
 
-    code: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    code: Code
 
 
 class PairResponse(BaseModel):
@@ -137,7 +140,7 @@ class HeartbeatRequest(BaseModel):
     dead_letters: StrictInt = Field(
         0, ge=0, le=MAX_COUNT, description="ratings the server refused (conflict or invalid)"
     )
-    app_version: Annotated[StrictStr, Field(max_length=64)]
+    app_version: Label
     sent_at: IsoTime | None = None
 
 

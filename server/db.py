@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import select
 import sqlite3
 from collections.abc import Iterator
@@ -60,8 +61,9 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         engine = sa.create_engine(sa_url, **kwargs)
         _make_sqlite_transactional(engine)
@@ -85,6 +87,17 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
 
     harden_engine(engine)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty, readable by its owner only (0600), unless it exists. SQLite gives the database's
+    `-wal` and `-shm` files the database file's mode, so they are private too (issue 19, finding 10: the database
+    holds contacts, comments and token hashes)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _ping_only_when_the_socket_stirs(engine: Engine) -> None:
@@ -126,10 +139,19 @@ def open_pool(engine: Engine, connections: int) -> None:
 
 
 def _make_sqlite_transactional(engine: Engine) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT and starts transactions lazily; take over, and
-    # start write-capable (IMMEDIATE) transactions so concurrent writers queue on busy_timeout instead of
-    # failing with SQLITE_BUSY when a read transaction upgrades to a write. Read-only work may ask for a
-    # plain deferred BEGIN with `conn.execution_options(sqlite_begin="DEFERRED")`.
+    """Real transactions on SQLite, with the single write lock taken late and held short.
+
+    pysqlite's own transaction handling breaks SAVEPOINT and starts transactions lazily; take over. A transaction
+    begins DEFERRED: reads take no lock (WAL: they never wait for nor block the writer). Just before its first
+    write (INSERT, UPDATE, DELETE, SAVEPOINT or a `SELECT … FOR UPDATE`) the read snapshot is ended and the write
+    lock taken with `BEGIN IMMEDIATE`, which queues on busy_timeout (upgrading a read transaction in place would
+    fail at once with SQLITE_BUSY when another connection writes). So a request that checks a password or renders a
+    report while reading holds no lock for it (issue 19, finding 1), and what runs after the first write sees the
+    latest committed data, as in PostgreSQL's READ COMMITTED. Options (`conn.execution_options(sqlite_begin=…)`):
+    "IMMEDIATE" takes the write lock at BEGIN; "DEFERRED" is a plain deferred transaction that upgrades in place
+    (tests use it for their outer, rolled-back transaction).
+    """
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -142,8 +164,45 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+        mode = conn.get_execution_options().get("sqlite_begin", "LATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN DEFERRED")
+        conn.info[_SQLITE_LATE_WRITE] = mode not in ("IMMEDIATE", "DEFERRED")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _write_lock_before_first_write(
+        conn: sa.Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        if not conn.info.get(_SQLITE_LATE_WRITE) or not _needs_write_lock(statement, context):
+            return
+        conn.info[_SQLITE_LATE_WRITE] = False
+        dbapi_connection = cursor.connection
+        if dbapi_connection.in_transaction:
+            dbapi_connection.execute("COMMIT")  # nothing written yet: this only ends the read snapshot
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: sa.Connection) -> None:
+        conn.info.pop(_SQLITE_LATE_WRITE, None)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(_SQLITE_LATE_WRITE, None)  # a transaction the pool's reset ended
+
+
+_SQLITE_LATE_WRITE = "hailong_sqlite_late_write"  # connection info: deferred, write lock not taken yet
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
+
+
+def _needs_write_lock(statement: str, context: Any) -> bool:
+    if statement.lstrip()[:9].upper().startswith(_WRITE_VERBS):
+        return True
+    compiled = getattr(context, "compiled", None)
+    if compiled is None:
+        return False
+    if context.isinsert or context.isupdate or context.isdelete:
+        return True
+    return getattr(compiled.statement, "_for_update_arg", None) is not None
 
 
 def check_database(engine: Engine) -> None:

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from server.models import Counter, Officer, ProcedureField, Rating, RatingReason, Reason, ScaleLevel, Unit, Visit
 from server.units.service import create_unit
+from server.visits.service import new_token
 
 # (code, name, parent, level label, base satisfaction, ratings per month)
 DEMO_UNITS: list[tuple[str, str, str | None, str, float, int]] = [
@@ -203,7 +204,7 @@ def seed_demo(
                     visit_rows.append(
                         dict(
                             id=visit_id,
-                            token=f"demo{visit_id:012d}",
+                            token=new_token(),
                             counter_id=counter.id,
                             field_id=fields[field_code].id,
                             officer_id=officer.id,
@@ -257,7 +258,7 @@ def seed_demo(
                 visit_rows.append(
                     dict(
                         id=vid,
-                        token=f"demo{vid:012d}",
+                        token=new_token(),
                         counter_id=rng.choice(counter_list).id,
                         field_id=fields[rng.choices(field_codes, field_weights)[0]].id,
                         officer_id=rng.choice(officers[code]).id,
@@ -269,7 +270,6 @@ def seed_demo(
     offset = session.exec(sa.select(sa.func.coalesce(sa.func.max(Visit.id), 0))).one()[0]  # type: ignore[call-overload]
     for row in visit_rows:
         row["id"] = int(row["id"]) + int(offset)  # type: ignore[call-overload]
-        row["token"] = f"demo{row['id']:012d}"
     for row in rating_rows:
         if row["visit_id"] is not None:
             row["visit_id"] = int(row["visit_id"]) + int(offset)  # type: ignore[call-overload]

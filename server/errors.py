@@ -75,6 +75,7 @@ ERROR_MEANINGS: dict[int, str] = {
     404: "Not found",
     409: "Conflict with the stored state",
     410: "Gone (expired)",
+    408: "The request body did not arrive in time (no progress for HAILONG_BODY_TIMEOUT_SECONDS)",
     413: "Request body too large",
     422: "Malformed or invalid input",
     429: "Too many requests; retry later",

@@ -11,10 +11,12 @@
   characters (newlines and tabs kept); what remains is stored as typed and always rendered escaped.
 - `harden_engine(engine)`: the NUL guard, and SQL debug logs without result rows.
 - `install_log_redaction()`: uvicorn's access log shows `/r/…` instead of a visit's token (a rating link).
+- `client_source(ip)`: what a per-address limit counts (an IPv4 address, an IPv6 /64).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from typing import Any
@@ -42,6 +44,22 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def clean_text(value: str) -> str:
     """`value` without NUL and other C0 control characters except tab, newline and carriage return."""
     return _CONTROL.sub("", value)
+
+
+def client_source(ip: str | None) -> str:
+    """The source a per-address limit counts: an IPv4 address itself, an IPv6 address's /64 (one subscriber gets a
+    whole /64, so counting single IPv6 addresses would let one caller rotate through 2^64 of them)."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def body_limit(path: str) -> int | None:
@@ -100,7 +118,13 @@ class BodySizeLimitMiddleware:
             if not replaced:
                 await send(msg)
 
-        await self.app(scope, capped_receive, guarded_send)
+        try:
+            await self.app(scope, capped_receive, guarded_send)
+        except BodyTooLarge:
+            # Raised where no handler turns it into a response (server/admission.py reads bodies before the app).
+            if not exceeded:
+                raise
+            await error_response(Request(scope), 413, message)(scope, receive, send)
 
 
 class DropResultRows(logging.Filter):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from babel.messages.pofile import read_po
 from fastapi import Request
@@ -43,6 +43,14 @@ def translate(text: str, lang: str) -> str:
     if lang == "vi":
         return text
     return english_catalog().get(text, text)
+
+
+def language_href(request: Request, lang: str) -> str:
+    """A relative link to the same page in `lang`: never built from the `Host` header, which a client chooses
+    (issue 19, finding 11), and never `//host…` (a link to another site)."""
+    path = "/" + request.url.path.lstrip("/")
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", lang)]
+    return f"{path}?{urlencode(query)}"
 
 
 def request_language(request: Request) -> str:

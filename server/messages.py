@@ -116,6 +116,10 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         ),
         (rf"period {_Q}: the range ends before it starts", "Kỳ {q}: ngày kết thúc trước ngày bắt đầu"),
         (
+            rf"period {_Q}: years from (?P<a>\d+) to (?P<b>\d+) only",
+            "Kỳ {q}: chỉ nhận các năm từ {a} đến {b}",
+        ),
+        (
             rf"period {_Q}: a range may span at most (?P<n>\d+) days",
             "Kỳ {q}: một khoảng thời gian dài tối đa {n} ngày",
         ),
@@ -125,6 +129,7 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         ),
         (rf"format {_Q} is not valid: use csv, xlsx or pdf", "Định dạng {q} không hợp lệ: hãy dùng csv, xlsx hoặc pdf"),
         (r"the request body is larger than (?P<n>\d+) KB", "Dữ liệu gửi lên lớn hơn {n} KB"),
+        (r"the request body did not arrive in time", "Dữ liệu gửi lên không đến kịp; vui lòng thử lại"),
         # The CSV imports (after their `line N: ` prefix).
         (r"expected the header (?P<want>.*), found (?P<got>.*)", "cần dòng tiêu đề {want}, nhưng thấy {got}"),
         (r"expected (?P<want>\d+) columns, found (?P<got>\d+)", "cần {want} cột, nhưng thấy {got}"),

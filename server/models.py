@@ -655,3 +655,19 @@ sa.Index(
     postgresql_where=sa.text("dossier_code IS NOT NULL"),
     sqlite_where=sa.text("dossier_code IS NOT NULL"),
 )
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins in the current window, per username and source (an IPv4 address or an IPv6 /64).
+
+    One row per (username, source) pair; `username` "" is the source's row across all names. Counted with one
+    atomic upsert per attempt (server/auth/sessions.py), so parallel guesses cannot slip past the limit, and a
+    pair past it only refuses that pair: a guesser elsewhere cannot lock the real user out.
+    """
+
+    __tablename__ = "login_throttle"
+    username: str = Field(primary_key=True, max_length=64)
+    source: str = Field(primary_key=True, max_length=64)
+    window_start: datetime = Field(sa_type=UTCDateTime, index=True)
+    failures: int = Field(default=0, description="attempts in the window not (yet) proven right")
+    refused: int = Field(default=0, description="attempts refused in the window (one audit row per window)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import Request
@@ -11,7 +12,7 @@ from markupsafe import Markup
 
 from server import PROJECT_ROOT
 from server.contracts import face_drawing
-from server.i18n import request_language, translate
+from server.i18n import language_href, request_language, translate
 from server.messages import vietnamese
 from server.presentation.formatting import FILTERS
 
@@ -37,7 +38,7 @@ def language_context(lang: str) -> dict[str, Any]:
 
 
 def _language_context(request: Request) -> dict[str, Any]:
-    return language_context(request_language(request))
+    return {**language_context(request_language(request)), "lang_href": functools.partial(language_href, request)}
 
 
 def _auth_context(request: Request) -> dict[str, Any]:

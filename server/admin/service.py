@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from server.auth.service import MIN_PASSWORD, password_hash
+from server.auth.service import hash_password
 from server.auth.sessions import end_user_sessions
 from server.db import utcnow
 from server.errors import Conflict, Invalid, NotFound
@@ -357,13 +357,10 @@ def set_active(*, session: Session, user: User, active: bool) -> None:
     session.flush()
 
 
-def reset_password(*, session: Session, user: User, password: str) -> None:
-    """Give a user a new password and end their sessions."""
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must be at least {MIN_PASSWORD} characters")
-    if len(password) > 1024:
-        raise Invalid("password is too long")
-    user.password_hash = password_hash.hash(password)
+def reset_password(*, session: Session, user: User, password: str, hashed_password: str | None = None) -> None:
+    """Give a user a new password and end their sessions (`hashed_password`: its `hash_password`, computed before
+    the transaction)."""
+    user.password_hash = hashed_password or hash_password(password)
     end_user_sessions(session=session, user=user)
     session.flush()
 

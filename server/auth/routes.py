@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
+import weakref
 from datetime import timedelta
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
+from server.admission import outside_admission
 from server.auth.deps import CurrentUser, verify_csrf
 from server.auth.service import audit
 from server.auth.sessions import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    LoginAttempt,
+    LoginOutcome,
+    begin_login,
+    check_password,
     end_session,
-    login,
+    finish_login,
     login_csrf_token_for,
     purge_expired,
     tokens_match,
@@ -46,7 +56,9 @@ def client_ip(request: Request) -> str | None:
 
 
 def _cookie_flags(settings: Settings) -> dict[str, object]:
-    return {"httponly": True, "samesite": "lax", "secure": settings.environment == "production", "path": "/"}
+    # Secure whenever the public address is https (behind the documented TLS proxy), not only in production.
+    secure = settings.environment == "production" or settings.public_base_url.lower().startswith("https://")
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
 
 
 def _login_page(
@@ -81,7 +93,7 @@ def login_form(request: Request, settings: SettingsDep, next: str | None = None)
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(
+async def login_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -90,21 +102,18 @@ def login_submit(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2048)] = "",
 ) -> Response:
-    """Check the password; on success a new session id (never the old one) and a redirect."""
+    """Check the password; on success a new session id (never the old one) and a redirect.
+
+    In three steps, so that no transaction is open while the password is checked (argon2, 0.3-0.6 s): count the
+    attempt and read the account (short), check the password (no transaction, no connection), record the outcome
+    (short). Async, so that a slowed-down attempt waits without holding a worker thread (issue 19, findings 1, 3).
+    """
     nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
     if not nonce or not tokens_match(csrf_token, login_csrf_token_for(settings.secret_key, nonce)):
         raise Forbidden("the login form has expired; reload the page and try again")
-    idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
-    purge_expired(session=session, idle=idle, absolute=absolute)
-    outcome = login(
-        session=session,
-        username=username,
-        password=password,
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-        previous_session_id=request.cookies.get(SESSION_COOKIE),
-    )
-    if outcome.throttled:
+    ip = client_ip(request)
+    attempt = await anyio.to_thread.run_sync(_begin, session, username, ip)
+    if attempt.throttled:
         return _login_page(
             request,
             settings,
@@ -113,6 +122,24 @@ def login_submit(
             username=username,
             next_url=safe_next(next),
         )
+    async with outside_admission(request.scope):  # no transaction is open: wait without holding a slot
+        if attempt.slowdown:
+            await anyio.sleep(attempt.slowdown)
+        valid = await anyio.to_thread.run_sync(check_password, attempt, password, limiter=_password_checks())
+    idle, absolute = timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_max_hours)
+
+    def finish() -> LoginOutcome:
+        purge_expired(session=session, idle=idle, absolute=absolute)
+        return finish_login(
+            session=session,
+            attempt=attempt,
+            valid=valid,
+            ip=ip,
+            user_agent=request.headers.get("user-agent", ""),
+            previous_session_id=request.cookies.get(SESSION_COOKIE),
+        )
+
+    outcome = await anyio.to_thread.run_sync(finish)
     if outcome.user is None or outcome.session_id is None:
         return _login_page(
             request,
@@ -126,6 +153,32 @@ def login_submit(
     response.set_cookie(SESSION_COOKIE, outcome.session_id, **_cookie_flags(settings))  # type: ignore[arg-type]
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
+
+
+#: Password checks (argon2: 64 MB and 0.3-0.6 s of CPU each) running at once per worker; the others wait without a
+#: thread. 32 parallel logins otherwise shared the cores with everything else, and kiosk batches took seconds.
+PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+
+
+_PASSWORD_CHECKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _password_checks() -> anyio.CapacityLimiter:
+    """The worker's limiter, one per event loop (made in it on first use; tests run several loops)."""
+    loop = asyncio.get_running_loop()
+    limiter = _PASSWORD_CHECKS.get(loop)
+    if limiter is None:
+        limiter = _PASSWORD_CHECKS[loop] = anyio.CapacityLimiter(PASSWORD_CHECKS_AT_ONCE)
+    return limiter
+
+
+def _begin(session: Session, username: str, ip: str | None) -> LoginAttempt:
+    """Count the attempt and read the account, then end the transaction (the request's, committed here early)."""
+    attempt = begin_login(session=session, username=username, ip=ip)
+    session.commit()
+    return attempt
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])

@@ -19,8 +19,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from server.auth.service import audit, password_hash
-from server.db import utcnow
-from server.models import AuditLog, LoginSession, User
+from server.db import upsert_insert, utcnow
+from server.hardening import client_source
+from server.models import LoginSession, LoginThrottle, User
 from server.tables import LOGIN_SESSION
 
 SESSION_COOKIE = "hl_session"
@@ -28,13 +29,20 @@ LOGIN_CSRF_COOKIE = "hl_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
-#: Failed logins allowed per username and per address within `THROTTLE_WINDOW`; the next attempt gets 429.
+#: Failed logins allowed per (username, source) pair within `THROTTLE_WINDOW`; that pair's next attempt gets 429.
+#: A source is an IPv4 address or an IPv6 /64 (`server.hardening.client_source`).
 MAX_FAILED_LOGINS = 10
+#: Failed logins allowed from one source across all usernames (password spraying) within the window.
+MAX_FAILED_PER_SOURCE = 30
 THROTTLE_WINDOW = timedelta(minutes=1)
+#: Once a username has more than `MAX_FAILED_LOGINS` failures in the window from all sources together, every
+#: attempt for it waits this long before its password is checked: a slow-down for everyone, never a lock-out.
+LOGIN_SLOWDOWN_SECONDS = 1.0
 #: `last_seen_at` is written at most this often (one write per request would be wasteful).
 TOUCH_EVERY = timedelta(seconds=30)
 
 LOGIN_FAILED = "login.failed"
+LOGIN_THROTTLED = "login.throttled"
 
 
 def session_id_hash(session_id: str) -> str:
@@ -71,47 +79,120 @@ class LoginOutcome:
     throttled: bool = False
 
 
-def failed_logins(*, session: Session, username: str, ip: str | None, now: datetime) -> int:
-    """Failed logins within the throttle window for this username or this address (from the audit log)."""
-    who = col(AuditLog.target) == username
-    if ip:
-        who = sa.or_(who, col(AuditLog.ip) == ip)
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(AuditLog)
-        .where(col(AuditLog.action) == LOGIN_FAILED, col(AuditLog.at) > now - THROTTLE_WINDOW, who)
+@dataclass(frozen=True)
+class LoginAttempt:
+    """An attempt counted by `begin_login`: what the password check needs, without a transaction open for it."""
+
+    username: str
+    source: str
+    throttled: bool
+    slowdown: float  # seconds to wait before checking the password
+    user: User | None
+    stored_hash: str | None
+
+
+LOGIN_THROTTLE: sa.Table = LoginThrottle.__table__  # type: ignore[attr-defined]
+
+
+def _count_attempt(session: Session, *, username: str, source: str, limit: int, now: datetime) -> tuple[int, int]:
+    """Count one attempt for (username, source) atomically; its (failures, refused) in the window afterwards.
+
+    One `INSERT … ON CONFLICT DO UPDATE … RETURNING`: the row is locked while it is counted (PostgreSQL) or the
+    write lock is held (SQLite), so of 40 parallel guesses exactly `limit` get a password check. An attempt counts
+    as a failure until `finish_login` finds the password right. Past the limit, attempts are only counted as
+    refused. A window older than `THROTTLE_WINDOW` starts again.
+    """
+    t = LOGIN_THROTTLE.c
+    cutoff = now - THROTTLE_WINDOW
+    expired = t.window_start <= cutoff
+    full = t.failures >= limit
+    statement = (
+        upsert_insert(LOGIN_THROTTLE, session.get_bind().dialect.name)
+        .values(username=username, source=source, window_start=now, failures=1, refused=0)
+        .on_conflict_do_update(
+            index_elements=[t.username, t.source],
+            set_={
+                "window_start": sa.case((expired, now), else_=t.window_start),
+                "failures": sa.case((expired, 1), (full, t.failures), else_=t.failures + 1),
+                "refused": sa.case((expired, 0), (full, t.refused + 1), else_=t.refused),
+            },
+        )
+        .returning(t.failures, t.refused)
     )
-    return int(session.execute(stmt).scalar_one())
+    row = session.connection().execute(statement).one()
+    return int(row.failures), int(row.refused)
 
 
-def login(
+def begin_login(*, session: Session, username: str, ip: str | None, now: datetime | None = None) -> LoginAttempt:
+    """Count the attempt (short writes) and read the account; the caller then ends the transaction, so no lock nor
+    connection is held while the password is checked (`check_password`, 0.3-0.6 s of argon2)."""
+    now = now or utcnow()
+    username = username.strip()[:64]
+    source = client_source(ip)
+    refused, pair_refused = False, 0
+    if username:
+        _, pair_refused = _count_attempt(session, username=username, source=source, limit=MAX_FAILED_LOGINS, now=now)
+        refused = pair_refused > 0
+    _, source_refused = _count_attempt(session, username="", source=source, limit=MAX_FAILED_PER_SOURCE, now=now)
+    if refused or source_refused:
+        # One audit row per pair (or source) and window, however many attempts it refuses: the row counts them.
+        if (username and pair_refused == 1) or source_refused == 1:
+            limit, scope = (MAX_FAILED_PER_SOURCE, "this address") if source_refused == 1 else (MAX_FAILED_LOGINS, "")
+            audit(
+                session=session,
+                actor=username or "?",
+                action=LOGIN_THROTTLED,
+                target=username,
+                detail=f"{limit} failed logins within {int(THROTTLE_WINDOW.total_seconds())} s {scope}".strip()
+                + f" from {source}; further attempts refused until the window ends",
+                ip=ip,
+            )
+        return LoginAttempt(username, source, True, 0.0, None, None)
+    t = LOGIN_THROTTLE.c
+    everyone = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(t.failures), 0)).where(
+            t.username == username, t.window_start > now - THROTTLE_WINDOW
+        )
+    ).scalar_one()
+    slowdown = LOGIN_SLOWDOWN_SECONDS if username and int(everyone) > MAX_FAILED_LOGINS else 0.0
+    user = session.exec(select(User).where(User.username == username)).first() if username else None
+    return LoginAttempt(username, source, False, slowdown, user, user.password_hash if user else None)
+
+
+def check_password(attempt: LoginAttempt, password: str) -> bool:
+    """argon2 verification, with no database work: run it with no transaction open. Unknown users are checked
+    against a dummy hash, so the time taken does not reveal which names exist."""
+    valid = password_hash.verify(password, attempt.stored_hash or _dummy_hash())
+    return valid and attempt.user is not None and attempt.user.active
+
+
+def finish_login(
     *,
     session: Session,
-    username: str,
-    password: str,
+    attempt: LoginAttempt,
+    valid: bool,
     ip: str | None,
     user_agent: str = "",
     previous_session_id: str | None = None,
 ) -> LoginOutcome:
-    """Check a password (same work for unknown users), throttle guessing, and open a fresh session on success."""
-    now = utcnow()
-    username = username.strip()[:64]
-    if failed_logins(session=session, username=username, ip=ip, now=now) >= MAX_FAILED_LOGINS:
-        audit(session=session, actor=username or "?", action="login.throttled", target=username, ip=ip)
-        session.flush()
-        return LoginOutcome(None, None, throttled=True)
-    user = session.exec(select(User).where(User.username == username)).first() if username else None
-    # Verify against a dummy hash for unknown users, so the time taken does not reveal which names exist.
-    valid = password_hash.verify(password, user.password_hash if user else _dummy_hash())
-    if user is None or not valid or not user.active:
-        audit(session=session, actor=username or "?", action=LOGIN_FAILED, target=username, ip=ip)
-        session.flush()
+    """Record the outcome of a checked password; on success a fresh session, and the attempt no longer counts."""
+    user = attempt.user
+    if not valid or user is None:
+        audit(session=session, actor=attempt.username or "?", action=LOGIN_FAILED, target=attempt.username, ip=ip)
         return LoginOutcome(None, None)
+    t = LOGIN_THROTTLE.c
+    session.execute(sa.delete(LOGIN_THROTTLE).where(t.username == user.username, t.source == attempt.source))
+    session.execute(
+        sa.update(LOGIN_THROTTLE)
+        .where(t.username == "", t.source == attempt.source, t.failures > 0)
+        .values(failures=t.failures - 1)
+    )
     if previous_session_id:  # never carry an id across a login (session fixation)
         end_session(session=session, session_id=previous_session_id)
     session_id = secrets.token_urlsafe(32)
     session.add(LoginSession(id_hash=session_id_hash(session_id), user_id=user.id, ip=ip, user_agent=user_agent[:255]))  # type: ignore[arg-type]
-    user.last_login_at = now
+    user.last_login_at = utcnow()
+    session.add(user)
     audit(session=session, actor=user.username, action="login", target=user.username, ip=ip)
     session.flush()
     return LoginOutcome(user, session_id)
@@ -158,10 +239,12 @@ def end_user_sessions(*, session: Session, user: User) -> int:
 
 
 def purge_expired(*, session: Session, idle: timedelta, absolute: timedelta) -> None:
-    """Delete sessions past either timeout (called at login, so the table stays small without a job)."""
+    """Delete sessions past either timeout, and login counts of ended windows (called after a login is checked, so
+    the tables stay small without a job)."""
     now = utcnow()
     session.execute(
         sa.delete(LoginSession).where(
             sa.or_(col(LoginSession.last_seen_at) < now - idle, col(LoginSession.created_at) < now - absolute)
         )
     )
+    session.execute(sa.delete(LOGIN_THROTTLE).where(LOGIN_THROTTLE.c.window_start <= now - THROTTLE_WINDOW))

@@ -42,6 +42,9 @@ def _export(
     report = service.build_report(
         session=session, settings=settings, unit=unit_row, period=chosen, lang=request_language(request)
     )
+    # The figures are read: end the transaction before rendering (a province's yearly PDF takes seconds), so the
+    # render holds neither a connection nor, on SQLite, anything a writer waits for (issue 19, finding 1).
+    session.commit()
     data = service.render(report, fmt)
     audit(
         session=session,

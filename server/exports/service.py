@@ -29,7 +29,7 @@ MEDIA_TYPES: dict[str, str] = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$", re.ASCII)
 
 #: Progress of a long export: (steps done, steps in all, what is being done).
 Progress = Callable[[int, int, str], None]
@@ -162,5 +162,6 @@ def filename(*, unit: Unit, period: Period, fmt: str, lang: str = "vi") -> str:
     """A safe download name that says the language of a report for people: `hai-long_DLK_2026-10_vi.xlsx`,
     `…_en.pdf`; the CSV (codes and both languages' names) has none: `hai-long_DLK_2026-10.csv`."""
     safe_unit = re.sub(r"[^A-Za-z0-9_.-]+", "-", unit.code).strip("-") or "unit"
+    safe_period = re.sub(r"[^A-Za-z0-9_.-]+", "-", period.code).strip("-") or "period"  # ASCII only, always
     suffix = "" if fmt == "csv" else f"_{lang if lang in ('vi', 'en') else 'vi'}"
-    return f"hai-long_{safe_unit}_{period.code}{suffix}.{fmt}"
+    return f"hai-long_{safe_unit}_{safe_period}{suffix}.{fmt}"

@@ -18,7 +18,7 @@ router = APIRouter(tags=["health"])
 )
 def healthz(request: Request) -> JSONResponse:
     """`{"status": "ok", "database": "ok"}`, or 503 with the reason when the database is unreachable."""
-    engine: Engine = request.app.state.engine
+    engine: Engine = getattr(request.app.state, "health_engine", request.app.state.engine)
     try:
         check_database(engine)
     except DatabaseUnavailable as exc:

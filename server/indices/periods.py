@@ -16,10 +16,15 @@ from server.errors import Invalid
 PeriodKind = Literal["month", "quarter", "year", "range"]
 MAX_RANGE_DAYS = 3 * 366
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+#: Years a period may lie in: the reports look a year and more back and ahead of a period, and dates (and their
+#: instants in the time zone) must stay far inside what `date` holds (`0001-01`, `9999-12` were 500s, finding 5).
+MIN_YEAR = 1900
+MAX_YEAR = 2999
+# ASCII digits only (`re.ASCII`): `\d` also matches Arabic-Indic and other digits that int() accepts.
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$", re.ASCII)
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,13 @@ def add_months(day: date, months: int) -> date:
 def parse_period(text: str) -> Period:
     """Parse a period; a malformed one is a 422 with a message naming the accepted forms."""
     text = (text or "").strip()
+    period = _parse(text)
+    if not (period.start.year >= MIN_YEAR and period.last_day.year <= MAX_YEAR):
+        raise Invalid(f"period {text!r}: years from {MIN_YEAR} to {MAX_YEAR} only")
+    return period
+
+
+def _parse(text: str) -> Period:
     try:
         if m := _MONTH.match(text):
             start = date(int(m[1]), int(m[2]), 1)
@@ -80,6 +92,6 @@ def parse_period(text: str) -> Period:
             if (last - start).days > MAX_RANGE_DAYS:
                 raise Invalid(f"period {text!r}: a range may span at most {MAX_RANGE_DAYS} days")
             return Period("range", start, last + timedelta(days=1), text)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     raise Invalid(f"period {text!r} is not valid: use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD")

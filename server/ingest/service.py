@@ -97,6 +97,9 @@ _DEVICE_FOR_INGEST = (
     .select_from(DEVICE.join(COUNTER, COUNTER.c.id == DEVICE.c.counter_id))
     .where(DEVICE.c.token_hash == sa.bindparam("token_hash"))
 )
+# SQLite: FOR UPDATE is not sent, but it makes server/db.py take the write lock before this read, so the misuse
+# check sees the device's latest press (as the row lock does on PostgreSQL).
+_DEVICE_FOR_INGEST_SQLITE = _DEVICE_FOR_INGEST.with_for_update()
 # One batch per device at a time. A device's forwarder sends one batch after another, but a retry racing a slow first
 # attempt would otherwise run the misuse check on a stale view and could deadlock with it in the rollup triggers (the
 # misuse UPDATE revisits rollup rows the insert already locked); `make bench` met such deadlocks with concurrent
@@ -113,7 +116,7 @@ _DEVICE_FOR_INGEST_PG = _DEVICE_FOR_INGEST.add_columns(
 
 def device_for_ingest(conn: sa.Connection, token: str) -> IngestDevice:
     """The live device holding this bearer token, locked until the transaction ends (PostgreSQL); 401 otherwise."""
-    query = _DEVICE_FOR_INGEST_PG if conn.dialect.name == "postgresql" else _DEVICE_FOR_INGEST
+    query = _DEVICE_FOR_INGEST_PG if conn.dialect.name == "postgresql" else _DEVICE_FOR_INGEST_SQLITE
     row = conn.execute(query, {"token_hash": hash_token(token)}).first()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("unknown or revoked device token", headers={"WWW-Authenticate": "Bearer"})

@@ -19,6 +19,7 @@ from server.contracts import (
 )
 from server.deps import DeviceDep, SessionDep
 from server.errors import AppError, TooManyRequests, error_responses
+from server.hardening import client_source
 from server.kiosks.service import current_visit, kiosk_config, pair_device, record_heartbeat, report_visit_event
 from server.models import KioskDevice
 
@@ -47,7 +48,7 @@ ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
 )
 def pair(request: PairRequest, session: SessionDep, http: Request) -> PairResponse | JSONResponse:
     """A single-use code from `hailong pairing-code` → the device token (shown once), counter and unit codes."""
-    client = http.client.host if http.client else "unknown"
+    client = client_source(http.client.host if http.client else None)
     try:
         return pair_device(session=session, code=request.code, client=client)
     except TooManyRequests:

@@ -14,6 +14,7 @@ from server.db import session_scope, utcnow
 from server.petitions import calendar as cal
 from server.petitions import notify
 from server.petitions.service import purge_contacts
+from server.terminal import echo
 
 calendar_app = typer.Typer(help="The working-day calendar of petitions' due dates.", no_args_is_help=True)
 petitions_app = typer.Typer(help="Petitions (phản ánh, kiến nghị).", no_args_is_help=True)
@@ -42,7 +43,7 @@ def calendar_add(
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         cal.set_day(session=session, day=when, working=working, note=note, actor="cli")
-    typer.echo(f"{when.isoformat()}: {'working day' if working else 'day off'}")
+    echo(f"{when.isoformat()}: {'working day' if working else 'day off'}")
 
 
 @calendar_app.command("remove")
@@ -54,7 +55,7 @@ def calendar_remove(day: Annotated[str, typer.Argument(help="YYYY-MM-DD")]) -> N
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         cal.remove_day(session=session, day=when)
-    typer.echo(f"{when.isoformat()}: exception removed")
+    echo(f"{when.isoformat()}: exception removed")
 
 
 @calendar_app.command("list")
@@ -75,7 +76,7 @@ def calendar_list(year: Annotated[int | None, typer.Option(help="one year (defau
         kind = "working day" if extra.working else "day off"
         rows[extra.day] = kind + (f": {extra.note}" if extra.note else "") + " (added)"
     for when in sorted(rows):
-        typer.echo(f"{when.isoformat()} {when.strftime('%a')}  {rows[when]}")
+        echo(f"{when.isoformat()} {when.strftime('%a')}  {rows[when]}")
 
 
 @petitions_app.command("purge")
@@ -86,7 +87,7 @@ def petitions_purge() -> None:
     ensure_migrated(engine, settings)
     with session_scope(engine) as session:
         n = purge_contacts(session=session, settings=settings)
-    typer.echo(f"contacts erased from {n} petitions")
+    echo(f"contacts erased from {n} petitions")
 
 
 @notify_app.command("run")
@@ -102,7 +103,7 @@ def notify_run(
         if purge:
             purge_contacts(session=session, settings=settings)
     sent, failed = notify.deliver(engine=engine, settings=settings)
-    typer.echo(f"queued {queued}, sent {sent}, failed {failed} (will retry)")
+    echo(f"queued {queued}, sent {sent}, failed {failed} (will retry)")
 
 
 @notify_app.command("status")
@@ -114,6 +115,6 @@ def notify_status() -> None:
     with session_scope(engine) as session:
         b = notify.backlog(session=session)
     oldest = b.oldest.isoformat() if b.oldest else "-"
-    typer.echo(f"pending {b.pending} (retrying {b.retrying}), oldest {oldest}, sent {b.sent}")
+    echo(f"pending {b.pending} (retrying {b.retrying}), oldest {oldest}, sent {b.sent}")
     if b.last_error:
-        typer.echo(f"last error: {b.last_error}")
+        echo(f"last error: {b.last_error}")

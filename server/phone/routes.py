@@ -197,7 +197,7 @@ def submit_rating(
         return problem_page(request, "too_large", token)
     if form.unreadable:
         return problem_page(request, "rejected", token)
-    if form.first(service.HONEYPOT_FIELD):
+    if any(form.fields.get(service.HONEYPOT_FIELD, [])):  # any value, not only the first (issue 19, finding 11)
         link_failures(request).fail(_client(request))  # only robots fill the hidden field
         return problem_page(request, "rejected", token)
     given = form.first("csrf")

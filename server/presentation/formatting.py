@@ -19,10 +19,10 @@ from jinja2.runtime import Context
 
 DASH = "–"
 DEFAULT_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.ASCII)
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 
 #: CLDR patterns (Babel) per language: a date, a month, a quarter, a month on a chart axis.
 _DATE = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}

@@ -27,14 +27,18 @@ QR_CACHE_CONTROL = "private, max-age=86400"
 QR_ERRORS = error_responses(404, 410, 422, 429, s404="unknown visit", s410="expired visit")
 
 
+#: No control characters in a visit's codes (issue 19, finding 7): they are shown on pages and by the CLI.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+
+
 class VisitCreate(BaseModel):
     """A visit to register: the counter and field are required."""
 
-    counter: str = Field(min_length=1, max_length=64, examples=["C01"])
-    field: str = Field(min_length=1, max_length=64, examples=["land"])
-    procedure_code: str | None = Field(None, max_length=64, examples=["1.004227"])
-    dossier_code: str | None = Field(None, max_length=128, examples=["000.00.00.H12-261005-0001"])
-    officer: str | None = Field(None, max_length=64, examples=["OFF-12"])
+    counter: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["C01"])
+    field: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["land"])
+    procedure_code: str | None = Field(None, max_length=64, pattern=PRINTABLE, examples=["1.004227"])
+    dossier_code: str | None = Field(None, max_length=128, pattern=PRINTABLE, examples=["000.00.00.H12-261005-0001"])
+    officer: str | None = Field(None, max_length=64, pattern=PRINTABLE, examples=["OFF-12"])
 
 
 class VisitCreated(BaseModel):

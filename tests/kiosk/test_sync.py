@@ -201,7 +201,8 @@ def test_rated_at_is_the_face_press(tmp_path: Path) -> None:
     with kiosk_client(settings) as client:
         pressed = (datetime.now(settings.tz) - timedelta(seconds=20)).isoformat()
         rid = str(uuid.uuid4())
-        client.post("/ratings", data={"rid": rid, "level": 2, "field": "tax", "at": pressed, "reasons": ["fees"]})
+        data = {"rid": rid, "level": 2, "field": "tax", "at": pressed, "reasons": ["fees"]}
+        client.post("/ratings", data=data, headers={"HX-Request": "true"})
         item = outbox.pending(counter="C1", limit=10)[0]
     assert item["rated_at"] == pressed and item["reasons"] == ["fees"] and item["level"] == 2
     outbox.close()

@@ -8,6 +8,7 @@ gets in waits on PostgreSQL's row lock (visible in pg_stat_activity) until the t
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -72,7 +73,9 @@ def test_no_more_requests_inside_than_connections_and_all_complete(db_factory: D
     if db_factory.backend == "sqlite":
         with serve(app) as base_url:
             assert httpx.get(base_url + "/healthz").status_code == 200
-        assert _admission(app) is None  # SQLite serialises writers itself: no limit in front of the app
+            admission = _admission(app)
+        # SQLite serialises writers itself: no limit in front of the app (bodies are still read first, timed).
+        assert admission is not None and admission.limit is None
         return
     tokens = _kiosk_tokens(url, KIOSKS)
     observer = sa.create_engine(url, isolation_level="AUTOCOMMIT")
@@ -134,3 +137,112 @@ def test_no_more_requests_inside_than_connections_and_all_complete(db_factory: D
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one() == 3 * KIOSKS
     engine.dispose()
+
+
+# --- issue 19, finding 2: slow uploads take no slot, time out, and /healthz is never held back -------------------
+
+SLOW_SOCKETS = 20
+
+
+def _open_slow_uploads(base_url: str, n: int, path: str = "/login") -> list[socket.socket]:
+    """`n` connections that declare a 60 KB form, send 9 bytes of it and then nothing."""
+    host, port = base_url.removeprefix("http://").split(":")
+    sockets = []
+    for _ in range(n):
+        sock = socket.create_connection((host, int(port)), timeout=60)
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: 60000\r\n\r\nusername=".encode()
+        )
+        sockets.append(sock)
+    return sockets
+
+
+def _status_line(sock: socket.socket) -> str:
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+
+
+def test_slow_uploads_take_no_admission_slot(db_factory: DatabaseFactory) -> None:
+    """Finding 2: 20 stalled bodies against a pool of 2 leave /healthz, /login and rating links answering."""
+    url = db_factory.new_url()
+    app = create_app(make_settings(url, db_pool_size=POOL_SIZE, body_timeout_seconds=120))
+    with serve(app) as base_url:
+        assert httpx.get(base_url + "/healthz").status_code == 200
+        admission = _admission(app)
+        assert admission is not None
+        sockets = _open_slow_uploads(base_url, SLOW_SOCKETS)
+        try:
+            _eventually(lambda: admission.reading == SLOW_SOCKETS, "all slow bodies being read before admission")
+            assert admission.inside == 0 and admission.waiting == 0  # none of them holds (or waits for) a slot
+            # The timeout only turns a hang (the old behaviour) into a failure; the stalled bodies wait for 120 s.
+            with httpx.Client(base_url=base_url, timeout=60) as client:
+                assert client.get("/healthz").status_code == 200
+                assert client.get("/login").status_code == 200
+                assert client.get("/r/no-such-visit-token").status_code in (404, 410)
+                form = {"username": "x", "password": "y", "csrf_token": "z"}
+                assert client.post("/login", data=form, headers={"accept": "text/html"}).status_code == 403
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def test_a_stalled_body_is_answered_408(db_factory: DatabaseFactory) -> None:
+    """Finding 2: a body that makes no progress for HAILONG_BODY_TIMEOUT_SECONDS ends with 408, on both backends."""
+    url = db_factory.new_url()
+    app = create_app(make_settings(url, db_pool_size=POOL_SIZE, body_timeout_seconds=1))
+    with serve(app) as base_url:
+        sockets = _open_slow_uploads(base_url, 3) + _open_slow_uploads(base_url, 1, "/api/v1/ratings")
+        try:
+            for sock in sockets:
+                assert _status_line(sock) == "HTTP/1.1 408 Request Timeout"
+        finally:
+            for sock in sockets:
+                sock.close()
+        admission = _admission(app)
+        assert admission is not None and admission.timed_out == 4 and admission.reading == 0
+        assert httpx.get(base_url + "/healthz").status_code == 200
+
+
+def test_healthz_is_not_held_behind_a_full_app(db_factory: DatabaseFactory) -> None:
+    """Finding 2: with every slot taken (requests waiting on a row lock), /healthz still answers at once."""
+    url = db_factory.new_url()
+    if db_factory.backend == "sqlite":  # no slots on SQLite: nothing can fill the app; /healthz answers
+        app = create_app(make_settings(url))
+        with serve(app) as base_url:
+            assert httpx.get(base_url + "/healthz").json()["backend"] == "sqlite"
+        return
+    tokens = _kiosk_tokens(url, POOL_SIZE)
+    app = create_app(make_settings(url, db_pool_size=POOL_SIZE))
+    locker = make_engine(url).connect()
+    results: list[int] = []
+
+    def deliver(token: str, base_url: str) -> None:
+        with httpx.Client(base_url=base_url, timeout=120) as client:
+            response = client.post("/api/v1/ratings", json=_batch(), headers={"Authorization": f"Bearer {token}"})
+            results.append(response.status_code)
+
+    try:
+        with serve(app) as base_url:
+            assert httpx.get(base_url + "/healthz").status_code == 200
+            admission = _admission(app)
+            assert admission is not None
+            transaction = locker.begin()
+            locker.execute(sa.text("SELECT id FROM kiosk_device FOR UPDATE"))
+            threads = [threading.Thread(target=deliver, args=(t, base_url)) for t in tokens]
+            for t in threads:
+                t.start()
+            _eventually(lambda: admission.inside == POOL_SIZE, "every slot taken")
+            assert httpx.get(base_url + "/healthz", timeout=60).status_code == 200
+            assert admission.inside == POOL_SIZE  # still full: /healthz went past the limit
+            transaction.rollback()
+            for t in threads:
+                t.join(timeout=120)
+    finally:
+        locker.close()
+    assert results == [200] * POOL_SIZE

@@ -82,14 +82,16 @@ def test_guessing_is_locked_per_caller(
     assert pair(client, code)[0] == 201
 
 
-def test_guessing_from_many_addresses_locks_pairing_for_all(
+def test_guessing_from_many_addresses_locks_pairing_for_the_guessers(
     client: TestClient, session: Session, settings: Settings, counter: Counter
 ) -> None:
     session.add_all(PairingAttempt(client=f"10.0.0.{i}", succeeded=False) for i in range(100))
     session.flush()
     code, _ = create_pairing_code(session=session, counter_code=counter.code, settings=settings)
+    assert pair(client, "WRONG-ONE")[0] == 404  # this caller's first wrong code makes it one of the guessers
     status, body = pair(client, code)
     assert status == 429 and "locked" in body["detail"]
+    # A caller that never guessed wrong still pairs (issue 19, finding 6): tests/server/test_hardening_round2.py.
 
 
 def test_inactive_counter(client: TestClient, session: Session, settings: Settings, counter: Counter) -> None:

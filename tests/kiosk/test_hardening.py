@@ -1,0 +1,87 @@
+"""Issue 19, the kiosk's findings: 8 (only its own screens may add ratings, and the kiosk stamps their time) and 10
+(the outbox, which holds the device token, is created readable by its owner only)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kiosk.config import KioskSettings
+from kiosk.outbox import Outbox
+from tests.kiosk.conftest import kiosk_client, kiosk_settings
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path) -> Iterator[tuple[Outbox, TestClient, KioskSettings]]:
+    settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
+    outbox = Outbox(settings.outbox_path)
+    outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+    with kiosk_client(settings) as client:
+        yield outbox, client, settings
+    outbox.close()
+
+
+def _rate(client: TestClient, headers: dict[str, str], **extra: str) -> tuple[str, int]:
+    rid = str(uuid.uuid4())
+    response = client.post("/ratings", data={"rid": rid, "level": "4", "field": "land", **extra}, headers=headers)
+    return rid, response.status_code
+
+
+def test_ratings_from_other_pages_or_clients_are_refused(kiosk: tuple[Outbox, TestClient, KioskSettings]) -> None:
+    """Finding 8: a page in the kiosk's browser (another origin, a rebound DNS name) or a plain loopback client."""
+    outbox, client, settings = kiosk
+    refused = [
+        {},  # not the kiosk's htmx screen (curl, a script on the loopback, a plain HTML form elsewhere)
+        {**HX, "Origin": "http://evil.example"},
+        {**HX, "Origin": "null"},
+        {**HX, "Sec-Fetch-Site": "cross-site"},
+        {**HX, "Host": "rebound.evil.example:8001", "Origin": "http://rebound.evil.example:8001"},
+    ]
+    for headers in refused:
+        _, status = _rate(client, headers)
+        assert status == 403, headers
+    assert outbox.counts(counter="C1").pending == 0
+    own = f"http://127.0.0.1:{settings.port}"
+    for headers in (HX, {**HX, "Host": f"127.0.0.1:{settings.port}", "Origin": own, "Sec-Fetch-Site": "same-origin"}):
+        _, status = _rate(client, headers)
+        assert status == 200, headers
+    assert outbox.counts(counter="C1").pending == 2
+
+
+def test_the_kiosk_stamps_the_time(kiosk: tuple[Outbox, TestClient, KioskSettings]) -> None:
+    """Finding 8: a form's `at` counts only within the reasons screen's life; otherwise the kiosk's clock."""
+    outbox, client, settings = kiosk
+    now = datetime.now(settings.tz)
+    backdated = (now - timedelta(seconds=settings.idle_reset_seconds + 60)).isoformat()
+    future = (now + timedelta(minutes=5)).isoformat()
+    pressed = (now - timedelta(seconds=10)).isoformat()
+    ids = {name: _rate(client, HX, at=at)[0] for name, at in [("old", backdated), ("future", future), ("ok", pressed)]}
+    stored = {item["id"]: item["rated_at"] for item in outbox.pending(counter="C1", limit=10)}
+    after = datetime.now(settings.tz)
+    for name in ("old", "future"):
+        at = datetime.fromisoformat(stored[ids[name]])
+        assert now - timedelta(seconds=1) <= at <= after, (name, at)
+    assert stored[ids["ok"]] == pressed
+
+
+def test_the_outbox_is_created_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Finding 10: the outbox holds the device token; it and its WAL files were 0644."""
+    old = os.umask(0o022)
+    try:
+        outbox = Outbox(tmp_path / "kiosk" / "outbox.db")
+        outbox.put({"token": "secret-device-token", "counter": "C1", "unit": "U1"})
+        files = [tmp_path / "kiosk" / name for name in ("outbox.db", "outbox.db-wal", "outbox.db-shm")]
+        modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+        outbox.close()
+    finally:
+        os.umask(old)
+    assert modes == {f.name: 0o600 for f in files}
