@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import __version__
+from server.admin.publication import router as publication_router
 from server.admin.routes import router as admin_router
 from server.admission import AdmissionLimitMiddleware
 from server.auth.deps import install_auth_handlers
@@ -32,6 +33,7 @@ from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.phone.routes import router as phone_router
+from server.public.routes import router as public_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
+    # The public pages and open data, rendered (server/public/routes.py).
+    app.state.public_cache = TimedCache(settings.public_cache_seconds, max_entries=1024)
     # The codes a kiosk batch may use (server/ingest/service.py: read again at once for a code it lacks).
     app.state.ingest_reference = ReferenceCache(settings.reference_cache_seconds)
     install_error_handlers(app)
@@ -97,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(exports_router)
     app.include_router(admin_router)
+    app.include_router(publication_router)
+    app.include_router(public_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

@@ -479,3 +479,28 @@ class LoginSession(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True, description="idle base")
     ip: str | None = Field(default=None, max_length=64)
     user_agent: str = Field(default="", max_length=255)
+
+
+# --- Public disclosure (issue 17, /cong-khai) ------------------------------------------------------------------------
+
+
+class PublicUnit(SQLModel, table=True):
+    """Whether a unit's subtree is published at /cong-khai: the nearest setting on the unit's path wins; with none
+    on the path, a top-level unit (the province) and everything below it is public."""
+
+    __tablename__ = "public_unit"
+    unit_id: int = Field(primary_key=True, foreign_key="unit.id")
+    published: bool
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    changed_by: str = Field(default="", max_length=64)
+
+
+class PublicSetting(SQLModel, table=True):
+    """The public pages' settings, one row (id 1): the minimum sample below which a published rate is withheld
+    (None: the index's `HAILONG_MIN_SAMPLE`)."""
+
+    __tablename__ = "public_setting"
+    id: int = Field(default=1, primary_key=True)
+    min_sample: int | None = Field(default=None)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    changed_by: str = Field(default="", max_length=64)
