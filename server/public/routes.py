@@ -197,7 +197,9 @@ async def public_page(
             "period": chosen,
             "snapshot": snapshot,
             "crumbs": crumbs[:-1],
-            "fields": snapshot.fields(code),
+            "fields": service.unit_fields(
+                session=s, unit_id=snapshot.ids[code], period=chosen, min_sample=snapshot.min_sample, settings=settings
+            ),
             "trend_rows": months,
             "chart": trend_chart(months, row.target),
             "ranked": rank,

@@ -1,17 +1,19 @@
 """What the public pages (/cong-khai) publish: aggregate figures of the published units, small samples withheld.
 
-A `Snapshot` is everything published for one top unit (the province) and one period, built from one
-`unit_field_matrix` read (every unit of the subtree × every field, subtree totals: on PostgreSQL one packed value
-per unit for a month, the subtree month rollups otherwise); the unit pages, the ranking, the open data and the
-badges are all cut from it. Nothing per officer, no comments, no contacts, no levels or reason counts: a row has
-`n`, the rate with its interval, the target and the status, and below the publication's minimum sample the rate
-and interval are withheld (None) and the row is never ranked.
+A `Snapshot` is everything published for one top unit (the province) and one period: every published unit's
+figures for its whole subtree, from one GROUP BY over the subtree month rollups (whose row for a unit already counts
+its subtree: one sum per unit over its fields and the period's months). The unit pages, the ranking, the open data
+and the badges are all cut from it; a unit page adds its own fields and trend (`compute_indices`). Nothing per
+officer, no comments, no contacts, no levels or reason counts: a row has `n`, the rate with its interval, the
+target and the status, and below the publication's minimum sample the rate and interval are withheld (None) and
+the row is never ranked. (Measured against `server.indices.matrix.unit_field_matrix`, which also cuts every unit
+into fields: docs/benchmarks/public.md.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -21,11 +23,13 @@ from sqlmodel import Session, col
 from server.config import Settings
 from server.db import utcnow
 from server.errors import Invalid, NotFound
-from server.indices.matrix import Matrix, unit_field_matrix
 from server.indices.periods import Period, add_months, parse_period
+from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
-from server.indices.service import compute_indices
+from server.indices.service import SUBTREE_MONTH, compute_indices, load_reference, period_months
 from server.models import PublicSetting, PublicUnit, Unit
+from server.satisfaction import rate, status, wilson_interval
+from server.units.service import subtree_ids
 
 TREND_MONTHS = 12
 #: The periods people may pick (day ranges are for managers).
@@ -102,6 +106,7 @@ class PublishedUnit:
     name: str
     parent_id: int | None
     path: str
+    parent_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,7 @@ def publication(*, session: Session, settings: Settings) -> Publication:
         ).order_by(col(Unit.path))
     ).all()
     published: dict[str, PublishedUnit] = {}
+    codes = {int(uid): str(code) for uid, code, *_ in units}
     for uid, code, name, parent_id, path, active in units:
         decided = True  # a top-level unit without a setting: the province is public by default
         for ancestor in reversed([int(i) for i in path.strip("/").split("/") if i]):
@@ -154,9 +160,25 @@ def publication(*, session: Session, settings: Settings) -> Publication:
                 decided = bool(chosen[ancestor])
                 break
         if decided and active:
-            published[code] = PublishedUnit(int(uid), code, name, parent_id, path)
+            parent_code = codes.get(parent_id) if parent_id is not None else None
+            published[code] = PublishedUnit(int(uid), code, name, parent_id, path, parent_code)
     own = min_sample_setting(session=session)
-    return Publication(published, own if own is not None else settings.min_sample)
+    return Publication(_tree_order(published), own if own is not None else settings.min_sample)
+
+
+def _tree_order(units: dict[str, PublishedUnit]) -> dict[str, PublishedUnit]:
+    """Depth first, siblings by code (a path's text order puts /1/10/ before /1/9/)."""
+    by_id = {u.id: u for u in units.values()}
+    kids: dict[int | None, list[PublishedUnit]] = {}
+    for u in units.values():
+        kids.setdefault(u.parent_id if u.parent_id in by_id else None, []).append(u)
+    out: dict[str, PublishedUnit] = {}
+    stack = sorted(kids.get(None, []), key=lambda u: u.code, reverse=True)
+    while stack:
+        unit = stack.pop()
+        out[unit.code] = unit
+        stack.extend(sorted(kids.get(unit.id, []), key=lambda u: u.code, reverse=True))
+    return out
 
 
 @dataclass(frozen=True)
@@ -170,7 +192,6 @@ class Snapshot:
     rows: dict[str, PublicRow]  # every published unit of the subtree, in tree order
     paths: dict[str, str]
     ids: dict[str, int]
-    matrix: Matrix = field(repr=False)
 
     def row(self, code: str) -> PublicRow:
         """A published unit's row (404 when it is not published in this snapshot)."""
@@ -188,58 +209,83 @@ class Snapshot:
         """The unit's row and every published row below it (the open data's rows)."""
         return [self.row(code), *self.below(code)]
 
-    def fields(self, code: str) -> list[PublicRow]:
-        """The unit's figures per procedure field (fields without ratings left out), small cells withheld."""
-        unit_id = self.ids[code]
-        out = []
-        for field_id, (field_code, name_vi, name_en) in self.matrix.fields.items():
-            row = self.matrix.row(unit_id, field_id, self.min_sample)
-            if row.n == 0:
-                continue
-            out.append(
-                public_row(
-                    row,
-                    min_sample=self.min_sample,
-                    unit=field_code,
-                    name=name_vi,
-                    name_en=name_en,
-                    parent=code,
-                    parent_name=None,
-                )
-            )
-        return out
+
+def subtree_counts(*, session: Session, unit: Unit, period: Period) -> dict[int, tuple[int, int]]:
+    """(valid, satisfied) of every unit of `unit`'s subtree over `period` (whole months), each with its own subtree:
+    one GROUP BY over the subtree month rollups. Units without ratings are absent."""
+    apply_pending(session)  # this transaction's own writes first (PostgreSQL applies them at commit)
+    t = SUBTREE_MONTH
+    stmt = (
+        sa.select(t.c.unit_id, sa.func.sum(t.c.valid), sa.func.sum(t.c.satisfied))
+        .where(t.c.month.in_(period_months(period)), t.c.unit_id.in_(subtree_ids(unit)))
+        .group_by(t.c.unit_id)
+    )
+    return {int(u): (int(n or 0), int(sat or 0)) for u, n, sat in session.execute(stmt)}
 
 
 def build_snapshot(
     *, session: Session, publication: Publication, top: PublishedUnit, period: Period, now: datetime | None = None
 ) -> Snapshot:
-    """The published figures of `top`'s subtree for `period`: one matrix read, then rows in tree order."""
+    """The published figures of `top`'s subtree for `period`: one read of the subtree month rollups, then each
+    published unit's row (rate, Wilson interval, the `all` group's target, status) in tree order."""
     unit = session.get(Unit, top.id)
     if unit is None:
         raise NotFound(f"unit {top.code!r} is not published")
-    matrix = unit_field_matrix(session=session, unit=unit, period=period, reasons=False)
-    codes = {uid: code for uid, (code, _name) in matrix.units.items()}
-    names = {pu.id: pu.name for pu in publication.units.values()}
+    counts = subtree_counts(session=session, unit=unit, period=period)
+    target = load_reference(session).target("all", period.target_year)
+    by_id = {pu.id: pu for pu in publication.units.values()}
     rows: dict[str, PublicRow] = {}
     paths: dict[str, str] = {}
     ids: dict[str, int] = {}
-    for uid, (code, name) in matrix.units.items():
-        pu = publication.units.get(code)
-        if pu is None or not pu.path.startswith(top.path):
+    for pu in publication.units.values():  # tree order
+        if not pu.path.startswith(top.path):
             continue
-        parent = codes.get(pu.parent_id) if pu.parent_id is not None else None
-        rows[code] = public_row(
-            matrix.row(uid, None, publication.min_sample),
-            min_sample=publication.min_sample,
-            unit=code,
-            name=name,
-            name_en=name,
-            parent=parent,
-            parent_name=names.get(pu.parent_id) if pu.parent_id is not None else None,
+        n, satisfied = counts.get(pu.id, (0, 0))
+        interval = wilson_interval(satisfied, n)
+        parent = by_id.get(pu.parent_id) if pu.parent_id is not None else None
+        row = PublicRow(
+            unit=pu.code,
+            name=pu.name,
+            name_en=pu.name,
+            parent=pu.parent_code,
+            parent_name=parent.name if parent is not None else None,
+            n=n,
+            rate=rate(satisfied, n),
+            ci_low=interval[0] if interval else None,
+            ci_high=interval[1] if interval else None,
+            target=target,
+            status=status(rate(satisfied, n), n, target, publication.min_sample),
         )
-        paths[code] = pu.path
-        ids[code] = uid
-    return Snapshot(period, top.code, publication.min_sample, now or utcnow(), rows, paths, ids, matrix)
+        rows[pu.code] = withheld(row, publication.min_sample)
+        paths[pu.code] = pu.path
+        ids[pu.code] = pu.id
+    return Snapshot(period, top.code, publication.min_sample, now or utcnow(), rows, paths, ids)
+
+
+def withheld(row: PublicRow, min_sample: int) -> PublicRow:
+    """The row as published: below `min_sample` without its rate and interval, status `insufficient_data`."""
+    if row.n >= min_sample:
+        return row
+    return replace(row, rate=None, ci_low=None, ci_high=None, status="insufficient_data")
+
+
+def unit_fields(
+    *, session: Session, unit_id: int, period: Period, min_sample: int, settings: Settings
+) -> list[PublicRow]:
+    """A unit's figures per procedure field (fields without ratings left out), small cells withheld."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unknown unit")
+    report = compute_indices(
+        session=session, unit=unit, period=period, by="field", min_sample=min_sample, tz=settings.tz
+    )
+    return [
+        public_row(
+            r, min_sample=min_sample, unit=r.key, name=r.label, name_en=r.label_en, parent=unit.code, parent_name=None
+        )
+        for r in report.rows
+        if r.n > 0
+    ]
 
 
 def ranked(rows: list[PublicRow], sort: Sort = "rate") -> tuple[list[tuple[int, PublicRow]], list[PublicRow]]:
