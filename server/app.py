@@ -33,6 +33,7 @@ from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.phone.routes import router as phone_router
+from server.public.routes import PublicCacheMiddleware
 from server.public.routes import router as public_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
@@ -79,10 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
     # The public pages and open data, rendered (server/public/routes.py).
     app.state.public_cache = TimedCache(settings.public_cache_seconds, max_entries=1024)
+    app.state.public_answers = TimedCache(settings.public_cache_seconds, max_entries=1024)
     # The codes a kiosk batch may use (server/ingest/service.py: read again at once for a code it lacks).
     app.state.ingest_reference = ReferenceCache(settings.reference_cache_seconds)
     install_error_handlers(app)
     install_auth_handlers(app)
+    app.add_middleware(PublicCacheMiddleware, state=app.state)  # warm public answers before routing
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)

@@ -73,7 +73,9 @@ def _page(request: Request, context: dict[str, Any], notice: str | None = None, 
 
 def _changed(request: Request, notice: str) -> RedirectResponse:
     """Back to the page; this worker's public pages are recomputed from the next request on."""
-    request.app.state.public_cache = TimedCache(request.app.state.settings.public_cache_seconds, max_entries=1024)
+    seconds = request.app.state.settings.public_cache_seconds
+    request.app.state.public_cache = TimedCache(seconds, max_entries=1024)
+    request.app.state.public_answers = TimedCache(seconds, max_entries=1024)
     return RedirectResponse(f"/admin/cong-khai?notice={notice}", status_code=303)
 
 

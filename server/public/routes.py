@@ -2,7 +2,9 @@
 
 The one surface anyone can hit, thousands at once after a newspaper article: every answer is built once per worker
 from one snapshot of precomputed figures (`service.build_snapshot`) and kept, rendered and gzipped, for
-`HAILONG_PUBLIC_CACHE_SECONDS`; a hit costs no database work and no trip through the thread pool. Answers carry a
+`HAILONG_PUBLIC_CACHE_SECONDS` (`app.state.public_cache`, by what was asked); the finished answer is also kept by its
+exact URL (`app.state.public_answers`, apart, so that made-up URLs cannot push the figures out), from which
+`PublicCacheMiddleware` answers before routing: a hit costs no database work, no routing and no thread. Answers carry a
 strong ETag (a hash of the bytes, so every worker agrees), `Cache-Control: public, max-age` and `Last-Modified`
 (when the figures were computed), so a reverse proxy or the reader's browser can answer repeats (304). The language
 comes from `?lang=` alone (not the cookie), so one URL is one answer for every reader and cache.
@@ -22,6 +24,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.cache import TimedCache
 from server.dashboard.charts import trend_chart
@@ -64,11 +67,33 @@ class Rendered:
     etag: str
     media_type: str
     generated_at: datetime
+    headers: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
-    def of(body: bytes, media_type: str, generated_at: datetime) -> Rendered:
+    def of(body: bytes, media_type: str, generated_at: datetime, headers: dict[str, str] | None = None) -> Rendered:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        return Rendered(body, gzip.compress(body, 6, mtime=0), etag, media_type, generated_at)
+        extra = tuple((headers or {}).items())
+        return Rendered(body, gzip.compress(body, 6, mtime=0), etag, media_type, generated_at, extra)
+
+    def answer(self, *, if_none_match: str, accept_encoding: str, seconds: int) -> tuple[int, dict[str, str], bytes]:
+        """Status, headers and body for a reader: 304 when it holds this ETag already, gzip when it accepts it."""
+        headers = {
+            "ETag": self.etag,
+            "Cache-Control": f"public, max-age={seconds}" if seconds > 0 else "no-cache",
+            "Last-Modified": format_datetime(self.generated_at, usegmt=True),
+            "Vary": "Accept-Encoding",
+            **dict(self.headers),
+        }
+        if if_none_match and (
+            if_none_match.strip() == "*"
+            or self.etag in [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+        ):
+            return 304, headers, b""
+        headers["Content-Type"] = self.media_type
+        if "gzip" in accept_encoding:
+            headers["Content-Encoding"] = "gzip"
+            return 200, headers, self.gzipped
+        return 200, headers, self.body
 
 
 class _Miss(Exception):
@@ -142,23 +167,57 @@ def _snapshot(request: Request, session: Session, code: str | None, period: Peri
     return _cached_sync(request, session, ("snapshot", top.code, period.code), build), unit.code
 
 
-def _respond(request: Request, rendered: Rendered, extra: dict[str, str] | None = None) -> Response:
-    """The kept answer with its caching headers; 304 when the reader already holds it; gzipped when accepted."""
-    seconds = int(request.app.state.settings.public_cache_seconds)
-    headers = {
-        "ETag": rendered.etag,
-        "Cache-Control": f"public, max-age={seconds}" if seconds > 0 else "no-cache",
-        "Last-Modified": format_datetime(rendered.generated_at, usegmt=True),
-        "Vary": "Accept-Encoding",
-        **(extra or {}),
-    }
-    wanted = request.headers.get("if-none-match", "")
-    if wanted and (wanted.strip() == "*" or rendered.etag in [t.strip().removeprefix("W/") for t in wanted.split(",")]):
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(rendered.gzipped, media_type=rendered.media_type, headers=headers)
-    return Response(rendered.body, media_type=rendered.media_type, headers=headers)
+def _respond(request: Request, rendered: Rendered) -> Response:
+    """The kept answer with its caching headers; also kept under the request's own path and query, from which
+    `PublicCacheMiddleware` answers the next identical requests before routing."""
+    answers: TimedCache = request.app.state.public_answers
+    answers.get_or_compute(raw_key(request.url.path, request.scope.get("query_string", b"")), lambda: rendered)
+    status, headers, body = rendered.answer(
+        if_none_match=request.headers.get("if-none-match", ""),
+        accept_encoding=request.headers.get("accept-encoding", ""),
+        seconds=int(request.app.state.settings.public_cache_seconds),
+    )
+    media_type = headers.pop("Content-Type", None)
+    return Response(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def raw_key(path: str, query_string: bytes) -> tuple[str, str, bytes]:
+    """The cache key of an answer by its URL exactly as requested."""
+    return ("raw", path, query_string)
+
+
+class PublicCacheMiddleware:
+    """Answers a GET under /cong-khai from the public cache by its exact URL, before routing and dependencies (a warm
+    answer then costs about what a static file does); anything not kept, or kept longer ago than the cache's
+    lifetime, goes on to the routes, which compute, refresh and keep it."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith("/cong-khai"):
+            await self.app(scope, receive, send)
+            return
+        answers: TimedCache = self.state.public_answers
+        try:
+            rendered: Rendered = answers.get_or_compute(
+                raw_key(scope["path"], scope.get("query_string", b"")), _raise_miss
+            )
+        except _Miss:
+            await self.app(scope, receive, send)
+            return
+        wanted = {k: v for k, v in scope["headers"] if k in (b"if-none-match", b"accept-encoding")}
+        status, headers, body = rendered.answer(
+            if_none_match=wanted.get(b"if-none-match", b"").decode("latin-1"),
+            accept_encoding=wanted.get(b"accept-encoding", b"").decode("latin-1"),
+            seconds=int(self.state.settings.public_cache_seconds),
+        )
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if status == 200:
+            raw.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _query(**params: str | None) -> str:
@@ -224,12 +283,15 @@ async def public_page(
 def _data(request: Request, unit: str | None, period: str | None, kind: str) -> Callable[[Session], Rendered]:
     settings = request.app.state.settings
     chosen = service.public_period(period, today=_today(request))
+    licence = {"Link": f'<{settings.public_licence_url}>; rel="license"', "Access-Control-Allow-Origin": "*"}
 
     def build(s: Session) -> Rendered:
         snapshot, code = _snapshot(request, s, unit, chosen)
         rows = snapshot.subtree(code)
         if kind == "csv":
-            return Rendered.of(opendata.data_csv(rows), "text/csv; charset=utf-8", snapshot.generated_at)
+            name = f"cong-khai-{code}-{chosen.code}.csv"
+            headers = {**licence, "Content-Disposition": f'inline; filename="{name}"'}
+            return Rendered.of(opendata.data_csv(rows), "text/csv; charset=utf-8", snapshot.generated_at, headers)
         body = opendata.data_json(
             period=chosen.code,
             unit=code,
@@ -238,14 +300,9 @@ def _data(request: Request, unit: str | None, period: str | None, kind: str) -> 
             min_sample=snapshot.min_sample,
             rows=rows,
         )
-        return Rendered.of(body, "application/json", snapshot.generated_at)
+        return Rendered.of(body, "application/json", snapshot.generated_at, licence)
 
     return build
-
-
-def _licence_headers(request: Request) -> dict[str, str]:
-    settings = request.app.state.settings
-    return {"Link": f'<{settings.public_licence_url}>; rel="license"', "Access-Control-Allow-Origin": "*"}
 
 
 @router.get("/data.json", summary="Published figures of a unit and every published unit below it", responses=ERRORS)
@@ -257,8 +314,7 @@ async def data_json(
     sample `rate` and the interval are null. The same numbers as `/api/v1/indices`; no login."""
     build = _data(request, unit, period, "json")
     chosen = service.public_period(period, today=_today(request))
-    rendered = await _cached(request, session, ("json", unit or "", chosen.code), build)
-    return _respond(request, rendered, _licence_headers(request))
+    return _respond(request, await _cached(request, session, ("json", unit or "", chosen.code), build))
 
 
 @router.get("/data.csv", summary="The same rows as data.json, as CSV", responses=ERRORS)
@@ -268,10 +324,7 @@ async def data_csv(
     """RFC 4180, UTF-8 with a BOM, a header line then one line per row (columns as data.json's rows)."""
     build = _data(request, unit, period, "csv")
     chosen = service.public_period(period, today=_today(request))
-    rendered = await _cached(request, session, ("csv", unit or "", chosen.code), build)
-    name = f"cong-khai-{unit or 'tinh'}-{chosen.code}.csv"
-    headers = {**_licence_headers(request), "Content-Disposition": f'inline; filename="{name}"'}
-    return _respond(request, rendered, headers)
+    return _respond(request, await _cached(request, session, ("csv", unit or "", chosen.code), build))
 
 
 @router.get("/badge/{code}.svg", summary="An SVG badge of a unit's rate, to embed on its own website", responses=ERRORS)
@@ -288,7 +341,6 @@ async def badge(
         body = opendata.badge_svg(
             name=row.name, row=row, period_label=format_period(chosen.code, language), lang=language
         )
-        return Rendered.of(body, "image/svg+xml", snapshot.generated_at)
+        return Rendered.of(body, "image/svg+xml", snapshot.generated_at, {"Access-Control-Allow-Origin": "*"})
 
-    rendered = await _cached(request, session, ("badge", code[:64], chosen.code, language), build)
-    return _respond(request, rendered, {"Access-Control-Allow-Origin": "*"})
+    return _respond(request, await _cached(request, session, ("badge", code[:64], chosen.code, language), build))

@@ -324,6 +324,7 @@ def test_gzip_when_accepted_and_the_same_bytes_behind_it(client: TestClient, wor
 def test_the_cached_answer_is_reused_until_it_expires(client: TestClient, world: World, session: Session) -> None:
     now = [1000.0]
     client.app.state.public_cache = TimedCache(60, clock=lambda: now[0])  # type: ignore[attr-defined]
+    client.app.state.public_answers = TimedCache(60, clock=lambda: now[0])  # type: ignore[attr-defined]
     before = rows_by_unit(data(client))["W-A2"]["n"]
     factories.rating(session, factories.counter(session, world.a2), level=4, at=OCT)
     now[0] += 59
@@ -341,3 +342,18 @@ def test_the_badge_is_an_svg_with_the_rate_or_not_enough(client: TestClient, wor
     assert "81,0%" in good.text
     few = client.get("/cong-khai/badge/W-A2.svg", params={"period": PERIOD, "lang": "en"})
     assert "not enough ratings" in few.text and "%" not in few.text.split("<title>")[1].split("</title>")[0]
+
+
+def test_a_repeated_url_is_answered_before_routing(client: TestClient, world: World, session: Session) -> None:
+    url = "/cong-khai/data.json?period=2026-10&unit=W-A"
+    first = client.get(url)
+    factories.rating(session, factories.counter(session, world.a2), level=4, at=OCT)
+    client.app.state.public_cache = TimedCache(60)  # type: ignore[attr-defined]  # the figures: forgotten
+    again = client.get(url)
+    assert again.content == first.content  # the answer kept by its exact URL
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"] == "public, max-age=60"
+    assert again.headers["link"] == '<https://creativecommons.org/licenses/by/4.0/>; rel="license"'
+    assert client.get(url, headers={"if-none-match": first.headers["etag"]}).status_code == 304
+    other_order = client.get("/cong-khai/data.json?unit=W-A&period=2026-10")  # another URL: computed afresh
+    assert rows_by_unit(other_order.json())["W-A2"]["n"] == rows_by_unit(first.json())["W-A2"]["n"] + 1
