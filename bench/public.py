@@ -1,7 +1,7 @@
 """Public disclosure (/cong-khai) under a crowd: requests/s against a static file, the cold render, and the read
 the snapshot is built from, measured against a simpler read.
 
-    .venv/bin/python -m bench.public [--ratings 1000000] [--seconds 5] [--workers 2]
+    .venv/bin/python -m bench.public [--ratings 1000000] [--seconds 5] [--workers 2] [--lighthouse 3]
 
 Builds its own PostgreSQL database (bench.indices' national data set: 1,000 units, 24 months of ratings; dropped
 afterwards), moves 72 communes under province P02 so that it has 100 (one UPDATE: the rollup triggers move their
@@ -26,8 +26,10 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -265,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratings", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=5, help="length of each wrk run")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--lighthouse", type=int, default=0, help="Lighthouse (mobile) runs on the province's page (0: none)"
+    )
+    parser.add_argument("--lighthouse-dir", type=Path, default=Path(tempfile.gettempdir()) / "hailong-lighthouse")
     args = parser.parse_args(argv)
     print(f"load average at start: {load_average()}")
     procs = Processes()
@@ -296,6 +302,15 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = r["rps"] / rates["static"]["rps"]
                 print(f"| {kind} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio:.2f} |")
             print(f"\npage {size['page']:,} B ({size['page_gzip']:,} B gzipped), css {size['css']:,} B")
+            if args.lighthouse:
+                from bench.phone_page import ensure_lighthouse, lighthouse
+
+                cli = ensure_lighthouse(args.lighthouse_dir)
+                with tempfile.TemporaryDirectory(prefix="hailong-lh-") as tmp:
+                    runs = [lighthouse(cli, base + PAGE, Path(tmp) / f"lh-{i}.json") for i in range(args.lighthouse)]
+                print(f"\nLighthouse {base + PAGE} (mobile, simulated slow 4G, 4x CPU slowdown):")
+                for key in ("performance", "accessibility", "fcp_ms", "lcp_ms", "tbt_ms", "cls", "bytes"):
+                    print(f"  {key}: {', '.join(f'{r[key]:.2f}' for r in runs)}")
     finally:
         procs.stop_all()
     print(f"load average at end: {load_average()}")

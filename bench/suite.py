@@ -9,7 +9,11 @@ generator, 1 million ratings by default so the whole suite stays inside 10 minut
 - tap → thanks on a paired kiosk against a static file from the same kiosk server;
 - the month report (all units × fields) from the rollups against the raw GROUP BY;
 - XLSX and PDF exports of a province against the CSV of the same report;
-- the phone page's first-load weight against its 60 KB budget.
+- the phone page's first-load weight against its 60 KB budget;
+- a province's month of the QĐ 766 score on a year of its dossiers (2 million) against a plain GROUP BY, and the
+  dossiers CSV import (200,000 rows, with a probe of concurrent writes and reads) against COPY (bench/dossiers.py);
+- the public page of a province of 100 communes and the national data.json (warm, requests/s) against a static
+  file from the same server, their first (cold) answers, and the page's weight (bench/public.py).
 
 Writes docs/BENCHMARKS.md (keeping the soak figures from docs/soak-latest.json). Processes and the database are
 cleaned up on failure too.
@@ -261,6 +265,8 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.phone_page --runs 3`: the phone page with Lighthouse (performance, accessibility);
   it records its figures in `docs/benchmarks/phone-page.md`, kept here under the standalone results.
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
+- `.venv/bin/python -m bench.dossiers [--dossiers 2000000] [--import-rows 200000]`: `make bench`'s dossiers step
+  alone (a province's year, the QĐ 766 score, the CSV import), as JSON; recorded in `docs/benchmarks/dossiers.md`.
 """
 
 
@@ -896,6 +902,47 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
                 "image it references, bytes on the wire without compression (Lighthouse scores: the standalone "
                 "`python -m bench.phone_page`)."
             )
+
+            # 7. dossiers and the QĐ 766 score (bench/dossiers.py)
+            from bench import dossiers as bench_dossiers
+
+            progress(f"dossiers: a year of province {PROVINCE}'s ({args.dossiers:,}, COPY), its month's QĐ 766 score")
+            year = bench_dossiers.generate_year(url, province=PROVINCE, dossiers=args.dossiers)
+            sc = bench_dossiers.score_month(url, province=PROVINCE)
+            progress(f"dossiers: `hailong dossiers import` of {args.import_rows:,} rows, with a probe, and COPY")
+            imp = bench_dossiers.import_csv(url, province=PROVINCE, rows=args.import_rows)
+            score_ms, group_ms = sc["score_ms"], sc["group_by_ms"]
+            during, idle = imp["probe_during"], imp["probe_idle"]
+            figures += [
+                Figure(f"QĐ 766 score, province {PROVINCE} and its {sc['units']} units, {REPORT_MONTH}, median",
+                       statistics.median(score_ms), "ms", "plain GROUP BY of the month's dossiers per unit, median",
+                       statistics.median(group_ms), Target("max", 500, "≤ 500 ms (issue 16: well under 1 s)")),
+                Figure(f"dossiers CSV import ({args.import_rows:,} rows), rows/s", imp["import_rows_per_s"],
+                       "rows/s", "PostgreSQL COPY of the same rows into a table with the same indexes",
+                       imp["copy_rows_per_s"]),
+                Figure("probe during the import (upsert 1 dossier + a commune's score), worst", max(during), "ms",
+                       "the same probe on the idle database, worst", max(idle),
+                       Target("max", 1000, "≤ 1,000 ms: the import holds nothing long")),
+            ]  # fmt: skip
+            notes.append(
+                f"Dossiers (`bench/dossiers.py`): {year['dossiers']:,} dossiers over the 12 months to "
+                f"{REPORT_MONTH} and {year['petitions']:,} petitions at province {PROVINCE}'s {year['units']} "
+                f"units, written with COPY in {year['generate_s']:.0f} s; the month holds {sc['completed']:,} "
+                f"completed dossiers (province score {sc['total']:.2f}). The score is `subtree_scores_766` (the "
+                "province and every unit below it, dossiers and petitions); the reference, one GROUP BY of the "
+                "month's dossiers per unit. The import runs `hailong dossiers import` as a process "
+                f"({imp['import_s']:.0f} s for the file: checked whole, then 1,000 rows a transaction) while a probe "
+                "upserts a dossier and reads a commune's score every 100 ms on its own connection: median "
+                f"{statistics.median(during):.0f} ms during the import, {statistics.median(idle):.0f} ms idle."
+            )
+
+            # 8. public disclosure (bench/public.py): last, since it moves communes under province P02
+            from bench import public as bench_public
+
+            progress("public disclosure: /cong-khai and data.json (warm, cold) against a static file")
+            public_figures, public_notes = bench_public.suite_figures(url, central, args.seconds)
+            figures += public_figures
+            notes += public_notes
     finally:
         procs.stop_all()
     machine["Load average at end (1, 5, 15 min)"] = load_average()
@@ -909,6 +956,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (single-rating ingest)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers per server")
     parser.add_argument("--taps", type=int, default=300)
+    parser.add_argument("--dossiers", type=int, default=2_000_000, help="a province's year of dossiers (QĐ 766)")
+    parser.add_argument("--import-rows", type=int, default=200_000, help="rows of the dossiers CSV import")
     parser.add_argument("--no-write", action="store_true", help="print, leave docs/BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:

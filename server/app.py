@@ -23,6 +23,7 @@ from server.cache import TimedCache
 from server.config import Settings
 from server.dashboard.routes import router as dashboard_router
 from server.db import make_engine, open_pool
+from server.dossiers.routes import router as dossiers_router
 from server.errors import document_errors_in_openapi, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.hardening import BodySizeLimitMiddleware, install_log_redaction
@@ -32,9 +33,15 @@ from server.indices.routes import router as indices_router
 from server.ingest.routes import router as ingest_router
 from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
+from server.petitions.api import router as petitions_api_router
+from server.petitions.public import router as petitions_public_router
+from server.petitions.routes import router as petitions_router
+from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
 from server.public.routes import PublicCacheMiddleware
 from server.public.routes import router as public_router
+from server.scores.dashboard import router as scores_dashboard_router
+from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
 from server.templating import make_templates
 from server.visits.console import router as console_router
@@ -61,10 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
             await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
-        try:
-            yield
-        finally:
-            engine.dispose()
+        async with anyio.create_task_group() as tasks:
+            if settings.notify_interval_seconds > 0:  # notifications and the daily contact purge (server/petitions)
+                tasks.start_soon(run_sender, engine, settings)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                engine.dispose()
 
     app = FastAPI(
         title="Hài Lòng",
@@ -106,6 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(publication_router)
     app.include_router(public_router)
+    app.include_router(petitions_api_router)
+    app.include_router(petitions_public_router)
+    app.include_router(petitions_router)
+    app.include_router(dossiers_router)
+    app.include_router(scores_router)
+    app.include_router(scores_dashboard_router)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> HTMLResponse:

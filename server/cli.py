@@ -42,6 +42,7 @@ user_app = typer.Typer(help="People who log in.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Keys for other systems.", no_args_is_help=True)
 targets_app = typer.Typer(help="Targets (milestones) of the satisfaction indices.", no_args_is_help=True)
 rollup_app = typer.Typer(help="Pre-aggregated counts behind the indices.", no_args_is_help=True)
+dossiers_app = typer.Typer(help="Dossiers from the one-stop electronic system.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(counters_app, name="counters")
@@ -49,6 +50,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(targets_app, name="targets")
 app.add_typer(rollup_app, name="rollup")
+app.add_typer(dossiers_app, name="dossiers")
 
 
 class CliError(Exception):
@@ -264,6 +266,36 @@ def counters_import(file: Annotated[Path, typer.Argument(help="CSV with columns 
     with session_scope(engine) as session:
         result = import_counters(session=session, data=data)
     typer.echo(f"counters: {result.created} created, {result.updated} updated")
+
+
+@dossiers_app.command("import")
+def dossiers_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV: code,unit,received_at,due_at and optionally field,procedure_code,completed_at,status"
+        ),
+    ],
+) -> None:
+    """Create or update dossiers from the one-stop system's export: the whole file is checked first (a bad line
+    imports nothing), then written in chunks of 1,000, each its own short transaction."""
+    from server.dossiers.service import CHUNK, check_csv, import_rows
+
+    settings = load_settings()
+    data = read_input_file(file)
+    engine = connect(settings)
+    ensure_migrated(engine, settings)
+    with session_scope(engine) as session:
+        rows = check_csv(session=session, data=data)
+    with progress_bar() as bar:
+        task = bar.add_task(f"dossiers ({CHUNK:,} a transaction)", total=len(rows))
+        result = import_rows(
+            session_factory=lambda: session_scope(engine),
+            rows=rows,
+            tz=settings.tz,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    typer.echo(f"dossiers: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
 
 
 @user_app.command("create")
@@ -568,6 +600,20 @@ def export_command(
         fail=fail,
     )
     typer.echo(f"wrote {output} ({written} bytes)")
+
+
+# --- Petitions (issue 15): `hailong calendar`, `petitions purge`, `notify` (server/petitions/cli.py) ---
+
+
+def _add_petition_commands() -> None:
+    from server.petitions.cli import calendar_app, notify_app, petitions_app
+
+    app.add_typer(calendar_app, name="calendar")
+    app.add_typer(petitions_app, name="petitions")
+    app.add_typer(notify_app, name="notify")
+
+
+_add_petition_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,6 +72,25 @@ class Settings(BaseSettings):
     )
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
     session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
+    # Petitions and notifications (server/petitions).
+    petition_days_tthc: int = Field(15, ge=1, le=365, description="Working days to answer a `tthc` petition")
+    petition_days_staff: int = Field(15, ge=1, le=365, description="Working days to answer a `staff` petition")
+    petition_days_other: int = Field(15, ge=1, le=365, description="Working days to answer an `other` petition")
+    petition_contact_retention_months: int = Field(
+        24, ge=1, le=240, description="A petition's contact details are erased this long after it was received"
+    )
+    notify_interval_seconds: float = Field(
+        60.0, ge=0, le=86400, description="How often the server sends queued messages and scans petitions (0: never)"
+    )
+    smtp_host: str = Field("", description="SMTP relay for email notifications (empty: no email)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP relay port")
+    smtp_from: str = Field("hailong@localhost", description="Sender address of notification emails")
+    smtp_username: str = Field("", description="SMTP login (empty: none)")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS with the relay")
+    sms_gateway_url: str = Field("", description="HTTP SMS gateway: POST JSON {to, text, brand} (empty: no SMS)")
+    sms_gateway_token: str = Field("", description="Bearer token sent to the SMS gateway")
+    sms_brand: str = Field("HAILONG", description="Brand name the SMS gateway sends under")
 
     @model_validator(mode="after")
     def _refuse_defaults_outside_development(self) -> Settings:
@@ -87,6 +106,12 @@ class Settings(BaseSettings):
         self.database_url = normalise_database_url(self.database_url)
         self.public_base_url = self.public_base_url.rstrip("/")
         return self
+
+    def petition_days(self, category: str) -> int:
+        """Working days to answer a petition of `category`."""
+        return {"tthc": self.petition_days_tthc, "staff": self.petition_days_staff}.get(
+            category, self.petition_days_other
+        )
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -279,6 +279,16 @@ def seed_demo(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("SELECT setval(pg_get_serial_sequence('visit', 'id'), (SELECT max(id) FROM visit))"))
     session.flush()
+    from server.dossiers.demo import seed_demo_dossiers  # late: the demo's own data first
+
+    seed_demo_dossiers(
+        session=session,
+        seed=seed,
+        units={code: (n, base) for code, _, _, _, base, n in DEMO_UNITS if n > 0},
+        starts=starts,
+        tz=tz,
+        now=now,
+    )
     users = _demo_users(session=session, units=units, officers=officers)
     return DemoSummary(
         users=users,

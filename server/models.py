@@ -481,6 +481,159 @@ class LoginSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=255)
 
 
+# --- Petitions (issue 15: phản ánh, kiến nghị) -------------------------------------------------------------------
+# `petition`'s first columns are shared with the QĐ 766 score: never rename them.
+
+PETITION_CATEGORIES = ("tthc", "staff", "other")
+PETITION_STATUSES = ("received", "assigned", "answered", "closed", "reopened")
+PETITION_SOURCES = ("rating", "form", "import")
+PETITION_REACTIONS = ("satisfied", "not_satisfied")
+
+
+class Petition(SQLModel, table=True):
+    """A petition (phản ánh, kiến nghị): a complaint or proposal a unit must answer within its working days."""
+
+    __table_args__ = (sa.Index("ix_petition_unit_received", "unit_id", "received_at"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True, description="client UUID for imports")
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    category: str = Field(max_length=16, description="tthc | staff | other")
+    dossier_code: str | None = Field(default=None, max_length=128, index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime, index=True, description="end of the due working day (local)")
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime, description="the latest answer")
+    reaction: str | None = Field(default=None, max_length=16, description="satisfied | not_satisfied")
+    reopened: bool = Field(default=False)
+    status: str = Field(default="received", max_length=16, index=True)
+    source: str = Field(max_length=16, description="rating | form | import")
+    rating_id: uuid.UUID | None = Field(default=None, foreign_key="rating.id", unique=True)
+    # --- the petitions feature's own columns
+    token: str = Field(max_length=32, unique=True, description="the citizen's private link /pakn/<token>")
+    content: str = Field(sa_type=sa.Text)
+    answer: str | None = Field(default=None, sa_type=sa.Text, description="the latest answer, as the citizen sees it")
+    assignee_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    contact_name: str | None = Field(default=None, max_length=255)
+    contact_email: str | None = Field(default=None, max_length=255)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    contact_erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    language: str = Field(default="vi", max_length=8, description="the citizen's language, for messages")
+    reacted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PetitionEvent(SQLModel, table=True):
+    """A step of a petition's handling (received, assigned, answered, reacted, reopened, closed, contact viewed…)."""
+
+    __tablename__ = "petition_event"
+    id: int | None = Field(default=None, primary_key=True)
+    petition_id: uuid.UUID = Field(foreign_key="petition.id", index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=32)
+    body: str | None = Field(default=None, sa_type=sa.Text, description="an answer's text, a note")
+
+
+class CalendarDay(SQLModel, table=True):
+    """A day an administrator made a working day (a make-up Saturday) or a day off, over the built-in calendar."""
+
+    __tablename__ = "calendar_day"
+    day: date = Field(primary_key=True)
+    working: bool
+    note: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(default="", max_length=128)
+
+
+class NotificationPref(SQLModel, table=True):
+    """Where and what a user wants to be told (email and/or SMS text)."""
+
+    __tablename__ = "notification_pref"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True)
+    email: str | None = Field(default=None, max_length=255)
+    phone: str | None = Field(default=None, max_length=32)
+    language: str = Field(default="vi", max_length=8)
+    new_petition: bool = Field(default=True)
+    due_soon: bool = Field(default=True)
+    overdue: bool = Field(default=True)
+    weekly_digest: bool = Field(default=True)
+    low_rate: bool = Field(default=True)
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one message to send by email or SMS, kept after sending (the log of every message)."""
+
+    __table_args__ = (sa.Index("ix_notification_status_next", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    kind: str = Field(max_length=32, description="new_petition, due_soon, overdue, digest, low_rate, answer")
+    channel: str = Field(max_length=16, description="email | sms")
+    recipient: str = Field(max_length=255)
+    subject: str = Field(default="", max_length=255)
+    body: str = Field(sa_type=sa.Text)
+    dedupe_key: str = Field(max_length=255, unique=True, description="the same message is never queued twice")
+    status: str = Field(default="pending", max_length=16, description="pending | sent | failed")
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    petition_id: uuid.UUID | None = Field(default=None, foreign_key="petition.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+# --- Dossiers from the one-stop system and the QĐ 766 score (issue 16) ---------------------------------------------
+
+DOSSIER_STATUSES = ("received", "processing", "completed", "returned", "cancelled")
+#: Statuses that end a dossier: it counts in the QĐ 766 denominator of the month of its `completed_at`.
+DOSSIER_DONE = ("completed", "returned")
+
+
+class Dossier(SQLModel, table=True):
+    """A dossier (hồ sơ TTHC) as the one-stop electronic system reports it; upserted by `code`, never deleted.
+
+    `completed_on` and `overdue` are derived by `server.dossiers.service` from what the system sends; the two
+    "disliked" flags are kept by database triggers (migration 0013) on every write to `rating` and `petition`, so the
+    QĐ 766 score counts stored flags instead of joining ratings and petitions at read time.
+    """
+
+    __table_args__ = (
+        # The score reads a month's completed dossiers of each unit of a subtree: one short range per unit, and an
+        # index-only scan on PostgreSQL (it also serves lookups by unit alone).
+        sa.Index(
+            "ix_dossier_unit_completed",
+            "unit_id",
+            "completed_on",
+            postgresql_include=["field_id", "overdue", "rated_not_satisfied", "petitioned"],
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=128, unique=True)
+    unit_id: int = Field(foreign_key="unit.id")
+    field_id: int | None = Field(default=None, foreign_key="field.id")
+    procedure_code: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(max_length=16)
+    completed_on: date | None = Field(
+        default=None, description="local date of completed_at when completed or returned (the score's month)"
+    )
+    overdue: bool = Field(default=False, description="completed or returned after due_at")
+    rated_not_satisfied: bool = Field(default=False, description="a valid not-satisfied rating names it (trigger)")
+    petitioned: bool = Field(default=False, description="a petition names it (trigger)")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+#: A rating's dossier is found through its visit's `dossier_code` (the dossier triggers and the drill-down).
+sa.Index(
+    "ix_visit_dossier_code",
+    Visit.dossier_code,  # type: ignore[arg-type]
+    postgresql_where=sa.text("dossier_code IS NOT NULL"),
+    sqlite_where=sa.text("dossier_code IS NOT NULL"),
+)
+
+
 # --- Public disclosure (issue 17, /cong-khai) ------------------------------------------------------------------------
 
 

@@ -78,6 +78,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-that-is-long-enough-0123456789",
         "public_base_url": "http://testserver",
         "dashboard_cache_seconds": 0,  # tests read figures right after writing them (the cache has its own tests)
+        "notify_interval_seconds": 0,  # no background sender: notification tests run it themselves
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """Public disclosure (/cong-khai): which unit subtrees are published, and the minimum sample for publication.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import server.db
 
 revision: str = '0016'
-down_revision: str | None = '0011'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

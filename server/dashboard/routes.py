@@ -21,6 +21,7 @@ from server.errors import Forbidden, NotFound
 from server.i18n import request_language
 from server.indices.periods import Period
 from server.models import Officer, ProcedureField, Unit, User
+from server.scores.service import score_766
 from server.templating import is_htmx, language_context
 from server.units.service import children
 
@@ -123,6 +124,18 @@ def dashboard(
     context.update(
         # What every manager of the unit sees alike is rendered once per unit, period and language and reused.
         figures=_shared_fragment(request, session, "dashboard/_figures.html", (unit_row.id, chosen), figures),
+        # The QĐ 766 satisfaction score beside the index (server/scores; its drill-down is /dashboard/score766).
+        score766=_shared_fragment(
+            request,
+            session,
+            "dashboard/_score766.html",
+            (unit_row.id, chosen),
+            lambda s: {
+                "unit": _same_unit(s, unit_row),
+                "period": chosen,
+                "score": score_766(session=s, unit=_same_unit(s, unit_row), period=chosen, tz=settings.tz),
+            },
+        ),
         kiosks=_shared_fragment(
             request,
             session,

@@ -1,5 +1,6 @@
 """CSV for machines: RFC 4180 (comma, CRLF, quotes only where needed), UTF-8 with a BOM, `.` as decimal point,
-one row per procedure field with its code. Rates are fractions 0..1, as in `/api/v1/indices`.
+one row per procedure field with its code. Rates are fractions 0..1, as in `/api/v1/indices`. The unit's QĐ 766
+score (`/api/v1/scores/766`) ends every line, in the `score_766_*` columns.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import io
 
 from server.exports.service import MonthlyReport
 from server.indices.schemas import IndexRow
+from server.scores import export as score766
 
 BOM = "\ufeff"
 
@@ -39,6 +41,7 @@ def header(report: MonthlyReport) -> list[str]:
         "misuse",
         *levels,
         *reasons,
+        *score766.csv_header(report.score766),
     ]
 
 
@@ -61,6 +64,7 @@ def row_values(report: MonthlyReport, row: IndexRow) -> list[str]:
         str(row.misuse),
         *[str(row.levels.get(str(lv.level), 0)) for lv in report.definitions.levels],
         *[str(row.reasons.get(r.code, 0)) for r in report.definitions.reasons],
+        *score766.csv_values(report.score766),
     ]
 
 

@@ -19,6 +19,8 @@ from server.errors import Invalid
 from server.i18n import translate
 from server.indices.periods import Period, parse_period
 from server.models import Reason, ScaleLevel, Target, TargetGroup, Unit
+from server.scores.formulas import Score
+from server.scores.service import score_766
 
 ExportFormat = Literal["csv", "xlsx", "pdf"]
 FORMATS: tuple[ExportFormat, ...] = ("csv", "xlsx", "pdf")
@@ -61,6 +63,7 @@ class MonthlyReport:
     view: Overview
     definitions: Definitions
     lang: str
+    score766: Score  # the QĐ 766 satisfaction score of the unit's subtree (server/scores)
 
     @property
     def unit(self) -> Unit:
@@ -120,7 +123,12 @@ def build_report(
     view = overview(session=session, settings=settings, unit=unit, period=period)
     if progress:
         progress(1, 3, "definitions")
-    return MonthlyReport(view=view, definitions=definitions(session=session, settings=settings), lang=lang)
+    return MonthlyReport(
+        view=view,
+        definitions=definitions(session=session, settings=settings),
+        lang=lang,
+        score766=score_766(session=session, unit=unit, period=period, tz=settings.tz),
+    )
 
 
 def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None) -> bytes:

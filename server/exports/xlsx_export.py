@@ -13,6 +13,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from server.dashboard.formatting import format_datetime, format_period
 from server.exports.service import MonthlyReport, Translator
 from server.indices.schemas import IndexRow
+from server.scores import export as score766
 
 PERCENT = "0.0%"
 TITLE = Font(bold=True, size=16)
@@ -232,6 +233,7 @@ def to_xlsx(report: MonthlyReport) -> bytes:
     )
     units = report.view.children + report.view.children_few
     _counts_sheet(wb.create_sheet(_sheet_title(t("Số liệu theo đơn vị"))), report, t, units, t("Đơn vị"))
+    score766.xlsx_sheet(wb, report.score766, t, _sheet_title(t("Điểm QĐ 766")))
     wb.properties.title = t("Báo cáo mức độ hài lòng của người dân, doanh nghiệp")
     wb.properties.creator = "Hài Lòng"
     out = io.BytesIO()

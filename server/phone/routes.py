@@ -12,6 +12,7 @@ from server.cache import TimedCache
 from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import Conflict, Gone, NotFound
 from server.i18n import request_language
+from server.petitions.service import petition_from_rating, petition_token_of_visit
 from server.phone import service
 from server.phone.service import PostedForm
 from server.visits import signing
@@ -209,9 +210,13 @@ def submit_rating(
     if errors:
         return _form_page(request, session, visit=visit, csrf=given, answer=answer, errors=errors, status=422)
     try:
-        service.store_phone_rating(session=session, settings=settings, visit=visit, answer=answer, choices=choices)
+        rating_id = service.store_phone_rating(
+            session=session, settings=settings, visit=visit, answer=answer, choices=choices
+        )
     except Conflict:
         return problem_page(request, "rated", token)
+    # Not satisfied, a comment and consent to contact: a petition (server/petitions), linked on the thanks page.
+    petition_from_rating(session=session, settings=settings, rating_id=rating_id, language=request_language(request))
     return RedirectResponse(f"/r/{token}/thanks", status_code=303, headers=NO_STORE)
 
 
@@ -224,7 +229,9 @@ def thanks_page(token: str, request: Request, session: SessionDep) -> Response:
     try:
         visit_to_rate(session=session, token=token)
     except Conflict:
-        return _templates(request).TemplateResponse(request, "phone/thanks.html", {"token": token}, headers=NO_STORE)
+        petition = petition_token_of_visit(session=session, visit_token=token)
+        context = {"token": token, "petition_url": f"/pakn/{petition}" if petition else None}
+        return _templates(request).TemplateResponse(request, "phone/thanks.html", context, headers=NO_STORE)
     except (NotFound, Gone) as exc:
         return _outcome(request, exc, token)
     return RedirectResponse(f"/r/{token}", status_code=303)

@@ -162,7 +162,9 @@ def _snapshot(request: Request, session: Session, code: str | None, period: Peri
 
     def build(s: Session) -> service.Snapshot:
         current = service.publication(session=s, settings=settings)
-        return service.build_snapshot(session=s, publication=current, top=current.top_of(top.code), period=period)
+        return service.build_snapshot(
+            session=s, publication=current, top=current.top_of(top.code), period=period, tz=settings.tz
+        )
 
     return _cached_sync(request, session, ("snapshot", top.code, period.code), build), unit.code
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
 
 import sqlalchemy as sa
@@ -29,6 +29,7 @@ from server.indices.schemas import IndexRow
 from server.indices.service import SUBTREE_MONTH, compute_indices, load_reference, period_months
 from server.models import PublicSetting, PublicUnit, Unit
 from server.satisfaction import rate, status, wilson_interval
+from server.scores.service import subtree_scores_766
 from server.units.service import subtree_ids
 
 TREND_MONTHS = 12
@@ -224,14 +225,23 @@ def subtree_counts(*, session: Session, unit: Unit, period: Period) -> dict[int,
 
 
 def build_snapshot(
-    *, session: Session, publication: Publication, top: PublishedUnit, period: Period, now: datetime | None = None
+    *,
+    session: Session,
+    publication: Publication,
+    top: PublishedUnit,
+    period: Period,
+    tz: tzinfo,
+    now: datetime | None = None,
 ) -> Snapshot:
     """The published figures of `top`'s subtree for `period`: one read of the subtree month rollups, then each
-    published unit's row (rate, Wilson interval, the `all` group's target, status) in tree order."""
+    published unit's row (rate, Wilson interval, the `all` group's target, status) in tree order, with its QĐ 766
+    satisfaction score (`server.scores`, the same numbers as `/api/v1/scores/766`; not withheld: it counts dossiers
+    and petitions, never a person's rating)."""
     unit = session.get(Unit, top.id)
     if unit is None:
         raise NotFound(f"unit {top.code!r} is not published")
     counts = subtree_counts(session=session, unit=unit, period=period)
+    scores = subtree_scores_766(session=session, unit=unit, period=period, tz=tz)
     target = load_reference(session).target("all", period.target_year)
     by_id = {pu.id: pu for pu in publication.units.values()}
     rows: dict[str, PublicRow] = {}
@@ -255,6 +265,7 @@ def build_snapshot(
             ci_high=interval[1] if interval else None,
             target=target,
             status=status(rate(satisfied, n), n, target, publication.min_sample),
+            score_766=scores[pu.code].total if pu.code in scores else None,
         )
         rows[pu.code] = withheld(row, publication.min_sample)
         paths[pu.code] = pu.path

@@ -18,12 +18,15 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.auth import deps as auth_deps
+from server.config import Settings
 from server.deps import get_device
+from server.dossiers.routes import integration_key
 from server.ingest.routes import get_ingest_device
 from server.kiosks.routes import get_device_for_reading
+from server.petitions.api import petition_importer, petition_reader
 from server.visits.routes import visit_creator
 from tests import logins
 from tests.server.dashboard.world import B_MARKER, World, build_world
@@ -46,12 +49,17 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/kiosks/pair"),
     # Old bookmarks of the counter console's login: a redirect to /login.
     ("GET", "/console/login"),
+    # Petitions: the public form, and the petition's private link (the token, 144 random bits, is the capability).
+    ("GET", "/gop-y"),
+    ("POST", "/gop-y"),
+    ("GET", "/pakn/{token}"),
+    ("POST", "/pakn/{token}"),
 }
 #: Protected routes that act only on the caller's own session and take no identifier (tested in tests/server/auth).
-SELF_ONLY_ROUTES = {("POST", "/logout")}
+SELF_ONLY_ROUTES = {("POST", "/logout"), ("POST", "/petitions/preferences")}
 #: Protected pages that take no identifier at all and show only the caller's own unit (A's manager may open them:
 #: they must answer 200 without any of B's data).
-OWN_UNIT_ROUTES = {("GET", "/console")}
+OWN_UNIT_ROUTES = {("GET", "/console"), ("GET", "/petitions/badge"), ("GET", "/petitions/preferences")}
 
 #: How to fill each parameter with B's identifiers (by name, whether in the path, the query or a form).
 B_VALUES: dict[str, Callable[[World], Any]] = {
@@ -67,6 +75,8 @@ B_VALUES: dict[str, Callable[[World], Any]] = {
     "device_id": lambda w: w.kiosk_b.id,
     "key_id": lambda w: w.key_b.id,
     "token": lambda w: w.visit_b.token,  # a visit at B's counter (the console's slip page)
+    "petition_id": lambda w: b_petition(w).id,  # a petition of B's unit (its content carries B's marker)
+    "assignee": lambda w: w.manager_b.username,
 }
 #: Parameters that carry no unit's identity: filled with a valid neutral value.
 NEUTRAL_VALUES: dict[str, Any] = {
@@ -99,13 +109,61 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "procedure_code": "1.004227",
     "dossier_code": "000.00.00.H12-261005-0001",
     "format": "a6",
+    "show": "all",  # the QĐ 766 drill-down's dossier filter
+    # Petitions (server/petitions): valid filters and form fields.
+    "status": "open",
+    "category": "tthc",
+    "due": "overdue",
+    "saved": "1",
+    "text": "Câu trả lời thử",
+    "email": "idor@example.vn",
+    "phone": "0900000000",
+    "language": "vi",
+    "kinds": "new_petition",
 }
-AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader}
+
+
+def b_petition(world: World) -> Any:
+    """A petition of unit B, made once per world in the world's own session."""
+    from sqlalchemy.orm import object_session
+
+    from server.models import Petition
+    from server.petitions import service
+
+    session = object_session(world.b)
+    assert session is not None
+    found = session.exec(select(Petition).where(Petition.unit_id == world.b.id)).first()  # type: ignore[attr-defined]
+    if found is not None:
+        return found
+    return service.create_petition(
+        session=session,  # type: ignore[arg-type]
+        settings=Settings(environment="test", database_url="sqlite://"),
+        unit_id=world.b.id,  # type: ignore[arg-type]
+        category="tthc",
+        content=f"Phản ánh của B {B_MARKER}",
+        dossier_code=f"HS-{B_MARKER}",  # the API answer carries no content, but the dossier code
+        source="form",
+        actor="citizen",
+        contact=service.Contact(email="b-citizen@example.vn"),
+    )
+
+
+AUTH_DEPENDENCIES = {auth_deps.get_current_user, auth_deps.get_reader, petition_reader}
 #: Other credentials, each tested where it is defined: kiosk devices (a bearer token fixes the device's own counter;
 #: tests/server/ingest, tests/server/kiosks) and `POST /api/v1/visits` (a visits key, or a counter user's session
 #: with its CSRF header, in a JSON body the generator does not fill; a counter outside the key's or user's subtree
 #: is 403: tests/server/visits).
-OTHER_CREDENTIALS = {get_device, get_ingest_device, get_device_for_reading, visit_creator}
+#: `POST /api/v1/petitions` takes a visits key and a JSON body too (a unit outside the key's subtree is `invalid`:
+#: tests/server/petitions); so does `POST /api/v1/dossiers` (a unit or a stored dossier outside the key's subtree is
+#: an `invalid` item: tests/server/dossiers).
+OTHER_CREDENTIALS = {
+    get_device,
+    get_ingest_device,
+    get_device_for_reading,
+    visit_creator,
+    petition_importer,
+    integration_key,
+}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -282,4 +340,6 @@ def test_the_generator_would_notice_a_leak(client: TestClient, world: World) -> 
         "GET /dashboard/comments",
         "GET /dashboard/fields/{field_code}",
         "GET /console/visits/{token}",
+        "GET /petitions/{petition_id}",
+        "GET /api/v1/petitions/{petition_id}",
     } <= set(leaked)

@@ -184,7 +184,7 @@ def test_an_expired_page_part_is_served_while_it_is_refreshed_in_the_background(
         clock.now += 6
         assert "38 trên 47" in headline(client)  # expired: served as it was, refreshes queued
         assert "A9" not in comment_filter_units(client)
-        assert len(pending) == 4  # the figures, the kiosks, the children (for the comment filter) and the fields
+        assert len(pending) == 5  # the figures, the QĐ 766 score, the kiosks, the children (comment filter), the fields
         for refresh in pending:
             refresh()
         assert "39 trên 48" in headline(client)

@@ -74,7 +74,7 @@ def test_xlsx_report_and_raw_sheets_equal_compute_indices(client: TestClient, se
     response = client.get("/exports/monthly.xlsx?month=2026-10&unit=W-A")
     assert response.status_code == 200
     wb = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert wb.sheetnames == ["Báo cáo", "Số liệu theo lĩnh vực", "Số liệu theo đơn vị"]
+    assert wb.sheetnames == ["Báo cáo", "Số liệu theo lĩnh vực", "Số liệu theo đơn vị", "Điểm QĐ 766"]
     report = _cells(wb["Báo cáo"])
     flat = [c for row in report for c in row if c is not None]
     assert "Khu vực A (W-A)" in flat and "Tháng 10/2026" in flat

@@ -130,9 +130,17 @@ def test_the_same_numbers_as_the_indices_api_for_every_unit(
             assert row["rate"] is None and overall["status"] == "insufficient_data", code
 
 
-def test_score_766_is_null_until_it_is_computed(client: TestClient, world: World) -> None:
-    assert {r["score_766"] for r in data(client)["rows"]} == {None}  # type: ignore[union-attr]
-    assert page(client).find(string="Chưa tính") is not None
+def test_score_766_is_the_scores_apis_for_every_unit(client: TestClient, reader: TestClient, world: World) -> None:
+    published = rows_by_unit(data(client))
+    from_csv = {r["unit"]: r for r in csv_rows(client)}
+    for code in UNITS:
+        api = reader.get("/api/v1/scores/766", params={"period": PERIOD, "unit": code})
+        assert api.status_code == 200, api.text
+        assert published[code]["score_766"] == api.json()["total"], code
+        assert float(from_csv[code]["score_766"]) == api.json()["total"], code
+    shown = page(client).select_one(".summary").get_text()  # type: ignore[union-attr]
+    assert "Chưa tính" not in shown
+    assert f"{published['W-ROOT']['score_766']:.2f}".replace(".", ",") in shown
 
 
 def test_csv_cells_cannot_run_as_formulas(client: TestClient, world: World, session: Session) -> None:

@@ -1,0 +1,1 @@
+"""Dossiers from the one-stop electronic system: upsert API, CSV import."""

@@ -1,0 +1,310 @@
+"""Petitions end to end over HTTP: from a phone rating, the inbox, answer, the citizen's reaction (reopen once),
+the public form, the import API, scope, CSRF and the contact purge."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from server.auth.service import create_api_key
+from server.models import AuditLog, Petition, PetitionEvent, Rating, Unit
+from server.petitions import service
+from tests import factories, logins
+from tests.server.visits import factories as vf
+
+
+@pytest.fixture
+def tree(session: Session) -> dict[str, Unit]:
+    root = factories.unit(session, code="P-ROOT", name="Tỉnh")
+    ward = factories.unit(session, root, code="P-WARD", name="Phường Một")
+    other = factories.unit(session, root, code="P-OTHER", name="Phường Hai")
+    return {"root": root, "ward": ward, "other": other}
+
+
+def _field(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match, f"no {name} field"
+    return match.group(1)
+
+
+def _phone_rating(client: TestClient, session: Session, unit: Unit, **fields: str) -> str:
+    visit = vf.visit(session, factories.counter(session, unit))
+    page = client.get(f"/r/{visit.token}")
+    answer = client.post(
+        f"/r/{visit.token}", data={"csrf": _field(page.text, "csrf"), **fields}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    return visit.token
+
+
+def _petition_link(client: TestClient, visit_token: str) -> str | None:
+    thanks = client.get(f"/r/{visit_token}/thanks")
+    assert thanks.status_code == 200
+    match = re.search(r'href="(/pakn/[^"]+)"', thanks.text)
+    return match.group(1) if match else None
+
+
+def test_a_not_satisfied_phone_rating_with_comment_and_consent_becomes_a_petition(
+    client: TestClient, session: Session, tree: dict[str, Unit]
+) -> None:
+    token = _phone_rating(
+        client, session, tree["ward"], level="1", comment="Chờ quá lâu", contact="0912 345 678", consent="1"
+    )
+    link = _petition_link(client, token)
+    assert link is not None
+    petition = session.exec(select(Petition)).one()
+    assert (petition.source, petition.status, petition.category, petition.unit_id) == (
+        "rating",
+        "received",
+        "other",
+        tree["ward"].id,
+    )
+    assert petition.contact_phone == "0912345678" and petition.content == "Chờ quá lâu"
+    assert petition.rating_id == session.exec(select(Rating.id)).one()
+    assert link == f"/pakn/{petition.token}" and len(petition.token) >= 22
+    page = client.get(link)
+    assert page.status_code == 200 and "Đã tiếp nhận" in page.text and "Chờ quá lâu" in page.text
+    assert "0912" not in page.text  # the contact is never shown on the public page
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"level": "1", "comment": "Chờ lâu"},  # no consent, no contact
+        {"level": "4", "comment": "Tốt", "contact": "a@b.vn", "consent": "1"},  # satisfied
+        {"level": "1", "contact": "a@b.vn", "consent": "1"},  # no comment
+    ],
+)
+def test_other_ratings_do_not(
+    client: TestClient, session: Session, tree: dict[str, Unit], fields: dict[str, str]
+) -> None:
+    token = _phone_rating(client, session, tree["ward"], **fields)
+    assert _petition_link(client, token) is None
+    assert session.exec(select(Petition)).all() == []
+
+
+def _new(session: Session, settings: object, unit: Unit, **kw: object) -> Petition:
+    return service.create_petition(
+        session=session,
+        settings=settings,  # type: ignore[arg-type]
+        unit_id=unit.id,  # type: ignore[arg-type]
+        category=kw.pop("category", "tthc"),  # type: ignore[arg-type]
+        content=kw.pop("content", "Thủ tục rườm rà"),  # type: ignore[arg-type]
+        source="form",
+        actor="citizen",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_manager_assigns_answers_and_the_citizen_reopens_once(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"], contact=service.Contact(email="dan@example.vn"))
+    manager = logins.user(session, "manager", tree["ward"], username="ql-ward")
+    officer = logins.user(session, "officer", tree["ward"], username="cb-ward")
+    csrf = logins.login(client, manager)
+    inbox = client.get("/petitions")
+    assert inbox.status_code == 200 and f"/petitions/{petition.id}" in inbox.text
+    detail = client.get(f"/petitions/{petition.id}")
+    assert detail.status_code == 200 and "dan@example.vn" not in detail.text  # contact hidden until asked
+
+    r = client.post(f"/petitions/{petition.id}/assign", data={"csrf_token": csrf, "assignee": "cb-ward"})
+    assert r.status_code == 200  # followed the 303 back to the detail page
+    session.refresh(petition)
+    assert (petition.status, petition.assignee_id) == ("assigned", officer.id)
+
+    r = client.post(f"/petitions/{petition.id}/answer", data={"csrf_token": csrf, "text": "Đã rút ngắn thời gian."})
+    assert r.status_code == 200
+    session.refresh(petition)
+    assert petition.status == "answered" and petition.answered_at is not None
+
+    citizen = TestClient(client.app)
+    page = citizen.get(f"/pakn/{petition.token}")
+    assert "Đã rút ngắn thời gian." in page.text and 'value="not_satisfied"' in page.text
+    r = citizen.post(f"/pakn/{petition.token}", data={"csrf": _field(page.text, "csrf"), "reaction": "not_satisfied"})
+    assert r.status_code == 200
+    session.refresh(petition)
+    assert (petition.status, petition.reopened, petition.reaction) == ("reopened", True, "not_satisfied")
+
+    client.post(f"/petitions/{petition.id}/answer", data={"csrf_token": csrf, "text": "Trả lời lần hai."})
+    page = citizen.get(f"/pakn/{petition.token}")
+    assert "Trả lời lần hai." in page.text
+    citizen.post(f"/pakn/{petition.token}", data={"csrf": _field(page.text, "csrf"), "reaction": "not_satisfied"})
+    session.refresh(petition)
+    # The second "not satisfied" is final: no second reopening.
+    assert (petition.status, petition.reopened, petition.reaction) == ("closed", True, "not_satisfied")
+    again = citizen.post(f"/pakn/{petition.token}", data={"csrf": _field(page.text, "csrf"), "reaction": "satisfied"})
+    assert again.status_code == 409
+
+    actions = [e.action for e in session.exec(select(PetitionEvent).where(PetitionEvent.petition_id == petition.id))]
+    assert actions == ["received", "assigned", "answered", "reopened", "answered", "reacted:not_satisfied"]
+    audited = {a.action for a in session.exec(select(AuditLog).where(AuditLog.target == f"petition:{petition.id}"))}
+    assert {"petition.create", "petition.assign", "petition.answer", "petition.react"} <= audited
+
+
+def test_a_satisfied_reaction_closes(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"])
+    service.answer(session=session, settings=settings, petition=petition, text="OK", actor="x")  # type: ignore[arg-type]
+    page = client.get(f"/pakn/{petition.token}")
+    client.post(f"/pakn/{petition.token}", data={"csrf": _field(page.text, "csrf"), "reaction": "satisfied"})
+    session.refresh(petition)
+    assert (petition.status, petition.reaction, petition.reopened) == ("closed", "satisfied", False)
+
+
+def test_contact_views_are_for_handlers_and_audited(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"], contact=service.Contact(phone="0912345678"))
+    manager = logins.user(session, "manager", tree["root"])
+    csrf = logins.login(client, manager)
+    shown = client.post(f"/petitions/{petition.id}/contact", data={"csrf_token": csrf})
+    assert shown.status_code == 200 and "0912345678" in shown.text
+    views = session.exec(select(AuditLog).where(AuditLog.action == "petition.contact_view")).all()
+    assert [v.actor for v in views] == [manager.username]
+    # An officer of the unit who is not assigned cannot open it at all.
+    officer = logins.user(session, "officer", tree["ward"])
+    other = TestClient(client.app)
+    csrf2 = logins.login(other, officer)
+    assert other.post(f"/petitions/{petition.id}/contact", data={"csrf_token": csrf2}).status_code == 404
+
+
+def test_another_units_petitions_are_out_of_reach(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    mine = _new(session, settings, tree["ward"])
+    theirs = _new(session, settings, tree["other"])
+    manager = logins.user(session, "manager", tree["ward"])
+    csrf = logins.login(client, manager)
+    inbox = client.get("/petitions?status=all")
+    assert str(mine.id) in inbox.text and str(theirs.id) not in inbox.text
+    assert client.get(f"/petitions/{theirs.id}").status_code == 404
+    for step, data in [
+        ("assign", {"assignee": manager.username}),
+        ("answer", {"text": "x"}),
+        ("close", {}),
+        ("category", {"category": "staff"}),
+        ("contact", {}),
+    ]:
+        r = client.post(f"/petitions/{theirs.id}/{step}", data={"csrf_token": csrf, **data})
+        assert r.status_code == 404, step
+    assert client.get("/petitions?unit=P-OTHER").status_code == 403
+    assert client.get(f"/api/v1/petitions/{theirs.id}", headers={"accept": "application/json"}).status_code == 404
+    assert client.get(f"/api/v1/petitions/{mine.id}").json()["status"] == "received"
+    session.refresh(theirs)
+    assert theirs.status == "received" and theirs.answer is None
+
+
+def test_every_form_needs_the_csrf_token(
+    client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    petition = _new(session, settings, tree["ward"])
+    manager = logins.user(session, "manager", tree["ward"])
+    logins.login(client, manager)
+    for step, data in [
+        ("assign", {"assignee": manager.username}),
+        ("answer", {"text": "x"}),
+        ("close", {}),
+        ("category", {"category": "staff"}),
+        ("contact", {}),
+    ]:
+        r = client.post(f"/petitions/{petition.id}/{step}", data=data, headers={"accept": "text/html"})
+        assert r.status_code == 403, step
+    assert client.post("/petitions/preferences", data={"email": "a@b.vn"}).status_code == 403
+    # The citizen's forms: without the nonce cookie and token, a friendly 403 page.
+    stranger = TestClient(client.app)
+    assert stranger.post(f"/pakn/{petition.token}", data={"reaction": "satisfied"}).status_code == 403
+    assert stranger.post("/gop-y", data={"unit": "P-WARD", "category": "tthc", "content": "x"}).status_code == 403
+    session.refresh(petition)
+    assert petition.status == "received"
+
+
+def test_the_public_form_files_a_petition(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
+    form = client.get("/gop-y")
+    assert form.status_code == 200 and "Phường Một" in form.text and "<script" not in form.text
+    csrf = _field(form.text, "csrf")
+    bad = client.post("/gop-y", data={"csrf": csrf, "unit": "P-WARD", "category": "tthc", "content": "", "email": "x"})
+    assert bad.status_code == 422 and "Địa chỉ email không hợp lệ." in bad.text
+    ok = client.post(
+        "/gop-y",
+        data={
+            "csrf": csrf,
+            "unit": "P-WARD",
+            "category": "staff",
+            "content": "Cán bộ thiếu niềm nở",
+            "dossier_code": "000.00.H12-1",
+            "email": "dan@example.vn",
+        },
+        follow_redirects=False,
+    )
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/pakn/")
+    petition = session.exec(select(Petition)).one()
+    assert (petition.source, petition.category, petition.dossier_code, petition.contact_email) == (
+        "form",
+        "staff",
+        "000.00.H12-1",
+        "dan@example.vn",
+    )
+    robot = client.post(
+        "/gop-y", data={"csrf": csrf, "unit": "P-WARD", "category": "tthc", "content": "x", "website": "spam"}
+    )
+    assert robot.status_code == 400
+    assert client.get("/pakn/not-a-real-token").status_code == 404
+
+
+def test_import_is_idempotent_and_scoped(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
+    _, key = create_api_key(session=session, kind="visits", unit=tree["ward"])
+    pid = str(uuid.uuid4())
+    item = {
+        "id": pid,
+        "unit": "P-WARD",
+        "category": "tthc",
+        "dossier_code": None,
+        "received_at": "2026-12-30T09:00:00+07:00",
+        "content": "Nội dung",
+        "answered_at": None,
+        "reaction": None,
+        "reopened": False,
+    }
+    auth = {"Authorization": f"Bearer {key}"}
+    first = client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth)
+    assert first.status_code == 200 and first.json()["results"] == [{"id": pid, "status": "created", "detail": None}]
+    again = client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth)
+    assert again.json()["results"][0]["status"] == "unchanged"
+    done = {**item, "answered_at": "2027-01-05T10:00:00+07:00", "reaction": "satisfied"}
+    outside = {**item, "id": str(uuid.uuid4()), "unit": "P-OTHER"}
+    r = client.post("/api/v1/petitions", json={"petitions": [done, outside, {"id": "x"}]}, headers=auth)
+    statuses = [x["status"] for x in r.json()["results"]]
+    assert statuses == ["updated", "invalid", "invalid"]
+    got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
+    assert got["due_at"] == "2027-01-21T23:59:59+07:00"
+    assert (got["status"], got["reaction"], got["source"]) == ("closed", "satisfied", "import")
+    assert client.post("/api/v1/petitions", json={"petitions": [item]}).status_code == 401
+    assert client.post("/api/v1/petitions", json={"nope": 1}, headers=auth).status_code == 422
+    _, other_key = create_api_key(session=session, kind="read", unit=tree["other"])
+    assert client.get(f"/api/v1/petitions/{pid}", headers={"Authorization": f"Bearer {other_key}"}).status_code == 404
+
+
+def test_purge_erases_old_contacts_and_keeps_the_petition(
+    session: Session, settings: object, tree: dict[str, Unit]
+) -> None:
+    old = _new(
+        session,
+        settings,
+        tree["ward"],
+        contact=service.Contact(email="a@b.vn", name="An"),
+        received_at=datetime.now(UTC) - timedelta(days=800),
+    )
+    new = _new(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
+    assert service.purge_contacts(session=session, settings=settings) == 1  # type: ignore[arg-type]
+    session.refresh(old)
+    session.refresh(new)
+    assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
+    assert old.content == "Thủ tục rườm rà" and new.contact_email == "c@d.vn"
+    assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
