@@ -134,7 +134,9 @@ def in_process(url: str, runs: int = 7) -> dict[str, dict[str, float]]:
                 pub = service.publication(session=session, settings=settings)
 
                 def snapshot(period: Any = period, pub: Any = pub) -> Any:
-                    return service.build_snapshot(session=session, publication=pub, top=pub.units["VN"], period=period)
+                    return service.build_snapshot(
+                        session=session, publication=pub, top=pub.units["VN"], period=period, tz=settings.tz
+                    )
 
                 out[code] = {
                     "matrix": statistics.median(
