@@ -307,7 +307,12 @@ def _data(request: Request, unit: str | None, period: str | None, kind: str) -> 
     return build
 
 
-@router.get("/data.json", summary="Published figures of a unit and every published unit below it", responses=ERRORS)
+@router.get(
+    "/data.json",
+    response_class=Response,
+    summary="Published figures of a unit and every published unit below it",
+    responses=ERRORS,
+)
 async def data_json(
     request: Request, session: SessionDep, unit: UnitQuery = None, period: PeriodQuery = None
 ) -> Response:
@@ -319,7 +324,7 @@ async def data_json(
     return _respond(request, await _cached(request, session, ("json", unit or "", chosen.code), build))
 
 
-@router.get("/data.csv", summary="The same rows as data.json, as CSV", responses=ERRORS)
+@router.get("/data.csv", response_class=Response, summary="The same rows as data.json, as CSV", responses=ERRORS)
 async def data_csv(
     request: Request, session: SessionDep, unit: UnitQuery = None, period: PeriodQuery = None
 ) -> Response:
@@ -329,7 +334,12 @@ async def data_csv(
     return _respond(request, await _cached(request, session, ("csv", unit or "", chosen.code), build))
 
 
-@router.get("/badge/{code}.svg", summary="An SVG badge of a unit's rate, to embed on its own website", responses=ERRORS)
+@router.get(
+    "/badge/{code}.svg",
+    response_class=Response,
+    summary="An SVG badge of a unit's rate, to embed on its own website",
+    responses=ERRORS,
+)
 async def badge(
     request: Request, session: SessionDep, code: str, period: PeriodQuery = None, lang: LangQuery = None
 ) -> Response:
