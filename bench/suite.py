@@ -267,6 +267,9 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.soak --minutes 5 --rate 500`: the mixed-load soak (its figures are kept above).
 - `.venv/bin/python -m bench.dossiers [--dossiers 2000000] [--import-rows 200000]`: `make bench`'s dossiers step
   alone (a province's year, the QĐ 766 score, the CSV import), as JSON; recorded in `docs/benchmarks/dossiers.md`.
+- `.venv/bin/python -m bench.public [--ratings 10000000] [--lighthouse 3]`: the public pages (a province of 100
+  communes, the national data.json) warm and cold against a static file, the snapshot's read against the indices'
+  matrix, Lighthouse; recorded in `docs/benchmarks/public.md`.
 """
 
 
