@@ -38,7 +38,7 @@ from server.petitions.public import router as petitions_public_router
 from server.petitions.routes import router as petitions_router
 from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
-from server.public.routes import PublicCacheMiddleware
+from server.public.routes import PublicCacheMiddleware, warm_up_public_reads
 from server.public.routes import router as public_router
 from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
             await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
+            # A worker's first public page otherwise pays its code paths' first run (statements compiled, plans).
+            await anyio.to_thread.run_sync(warm_up_public_reads, engine, settings)
         async with anyio.create_task_group() as tasks:
             if settings.notify_interval_seconds > 0:  # notifications and the daily contact purge (server/petitions)
                 tasks.start_soon(run_sender, engine, settings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +39,7 @@ from server.public import opendata, service
 from server.templating import language_context
 
 T = TypeVar("T")
+log = logging.getLogger("hailong")
 
 router = APIRouter(prefix="/cong-khai", tags=["public disclosure"])
 
@@ -356,3 +358,27 @@ async def badge(
         return Rendered.of(body, "image/svg+xml", snapshot.generated_at, {"Access-Control-Allow-Origin": "*"})
 
     return _respond(request, await _cached(request, session, ("badge", code[:64], chosen.code, language), build))
+
+
+def warm_up_public_reads(engine: Any, settings: Any) -> None:
+    """Run the reads of the default public page once when a worker starts, before it serves (statements compiled
+    and planned, the scores' code loaded), so that a reader's first page pays only for its own figures. The result
+    is dropped; a failure is logged and changes nothing."""
+    try:
+        with Session(engine) as session:
+            pub = service.publication(session=session, settings=settings)
+            if not pub.units:
+                return
+            unit = pub.default_unit()
+            period = service.public_period(None, today=datetime.now(settings.tz).date())
+            snapshot = service.build_snapshot(
+                session=session, publication=pub, top=pub.top_of(unit.code), period=period, tz=settings.tz
+            )
+            service.unit_fields(
+                session=session, unit_id=unit.id, period=period, min_sample=snapshot.min_sample, settings=settings
+            )
+            service.trend(
+                session=session, unit_id=unit.id, period=period, min_sample=snapshot.min_sample, settings=settings
+            )
+    except Exception:
+        log.exception("warming up the public pages' reads failed (nothing else changes)")
