@@ -11,7 +11,9 @@ generator, 1 million ratings by default so the whole suite stays inside 10 minut
 - XLSX and PDF exports of a province against the CSV of the same report;
 - the phone page's first-load weight against its 60 KB budget;
 - a province's month of the QĐ 766 score on a year of its dossiers (2 million) against a plain GROUP BY, and the
-  dossiers CSV import (200,000 rows, with a probe of concurrent writes and reads) against COPY (bench/dossiers.py).
+  dossiers CSV import (200,000 rows, with a probe of concurrent writes and reads) against COPY (bench/dossiers.py);
+- the public page of a province of 100 communes and the national data.json (warm, requests/s) against a static
+  file from the same server, their first (cold) answers, and the page's weight (bench/public.py);
 - then `bench.abuse` (kiosk batches and /healthz under attack, docs/benchmarks/abuse.md).
 
 Writes docs/BENCHMARKS.md (keeping the soak figures from docs/soak-latest.json). Processes and the database are
@@ -272,6 +274,9 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
   alone (a province's year, the QĐ 766 score, the CSV import), as JSON; recorded in `docs/benchmarks/dossiers.md`.
 - `.venv/bin/python -m bench.abuse --seconds 15`: kiosk batches and `/healthz` during a login flood, a PDF loop and
   slow uploads (`make bench` runs it with 8 s per scenario; `--code-root` measures another checkout, the "before").
+- `.venv/bin/python -m bench.public [--ratings 10000000] [--lighthouse 3]`: the public pages (a province of 100
+  communes, the national data.json) warm and cold against a static file, the snapshot's read against the indices'
+  matrix, Lighthouse; recorded in `docs/benchmarks/public.md`.
 """
 
 
@@ -992,6 +997,14 @@ def run(args: argparse.Namespace) -> tuple[list[Figure], list[str], dict[str, st
                 "upserts a dossier and reads a commune's score every 100 ms on its own connection: median "
                 f"{statistics.median(during):.0f} ms during the import, {statistics.median(idle):.0f} ms idle."
             )
+
+            # 8. public disclosure (bench/public.py): last, since it moves communes under province P02
+            from bench import public as bench_public
+
+            progress("public disclosure: /cong-khai and data.json (warm, cold) against a static file")
+            public_figures, public_notes = bench_public.suite_figures(url, central, args.seconds)
+            figures += public_figures
+            notes += public_notes
     finally:
         procs.stop_all()
     machine["Load average at end (1, 5, 15 min)"] = load_average()

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import __version__
+from server.admin.publication import router as publication_router
 from server.admin.routes import router as admin_router
 from server.admission import AdmissionLimitMiddleware
 from server.appraisal.pages import router as appraisal_pages_router
@@ -40,6 +41,8 @@ from server.petitions.public import router as petitions_public_router
 from server.petitions.routes import router as petitions_router
 from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
+from server.public.routes import PublicCacheMiddleware, warm_up_public_reads
+from server.public.routes import router as public_router
 from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.health_engine = health_engine
         if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
             await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
+            # A worker's first public page otherwise pays its code paths' first run (statements compiled, plans).
+            await anyio.to_thread.run_sync(warm_up_public_reads, engine, settings)
         async with anyio.create_task_group() as tasks:
             if settings.notify_interval_seconds > 0:  # notifications and the daily contact purge (server/petitions)
                 tasks.start_soon(run_sender, engine, settings)
@@ -93,10 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
+    # The public pages and open data, rendered (server/public/routes.py).
+    app.state.public_cache = TimedCache(settings.public_cache_seconds, max_entries=1024)
+    app.state.public_answers = TimedCache(settings.public_cache_seconds, max_entries=1024)
     # The codes a kiosk batch may use (server/ingest/service.py: read again at once for a code it lacks).
     app.state.ingest_reference = ReferenceCache(settings.reference_cache_seconds)
     install_error_handlers(app)
     install_auth_handlers(app)
+    app.add_middleware(PublicCacheMiddleware, state=app.state)  # warm public answers before routing
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(LanguageCookieMiddleware)
     # Bodies are read (timed) before a request is admitted; at most as many requests inside as the pool has
@@ -120,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard_router)
     app.include_router(exports_router)
     app.include_router(admin_router)
+    app.include_router(publication_router)
+    app.include_router(public_router)
     app.include_router(petitions_api_router)
     app.include_router(petitions_public_router)
     app.include_router(petitions_router)

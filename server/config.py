@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     phone_failure_window_seconds: int = Field(
         600, ge=1, le=86400, description="Window over which failed rating-link lookups are counted (per worker)"
     )
+    # Public disclosure (server/public): the one set of pages without a login.
+    public_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long a worker reuses the public pages and data (and proxies may: Cache-Control max-age)",
+    )
+    public_licence: str = Field("CC BY 4.0", max_length=200, description="Licence of the public data, by name")
+    public_licence_url: str = Field(
+        "https://creativecommons.org/licenses/by/4.0/", max_length=500, description="Where the licence is written"
+    )
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A login session ends after this idle time")
     session_max_hours: int = Field(12, ge=1, le=24 * 7, description="A login session ends this long after login")
     # Officers' yearly appraisal (server/appraisal): which ratings an officer could have influenced.

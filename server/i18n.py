@@ -67,7 +67,13 @@ class LanguageCookieMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lang = None
-        if scope["type"] == "http" and b"lang=" in scope.get("query_string", b""):
+        # Not on the public pages: their language is the URL's alone, and a Set-Cookie would keep proxies from
+        # caching them (server/public/routes.py).
+        if (
+            scope["type"] == "http"
+            and b"lang=" in scope.get("query_string", b"")
+            and not scope.get("path", "").startswith("/cong-khai")
+        ):
             values = parse_qs(scope["query_string"].decode("latin-1")).get("lang", [])
             lang = values[-1] if values and values[-1] in LANGUAGES else None
         if lang is None:

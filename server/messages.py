@@ -195,6 +195,20 @@ _MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"the email address is not valid", "Địa chỉ email không hợp lệ"),
         (r"the phone number is not valid", "Số điện thoại không hợp lệ"),
         (rf"unknown (?P<what>status|category|due filter) {_Q}", "Bộ lọc {q} không hợp lệ"),
+        # Public disclosure (server/public, server/admin/publication.py).
+        (rf"unit {_Q} is not published", "Đơn vị {q} không được công khai"),
+        (r"nothing is published yet", "Chưa có đơn vị nào được công khai"),
+        (
+            rf"period {_Q}: use a month \(2026-10\), a quarter \(2026-Q3\) or a year \(2026\)",
+            "Kỳ {q}: hãy chọn một tháng (2026-10), một quý (2026-Q3) hoặc một năm (2026)",
+        ),
+        (rf"sort={_Q} is not valid: use rate, name or n", "Cách sắp xếp {q} không hợp lệ: hãy dùng rate, name hoặc n"),
+        (
+            r"the minimum sample must be between (?P<n>\d+) \(the index's\) and 100000",
+            "Cỡ mẫu tối thiểu phải từ {n} (cỡ mẫu của chỉ số) đến 100000",
+        ),
+        (r"the minimum sample must be a whole number", "Cỡ mẫu tối thiểu phải là một số nguyên"),
+        (r"choose publish, withhold or inherit", "Hãy chọn công khai, không công khai hoặc theo đơn vị cấp trên"),
     ]
 ]
 _LINE = re.compile(r"line (?P<n>\d+): (?P<rest>.*)", re.DOTALL)

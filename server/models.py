@@ -671,3 +671,28 @@ class LoginThrottle(SQLModel, table=True):
     window_start: datetime = Field(sa_type=UTCDateTime, index=True)
     failures: int = Field(default=0, description="attempts in the window not (yet) proven right")
     refused: int = Field(default=0, description="attempts refused in the window (one audit row per window)")
+
+
+# --- Public disclosure (issue 17, /cong-khai) ------------------------------------------------------------------------
+
+
+class PublicUnit(SQLModel, table=True):
+    """Whether a unit's subtree is published at /cong-khai: the nearest setting on the unit's path wins; with none
+    on the path, a top-level unit (the province) and everything below it is public."""
+
+    __tablename__ = "public_unit"
+    unit_id: int = Field(primary_key=True, foreign_key="unit.id")
+    published: bool
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    changed_by: str = Field(default="", max_length=64)
+
+
+class PublicSetting(SQLModel, table=True):
+    """The public pages' settings, one row (id 1): the minimum sample below which a published rate is withheld
+    (None: the index's `HAILONG_MIN_SAMPLE`)."""
+
+    __tablename__ = "public_setting"
+    id: int = Field(default=1, primary_key=True)
+    min_sample: int | None = Field(default=None)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    changed_by: str = Field(default="", max_length=64)

@@ -56,6 +56,11 @@ PUBLIC_ROUTES = {
     ("POST", "/gop-y"),
     ("GET", "/pakn/{token}"),
     ("POST", "/pakn/{token}"),
+    # Public disclosure: aggregate figures of the units an administrator published (server/public).
+    ("GET", "/cong-khai"),
+    ("GET", "/cong-khai/data.json"),
+    ("GET", "/cong-khai/data.csv"),
+    ("GET", "/cong-khai/badge/{code}.svg"),
 }
 #: Protected routes that act only on the caller's own session and take no identifier (tested in tests/server/auth).
 SELF_ONLY_ROUTES = {("POST", "/logout"), ("POST", "/petitions/preferences")}
@@ -135,6 +140,10 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "phone": "0900000000",
     "language": "vi",
     "kinds": "new_petition",
+    # What is public (server/admin/publication.py).
+    "choice": "withhold",
+    "min_sample": "40",
+    "sort": "rate",
 }
 
 

@@ -1,0 +1,383 @@
+"""What the public pages (/cong-khai) publish: aggregate figures of the published units, small samples withheld.
+
+A `Snapshot` is everything published for one top unit (the province) and one period: every published unit's
+figures for its whole subtree, from one GROUP BY over the subtree month rollups (whose row for a unit already counts
+its subtree: one sum per unit over its fields and the period's months). The unit pages, the ranking, the open data
+and the badges are all cut from it; a unit page adds its own fields and trend (`compute_indices`). Nothing per
+officer, no comments, no contacts, no levels or reason counts: a row has `n`, the rate with its interval, the
+target and the status, and below the publication's minimum sample the rate and interval are withheld (None) and
+the row is never ranked. (Measured against `server.indices.matrix.unit_field_matrix`, which also cuts every unit
+into fields: docs/benchmarks/public.md.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from server.config import Settings
+from server.db import utcnow
+from server.errors import Invalid, NotFound
+from server.indices.periods import Period, add_months, parse_period
+from server.indices.rollups import apply_pending
+from server.indices.schemas import IndexRow
+from server.indices.service import SUBTREE_MONTH, compute_indices, load_reference, period_months
+from server.models import PublicSetting, PublicUnit, Unit
+from server.satisfaction import rate, status, wilson_interval
+from server.scores.service import subtree_scores_766
+from server.units.service import subtree_ids
+
+TREND_MONTHS = 12
+#: The periods people may pick (day ranges are for managers).
+PUBLIC_KINDS = ("month", "quarter", "year")
+SORTS = ("rate", "name", "n")
+Sort = Literal["rate", "name", "n"]
+#: Columns of the open data (API.md, "Public disclosure"), in order.
+COLUMNS = ("unit", "name", "parent", "n", "rate", "ci_low", "ci_high", "status", "score_766")
+
+
+@dataclass(frozen=True)
+class PublicRow:
+    """One published figure: a unit with its whole subtree, or one field of a unit (`unit` then names the field)."""
+
+    unit: str
+    name: str
+    name_en: str
+    parent: str | None
+    parent_name: str | None
+    n: int
+    rate: float | None  # None below the minimum sample (withheld) or without ratings
+    ci_low: float | None
+    ci_high: float | None
+    target: float | None
+    status: str | None
+    score_766: float | None = None
+
+    @property
+    def withheld(self) -> bool:
+        """Whether the rate is not published (too few ratings)."""
+        return self.rate is None
+
+    def data(self) -> dict[str, object]:
+        """The open-data row (API.md's columns)."""
+        return {
+            "unit": self.unit,
+            "name": self.name,
+            "parent": self.parent,
+            "n": self.n,
+            "rate": self.rate,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "status": self.status,
+            "score_766": self.score_766,
+        }
+
+
+def public_row(
+    row: IndexRow, *, min_sample: int, unit: str, name: str, name_en: str, parent: str | None, parent_name: str | None
+) -> PublicRow:
+    """An index row as published: below `min_sample` the rate and interval are withheld and the status says so."""
+    small = row.n < min_sample
+    return PublicRow(
+        unit=unit,
+        name=name,
+        name_en=name_en,
+        parent=parent,
+        parent_name=parent_name,
+        n=row.n,
+        rate=None if small else row.rate,
+        ci_low=None if small else row.ci_low,
+        ci_high=None if small else row.ci_high,
+        target=row.target,
+        status="insufficient_data" if small else row.status,
+    )
+
+
+@dataclass(frozen=True)
+class PublishedUnit:
+    """A unit that is published: where it sits in the tree."""
+
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    path: str
+    parent_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the administrator chose: the published units (tree order) and the minimum sample."""
+
+    units: dict[str, PublishedUnit]
+    min_sample: int
+
+    def top_of(self, code: str) -> PublishedUnit:
+        """The highest published unit whose subtree holds `code` (the snapshot that publishes it)."""
+        unit = self.units.get(code)
+        if unit is None:
+            raise NotFound(f"unit {code!r} is not published")
+        best = unit
+        for other in self.units.values():
+            if unit.path.startswith(other.path) and len(other.path) < len(best.path):
+                best = other
+        return best
+
+    def default_unit(self) -> PublishedUnit:
+        """The page /cong-khai opens on: the first published unit at the top of the tree (the province)."""
+        if not self.units:
+            raise NotFound("nothing is published yet")
+        return min(self.units.values(), key=lambda u: (u.path.count("/"), u.path))
+
+
+def min_sample_setting(*, session: Session) -> int | None:
+    """The publication's own minimum sample, if the administrator set one."""
+    row = session.get(PublicSetting, 1)
+    return row.min_sample if row is not None else None
+
+
+def publication(*, session: Session, settings: Settings) -> Publication:
+    """Which active units are published (the nearest setting on a unit's path wins; none: a top-level unit and its
+    subtree are), and the minimum sample (the administrator's, or the index's)."""
+    chosen = {
+        int(u): bool(p) for u, p in session.execute(sa.select(col(PublicUnit.unit_id), col(PublicUnit.published)))
+    }
+    units = session.execute(
+        sa.select(
+            col(Unit.id), col(Unit.code), col(Unit.name), col(Unit.parent_id), col(Unit.path), col(Unit.active)
+        ).order_by(col(Unit.path))
+    ).all()
+    published: dict[str, PublishedUnit] = {}
+    codes = {int(uid): str(code) for uid, code, *_ in units}
+    for uid, code, name, parent_id, path, active in units:
+        decided = True  # a top-level unit without a setting: the province is public by default
+        for ancestor in reversed([int(i) for i in path.strip("/").split("/") if i]):
+            if ancestor in chosen:
+                decided = bool(chosen[ancestor])
+                break
+        if decided and active:
+            parent_code = codes.get(parent_id) if parent_id is not None else None
+            published[code] = PublishedUnit(int(uid), code, name, parent_id, path, parent_code)
+    own = min_sample_setting(session=session)
+    return Publication(_tree_order(published), own if own is not None else settings.min_sample)
+
+
+def _tree_order(units: dict[str, PublishedUnit]) -> dict[str, PublishedUnit]:
+    """Depth first, siblings by code (a path's text order puts /1/10/ before /1/9/)."""
+    by_id = {u.id: u for u in units.values()}
+    kids: dict[int | None, list[PublishedUnit]] = {}
+    for u in units.values():
+        kids.setdefault(u.parent_id if u.parent_id in by_id else None, []).append(u)
+    out: dict[str, PublishedUnit] = {}
+    stack = sorted(kids.get(None, []), key=lambda u: u.code, reverse=True)
+    while stack:
+        unit = stack.pop()
+        out[unit.code] = unit
+        stack.extend(sorted(kids.get(unit.id, []), key=lambda u: u.code, reverse=True))
+    return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything published for one top unit and one period, and when it was computed."""
+
+    period: Period
+    top: str
+    min_sample: int
+    generated_at: datetime
+    rows: dict[str, PublicRow]  # every published unit of the subtree, in tree order
+    paths: dict[str, str]
+    ids: dict[str, int]
+
+    def row(self, code: str) -> PublicRow:
+        """A published unit's row (404 when it is not published in this snapshot)."""
+        found = self.rows.get(code)
+        if found is None:
+            raise NotFound(f"unit {code!r} is not published")
+        return found
+
+    def below(self, code: str) -> list[PublicRow]:
+        """The published units below `code`, at any depth, in tree order."""
+        path = self.paths[code]
+        return [r for c, r in self.rows.items() if c != code and self.paths[c].startswith(path)]
+
+    def subtree(self, code: str) -> list[PublicRow]:
+        """The unit's row and every published row below it (the open data's rows)."""
+        return [self.row(code), *self.below(code)]
+
+
+def subtree_counts(*, session: Session, unit: Unit, period: Period) -> dict[int, tuple[int, int]]:
+    """(valid, satisfied) of every unit of `unit`'s subtree over `period` (whole months), each with its own subtree:
+    one GROUP BY over the subtree month rollups. Units without ratings are absent."""
+    apply_pending(session)  # this transaction's own writes first (PostgreSQL applies them at commit)
+    t = SUBTREE_MONTH
+    stmt = (
+        sa.select(t.c.unit_id, sa.func.sum(t.c.valid), sa.func.sum(t.c.satisfied))
+        .where(t.c.month.in_(period_months(period)), t.c.unit_id.in_(subtree_ids(unit)))
+        .group_by(t.c.unit_id)
+    )
+    return {int(u): (int(n or 0), int(sat or 0)) for u, n, sat in session.execute(stmt)}
+
+
+def build_snapshot(
+    *,
+    session: Session,
+    publication: Publication,
+    top: PublishedUnit,
+    period: Period,
+    tz: tzinfo,
+    now: datetime | None = None,
+) -> Snapshot:
+    """The published figures of `top`'s subtree for `period`: one read of the subtree month rollups, then each
+    published unit's row (rate, Wilson interval, the `all` group's target, status) in tree order, with its QĐ 766
+    satisfaction score (`server.scores`, the same numbers as `/api/v1/scores/766`; not withheld: it counts dossiers
+    and petitions, never a person's rating)."""
+    unit = session.get(Unit, top.id)
+    if unit is None:
+        raise NotFound(f"unit {top.code!r} is not published")
+    counts = subtree_counts(session=session, unit=unit, period=period)
+    scores = subtree_scores_766(session=session, unit=unit, period=period, tz=tz)
+    target = load_reference(session).target("all", period.target_year)
+    by_id = {pu.id: pu for pu in publication.units.values()}
+    rows: dict[str, PublicRow] = {}
+    paths: dict[str, str] = {}
+    ids: dict[str, int] = {}
+    for pu in publication.units.values():  # tree order
+        if not pu.path.startswith(top.path):
+            continue
+        n, satisfied = counts.get(pu.id, (0, 0))
+        interval = wilson_interval(satisfied, n)
+        parent = by_id.get(pu.parent_id) if pu.parent_id is not None else None
+        row = PublicRow(
+            unit=pu.code,
+            name=pu.name,
+            name_en=pu.name,
+            parent=pu.parent_code,
+            parent_name=parent.name if parent is not None else None,
+            n=n,
+            rate=rate(satisfied, n),
+            ci_low=interval[0] if interval else None,
+            ci_high=interval[1] if interval else None,
+            target=target,
+            status=status(rate(satisfied, n), n, target, publication.min_sample),
+            score_766=scores[pu.code].total if pu.code in scores else None,
+        )
+        rows[pu.code] = withheld(row, publication.min_sample)
+        paths[pu.code] = pu.path
+        ids[pu.code] = pu.id
+    return Snapshot(period, top.code, publication.min_sample, now or utcnow(), rows, paths, ids)
+
+
+def withheld(row: PublicRow, min_sample: int) -> PublicRow:
+    """The row as published: below `min_sample` without its rate and interval, status `insufficient_data`."""
+    if row.n >= min_sample:
+        return row
+    return replace(row, rate=None, ci_low=None, ci_high=None, status="insufficient_data")
+
+
+def unit_fields(
+    *, session: Session, unit_id: int, period: Period, min_sample: int, settings: Settings
+) -> list[PublicRow]:
+    """A unit's figures per procedure field (fields without ratings left out), small cells withheld."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unknown unit")
+    report = compute_indices(
+        session=session, unit=unit, period=period, by="field", min_sample=min_sample, tz=settings.tz
+    )
+    return [
+        public_row(
+            r, min_sample=min_sample, unit=r.key, name=r.label, name_en=r.label_en, parent=unit.code, parent_name=None
+        )
+        for r in report.rows
+        if r.n > 0
+    ]
+
+
+def ranked(rows: list[PublicRow], sort: Sort = "rate") -> tuple[list[tuple[int, PublicRow]], list[PublicRow]]:
+    """Rows with a published rate as (rank, row), rank 1 the best rate (ties broken by the interval's lower bound,
+    then the code), listed in `sort` order; and the rows under the minimum sample, apart and never ranked (most
+    ratings first)."""
+    with_rate = [r for r in rows if r.rate is not None]
+    with_rate.sort(key=lambda r: (-(r.rate or 0.0), -(r.ci_low or 0.0), r.unit))
+    out = [(i + 1, r) for i, r in enumerate(with_rate)]
+    order: dict[str, Callable[[tuple[int, PublicRow]], tuple[object, ...]]] = {
+        "rate": lambda x: (x[0],),
+        "name": lambda x: (x[1].name.casefold(), x[1].unit),
+        "n": lambda x: (-x[1].n, x[0]),
+    }
+    out.sort(key=order[sort])
+    few = [r for r in rows if r.rate is None]
+    few.sort(key=lambda r: (-r.n, r.unit))
+    return out, few
+
+
+def trend(*, session: Session, unit_id: int, period: Period, min_sample: int, settings: Settings) -> list[IndexRow]:
+    """The unit's rate month by month, the twelve months ending with the period's last month; a month under the
+    minimum sample keeps its `n` and loses its rate and interval."""
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unknown unit")
+    last = date(period.last_day.year, period.last_day.month, 1)
+    first, end = add_months(last, 1 - TREND_MONTHS), add_months(last, 1) - timedelta(days=1)
+    span = parse_period(f"{first.isoformat()}..{end.isoformat()}")
+    report = compute_indices(session=session, unit=unit, period=span, by="month", min_sample=min_sample, tz=settings.tz)
+    withheld: dict[str, object] = {
+        "rate": None,
+        "ci_low": None,
+        "ci_high": None,
+        "satisfied": 0,
+        "levels": {},
+        "reasons": {},
+    }
+    return [r if r.n >= min_sample else r.model_copy(update=withheld) for r in report.rows]
+
+
+def public_period(text: str | None, *, today: date) -> Period:
+    """A month, quarter or year (422 otherwise); without one, the last whole month."""
+    if not text:
+        return parse_period(f"{add_months(today, -1):%Y-%m}")
+    period = parse_period(text)
+    if period.kind not in PUBLIC_KINDS:
+        raise Invalid(f"period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+    return period
+
+
+def parse_sort(text: str | None) -> Sort:
+    """The ranking's order: `rate` (default), `name` or `n`."""
+    if not text:
+        return "rate"
+    if text not in SORTS:
+        raise Invalid(f"sort={text!r} is not valid: use rate, name or n")
+    return text  # type: ignore[return-value]
+
+
+def set_published(*, session: Session, unit: Unit, published: bool | None, actor: str) -> None:
+    """Publish (True) or withhold (False) a unit's subtree, or drop its own setting (None: inherit)."""
+    row = session.get(PublicUnit, unit.id)
+    if published is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(PublicUnit(unit_id=int(unit.id or 0), published=published, changed_by=actor))
+    else:
+        row.published, row.changed_at, row.changed_by = published, utcnow(), actor
+    session.flush()
+
+
+def set_min_sample(*, session: Session, settings: Settings, value: int | None, actor: str) -> None:
+    """The publication's minimum sample (None: the index's). Never below the index's own: public figures may be
+    stricter than the managers', never looser."""
+    if value is not None and not settings.min_sample <= value <= 100_000:
+        raise Invalid(f"the minimum sample must be between {settings.min_sample} (the index's) and 100000")
+    row = session.get(PublicSetting, 1)
+    if row is None:
+        session.add(PublicSetting(id=1, min_sample=value, changed_by=actor))
+    else:
+        row.min_sample, row.changed_at, row.changed_by = value, utcnow(), actor
+    session.flush()

@@ -1,0 +1,112 @@
+"""The public pages in real Chromium at phone and desktop sizes, with no script on them: period picker, ranking,
+sorting, unit pages, English; axe finds nothing, nothing is fetched from elsewhere, it prints; and the admin page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect
+
+from server.app import create_app
+from server.db import make_engine, session_scope
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, serve
+from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
+from tests.logins import PASSWORD
+from tests.server.dashboard.world import build_world
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def site(db_factory: DatabaseFactory) -> Iterator[str]:
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        build_world(session)
+    engine.dispose()
+    app: FastAPI = create_app(make_settings(url))
+    with serve(app) as base:
+        yield base
+
+
+def ranked_names(page: Page) -> list[str]:
+    return [t.strip() for t in page.locator("table.rank tbody th a").all_inner_texts()]
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_the_public_page_needs_no_javascript(
+    browser: Browser, site: str, size: str, watch_console: Callable[[Page], ConsoleWatcher]
+) -> None:
+    # JavaScript stays on only for axe (evaluated through DevTools): the pages carry no script at all.
+    context = browser.new_context(viewport=SIZES[size])  # type: ignore[arg-type]
+    page = context.new_page()
+    console = watch_console(page)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(site) else None)
+
+    page.goto(site + "/cong-khai")
+    expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
+    assert page.locator("script").count() == 0
+    assert_accessible(page)
+    # no sideways scrolling of the page itself on a phone (wide tables scroll in their own box)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.get_by_label("Kỳ báo cáo").select_option("2026-10")
+    page.get_by_role("button", name="Xem").click()
+    expect(page).to_have_url(f"{site}/cong-khai?unit=W-ROOT&period=2026-10")
+    expect(page.locator(".summary .big")).to_have_text("78,2%")
+    assert ranked_names(page) == ["Xã A1", "Khu vực A", "Khu vực B BSECRET-UNIT", "Xã B1 BSECRET-CHILD"]
+    expect(page.locator("table.few-list")).to_contain_text("Xã A2")
+    expect(page.locator("svg.chart")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Đơn vị", exact=True).click()  # sort by name
+    assert ranked_names(page) == ["Khu vực A", "Khu vực B BSECRET-UNIT", "Xã A1", "Xã B1 BSECRET-CHILD"]
+
+    page.get_by_role("link", name="Xã A2").click()  # a unit's own page
+    expect(page.locator("h1")).to_have_text("Xã A2")
+    expect(page.locator(".summary .big")).to_have_text("Chưa đủ số đánh giá")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator(".summary .big")).to_have_text("Too few ratings")
+    page.get_by_role("link", name="Khu vực A").click()  # a parent in the breadcrumbs, staying in English
+    expect(page.locator("h1")).to_have_text("Khu vực A")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert_accessible(page)
+
+    page.emulate_media(media="print")
+    expect(page.locator("form.period")).to_be_hidden()
+    expect(page.locator("table.data").first).to_be_visible()
+    assert elsewhere == []
+    assert console.errors == []
+    context.close()
+
+
+def test_the_admin_withholds_a_subtree_from_the_public_page(
+    browser: Browser, site: str, watch_console: Callable[[Page], ConsoleWatcher]
+) -> None:
+    page = browser.new_page()
+    console = watch_console(page)
+    page.goto(site + "/login?next=/admin/cong-khai")
+    page.get_by_label("Tên đăng nhập").fill("w-admin")
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.goto(site + "/admin/cong-khai")
+    expect(page.locator("h1")).to_have_text("Công khai")
+    assert_accessible(page)
+    page.get_by_label("Mã đơn vị").fill("W-B")
+    page.get_by_label("Thiết lập").select_option("withhold")
+    page.locator("form[action='/admin/cong-khai/units'] button").click()
+    expect(page.locator(".notice")).to_have_text("Đã lưu phạm vi công khai.")
+    assert_accessible(page)
+    page.goto(site + "/cong-khai?period=2026-10")
+    assert ranked_names(page) == ["Xã A1", "Khu vực A"]
+    assert console.errors == []
+    page.close()
