@@ -1,7 +1,7 @@
 """Wire schemas shared by the central server and the kiosk (pydantic and the standard library only).
 
 The kiosk imports this module and nothing else from `server`, so it stays deployable on its own. Names and
-shapes follow `API.md`; fields may be added, never renamed or removed.
+shapes follow `docs/API.md`; fields may be added, never renamed or removed.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class TooManyRequests(AppError):
 
 
 class ErrorDetail(BaseModel):
-    """Every API error: `{"detail": "..."}` with a 4xx status (API.md)."""
+    """Every API error: `{"detail": "..."}` with a 4xx status (docs/API.md)."""
 
     detail: str
 

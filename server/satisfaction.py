@@ -1,6 +1,6 @@
 """Pure index arithmetic: rates, Wilson intervals, targets and status. No database, no FastAPI.
 
-Definitions (DOMAIN.md, "The satisfaction index"): rate = satisfied ÷ valid ratings, misuse excluded from both;
+Definitions (docs/DOMAIN.md, "The satisfaction index"): rate = satisfied ÷ valid ratings, misuse excluded from both;
 a year uses the latest milestone at or before it; fewer than the minimum sample is `insufficient_data`.
 """
 

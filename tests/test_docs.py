@@ -63,3 +63,16 @@ def test_every_command_is_in_the_readme_and_every_listed_command_exists() -> Non
     assert not missing, f"commands missing from README: {missing}"
     stale = sorted(listed - commands)
     assert not stale, f"README lists commands that do not exist: {stale}"
+
+
+def test_every_document_cited_in_the_code_and_the_readme_exists() -> None:
+    cited: dict[str, str] = {}
+    sources = [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]
+    for folder in ("server", "kiosk", "migrations", "bench", "tests"):
+        sources += (PROJECT_ROOT / folder).rglob("*.py")
+    for path in sources:
+        for name in re.findall(r"\b(docs/[\w./-]+\.md)\b", path.read_text(encoding="utf-8")):
+            cited.setdefault(name, str(path.relative_to(PROJECT_ROOT)))
+    assert len(cited) > 10
+    missing = {name: where for name, where in cited.items() if not (PROJECT_ROOT / name).is_file()}
+    assert missing == {}

@@ -1,4 +1,4 @@
-"""Default reference data from the provincial resolution and national practice (DOMAIN.md).
+"""Default reference data from the provincial resolution and national practice (docs/DOMAIN.md).
 
 Every new database gets the rating scale, the follow-up reasons, the procedure fields, the target groups and
 their milestones. They are ordinary rows: administrators edit them afterwards. The data is frozen here on

@@ -1,4 +1,4 @@
-"""`POST /api/v1/dossiers`: the one-stop electronic system upserts its dossiers (API.md, "Dossiers")."""
+"""`POST /api/v1/dossiers`: the one-stop electronic system upserts its dossiers (docs/API.md, "Dossiers")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Dossiers into the central store, upserted by code (API.md, "Dossiers"); services never commit.
+"""Dossiers into the central store, upserted by code (docs/API.md, "Dossiers"); services never commit.
 
 A batch is checked item by item (a bad item never spoils the others: it answers `invalid` with why), then written
 with a handful of statements whatever its size: one `INSERT … ON CONFLICT (code) DO NOTHING RETURNING code` for
@@ -31,7 +31,7 @@ from server.db import upsert_insert, utcnow
 from server.errors import Invalid, PayloadTooLarge, describe_validation_errors
 from server.models import DOSSIER_DONE, Dossier, ProcedureField, Unit
 
-#: Most dossiers in one request (API.md).
+#: Most dossiers in one request (docs/API.md).
 MAX_BATCH = 1000
 #: Rows written per transaction by the CSV import.
 CHUNK = 1000

@@ -1,4 +1,4 @@
-"""`GET /api/v1/indices`: satisfaction indices of a unit's subtree for a period (API.md, "Indices")."""
+"""`GET /api/v1/indices`: satisfaction indices of a unit's subtree for a period (docs/API.md, "Indices")."""
 
 from __future__ import annotations
 

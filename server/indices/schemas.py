@@ -1,4 +1,4 @@
-"""The shapes of `/api/v1/indices` (API.md, "Indices"); the dashboard and exports use the same objects."""
+"""The shapes of `/api/v1/indices` (docs/API.md, "Indices"); the dashboard and exports use the same objects."""
 
 from __future__ import annotations
 

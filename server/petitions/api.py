@@ -1,4 +1,4 @@
-"""`POST /api/v1/petitions` (import, idempotent by id) and `GET /api/v1/petitions/<id>` (API.md, Petitions)."""
+"""`POST /api/v1/petitions` (import, idempotent by id) and `GET /api/v1/petitions/<id>` (docs/API.md, Petitions)."""
 
 from __future__ import annotations
 

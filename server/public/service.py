@@ -37,7 +37,7 @@ TREND_MONTHS = 12
 PUBLIC_KINDS = ("month", "quarter", "year")
 SORTS = ("rate", "name", "n")
 Sort = Literal["rate", "name", "n"]
-#: Columns of the open data (API.md, "Public disclosure"), in order.
+#: Columns of the open data (docs/API.md, "Public disclosure"), in order.
 COLUMNS = ("unit", "name", "parent", "n", "rate", "ci_low", "ci_high", "status", "score_766")
 
 
@@ -64,7 +64,7 @@ class PublicRow:
         return self.rate is None
 
     def data(self) -> dict[str, object]:
-        """The open-data row (API.md's columns)."""
+        """The open-data row (docs/API.md's columns)."""
         return {
             "unit": self.unit,
             "name": self.name,

@@ -1,4 +1,4 @@
-"""The QĐ 766/QĐ-TTg group "Mức độ hài lòng" (18 points) from counts: pure functions, no database (API.md,
+"""The QĐ 766/QĐ-TTg group "Mức độ hài lòng" (18 points) from counts: pure functions, no database (docs/API.md,
 "Official scores").
 
 Scores are computed exactly (fractions) and rounded half up to 2 decimals; the total is the sum of the rounded
@@ -60,7 +60,7 @@ class PetitionCounts:
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric as API.md names it: `score` None for the explanatory (max 0) ones."""
+    """One metric as docs/API.md names it: `score` None for the explanatory (max 0) ones."""
 
     code: str
     numerator: int

@@ -1,4 +1,4 @@
-"""`GET /api/v1/scores/766`: the QĐ 766 satisfaction score of a unit's subtree for a period (API.md)."""
+"""`GET /api/v1/scores/766`: the QĐ 766 satisfaction score of a unit's subtree for a period (docs/API.md)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def get_score_766(
     ] = None,
 ) -> Score766Out:
     """Dossiers completed or returned in the period (overdue, disliked), petitions received in it (on time, to the
-    citizen's satisfaction) and the share of each petition category; see API.md, "Official scores"."""
+    citizen's satisfaction) and the share of each petition category; see docs/API.md, "Official scores"."""
     chosen = parse_period(period)
     target = reader.unit(session=session, code=unit)
     score = score_766(session=session, unit=target, period=chosen, tz=settings.tz)
