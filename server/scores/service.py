@@ -1,4 +1,5 @@
-"""The QĐ 766 satisfaction score of a unit's subtree from stored dossiers and petitions (docs/API.md, "Official scores").
+"""The QĐ 766 satisfaction score of a unit's subtree from stored dossiers and petitions (docs/API.md, "Official
+scores").
 
 Dossiers are counted from `ix_dossier_unit_completed` (their flags are stored: see migration 0013), petitions from the
 agreed `petition` columns. Entry points:
