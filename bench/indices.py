@@ -10,8 +10,8 @@ SELECT generate_series` (foreign keys and triggers off during the load, secondar
 the rollups with one set-based statement each (the recount `hailong rollup rebuild` uses), checks them, then
 measures:
 
-1. the month report for all units × fields with subtree totals (`unit_field_matrix`), from the rollups and from
-   the raw ratings (the same query shape over `rating`), plus `compute_indices` by unit and by field;
+1. the national month report (`compute_indices` for the root by unit, by field, and by month over the dashboard's
+   trend), from the rollups and from the raw ratings;
 2. batched ingest (500 ratings from one counter per transaction, with their reasons) with and without the rollup
    triggers, alternating, as one multi-row statement per batch and as one statement per row (executemany).
 
@@ -48,9 +48,8 @@ from server import PROJECT_ROOT
 from server.config import normalise_database_url
 from server.dashboard.service import trend_period
 from server.db import make_engine
-from server.indices.matrix import unit_field_matrix
 from server.indices.periods import Period, parse_period
-from server.indices.rollups import CELLS, SPECS, cell_differences, differences, fix, fix_cells, recount
+from server.indices.rollups import SPECS, differences, fix, recount
 from server.indices.service import compute_indices
 from server.models import Rating, RatingReason, Unit
 
@@ -280,10 +279,6 @@ def build_rollups(engine: sa.Engine) -> None:
             conn.execute(sa.insert(spec.table).from_select([*spec.keys, *spec.values], counted))
             conn.commit()
             log(f"  {spec.name}: {time.perf_counter() - t:.0f} s")
-        t = time.perf_counter()
-        conn.execute(sa.text("SELECT hl_cells_refresh(NULL, NULL)"))  # the packed months, from the subtree rollups
-        conn.commit()
-        log(f"  {CELLS}: {time.perf_counter() - t:.0f} s")
         conn.execute(sa.text("RESET ALL"))  # the pooled connection goes on to the measurements: as configured
         conn.commit()
 
@@ -315,8 +310,6 @@ def check_rollups(engine: sa.Engine) -> dict[str, int]:
         for spec in SPECS:
             diffs = differences(session=session, spec=spec, start=period.start, end=period.end)
             assert not diffs, f"{spec.name}: {len(diffs)} keys differ in {REPORT_MONTH}"
-        diffs = cell_differences(session=session, month=period.start)
-        assert not diffs, f"{CELLS}: {len(diffs)} blocks differ in {REPORT_MONTH}"
     return {"ratings": ratings, "reasons": reasons, **{f"rows {k}": v for k, v in rows.items()}}
 
 
@@ -333,9 +326,6 @@ def repair_rollups(engine: sa.Engine) -> int:
             diffs = differences(session=session, spec=spec, start=period.start, end=period.end)
             fix(session=session, spec=spec, diffs=diffs)
             fixed += len(diffs)
-        diffs = cell_differences(session=session, month=period.start)
-        fix_cells(session=session, month=period.start, diffs=diffs)
-        fixed += len(diffs)
         session.commit()
     return fixed
 
@@ -358,30 +348,6 @@ def measure_reports(engine: sa.Engine) -> dict[str, Any]:
         conn.rollback()
         root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
 
-        def matrix(source: str, reasons: bool = True) -> Callable[[], Any]:
-            def run() -> Any:
-                result = unit_field_matrix(session=session, unit=root, period=period, source=source, reasons=reasons)  # type: ignore[arg-type]
-                session.rollback()
-                return result
-
-            return run
-
-        m = matrix("rollup")()
-        raw = matrix("raw")()
-        assert m.cells == raw.cells, "the rollup matrix differs from the raw one"
-        out["cells"] = len(m.cells)
-        out["matrix rollup"] = timed(matrix("rollup"), repeat=30, warmup=3, backend_pid=pid)
-        out["matrix raw"] = timed(matrix("raw"), repeat=5, warmup=1, backend_pid=pid)
-        out["matrix rollup, no reasons"] = timed(matrix("rollup", reasons=False), repeat=30, warmup=3, backend_pid=pid)
-        out["matrix raw, no reasons"] = timed(matrix("raw", reasons=False), repeat=5, warmup=1, backend_pid=pid)
-
-        def rows() -> None:
-            for unit_id in m.units:
-                m.row(unit_id, None, 30)
-                for field_id in m.fields:
-                    m.row(unit_id, field_id, 30)
-
-        out["matrix rows"] = timed(rows, repeat=5, warmup=1)
         for name, by, span in (("unit", "unit", period), ("field", "field", period), ("trend", "month", trend)):
 
             def report(source: str, by: str = by, span: Period = span) -> Callable[[], Any]:
@@ -672,7 +638,7 @@ def main(argv: list[str] | None = None) -> None:
                         "SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
                         "('rating', 'rating_reason', 'rating_rollup', 'rating_month_rollup', 'rating_reason_rollup', "
                         "'rating_reason_month_rollup', 'rating_subtree_month_rollup', "
-                        f"'rating_reason_subtree_month_rollup', '{CELLS}')"
+                        "'rating_reason_subtree_month_rollup')"
                     )
                 ).all()
             )
@@ -709,13 +675,6 @@ def main(argv: list[str] | None = None) -> None:
         f"- Load average (1/5/15 min) before the report measurements: {' / '.join(f'{x:.1f}' for x in load_reports)}; "
         f"5 min at the end of the run: {load:.1f}; other helpers' work shares the 2 cores"
     )
-    print(f"- Month report {REPORT_MONTH}, all units × fields with subtree totals ({reports['cells']:,} cells):")
-    for label, suffix in (("n, satisfied, misuse, levels and reasons", ""), ("without reasons", ", no reasons")):
-        r, raw = reports["matrix rollup" + suffix], reports["matrix raw" + suffix]
-        print(f"  - {label}: rollups {summary(r)};")
-        print(f"    raw GROUP BY over ratings (same query shape) {summary(raw)}; {raw.median / r.median:.0f}× faster")
-    rows = summary(reports["matrix rows"])
-    print(f"  - turning every cell into an API row (rate, Wilson interval, target, status), in Python: {rows}")
     for name, call in (
         ("unit", f"{REPORT_MONTH}, by=unit"),
         ("field", f"{REPORT_MONTH}, by=field"),

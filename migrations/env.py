@@ -25,15 +25,8 @@ FOREIGN_KEYS_ON_ROLLUPS = {
 }
 
 
-#: Tables only PostgreSQL has (their migrations create nothing on SQLite).
-POSTGRESQL_ONLY_TABLES = {"rating_subtree_month_cells"}
-
-
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """The drift check compares everything but the foreign keys PostgreSQL keeps on the rollup and, on SQLite, the
-    tables only PostgreSQL has (see above)."""
-    if type_ == "table" and name in POSTGRESQL_ONLY_TABLES:
-        return context.get_bind().dialect.name == "postgresql"
+    """The drift check compares everything but the foreign keys PostgreSQL keeps on the rollup."""
     if type_ != "foreign_key_constraint" or context.get_bind().dialect.name != "postgresql":
         return True
     moved = len(obj.elements) == 1 and (obj.elements[0].parent.name, obj.elements[0].target_fullname) in (

@@ -380,7 +380,7 @@ class RatingReasonMonthRollup(SQLModel, table=True):
 
 
 # Subtree rollups (migration 0008): the month rollups again, but each row counts its unit's whole subtree (the unit
-# itself and every unit below it), so a unit's figures and the national matrix read stored rows instead of adding
+# itself and every unit below it), so a unit's figures and the public disclosure page read stored rows instead of adding
 # every leaf row into its ancestors at read time. Triggers on `rating` and `rating_reason` add each change to the
 # unit and its ancestors (from `unit.path`; on PostgreSQL once per transaction, at commit, from a transaction-local
 # setting or, for large transactions, `rating_subtree_pending`: migration 0010); a trigger on `unit` moves the counts
@@ -421,26 +421,6 @@ class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
     field_id: int = _rollup_key()
     reason_id: int = _rollup_key()
     n: int = Field(description="valid ratings with this key that chose the reason")
-
-
-#: Components of a block of `RatingSubtreeMonthCells`: these counts, then reason id r at CELL_REASON_BASE + r.
-CELL_COUNTS = ("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS))
-CELL_REASON_BASE = len(CELL_COUNTS) - 1
-
-
-class RatingSubtreeMonthCells(SQLModel, table=True):
-    """PostgreSQL only (migration 0011): a unit's whole month in one value, for the national month report.
-
-    The same counts as the subtree month rollups of (month, unit_id), packed as big-endian 32-bit integers: the
-    block width w, then one block of w per field id f at position 1 + f × w (block 0: all fields together), each
-    `CELL_COUNTS` then one count per reason id r at 7 + r. A report of 1,000 units reads 1,000 values instead of
-    ~50,000 rows. Kept by the subtree flush from the same deltas, under the same commit-time order.
-    """
-
-    __tablename__ = "rating_subtree_month_cells"
-    month: date = _rollup_key()
-    unit_id: int = _rollup_key(description="the unit whose subtree is counted")
-    cells: bytes = Field(sa_type=sa.LargeBinary, description="width, then the blocks (see the class docstring)")
 
 
 class RatingSubtreePending(SQLModel, table=True):

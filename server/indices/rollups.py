@@ -20,8 +20,6 @@ from sqlmodel import Session, SQLModel
 from server.db import upsert_insert
 from server.indices.periods import add_months
 from server.models import (
-    CELL_COUNTS,
-    CELL_REASON_BASE,
     MONTH_ROLLUP_LEVELS,
     Counter,
     Officer,
@@ -31,7 +29,6 @@ from server.models import (
     RatingReasonRollup,
     RatingReasonSubtreeMonthRollup,
     RatingRollup,
-    RatingSubtreeMonthCells,
     RatingSubtreeMonthRollup,
     Reason,
     Unit,
@@ -240,19 +237,13 @@ class TableTotals:
     removed: int = 0
 
 
-#: PostgreSQL's packed months (migration 0011), derived from the subtree rollups.
-CELLS = RatingSubtreeMonthCells.__tablename__
-
-
 @dataclass
 class RebuildReport:
     """The outcome of `rebuild`: months checked, totals per table, and the first differences in detail."""
 
     months: int = 0
     ratings: int = 0
-    totals: dict[str, TableTotals] = field(
-        default_factory=lambda: {name: TableTotals() for name in [*(s.name for s in SPECS), CELLS]}
-    )
+    totals: dict[str, TableTotals] = field(default_factory=lambda: {s.name: TableTotals() for s in SPECS})
     differences: list[Difference] = field(default_factory=list)
     max_listed: int = 1000
 
@@ -325,63 +316,6 @@ def fix(*, session: Session, spec: RollupSpec, diffs: Sequence[Difference]) -> N
             session.execute(stmt, present[i : i + 5000])
 
 
-def _cell_name(comp: int) -> str:
-    return CELL_COUNTS[comp] if comp < len(CELL_COUNTS) else f"reason_{comp - CELL_REASON_BASE}"
-
-
-def cell_differences(*, session: Session, month: date) -> list[Difference]:
-    """PostgreSQL: the blocks of `rating_subtree_month_cells` in `month` whose counts differ from the subtree
-    rollups (key: month, unit_id, field_id; field 0 is the unit over all fields; values: the counts that differ,
-    reasons as `reason_<id>`)."""
-    apply_pending(session)
-    counts = ", ".join(f"({i}, s.{c})" for i, c in enumerate(CELL_COUNTS))
-    rows = session.execute(
-        sa.text(f"""
-        WITH expected AS (
-            SELECT s.unit_id, s.field_id, c.comp, c.n
-            FROM {RatingSubtreeMonthRollup.__tablename__} AS s CROSS JOIN LATERAL (VALUES {counts}) AS c(comp, n)
-            WHERE s.month = :month AND c.n <> 0
-            UNION ALL
-            SELECT r.unit_id, r.field_id, {CELL_REASON_BASE} + r.reason_id, r.n
-            FROM {RatingReasonSubtreeMonthRollup.__tablename__} AS r WHERE r.month = :month AND r.n <> 0
-        ), blocks AS (
-            SELECT unit_id, field_id, comp, n FROM expected
-            UNION ALL
-            SELECT unit_id, 0, comp, CAST(sum(n) AS integer) FROM expected GROUP BY unit_id, comp
-        ), stored AS (
-            SELECT t.unit_id, u.field_id, u.comp, u.n
-            FROM {CELLS} AS t CROSS JOIN LATERAL hl_cells_unpack(t.cells) AS u WHERE t.month = :month
-        )
-        SELECT coalesce(e.unit_id, s.unit_id) AS unit_id, coalesce(e.field_id, s.field_id) AS field_id,
-            coalesce(e.comp, s.comp) AS comp, coalesce(s.n, 0) AS stored, coalesce(e.n, 0) AS expected
-        FROM blocks AS e FULL JOIN stored AS s
-            ON s.unit_id = e.unit_id AND s.field_id = e.field_id AND s.comp = e.comp
-        WHERE e.n IS DISTINCT FROM s.n
-        ORDER BY 1, 2, 3"""),
-        {"month": month},
-    ).all()
-    by_block: dict[tuple[int, int], Difference] = {}
-    for unit_id, field_id, comp, stored, expected in rows:
-        diff = by_block.get((unit_id, field_id))
-        if diff is None:
-            key = {"month": month, "unit_id": unit_id, "field_id": field_id}
-            zeros = dict.fromkeys(MONTH_PRESENCE, 0)
-            diff = by_block[unit_id, field_id] = Difference(CELLS, key, dict(zeros), dict(zeros), MONTH_PRESENCE)
-        diff.stored[_cell_name(comp)] = stored
-        diff.expected[_cell_name(comp)] = expected
-    return list(by_block.values())
-
-
-def fix_cells(*, session: Session, month: date, diffs: Sequence[Difference]) -> None:
-    """Recompute the packed rows of the units of `diffs` in `month` from the subtree rollups."""
-    units = sorted({int(d.key["unit_id"]) for d in diffs})
-    if units:
-        session.execute(
-            sa.text("SELECT hl_cells_refresh(:month, CAST(:units AS integer[]))"),
-            {"month": month, "units": "{" + ",".join(map(str, units)) + "}"},
-        )
-
-
 def month_span(session: Session) -> list[date]:
     """The first days of every month that has ratings or rollup rows, oldest first."""
     r = RATING
@@ -430,11 +364,6 @@ def rebuild(
             for diff in diffs:
                 report.record(diff)
             fix(session=session, spec=spec, diffs=diffs)
-        if is_pg:  # the packed months, against the subtree rollups just checked
-            diffs = cell_differences(session=session, month=start)
-            for diff in diffs:
-                report.record(diff)
-            fix_cells(session=session, month=start, diffs=diffs)
         session.flush()
         report.months += 1
         if after_month:
@@ -449,7 +378,7 @@ def describe(session: Session, diffs: Sequence[Difference]) -> list[str]:
     codes = {
         "unit_id": _codes(session, Unit),
         "counter_id": _codes(session, Counter),
-        "field_id": {0: "all", **_codes(session, ProcedureField)},
+        "field_id": _codes(session, ProcedureField),
         "officer_id": {NO_OFFICER: "-", **_codes(session, Officer)},
         "reason_id": _codes(session, Reason),
     }

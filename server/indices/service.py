@@ -390,7 +390,7 @@ def index_row(
     r = rate(tally.satisfied, tally.n)
     interval = wilson_interval(tally.satisfied, tally.n)
     target = ref.target(group, target_year)
-    # Built from counts computed here, so pydantic's validation would only cost time (15,000 rows in the matrix).
+    # Built from counts computed here, so pydantic's validation would only cost time (15,000 rows for the country).
     return IndexRow.model_construct(
         key=key,
         label=label,

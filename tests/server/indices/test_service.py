@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import Session, select
 
 from server.errors import Invalid
-from server.indices.matrix import unit_field_matrix
 from server.indices.periods import parse_period
 from server.indices.service import choose_source, compute_indices
 from server.models import FieldGroup, ScaleLevel, TargetGroup, Unit, Visit
@@ -276,8 +275,6 @@ def test_a_scale_level_the_month_rollup_has_no_column_for(session: Session, sour
     r = report(session, u, "2026-05", "field", source=source)
     assert r.overall.levels == {"6": 1, "4": 1, "3": 0, "2": 0, "1": 1}
     assert (r.overall.n, r.overall.satisfied, r.overall.misuse) == (3, 2, 1)
-    matrix = unit_field_matrix(session=session, unit=u, period=parse_period("2026-05"), source=source)  # type: ignore[arg-type]
-    assert matrix.row(int(u.id or 0), None, 1).levels == r.overall.levels
 
 
 def test_which_table_answers() -> None:

@@ -17,12 +17,10 @@ from sqlmodel import Session
 
 from server.app import create_app
 from server.db import make_engine, session_scope
-from server.indices.matrix import unit_field_matrix
 from server.indices.periods import add_months, parse_period
 from server.indices.rollups import (
     SPECS,
     apply_pending,
-    cell_differences,
     describe,
     differences,
     month_span,
@@ -30,11 +28,8 @@ from server.indices.rollups import (
 )
 from server.indices.service import compute_indices
 from server.models import (
-    ProcedureField,
     RatingReasonSubtreeMonthRollup,
-    RatingSubtreeMonthCells,
     RatingSubtreeMonthRollup,
-    Reason,
     Unit,
 )
 from server.units.service import import_units, move_unit
@@ -57,9 +52,6 @@ def assert_exact(session: Session) -> None:
     for start in month_span(session):
         for spec in SUBTREE_SPECS:
             found = differences(session=session, spec=spec, start=start, end=add_months(start, 1))
-            assert not found, describe(session, found)
-        if session.get_bind().dialect.name == "postgresql":  # the packed months hold the same counts
-            found = cell_differences(session=session, month=start)
             assert not found, describe(session, found)
 
 
@@ -155,81 +147,9 @@ def test_truncate_empties_the_subtree_rollups(session: Session, backend: str) ->
     root = factories.unit(session)
     factories.rating(session, factories.counter(session, root), level=1, at=at(2026, 3, 5), reasons=("late",))
     assert subtree_valid(session, root) == 1
-    session.execute(sa.text("TRUNCATE rating, rating_reason"))
-    for model in (RatingSubtreeMonthRollup, RatingReasonSubtreeMonthRollup, RatingSubtreeMonthCells):
+    session.execute(sa.text("TRUNCATE rating, rating_reason CASCADE"))  # petitions refer to ratings
+    for model in (RatingSubtreeMonthRollup, RatingReasonSubtreeMonthRollup):
         assert session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one() == 0
-
-
-def test_truncating_the_reasons_keeps_the_packed_counts(session: Session, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("only PostgreSQL has the packed months (and TRUNCATE)")
-    root = factories.unit(session)
-    factories.rating(session, factories.counter(session, root), level=1, at=at(2026, 3, 5), reasons=("late",))
-    session.execute(sa.text("TRUNCATE rating_reason"))
-    assert_exact(session)
-    cells = unit_field_matrix(session=session, unit=root, period=parse_period("2026-03")).cells
-    assert cells[int(root.id or 0), None][:3] == (1, 0, 0)
-    assert not any(cells[int(root.id or 0), None][7:])  # no reason counted any more
-
-
-def test_the_packed_months_widen_for_new_reasons_and_fields(session: Session, backend: str) -> None:
-    """A unit's row grows when a higher reason id or field id first counts there, and reads the same as the raw
-    ratings before and after."""
-    if backend != "postgresql":
-        pytest.skip("only PostgreSQL has the packed months")
-    root = factories.unit(session, code="PW-ROOT")
-    child = factories.unit(session, root, code="PW-C")
-    c = factories.counter(session, child)
-    by_id = sorted(session.execute(sa.select(Reason.id, Reason.code)).all())
-    fields = sorted(session.execute(sa.select(ProcedureField.id, ProcedureField.code)).all())
-    period = parse_period("2026-03")
-
-    def same_as_raw() -> None:
-        session.flush()
-        rollup = unit_field_matrix(session=session, unit=root, period=period)
-        assert rollup.cells == unit_field_matrix(session=session, unit=root, period=period, source="raw").cells
-        assert_exact(session)
-
-    factories.rating(session, c, level=1, field_code=fields[0][1], at=at(2026, 3, 5), reasons=(by_id[0][1],))
-    same_as_raw()
-    factories.rating(session, c, level=2, field_code=fields[-1][1], at=at(2026, 3, 6), reasons=(by_id[-1][1],))
-    same_as_raw()
-    factories.rating(session, c, level=1, field_code=fields[0][1], at=at(2026, 3, 7), reasons=(by_id[1][1],))
-    same_as_raw()
-    width = session.execute(
-        sa.text("SELECT hl_cells_int(cells, 0) FROM rating_subtree_month_cells WHERE unit_id = :u"), {"u": child.id}
-    ).scalar_one()
-    assert width == 8 + by_id[-1][0]  # the counts, then reason ids 1 … the highest
-
-
-def test_rebuild_fixes_a_corrupted_packed_month(session: Session, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("only PostgreSQL has the packed months")
-    root = factories.unit(session, code="PC-ROOT")
-    c = factories.counter(session, factories.unit(session, root, code="PC-C"))
-    factories.rating(session, c, level=4, field_code="land", at=at(2026, 3, 5))
-    factories.rating(session, c, level=1, field_code="land", at=at(2026, 3, 6), reasons=("fees",))
-    period = parse_period("2026-03")
-    before = unit_field_matrix(session=session, unit=root, period=period).cells
-    assert rebuild(session=session).fixed == 0
-
-    # The root's row loses a level-1 land rating (hl_cells_add takes it from the land block and the all-fields one).
-    session.execute(
-        sa.text(
-            "UPDATE rating_subtree_month_cells SET cells = hl_cells_add(cells, ARRAY[:f, :f], ARRAY[0, 3], "
-            "ARRAY[-1, -1]) WHERE unit_id = :u"
-        ),
-        {"f": factories.field(session, "land").id, "u": root.id},
-    )
-    assert unit_field_matrix(session=session, unit=root, period=period).cells != before
-
-    found = rebuild(session=session)
-    assert {name: n.keys for name, n in found.totals.items() if n.keys} == {"rating_subtree_month_cells": 2}
-    lines = describe(session, found.differences)
-    assert "rating_subtree_month_cells month=2026-03-01 unit=PC-ROOT field=land: valid 1 → 2, level_1 0 → 1" in lines
-    assert "rating_subtree_month_cells month=2026-03-01 unit=PC-ROOT field=all: valid 1 → 2, level_1 0 → 1" in lines
-    assert rebuild(session=session).fixed == 0
-    assert unit_field_matrix(session=session, unit=root, period=period).cells == before
 
 
 def _waiting_for_a_lock(engine: sa.Engine, pid: int) -> bool:

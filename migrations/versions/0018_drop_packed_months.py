@@ -1,0 +1,54 @@
+"""PostgreSQL: the packed months of migration 0011 go; no product route reads them any more (issues 17 and 20).
+
+The public disclosure page reads one GROUP BY over the subtree month rollups (docs/benchmarks/public.md: 8.9 ms
+against 23.2 ms for the national matrix over `rating_subtree_month_cells`), so the matrix, the table and the
+functions and triggers keeping it go. The upgrade restores migration 0010's flush (`hl_subtree_flush`, which 0011
+had replaced with one that also kept the packed months) exactly as 0010 installed it, then drops the cells'
+triggers, functions and table. The downgrade recreates the table, then applies 0011's SQL again (a copy in this
+migration's folder: migrations never import each other), which refills it from the subtree rollups.
+
+The SQL is in `migrations/sql/0018_drop_packed_months/`, applied as written. SQLite has nothing to do (0011
+created nothing there).
+
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-05
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from server import PROJECT_ROOT
+from server.db import execute_sql_file
+
+revision: str = "0018"
+down_revision: str | None = "0017"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SQL = PROJECT_ROOT / "migrations" / "sql" / "0018_drop_packed_months"
+CELLS = "rating_subtree_month_cells"
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return  # 0011 created nothing on SQLite
+    execute_sql_file(bind, SQL / "upgrade.postgresql.sql")
+    op.drop_table(CELLS)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    op.create_table(
+        CELLS,
+        sa.Column("month", sa.Date(), autoincrement=False, nullable=False),
+        sa.Column("unit_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("cells", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "unit_id", name=op.f(f"pk_{CELLS}")),
+    )
+    execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
