@@ -7,10 +7,10 @@ Builds its own PostgreSQL database (bench.indices' national data set: 1,000 unit
 afterwards), moves 72 communes under province P02 so that it has 100 (one UPDATE: the rollup triggers move their
 counts), then:
 
-1. in process, for the whole country (1,000 units) and a month, a quarter and a year: the matrix machinery,
-   `unit_field_matrix(reasons=False)` (for one month on PostgreSQL the packed months of migration 0011, else the
-   subtree month rollups), against the simplest read that gives the same per-unit figures, one GROUP BY over the
-   subtree month rollups (results checked equal; the snapshot's read), and `build_snapshot` as a whole;
+1. in process, for the whole country (1,000 units) and a month, a quarter and a year: the snapshot's read, one
+   GROUP BY over the subtree month rollups, and `build_snapshot` as a whole. (It was measured against the national
+   matrix and its packed months, `unit_field_matrix`, which it beat; migration 0018 removed that machinery, and the
+   comparison's figures stay in docs/benchmarks/public.md);
 2. over HTTP on `hailong serve`'s app (uvicorn, N workers): the first (cold) answer of the province's page and of
    the national data.json for periods no worker has computed yet; then `wrk` in turns on the province's page
    (`/cong-khai?unit=P02`), the national `data.json` and a static file of the same server (`/static/css/public.css`),
@@ -91,7 +91,7 @@ def timed(fn: Callable[[], Any], runs: int) -> list[float]:
 
 
 def simple_read(session: Any, root_path: str, months: list[Any]) -> dict[int, tuple[int, int]]:
-    """The simpler alternative to the matrix: (valid, satisfied) per unit of the subtree, one GROUP BY over the
+    """The snapshot's read: (valid, satisfied) per unit of the subtree, one GROUP BY over the
     subtree month rollups (every field summed)."""
     rows = session.execute(
         sa.text(
@@ -105,12 +105,11 @@ def simple_read(session: Any, root_path: str, months: list[Any]) -> dict[int, tu
 
 
 def in_process(url: str, runs: int = 7) -> dict[str, dict[str, float]]:
-    """Medians (ms) of the matrix read, the simple read and the whole snapshot, for the country, per period."""
+    """Medians (ms) of the snapshot's read and of the whole snapshot, for the country, per period."""
     from sqlmodel import Session, col
 
     from server.config import Settings
     from server.db import make_engine
-    from server.indices.matrix import unit_field_matrix
     from server.indices.periods import parse_period
     from server.indices.service import period_months
     from server.models import Unit
@@ -125,12 +124,7 @@ def in_process(url: str, runs: int = 7) -> dict[str, dict[str, float]]:
             for code in (WARM_PERIOD, "2026-Q3", "2026"):
                 period = parse_period(code)
                 months = period_months(period)
-                matrix = unit_field_matrix(session=session, unit=root, period=period, reasons=False)
-                simple = simple_read(session, root.path, months)
-                for uid in matrix.units:  # the same figures both ways
-                    cell = matrix.cell(uid, None)
-                    if (cell[0], cell[1]) != simple.get(uid, (0, 0)):
-                        raise RuntimeError(f"matrix and simple read differ for unit {uid} in {code}")
+                units = simple_read(session, root.path, months)
                 pub = service.publication(session=session, settings=settings)
 
                 def snapshot(period: Any = period, pub: Any = pub) -> Any:
@@ -139,15 +133,9 @@ def in_process(url: str, runs: int = 7) -> dict[str, dict[str, float]]:
                     )
 
                 out[code] = {
-                    "matrix": statistics.median(
-                        timed(
-                            lambda p=period: unit_field_matrix(session=session, unit=root, period=p, reasons=False),
-                            runs,
-                        )
-                    ),
                     "simple": statistics.median(timed(lambda m=months: simple_read(session, root.path, m), runs)),
                     "snapshot": statistics.median(timed(snapshot, runs)),
-                    "units": float(len(matrix.units)),
+                    "units": float(len(units)),
                 }
                 session.rollback()
     finally:
@@ -256,7 +244,7 @@ def suite_figures(url: str, base: str, seconds: float) -> tuple[list[Any], list[
         f"p50/p99 page {rates['page']['p50']:.1f}/{rates['page']['p99']:.1f} ms, data.json "
         f"{rates['data']['p50']:.1f}/{rates['data']['p99']:.1f} ms, static {rates['static']['p50']:.1f}/"
         f"{rates['static']['p99']:.1f} ms. Page {size['page']:,} B ({size['page_gzip']:,} B gzipped), CSS "
-        f"{size['css']:,} B. Details and the matrix-or-simple-read decision: `python -m bench.public`, "
+        f"{size['css']:,} B. Details and the read's decision (against the removed matrix): `python -m bench.public`, "
         "docs/benchmarks/public.md."
     ]
     return figures, notes
@@ -284,12 +272,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {facts['ratings']:,} ratings in {time.perf_counter() - t0:.0f} s")
             moved = province_of_100(url)
             log(f"moved {moved['moved']} communes under {PROVINCE} in {moved['move_s']:.1f} s")
-            log("in process: matrix against the simple read, and the whole snapshot")
+            log("in process: the snapshot's read and the whole snapshot")
             decided = in_process(url)
-            print("\n| period | units | unit_field_matrix | one GROUP BY (the snapshot's read) | "
-                  "build_snapshot |\n|---|---|---|---|---|")  # fmt: skip
+            print("\n| period | units | one GROUP BY (the snapshot's read) | build_snapshot |\n|---|---|---|---|")
             for code, r in decided.items():
-                cells = f"{r['matrix']:.1f} ms | {r['simple']:.1f} ms | {r['snapshot']:.1f} ms"
+                cells = f"{r['simple']:.1f} ms | {r['snapshot']:.1f} ms"
                 print(f"| {code} | {r['units']:,.0f} | {cells} |")
             log(f"serving with {args.workers} workers")
             base = serve(procs, "server.app:create_app_from_env", url, args.workers)

@@ -6,8 +6,8 @@ its subtree: one sum per unit over its fields and the period's months). The unit
 and the badges are all cut from it; a unit page adds its own fields and trend (`compute_indices`). Nothing per
 officer, no comments, no contacts, no levels or reason counts: a row has `n`, the rate with its interval, the
 target and the status, and below the publication's minimum sample the rate and interval are withheld (None) and
-the row is never ranked. (Measured against `server.indices.matrix.unit_field_matrix`, which also cuts every unit
-into fields: docs/benchmarks/public.md.)
+the row is never ranked. (Measured against the national matrix, `unit_field_matrix`, which also cut every unit
+into fields; migration 0018 removed it: docs/benchmarks/public.md.)
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def test_truncating_reasons_drops_only_their_pending_deltas(pg_session: Session)
     assert subtree_valid(session, root) == 2
     assert session.execute(sa.select(sa.func.count()).select_from(RatingReasonSubtreeMonthRollup)).scalar_one() == 0
     assert_exact(session)
-    session.execute(sa.text("TRUNCATE rating, rating_reason"))
+    session.execute(sa.text("TRUNCATE rating, rating_reason CASCADE"))  # petitions reference ratings
     for model in (RatingSubtreeMonthRollup, RatingReasonSubtreeMonthRollup):
         assert session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one() == 0
 
