@@ -41,7 +41,7 @@ from server.petitions.public import router as petitions_public_router
 from server.petitions.routes import router as petitions_router
 from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
-from server.public.routes import PublicCacheMiddleware, warm_up_public_reads
+from server.public.routes import PublicCacheMiddleware, warm_up_public_page
 from server.public.routes import router as public_router
 from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
@@ -72,10 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # /healthz has a connection of its own on PostgreSQL: it must answer while every pooled one is busy.
         health_engine = engine if settings.is_sqlite else make_engine(settings.database_url, pool_size=1)
         app.state.health_engine = health_engine
-        if getattr(app.state, "open_pool_at_start", False) and not settings.is_sqlite:
-            await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
-            # A worker's first public page otherwise pays its code paths' first run (statements compiled, plans).
-            await anyio.to_thread.run_sync(warm_up_public_reads, engine, settings)
+        if getattr(app.state, "open_pool_at_start", False):
+            if not settings.is_sqlite:
+                await anyio.to_thread.run_sync(open_pool, engine, settings.db_pool_size)
+            # A worker's first public page otherwise pays its code paths' first run (statements compiled, plans,
+            # templates, formats): one page answered in process before the worker serves.
+            await warm_up_public_page(app)
         async with anyio.create_task_group() as tasks:
             if settings.notify_interval_seconds > 0:  # notifications and the daily contact purge (server/petitions)
                 tasks.start_soon(run_sender, engine, settings)

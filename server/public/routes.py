@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from typing import Annotated, Any, TypeVar
 
 import anyio
+import httpx
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
@@ -360,25 +361,14 @@ async def badge(
     return _respond(request, await _cached(request, session, ("badge", code[:64], chosen.code, language), build))
 
 
-def warm_up_public_reads(engine: Any, settings: Any) -> None:
-    """Run the reads of the default public page once when a worker starts, before it serves (statements compiled
-    and planned, the scores' code loaded), so that a reader's first page pays only for its own figures. The result
-    is dropped; a failure is logged and changes nothing."""
+async def warm_up_public_page(app: Any) -> None:
+    """Answer the default public page once, in process, when a worker starts and before it serves: every code path
+    of a page (statements compiled and planned, templates rendered, number and date formats loaded, gzip) runs once,
+    so that a reader's first page pays only for its own figures. The answer stays in the worker's cache like any
+    other; a failure is logged and changes nothing."""
     try:
-        with Session(engine) as session:
-            pub = service.publication(session=session, settings=settings)
-            if not pub.units:
-                return
-            unit = pub.default_unit()
-            period = service.public_period(None, today=datetime.now(settings.tz).date())
-            snapshot = service.build_snapshot(
-                session=session, publication=pub, top=pub.top_of(unit.code), period=period, tz=settings.tz
-            )
-            service.unit_fields(
-                session=session, unit_id=unit.id, period=period, min_sample=snapshot.min_sample, settings=settings
-            )
-            service.trend(
-                session=session, unit_id=unit.id, period=period, min_sample=snapshot.min_sample, settings=settings
-            )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            await client.get("/cong-khai", headers={"Accept-Encoding": "gzip"})
     except Exception:
-        log.exception("warming up the public pages' reads failed (nothing else changes)")
+        log.exception("warming up the public page failed (nothing else changes)")

@@ -15,9 +15,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from server.app import create_app
 from server.cache import TimedCache
+from server.db import make_engine
 from server.models import PublicSetting, PublicUnit
 from tests import factories, logins
+from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
 from tests.server.dashboard.world import OCT, World, build_world
 
 HTML = {"accept": "text/html"}
@@ -365,3 +369,23 @@ def test_a_repeated_url_is_answered_before_routing(client: TestClient, world: Wo
     assert client.get(url, headers={"if-none-match": first.headers["etag"]}).status_code == 304
     other_order = client.get("/cong-khai/data.json?unit=W-A&period=2026-10")  # another URL: computed afresh
     assert rows_by_unit(other_order.json())["W-A2"]["n"] == rows_by_unit(first.json())["W-A2"]["n"] + 1
+
+
+def test_a_worker_answers_the_default_public_page_once_before_it_serves(db_factory: DatabaseFactory) -> None:
+    """`hailong serve`'s workers (`open_pool_at_start`) run a whole public page at start-up, so a reader's first
+    page pays only for its own figures; an app built for tests does not."""
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    try:
+        with Session(engine) as setup:
+            factories.unit(setup, code="WARM")
+            setup.commit()
+    finally:
+        engine.dispose()
+    for warm in (True, False):
+        app = create_app(make_settings(url, public_cache_seconds=600))
+        app.state.open_pool_at_start = warm
+        with TestClient(app) as client:
+            cached = len(app.state.public_answers._entries)
+            assert cached == (1 if warm else 0)
+            assert client.get("/cong-khai").status_code == 200
