@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from server.models import Visit
 from tests import factories, logins
 from tests.browser.test_phone import site
 from tests.databases import DatabaseFactory
@@ -57,6 +58,11 @@ def test_a6_prints_on_a6_and_the_80mm_slip_keeps_the_token_whole(
             user = logins.user(session, "officer", s.unit, officer=factories.officer(session, s.unit))
             session.commit()
         token = s.visit()
+        with Session(s.engine) as session:  # the officer's own invitation: only its author may open its slip
+            visit = session.exec(select(Visit).where(Visit.token == token)).one()
+            visit.created_by_kind, visit.created_by_user_id = "officer_session", user.id
+            session.add(visit)
+            session.commit()
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         _log_in(page, s.url, user.username)
