@@ -296,7 +296,11 @@ def _counters_context(
     return {
         "section": "counters",
         "listing": listing,
-        "counter_fields": service.counter_fields(session=session),
+        # Only the counters on this page, and the one being edited (a paged list of 200,000 needs no more).
+        "counter_fields": service.counter_fields(
+            session=session,
+            counter_ids=[int(c.id or 0) for c, _ in listing.rows] + ([int(editing.id or 0)] if editing else []),
+        ),
         "editing": editing,
         "all_fields": [f.field for f in service.fields(session=session) if f.field.active],
         "notice": notice,

@@ -562,11 +562,12 @@ def audit_page(
     return AuditPage(list(rows[:size]), page, len(rows) > size, f, actors, actions)
 
 
-def counter_fields(*, session: Session) -> dict[int, list[ProcedureField]]:
-    """The fields chosen for each counter (a counter missing here serves every active field)."""
+def counter_fields(*, session: Session, counter_ids: list[int]) -> dict[int, list[ProcedureField]]:
+    """The fields chosen for each of these counters (a counter missing here serves every active field)."""
     rows = session.execute(
         sa.select(CounterField.counter_id, ProcedureField)  # type: ignore[call-overload]
         .join(ProcedureField, col(ProcedureField.id) == CounterField.field_id)
+        .where(col(CounterField.counter_id).in_(counter_ids))
         .order_by(col(ProcedureField.sort_order), col(ProcedureField.code))
     ).all()
     chosen: dict[int, list[ProcedureField]] = {}
