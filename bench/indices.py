@@ -46,8 +46,8 @@ from sqlmodel import Session, col
 
 from server import PROJECT_ROOT
 from server.config import normalise_database_url
-from server.dashboard.service import trend_period
 from server.db import make_engine
+from server.indices.overview import trend_period
 from server.indices.periods import Period, parse_period
 from server.indices.rollups import SPECS, differences, fix, recount
 from server.indices.service import compute_indices

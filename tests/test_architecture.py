@@ -92,3 +92,31 @@ def test_a_kiosk_install_needs_only_the_base_dependencies() -> None:
             if not dists & base:
                 missing[f"{path.relative_to(ROOT)}: {module}"] = sorted(dists)
     assert missing == {}
+
+
+def test_shared_presentation_belongs_to_no_page() -> None:
+    """The report, formats and charts that the dashboard, the exports and the public pages share live outside them
+    (`server.indices.overview`, `server.presentation`): the exports and the public pages never import the dashboard,
+    and the template set-up and the presentation helpers import no domain package (only the indices' row schema, which
+    the charts draw)."""
+    server = ROOT / "server"
+    domain_packages = {p.name for p in server.iterdir() if p.is_dir() and (p / "__init__.py").exists()} - {
+        "presentation",
+        "static",
+        "locales",
+    }
+    offenders: dict[str, list[str]] = {}
+    for path in [*(server / "exports").rglob("*.py"), *(server / "public").rglob("*.py")]:
+        found = sorted(n for n in _imports(path) if n.startswith("server.dashboard"))
+        if found:
+            offenders[str(path.relative_to(ROOT))] = found
+    for path in [server / "templating.py", *(server / "presentation").rglob("*.py")]:
+        found = sorted(
+            n
+            for n in _imports(path)
+            if n.startswith("server.") and n.split(".")[1] in domain_packages and n != "server.indices.schemas"
+        )
+        if found:
+            offenders[str(path.relative_to(ROOT))] = found
+    assert offenders == {}
+    assert {"dashboard", "exports", "public"} <= domain_packages

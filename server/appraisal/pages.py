@@ -18,7 +18,7 @@ from server.config import Settings
 from server.dashboard import service as dashboard
 from server.deps import SessionDep, SettingsDep
 from server.i18n import request_language
-from server.indices.periods import Period
+from server.indices.periods import Period, period_choices, reporting_period
 from server.models import Officer, Unit
 from server.templating import is_htmx
 
@@ -41,7 +41,7 @@ def words(report: AppraisalReport, lang: str) -> dict[str, Any]:
 def appraisal_period(text: str | None, settings: Settings) -> Period:
     """The period asked for; this year when absent (the appraisal is yearly)."""
     today = datetime.now(settings.tz).date()
-    return dashboard.reporting_period(text or str(today.year), today=today)
+    return reporting_period(text or str(today.year), today=today)
 
 
 @router.get("/appraisal", response_class=HTMLResponse)
@@ -70,7 +70,7 @@ def appraisal_page(
     context = {
         "unit": unit_row,
         "period": chosen,
-        "choices": dashboard.period_choices(today=today, selected=chosen),
+        "choices": period_choices(today=today, selected=chosen),
         "crumbs": dashboard.breadcrumbs(session=session, unit=unit_row, root=root),
         "report": report,
         "ranked": [o for o in report.officers if o.rank is not None],

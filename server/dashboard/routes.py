@@ -19,7 +19,8 @@ from server.dashboard import service
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound
 from server.i18n import request_language
-from server.indices.periods import Period
+from server.indices import overview as reports
+from server.indices.periods import Period, period_choices, reporting_period
 from server.models import Officer, ProcedureField, Unit, User
 from server.presentation.charts import trend_chart
 from server.scores.service import score_766
@@ -55,7 +56,7 @@ def _common(
     return {
         "unit": unit,
         "period": period,
-        "choices": service.period_choices(today=today(settings), selected=period),
+        "choices": period_choices(today=today(settings), selected=period),
         "crumbs": service.breadcrumbs(session=session, unit=unit, root=root),
         "user": user,
     }
@@ -114,11 +115,11 @@ def dashboard(
     """A unit's (and its subtree's) satisfaction for a period against its targets."""
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
-    chosen = service.reporting_period(period, today=today(settings))
+    chosen = reporting_period(period, today=today(settings))
 
     def figures(s: Session) -> dict[str, Any]:
         unit_now = _same_unit(s, unit_row)
-        view = service.overview(session=s, settings=settings, unit=unit_now, period=chosen)
+        view = reports.overview(session=s, settings=settings, unit=unit_now, period=chosen)
         return {"unit": unit_now, "period": chosen, "view": view, "chart": trend_chart(view.trend, view.overall.target)}
 
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
@@ -168,7 +169,7 @@ def field_page(
     """One field of a unit: its figures per child unit and per month, its reasons and its comments."""
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
-    chosen = service.reporting_period(period, today=today(settings))
+    chosen = reporting_period(period, today=today(settings))
     drill = service.field_drilldown(
         session=session, settings=settings, unit=unit_row, period=chosen, field_code=field_code
     )
@@ -206,7 +207,7 @@ def comments_page(
     target = unit_row
     if within:
         target = unit_in_scope(session=session, root=unit_row, code=within)
-    chosen = service.reporting_period(period, today=today(settings))
+    chosen = reporting_period(period, today=today(settings))
     context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
     context.update(
         comments=service.latest_comments(
@@ -230,20 +231,20 @@ def my_figures(
 ) -> HTMLResponse:
     """An officer's own figures for a period (never other officers', never comments)."""
     officer = session.get(Officer, user.officer_id) if user.officer_id is not None else None
-    chosen = service.reporting_period(period, today=today(settings))
+    chosen = reporting_period(period, today=today(settings))
     row = None
     if officer is not None:
         unit_row = session.get(Unit, officer.unit_id)
         if unit_row is None:
             raise Forbidden("your officer record has no unit")
-        rows = service.report(session=session, settings=settings, unit=unit_row, period=chosen, by="officer").rows
+        rows = reports.report(session=session, settings=settings, unit=unit_row, period=chosen, by="officer").rows
         row = next((r for r in rows if r.key == officer.code), None)
     context = {
         "officer": officer,
         "row": row,
         "period": chosen,
-        "choices": service.period_choices(today=today(settings), selected=chosen),
-        "reasons": service.reason_counts(session=session, counts=row.reasons if row else {}),
+        "choices": period_choices(today=today(settings), selected=chosen),
+        "reasons": reports.reason_counts(session=session, counts=row.reasons if row else {}),
     }
     if officer is not None:  # the officer's own appraisal line (server/appraisal), never a colleague's
         lang = request_language(request)

@@ -1,6 +1,6 @@
 """The monthly (quarterly, yearly) report of a unit as CSV (for machines), XLSX (for people) and PDF (for print).
 
-The figures are the dashboard's (`server.dashboard.service.overview`), which are `compute_indices`'s: an export
+The figures are the dashboard's (`server.indices.overview.overview`), which are `compute_indices`'s: an export
 never computes a rate of its own.
 """
 
@@ -14,9 +14,9 @@ from typing import Literal
 from sqlmodel import Session, col, select
 
 from server.config import Settings
-from server.dashboard.service import Overview, overview
 from server.errors import Invalid
 from server.i18n import translate
+from server.indices.overview import Overview, overview
 from server.indices.periods import Period, parse_period
 from server.models import Reason, ScaleLevel, Target, TargetGroup, Unit
 from server.scores.formulas import Score

@@ -95,3 +95,35 @@ def _parse(text: str) -> Period:
     except (ValueError, OverflowError):
         pass
     raise Invalid(f"period {text!r} is not valid: use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD")
+
+
+def period_choices(*, today: date, selected: Period) -> dict[str, list[str]]:
+    """Options of the period picker: the last 24 months, 8 quarters and 5 years (and the selected one)."""
+    this_month = date(today.year, today.month, 1)
+    months = [add_months(this_month, -i).strftime("%Y-%m") for i in range(24)]
+    quarter = (today.month - 1) // 3 + 1
+    quarters = []
+    y, q = today.year, quarter
+    for _ in range(8):
+        quarters.append(f"{y}-Q{q}")
+        y, q = (y, q - 1) if q > 1 else (y - 1, 4)
+    years = [str(today.year - i) for i in range(5)]
+    choices = {"month": months, "quarter": quarters, "year": years}
+    if selected.kind in choices and selected.code not in choices[selected.kind]:
+        choices[selected.kind].insert(0, selected.code)
+    return choices
+
+
+def default_period(*, today: date) -> Period:
+    """The month the dashboard opens on: the last complete one (the current month is still filling up)."""
+    return parse_period(add_months(date(today.year, today.month, 1), -1).strftime("%Y-%m"))
+
+
+def reporting_period(text: str | None, *, today: date, kinds: tuple[str, ...] = ("month", "quarter", "year")) -> Period:
+    """Parse a `period` parameter (month, quarter or year); the last complete month when absent."""
+    if not text:
+        return default_period(today=today)
+    period = parse_period(text)
+    if period.kind not in kinds:
+        raise Invalid(f"period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+    return period

@@ -29,11 +29,10 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.cache import TimedCache
-from server.dashboard.service import period_choices
 from server.deps import SessionDep
 from server.errors import NotFound, error_responses
 from server.i18n import LANGUAGES
-from server.indices.periods import Period
+from server.indices.periods import Period, period_choices
 from server.presentation.charts import trend_chart
 from server.presentation.formatting import format_period
 from server.public import opendata, service

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from server.auth.deps import ManagerUser, unit_in_scope, verify_csrf, visible_root
-from server.dashboard import service as dashboard_service
 from server.dashboard.routes import PeriodQuery, UnitQuery, _common, _render, today
 from server.deps import SessionDep, SettingsDep
 from server.i18n import request_language
+from server.indices.periods import reporting_period
 from server.scores.service import costly_dossiers, score_766_breakdown
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -38,7 +38,7 @@ def score766_page(
     to the period, and the dossiers that cost points (overdue, disliked, named by a petition)."""
     root = visible_root(session=session, user=user)
     unit_row = unit_in_scope(session=session, root=root, code=unit)
-    chosen = dashboard_service.reporting_period(period, today=today(settings))
+    chosen = reporting_period(period, today=today(settings))
     breakdown = score_766_breakdown(
         session=session, unit=unit_row, period=chosen, tz=settings.tz, lang=request_language(request)
     )

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from server.dashboard.service import period_choices, rank_rows, reporting_period, sort_by_rate, trend_period
 from server.errors import Invalid
-from server.indices.periods import parse_period
+from server.indices.overview import rank_rows, sort_by_rate, trend_period
+from server.indices.periods import parse_period, period_choices, reporting_period
 from server.indices.schemas import IndexRow
 
 
