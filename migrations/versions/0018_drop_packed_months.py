@@ -2,13 +2,14 @@
 
 The public disclosure page reads one GROUP BY over the subtree month rollups (docs/benchmarks/public.md: 8.9 ms
 against 23.2 ms for the national matrix over `rating_subtree_month_cells`), so the matrix, the table and the
-functions and triggers keeping it go. The upgrade restores migration 0010's flush (`hl_subtree_flush`, which 0011
-had replaced with one that also kept the packed months) exactly as 0010 installed it, then drops the cells'
-triggers, functions and table. The downgrade recreates the table, then applies 0011's SQL again (a copy in this
-migration's folder: migrations never import each other), which refills it from the subtree rollups.
+functions and triggers keeping it go.
 
-The SQL is in `migrations/sql/0018_drop_packed_months/`, applied as written. SQLite has nothing to do (0011
-created nothing there).
+This migration is 0011 backwards, so it applies 0011's own checked-in SQL the other way round (its SQL, never its
+Python: migrations never import each other). The upgrade runs `migrations/sql/0011_subtree_month_cells/
+downgrade.postgresql.sql` (migration 0010's flush `hl_subtree_flush` again, exactly as 0010 installed it; the cells'
+triggers and functions dropped), then drops the table; the downgrade recreates the table and runs 0011's
+`upgrade.postgresql.sql`, which refills it from the subtree rollups. SQLite has nothing to do (0011 created nothing
+there).
 
 Revision ID: 0018
 Revises: 0017
@@ -28,7 +29,8 @@ down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0018_drop_packed_months"
+#: 0011's SQL files, applied the other way round (a frozen migration's checked-in SQL, as the snapshot test sees it).
+SQL_0011 = PROJECT_ROOT / "migrations" / "sql" / "0011_subtree_month_cells"
 CELLS = "rating_subtree_month_cells"
 
 
@@ -36,7 +38,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return  # 0011 created nothing on SQLite
-    execute_sql_file(bind, SQL / "upgrade.postgresql.sql")
+    execute_sql_file(bind, SQL_0011 / "downgrade.postgresql.sql")
     op.drop_table(CELLS)
 
 
@@ -51,4 +53,4 @@ def downgrade() -> None:
         sa.Column("cells", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("month", "unit_id", name=op.f(f"pk_{CELLS}")),
     )
-    execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
+    execute_sql_file(bind, SQL_0011 / "upgrade.postgresql.sql")

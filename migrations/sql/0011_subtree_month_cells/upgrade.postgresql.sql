@@ -1,5 +1,6 @@
 -- Migration 0011 (postgresql, upgrade): each unit's whole month packed in one value, kept by the subtree flush.
 -- Applied as written by migrations/versions/0011_subtree_month_cells.py; see its docstring for the design.
+-- Migration 0018 applies this file the other way round (it is 0011 backwards).
 -- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
 CREATE FUNCTION hl_cells_int(cells bytea, p integer) RETURNS integer
