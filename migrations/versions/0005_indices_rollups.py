@@ -18,7 +18,8 @@ keys whose counts fell to zero.
 
 `officer_id` 0 stands for "no officer" (key columns cannot be NULL). The upgrade fills the rollups from existing
 ratings. The SQL (fill, functions, triggers) is in `migrations/sql/0005_indices_rollups/`, one file per dialect and
-direction, applied as written: a migration must not change meaning when application code does.
+direction, applied as written: a migration must not change meaning when application code does. PostgreSQL's
+trigger functions have a file of their own (`functions.postgresql.sql`), which 0010's downgrade applies again.
 
 Revision ID: 0005
 Revises: 0003
@@ -69,6 +70,8 @@ def upgrade() -> None:
             sqlite_with_rowid=False,
         )
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":  # the triggers' functions (0010's downgrade applies them again)
+        execute_sql_file(bind, SQL / "functions.postgresql.sql")
     execute_sql_file(bind, SQL / f"upgrade.{bind.dialect.name}.sql")
 
 

@@ -27,7 +27,8 @@ alone):
   nobody else can have rated a unit that is not committed yet.
 
 The SQL is in `migrations/sql/0008_subtree_rollups/`, one file per dialect and direction, applied as written (a
-migration must not change meaning when application code does). The upgrade fills both tables from the leaf month
+migration must not change meaning when application code does); PostgreSQL's trigger functions have a file of their
+own (`functions.postgresql.sql`), which 0010's downgrade applies again. The upgrade fills both tables from the leaf month
 rollups; `rating_subtree_pending` and `rating_subtree_flush` exist on both
 databases (one schema) but only PostgreSQL's triggers use them.
 
@@ -89,6 +90,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("txid", name=op.f(f"pk_{FLUSH}")),
     )
     bind = op.get_bind()
+    if bind.dialect.name == "postgresql":  # the triggers' functions (0010's downgrade applies them again)
+        execute_sql_file(bind, SQL / "functions.postgresql.sql")
     execute_sql_file(bind, SQL / f"upgrade.{bind.dialect.name}.sql")
 
 

@@ -25,8 +25,9 @@ scanned every rating for each of the three reason statements of every batch (abo
 growing with the table). Every such join is now a LATERAL lookup through the primary key (0005's functions too).
 
 PostgreSQL only. The SQL is in `migrations/sql/0010_subtree_pending_in_transaction/`, applied as written (a
-migration must not change meaning when application code does); its downgrade file restores the functions of
-migrations 0005 and 0008 as they were and drops the helper.
+migration must not change meaning when application code does); the downgrade restores the functions of migrations
+0005 and 0008 as they were by applying their `functions.postgresql.sql` again, then drops the helper. 0011's
+downgrade applies this upgrade file again (all `CREATE OR REPLACE`).
 
 Revision ID: 0010
 Revises: 0009
@@ -45,16 +46,19 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction"
+SQL = PROJECT_ROOT / "migrations" / "sql"
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":  # SQLite's row-level triggers apply every change at once
-        execute_sql_file(bind, SQL / "upgrade.postgresql.sql")
+        execute_sql_file(bind, SQL / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
+        # The functions this migration replaced, as 0008 and 0005 installed them (their checked-in SQL, applied again).
+        execute_sql_file(bind, SQL / "0008_subtree_rollups" / "functions.postgresql.sql")
+        execute_sql_file(bind, SQL / "0005_indices_rollups" / "functions.postgresql.sql")
+        execute_sql_file(bind, SQL / "0010_subtree_pending_in_transaction" / "downgrade.postgresql.sql")

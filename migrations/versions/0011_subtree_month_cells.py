@@ -20,7 +20,8 @@ Kept exact the way the subtree rollups are (migrations 0008 and 0010):
 differ. SQLite has no such table: its reports read the subtree rollups.
 
 The SQL is in `migrations/sql/0011_subtree_month_cells/`, applied as written (a migration must not change meaning
-when application code does); its downgrade file restores 0010's flush and drops the rest.
+when application code does); the downgrade restores 0010's flush by applying 0010's
+upgrade file again, then its own file drops the rest.
 
 Revision ID: 0011
 Revises: 0010
@@ -41,6 +42,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SQL = PROJECT_ROOT / "migrations" / "sql" / "0011_subtree_month_cells"
+#: 0010's functions, applied again by the downgrade: it restores 0010's `hl_subtree_flush`, which 0011 replaced.
+SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 CELLS = "rating_subtree_month_cells"
 
 
@@ -62,5 +65,6 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
+    execute_sql_file(bind, SQL_0010)
     execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
     op.drop_table(CELLS)

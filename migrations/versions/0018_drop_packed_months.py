@@ -5,11 +5,11 @@ against 23.2 ms for the national matrix over `rating_subtree_month_cells`), so t
 functions and triggers keeping it go.
 
 This migration is 0011 backwards, so it applies 0011's own checked-in SQL the other way round (its SQL, never its
-Python: migrations never import each other). The upgrade runs `migrations/sql/0011_subtree_month_cells/
-downgrade.postgresql.sql` (migration 0010's flush `hl_subtree_flush` again, exactly as 0010 installed it; the cells'
-triggers and functions dropped), then drops the table; the downgrade recreates the table and runs 0011's
-`upgrade.postgresql.sql`, which refills it from the subtree rollups. SQLite has nothing to do (0011 created nothing
-there).
+Python: migrations never import each other). The upgrade does what 0011's downgrade does: 0010's
+`upgrade.postgresql.sql` again (0010's flush `hl_subtree_flush`, which 0011 had replaced), 0011's
+`downgrade.postgresql.sql` (the cells' triggers and functions dropped), then the table goes; the downgrade recreates
+the table and runs 0011's `upgrade.postgresql.sql`, which refills it from the subtree rollups. SQLite has nothing to
+do (0011 created nothing there).
 
 Revision ID: 0018
 Revises: 0017
@@ -31,6 +31,7 @@ depends_on: str | Sequence[str] | None = None
 
 #: 0011's SQL files, applied the other way round (a frozen migration's checked-in SQL, as the snapshot test sees it).
 SQL_0011 = PROJECT_ROOT / "migrations" / "sql" / "0011_subtree_month_cells"
+SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 CELLS = "rating_subtree_month_cells"
 
 
@@ -38,6 +39,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return  # 0011 created nothing on SQLite
+    execute_sql_file(bind, SQL_0010)  # as 0011's downgrade does
     execute_sql_file(bind, SQL_0011 / "downgrade.postgresql.sql")
     op.drop_table(CELLS)
 

@@ -2,7 +2,7 @@
 -- Applied as written by migrations/versions/0010_subtree_pending_in_transaction.py; see its docstring for the design.
 -- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
-CREATE FUNCTION hl_subtree_pend(piece text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION hl_subtree_pend(piece text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     pending text;
 BEGIN
