@@ -9,26 +9,16 @@ from fastapi.responses import Response
 
 from server.appraisal import export, service
 from server.appraisal.schemas import AppraisalReport, to_report
-from server.auth.deps import ReaderDep
+from server.auth.deps import ReaderDep, reader_errors
 from server.auth.service import audit
 from server.deps import SessionDep, SettingsDep
-from server.errors import error_responses
 from server.i18n import request_language
 from server.indices.periods import parse_period
 
 router = APIRouter(prefix="/api/v1", tags=["appraisal"])
 exports_router = APIRouter(prefix="/exports", tags=["appraisal"])
 
-ERRORS = error_responses(
-    401,
-    403,
-    404,
-    422,
-    s401="No read key or manager session, or an unknown, revoked or wrong kind of key",
-    s403="The unit lies outside the caller's subtree, or the account may not read figures",
-    s404="Unknown unit",
-    s422="Malformed period",
-)
+ERRORS = reader_errors("Malformed period")
 
 PeriodQuery = Annotated[
     str,

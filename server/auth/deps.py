@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import anyio
@@ -34,7 +34,7 @@ from server.auth.sessions import (
     tokens_match,
 )
 from server.deps import SessionDep, SettingsDep
-from server.errors import Forbidden, NotFound, Unauthorized, error_response, wants_json
+from server.errors import Forbidden, NotFound, Unauthorized, error_response, error_responses, wants_json
 from server.models import LoginSession, Unit, User
 from server.units.service import get_unit, is_in_subtree
 
@@ -208,6 +208,20 @@ def get_reader(
 
 
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+
+
+def reader_errors(invalid: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a figures route read with `ReaderDep` (a unit and a period); `invalid`: what its 422 means."""
+    return error_responses(
+        401,
+        403,
+        404,
+        422,
+        s401="No read key or manager session, or an unknown, revoked or wrong kind of key",
+        s403="The unit lies outside the caller's subtree, or the account may not read figures",
+        s404="Unknown unit",
+        s422=invalid,
+    )
 
 
 def login_redirect(request: Request) -> Response:

@@ -6,25 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.auth.deps import ReaderDep
+from server.auth.deps import ReaderDep, reader_errors
 from server.deps import SessionDep, SettingsDep
-from server.errors import error_responses
 from server.indices.periods import parse_period
 from server.indices.schemas import Grouping, IndicesReport
 from server.indices.service import compute_indices
 
 router = APIRouter(prefix="/api/v1", tags=["indices"])
 
-ERRORS = error_responses(
-    401,
-    403,
-    404,
-    422,
-    s401="No read key or manager session, or an unknown, revoked or wrong kind of key",
-    s403="The unit lies outside the caller's subtree, or the account may not read figures",
-    s404="Unknown unit",
-    s422="Malformed period or grouping",
-)
+ERRORS = reader_errors("Malformed period or grouping")
 
 
 @router.get(

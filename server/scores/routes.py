@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from server.auth.deps import ReaderDep
+from server.auth.deps import ReaderDep, reader_errors
 from server.deps import SessionDep, SettingsDep
-from server.errors import error_responses
 from server.indices.periods import parse_period
 from server.scores.formulas import Score
 from server.scores.service import score_766
@@ -53,16 +52,7 @@ def score_out(score: Score, *, period: str, unit: str) -> Score766Out:
     "/766",
     response_model=Score766Out,
     summary="QĐ 766 satisfaction score (18 points) of a unit and its subtree",
-    responses=error_responses(
-        401,
-        403,
-        404,
-        422,
-        s401="No read key or manager session, or an unknown, revoked or wrong kind of key",
-        s403="The unit lies outside the caller's subtree, or the account may not read figures",
-        s404="Unknown unit",
-        s422="Malformed period",
-    ),
+    responses=reader_errors("Malformed period"),
 )
 def get_score_766(
     session: SessionDep,
