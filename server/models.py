@@ -344,7 +344,20 @@ class RatingReasonRollup(SQLModel, table=True):
 MONTH_ROLLUP_LEVELS = (1, 2, 3, 4, 5)
 
 
-class RatingMonthRollup(SQLModel, table=True):
+class MonthCounts(SQLModel):
+    """A month rollup row's counts (leaf or subtree): valid, satisfied and misused ratings, valid ones per level."""
+
+    valid: int = Field(description="ratings not flagged as misuse")
+    satisfied: int = Field(description="valid ratings at a satisfied level")
+    misuse: int = Field(description="ratings flagged as misuse")
+    level_1: int = Field(description="valid ratings at level 1")
+    level_2: int = Field(description="valid ratings at level 2")
+    level_3: int = Field(description="valid ratings at level 3")
+    level_4: int = Field(description="valid ratings at level 4")
+    level_5: int = Field(description="valid ratings at level 5")
+
+
+class RatingMonthRollup(MonthCounts, table=True):
     """Ratings per month × unit × field, one row each, levels as columns: national month reports in milliseconds."""
 
     __tablename__ = "rating_month_rollup"
@@ -357,14 +370,6 @@ class RatingMonthRollup(SQLModel, table=True):
     month: date = _rollup_key(description="first day of the month of the ratings' local_date")
     unit_id: int = _rollup_key()
     field_id: int = _rollup_key()
-    valid: int = Field(description="ratings not flagged as misuse")
-    satisfied: int = Field(description="valid ratings at a satisfied level")
-    misuse: int = Field(description="ratings flagged as misuse")
-    level_1: int = Field(description="valid ratings at level 1")
-    level_2: int = Field(description="valid ratings at level 2")
-    level_3: int = Field(description="valid ratings at level 3")
-    level_4: int = Field(description="valid ratings at level 4")
-    level_5: int = Field(description="valid ratings at level 5")
 
 
 class RatingReasonMonthRollup(SQLModel, table=True):
@@ -393,7 +398,7 @@ def _subtree_key_args(*keys: str) -> tuple[Any, ...]:
     return (sa.PrimaryKeyConstraint(*keys), {"sqlite_with_rowid": False})
 
 
-class RatingSubtreeMonthRollup(SQLModel, table=True):
+class RatingSubtreeMonthRollup(MonthCounts, table=True):
     """Ratings per month × unit × field counting the unit and everything below it, levels as columns."""
 
     __tablename__ = "rating_subtree_month_rollup"
@@ -401,14 +406,6 @@ class RatingSubtreeMonthRollup(SQLModel, table=True):
     month: date = _rollup_key(description="first day of the month of the ratings' local_date")
     unit_id: int = _rollup_key(description="the unit whose subtree is counted")
     field_id: int = _rollup_key()
-    valid: int = Field(description="ratings not flagged as misuse")
-    satisfied: int = Field(description="valid ratings at a satisfied level")
-    misuse: int = Field(description="ratings flagged as misuse")
-    level_1: int = Field(description="valid ratings at level 1")
-    level_2: int = Field(description="valid ratings at level 2")
-    level_3: int = Field(description="valid ratings at level 3")
-    level_4: int = Field(description="valid ratings at level 4")
-    level_5: int = Field(description="valid ratings at level 5")
 
 
 class RatingReasonSubtreeMonthRollup(SQLModel, table=True):
