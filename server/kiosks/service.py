@@ -106,7 +106,8 @@ def check_pairing_allowed(*, session: Session, client: str, now: datetime | None
 
 
 def pair_device(*, session: Session, code: str, client: str, now: datetime | None = None) -> PairResponse:
-    """Exchange a pairing code for a new device token; every try is recorded (failures slow guessing down).
+    """Exchange a pairing code for a new device token and the configuration the kiosk shows (the lists a heartbeat
+    brings: the kiosk has none of its own); every try is recorded (failures slow guessing down).
 
     On failure the attempt is added to the session before the error is raised: the caller commits it.
     """
@@ -151,7 +152,12 @@ def pair_device(*, session: Session, code: str, client: str, now: datetime | Non
     attempt.succeeded = True
     session.flush()
     return PairResponse(
-        token=token, counter=counter.code, unit=unit.code, counter_name=counter.name, unit_name=unit.name
+        token=token,
+        counter=counter.code,
+        unit=unit.code,
+        counter_name=counter.name,
+        unit_name=unit.name,
+        config=kiosk_config(session=session, device=device, now=now),
     )
 
 
