@@ -132,6 +132,8 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             return render(request, "unpaired", lang)
         if rt.sync.revoked:
             return render(request, "out_of_service", lang)
+        if rt.choices() is None:  # paired by an older server: the first heartbeat brings the lists
+            return render(request, "connecting", lang)
         return render(request, "idle", lang, rid=str(uuid.uuid4()))
 
     def closed_screen(request: Request, lang: str, state: str) -> HTMLResponse:
@@ -157,7 +159,8 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     ) -> HTMLResponse:
         """After a face, at a counter serving several fields: large tiles, most frequent here first."""
         lang = pick_language(set_lang, lang)
-        scale = rt.choices().level(level)
+        choices = rt.choices()
+        scale = choices.level(level) if choices else None
         if not rt.in_service or scale is None:
             return start_screen(request, lang)
         return render(
@@ -204,7 +207,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         """Not satisfied: what went wrong (several allowed), then send or skip."""
         lang = pick_language(set_lang, lang)
         choices = rt.choices()
-        scale = choices.level(level)
+        scale = choices.level(level) if choices else None
         chosen_field = _field_for(rt, field, visit)
         if not rt.in_service or chosen_field is None or scale is None:
             return start_screen(request, lang)
@@ -250,7 +253,8 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             pressed = now
         if visit and (state := rt.visit_closed(visit)):
             return closed_screen(request, lang, state)  # never thank for a rating the server will refuse
-        if not field and not visit and (only := rt.choices().only_field) is not None:
+        choices = rt.choices()
+        if not field and not visit and choices is not None and (only := choices.only_field) is not None:
             field = only.code
         try:
             rt.record_rating(
@@ -278,6 +282,8 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     @app.get("/poll", response_class=HTMLResponse)
     def poll(request: Request) -> Response:
         """Asked by the idle screen: the faces for a visit the counter just started, or nothing (204)."""
+        if rt.choices() is None:  # no faces to show yet: the visit stays offered
+            return Response(status_code=204)
         visit = rt.take_offered_visit()
         chosen = _field_for(rt, visit.field, visit.token) if visit else None
         if visit is None or chosen is None:
@@ -403,8 +409,10 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
 def _field_for(rt: Runtime, code: str, visit: str) -> ChoiceInfo | None:
     """The field to show; a visit's field the kiosk does not know yet (added since the last heartbeat) is shown
     by its code rather than dropped: the server takes the field from the visit anyway. Without one, the counter's
-    only field when it serves only one."""
+    only field when it serves only one. None before the central server's lists came."""
     choices = rt.choices()
+    if choices is None:
+        return None
     if not code and not visit:
         return choices.only_field
     known = choices.field(code)

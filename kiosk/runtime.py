@@ -22,7 +22,6 @@ from typing import Any
 from kiosk import __version__
 from kiosk.central import Central, CentralError, Refused, Revoked, TooLarge
 from kiosk.config import KioskSettings
-from kiosk.defaults import DEFAULT_FIELDS, DEFAULT_LEVELS, DEFAULT_REASONS
 from kiosk.outbox import Outbox
 from server.contracts import ChoiceInfo, KioskConfig, LevelInfo, PairResponse, VisitInfo
 
@@ -155,8 +154,9 @@ class Runtime:
         """Whether citizens can rate (paired and not revoked)."""
         return self.pairing is not None and not self.sync.revoked
 
-    def choices(self) -> Choices:
-        """The server's lists as last received, else the defaults."""
+    def choices(self) -> Choices | None:
+        """The central store's lists as last received (with the pairing or a heartbeat); None before the first
+        (a kiosk has no lists of its own: it shows "connecting" until they come)."""
         raw = self.outbox.get("config")
         if raw:
             try:
@@ -167,23 +167,25 @@ class Runtime:
                     return Choices(cfg.fields, cfg.reasons, sorted(cfg.levels, key=lambda lv: -lv.level), here)
             except ValueError:
                 log.warning("ignoring an unreadable cached configuration")
-        return Choices(DEFAULT_FIELDS, DEFAULT_REASONS, DEFAULT_LEVELS)
+        return None
+
+    def _config_values(self, cfg: KioskConfig) -> dict[str, str | None]:
+        return {
+            "config": cfg.model_dump_json(),
+            "counter_name": cfg.counter.name,
+            "unit_name": cfg.unit.name,
+            "counter": cfg.counter.code,
+            "unit": cfg.unit.code,
+            "server_offset_seconds": str((cfg.server_time - self.settings.now()).total_seconds()),
+        }
 
     def store_config(self, cfg: KioskConfig) -> None:
         """Keep the configuration the server sent (used offline too)."""
-        self.outbox.put(
-            {
-                "config": cfg.model_dump_json(),
-                "counter_name": cfg.counter.name,
-                "unit_name": cfg.unit.name,
-                "counter": cfg.counter.code,
-                "unit": cfg.unit.code,
-                "server_offset_seconds": str((cfg.server_time - self.settings.now()).total_seconds()),
-            }
-        )
+        self.outbox.put(self._config_values(cfg))
 
     def store_pairing(self, paired: PairResponse) -> None:
-        """Keep a new device token; the kiosk is in service again."""
+        """Keep a new device token and the configuration that came with it (an older server sends none: the first
+        heartbeat brings it); the kiosk is in service again."""
         self.outbox.put(
             {
                 "token": paired.token,
@@ -195,6 +197,7 @@ class Runtime:
                 "config": None,
                 "paired_at": datetime.now(UTC).isoformat(),
             }
+            | (self._config_values(paired.config) if paired.config is not None else {})
         )
         self.sync.revoked = False
         for client in (self.central, self.poller):
@@ -237,6 +240,8 @@ class Runtime:
         if pairing is None or self.sync.revoked:
             raise TapRefused("the kiosk is out of service")
         choices = self.choices()
+        if choices is None:
+            raise TapRefused("no lists from the central server yet")
         scale = choices.level(level)
         if scale is None:
             raise TapRefused(f"unknown level {level}")

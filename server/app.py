@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
+    app.state.field_order_cache = TimedCache(settings.field_order_cache_seconds, max_entries=4096)
     # The public pages and open data, rendered (server/public/routes.py).
     app.state.public_cache = TimedCache(settings.public_cache_seconds, max_entries=1024)
     app.state.public_answers = TimedCache(settings.public_cache_seconds, max_entries=1024)

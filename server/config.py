@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a worker reuses the scale, reasons and field codes (0: never)",
     )
+    field_order_cache_seconds: float = Field(
+        3600.0,
+        ge=0,
+        le=86400,
+        description="How long a worker reuses a counter's field order for its kiosks, the 90-day count of its ratings "
+        "per field (a new day counts afresh; 0: every heartbeat counts)",
+    )
     # Visits, phone rating and the counter console (server/visits, server/phone).
     phone_failure_limit: int = Field(
         60, ge=1, description="Unknown or expired rating links one address may try within the window before a 429"

@@ -121,16 +121,6 @@ class PairRequest(BaseModel):
     code: Code
 
 
-class PairResponse(BaseModel):
-    """The device token (shown once) and where the kiosk now stands."""
-
-    token: str
-    counter: str
-    unit: str
-    counter_name: str = ""
-    unit_name: str = ""
-
-
 class HeartbeatRequest(BaseModel):
     """`POST /api/v1/kiosks/heartbeat` body: what the kiosk still holds."""
 
@@ -181,6 +171,21 @@ class KioskConfig(BaseModel):
         None,
         description="codes of the fields this counter serves, most rated here first (absent: every field; "
         "one: the kiosk never asks for the field)",
+    )
+
+
+class PairResponse(BaseModel):
+    """The device token (shown once), where the kiosk now stands and what it shows there."""
+
+    token: str
+    counter: str
+    unit: str
+    counter_name: str = ""
+    unit_name: str = ""
+    config: KioskConfig | None = Field(
+        None,
+        description="what the kiosk shows, as every heartbeat answers it (absent from older servers: the kiosk "
+        "then waits for its first heartbeat)",
     )
 
 

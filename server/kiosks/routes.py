@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from server.auth.service import bearer_token, device_from_token
+from server.cache import TimedCache
 from server.contracts import (
     CurrentVisit,
     HeartbeatRequest,
@@ -37,6 +38,12 @@ def get_device_for_reading(session: SessionDep, authorization: Annotated[str | N
 ReadingDeviceDep = Annotated[KioskDevice, Depends(get_device_for_reading)]
 
 
+def _field_order(request: Request) -> TimedCache:
+    """The worker's cache of each counter's field counts (`HAILONG_FIELD_ORDER_CACHE_SECONDS`)."""
+    cache: TimedCache = request.app.state.field_order_cache
+    return cache
+
+
 @router.post(
     "/pair",
     status_code=201,
@@ -50,7 +57,7 @@ def pair(request: PairRequest, session: SessionDep, http: Request) -> PairRespon
     """A single-use code from `hailong pairing-code` → the device token (shown once), counter and unit codes."""
     client = client_source(http.client.host if http.client else None)
     try:
-        return pair_device(session=session, code=request.code, client=client)
+        return pair_device(session=session, code=request.code, client=client, field_order=_field_order(http))
     except TooManyRequests:
         raise
     except AppError as exc:
@@ -65,10 +72,10 @@ def pair(request: PairRequest, session: SessionDep, http: Request) -> PairRespon
     summary="Report the outbox; receive the configuration",
     responses=error_responses(401, 422),
 )
-def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep) -> KioskConfig:
+def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep, http: Request) -> KioskConfig:
     """Records `last_seen_at`, `backlog`, `app_version` and the clock offset; answers what the kiosk should show."""
     record_heartbeat(session=session, device=device, report=report)
-    return kiosk_config(session=session, device=device)
+    return kiosk_config(session=session, device=device, field_order=_field_order(http))
 
 
 @router.get(
@@ -77,9 +84,9 @@ def heartbeat(report: HeartbeatRequest, device: DeviceDep, session: SessionDep) 
     summary="The kiosk's counter, unit, fields, reasons and scale",
     responses=error_responses(401, 422),
 )
-def config(device: ReadingDeviceDep, session: SessionDep) -> KioskConfig:
+def config(device: ReadingDeviceDep, session: SessionDep, http: Request) -> KioskConfig:
     """What the kiosk shows (also answered by every heartbeat)."""
-    return kiosk_config(session=session, device=device)
+    return kiosk_config(session=session, device=device, field_order=_field_order(http))
 
 
 @router.get(

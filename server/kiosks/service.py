@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from server.auth.service import device_from_token, hash_token, new_secret
+from server.cache import TimedCache
 from server.config import Settings
 from server.contracts import (
     ChoiceInfo,
@@ -105,8 +106,11 @@ def check_pairing_allowed(*, session: Session, client: str, now: datetime | None
         raise TooManyRequests("pairing is locked after many wrong codes; wait 15 minutes", headers=retry)
 
 
-def pair_device(*, session: Session, code: str, client: str, now: datetime | None = None) -> PairResponse:
-    """Exchange a pairing code for a new device token; every try is recorded (failures slow guessing down).
+def pair_device(
+    *, session: Session, code: str, client: str, now: datetime | None = None, field_order: TimedCache | None = None
+) -> PairResponse:
+    """Exchange a pairing code for a new device token and the configuration the kiosk shows (the lists a heartbeat
+    brings: the kiosk has none of its own); every try is recorded (failures slow guessing down).
 
     On failure the attempt is added to the session before the error is raised: the caller commits it.
     """
@@ -151,7 +155,12 @@ def pair_device(*, session: Session, code: str, client: str, now: datetime | Non
     attempt.succeeded = True
     session.flush()
     return PairResponse(
-        token=token, counter=counter.code, unit=unit.code, counter_name=counter.name, unit_name=unit.name
+        token=token,
+        counter=counter.code,
+        unit=unit.code,
+        counter_name=counter.name,
+        unit_name=unit.name,
+        config=kiosk_config(session=session, device=device, now=now, field_order=field_order),
     )
 
 
@@ -180,8 +189,11 @@ def record_heartbeat(
     session.flush()
 
 
-def kiosk_config(*, session: Session, device: KioskDevice, now: datetime | None = None) -> KioskConfig:
-    """What the kiosk shows: counter and unit names, active fields and reasons, the scale (most positive first)."""
+def kiosk_config(
+    *, session: Session, device: KioskDevice, now: datetime | None = None, field_order: TimedCache | None = None
+) -> KioskConfig:
+    """What the kiosk shows: counter and unit names, active fields and reasons, the scale (most positive first); the
+    counter's field counts come from `field_order` when given (see `counter_field_codes`)."""
     counter = session.get(Counter, device.counter_id)
     assert counter is not None  # a foreign key
     unit = session.get(Unit, counter.unit_id)
@@ -199,7 +211,9 @@ def kiosk_config(*, session: Session, device: KioskDevice, now: datetime | None 
         reasons=[ChoiceInfo(code=r.code, name_vi=r.name_vi, name_en=r.name_en) for r in reasons],
         levels=[LevelInfo(level=s.level, name_vi=s.name_vi, name_en=s.name_en, satisfied=s.satisfied) for s in levels],
         server_time=now,
-        counter_fields=counter_field_codes(session=session, counter=counter, fields=list(fields), now=now),
+        counter_fields=counter_field_codes(
+            session=session, counter=counter, fields=list(fields), now=now, field_order=field_order
+        ),
     )
 
 
@@ -209,16 +223,26 @@ def served_field_ids(*, session: Session, counter_id: int) -> set[int]:
 
 
 def counter_field_codes(
-    *, session: Session, counter: Counter, fields: list[ProcedureField], now: datetime
+    *,
+    session: Session,
+    counter: Counter,
+    fields: list[ProcedureField],
+    now: datetime,
+    field_order: TimedCache | None = None,
 ) -> list[str]:
     """The codes of the active fields `counter` serves, most rated at this counter over the last
-    FIELD_FREQUENCY_DAYS first (read from the day rollups), then in their display order."""
+    FIELD_FREQUENCY_DAYS first (read from the day rollups), then in their display order.
+
+    The counts are the one costly part and every kiosk asks every few seconds: `field_order` keeps them per counter
+    and first day counted (`HAILONG_FIELD_ORDER_CACHE_SECONDS`), so a new day counts afresh. Which fields the counter
+    serves, and which are active, is read every time: an administrator's choice applies at once."""
     assert counter.id is not None
     chosen = served_field_ids(session=session, counter_id=counter.id)
     served = [f for f in fields if not chosen or f.id in chosen] or fields
     since = (now - timedelta(days=FIELD_FREQUENCY_DAYS)).date()
-    counts: dict[int, int] = dict(
-        session.execute(
+
+    def count() -> dict[int, int]:
+        rows = session.execute(
             sa.select(RatingRollup.field_id, sa.func.sum(RatingRollup.n))  # type: ignore[call-overload]
             .where(
                 col(RatingRollup.unit_id) == counter.unit_id,
@@ -227,7 +251,9 @@ def counter_field_codes(
             )
             .group_by(RatingRollup.field_id)
         ).all()
-    )
+        return {int(field_id): int(n) for field_id, n in rows}
+
+    counts = count() if field_order is None else field_order.get_or_compute(("field counts", counter.id, since), count)
     ranked = sorted(enumerate(served), key=lambda pair: (-int(counts.get(pair[1].id or 0, 0)), pair[0]))
     return [f.code for _, f in ranked]
 

@@ -9,25 +9,84 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlmodel import col, select
 
 from kiosk.app import create_kiosk_app
 from kiosk.config import KioskSettings
 from kiosk.runtime import Runtime
 from server.app import create_app
 from server.config import Settings
+from server.contracts import ChoiceInfo, KioskConfig, LevelInfo, NamedCode
 from server.db import make_engine, session_scope
 from server.kiosks.service import create_pairing_code
+from server.models import ProcedureField, Reason, ScaleLevel
 from tests import factories
 from tests.browser.conftest import ServerThread, free_port
 from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SeededLists:
+    """The fields, reasons and scale a newly migrated central store holds (migration 0002), as a kiosk gets them."""
+
+    fields: list[ChoiceInfo]
+    reasons: list[ChoiceInfo]
+    levels: list[LevelInfo]
+
+    def config(self, counter_fields: list[str] | None = None) -> KioskConfig:
+        """What a heartbeat from that store would bring the kiosk of counter C1."""
+        return KioskConfig(
+            counter=NamedCode(code="C1", name="Quầy số 1"),
+            unit=NamedCode(code="U1", name="Xã Ea Kar"),
+            fields=self.fields,
+            reasons=self.reasons,
+            levels=self.levels,
+            server_time=datetime.now(UTC),
+            counter_fields=counter_fields,
+        )
+
+
+def read_seeded_lists(db_url: str) -> SeededLists:
+    """The active fields and reasons in display order and the scale, most positive first, of a central store."""
+    engine = make_engine(db_url)
+    try:
+        with session_scope(engine) as session:
+            fields = session.exec(
+                select(ProcedureField).where(col(ProcedureField.active)).order_by(col(ProcedureField.sort_order))
+            ).all()
+            reasons = session.exec(select(Reason).where(col(Reason.active)).order_by(col(Reason.sort_order))).all()
+            levels = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+            return SeededLists(
+                fields=[ChoiceInfo(code=f.code, name_vi=f.name_vi, name_en=f.name_en) for f in fields],
+                reasons=[ChoiceInfo(code=r.code, name_vi=r.name_vi, name_en=r.name_en) for r in reasons],
+                levels=[
+                    LevelInfo(level=s.level, name_vi=s.name_vi, name_en=s.name_en, satisfied=s.satisfied)
+                    for s in levels
+                ],
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_lists() -> Iterator[SeededLists]:
+    """The lists of a freshly migrated SQLite store (the one source of the reference data is migration 0002)."""
+    factory = DatabaseFactory("sqlite")
+    try:
+        yield read_seeded_lists(factory.template_url)
+    finally:
+        factory.close()
 
 
 @dataclass

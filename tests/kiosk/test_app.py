@@ -15,17 +15,19 @@ from kiosk import KIOSK_DIR
 from kiosk.i18n import english
 from kiosk.outbox import Outbox
 from server.contracts import VisitInfo
-from tests.kiosk.conftest import kiosk_client, kiosk_settings, tap
+from tests.kiosk.conftest import SeededLists, kiosk_client, kiosk_settings, tap
 
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def outbox_and_client(tmp_path: Path) -> Iterator[tuple[Outbox, TestClient]]:
-    """A kiosk paired (as far as it knows) with counter C1, its server unreachable."""
+def outbox_and_client(tmp_path: Path, seeded_lists: SeededLists) -> Iterator[tuple[Outbox, TestClient]]:
+    """A kiosk paired (as far as it knows) with counter C1, holding the lists of a newly migrated central store;
+    its server unreachable."""
     settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
     outbox = Outbox(settings.outbox_path)
     outbox.put({"token": "t", "counter": "C1", "unit": "U1", "counter_name": "Quầy số 1", "unit_name": "Xã Ea Kar"})
+    outbox.put({"config": seeded_lists.config().model_dump_json()})
     with kiosk_client(settings) as client:
         yield outbox, client
     outbox.close()
@@ -126,6 +128,36 @@ def test_unpaired_kiosk_is_out_of_service(tmp_path: Path) -> None:
         assert client.get("/screen/fields?level=4", headers=HX).text.count("data-field=") == 0
 
 
+def test_a_kiosk_without_the_servers_lists_says_it_is_connecting(tmp_path: Path, seeded_lists: SeededLists) -> None:
+    """Paired by an older server (its answer carries no lists) and not heard from since: no faces and no taps until
+    the first heartbeat brings the lists, then the faces without anyone touching the screen."""
+    settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
+    outbox = Outbox(settings.outbox_path)
+    outbox.put({"token": "t", "counter": "C1", "unit": "U1", "counter_name": "Quầy số 1", "unit_name": "Xã Ea Kar"})
+    with kiosk_client(settings) as client:
+        page = client.get("/").text
+        assert 'data-screen="connecting"' in page and "Đang kết nối…" in page and "data-level=" not in page
+        assert 'hx-get="/screen/idle?set_lang=vi" hx-trigger="every 5.0s"' in page  # it asks again by itself
+        english = client.get("/screen/idle?set_lang=en", headers=HX).text
+        assert 'data-screen="connecting"' in english and "receiving its lists" in english
+        for path in ("/screen/fields?level=4", "/screen/faces?field=land", "/screen/reasons?field=land&level=1"):
+            assert 'data-screen="connecting"' in client.get(path, headers=HX).text, path
+        refused = client.post("/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=HX)
+        assert 'data-screen="connecting"' in refused.text
+        now = datetime.now(UTC)
+        client.app.state.runtime.offered_visit = VisitInfo(  # type: ignore[attr-defined]
+            token="V9", field="land", created_at=now, expires_at=now + timedelta(days=1)
+        )
+        assert client.get("/poll", headers=HX).status_code == 204
+        assert not outbox.visit_seen("V9")  # still to offer once the faces can show
+        assert outbox.counts(counter="C1").pending == 0
+        client.app.state.runtime.store_config(seeded_lists.config())  # type: ignore[attr-defined]  # the heartbeat
+        idle = client.get("/screen/idle?set_lang=vi", headers=HX).text
+        assert 'data-screen="idle"' in idle and re.findall(r'data-level="(\d)"', idle) == ["4", "3", "2", "1"]
+        tap(client, level=4)
+    outbox.close()
+
+
 def test_staff_screen_needs_the_pin_and_locks(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
     assert "Nhập mã PIN" in client.get("/staff", headers=HX).text
@@ -192,28 +224,16 @@ def test_a_visit_is_offered_once_even_with_a_field_the_kiosk_does_not_know(
     assert {i["id"]: i for i in outbox.pending(counter="C1", limit=10)}[rid]["visit_token"] == "V1"
 
 
-def _configure(client: TestClient, counter_fields: list[str] | None) -> None:
-    """The configuration a heartbeat would bring: the default lists, and the counter's fields."""
-    from kiosk.defaults import DEFAULT_FIELDS, DEFAULT_LEVELS, DEFAULT_REASONS
-    from server.contracts import KioskConfig, NamedCode
-
-    runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    runtime.store_config(
-        KioskConfig(
-            counter=NamedCode(code="C1", name="Quầy số 1"),
-            unit=NamedCode(code="U1", name="Xã Ea Kar"),
-            fields=DEFAULT_FIELDS,
-            reasons=DEFAULT_REASONS,
-            levels=DEFAULT_LEVELS,
-            server_time=datetime.now(UTC),
-            counter_fields=counter_fields,
-        )
-    )
+def _configure(client: TestClient, lists: SeededLists, counter_fields: list[str] | None) -> None:
+    """The configuration a heartbeat would bring: the store's lists, and the counter's fields."""
+    client.app.state.runtime.store_config(lists.config(counter_fields))  # type: ignore[attr-defined]
 
 
-def test_a_one_field_counter_never_asks_for_the_field(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+def test_a_one_field_counter_never_asks_for_the_field(
+    outbox_and_client: tuple[Outbox, TestClient], seeded_lists: SeededLists
+) -> None:
     outbox, client = outbox_and_client
-    _configure(client, ["tax"])
+    _configure(client, seeded_lists, ["tax"])
     idle = client.get("/", headers=HX).text
     assert 'name="field" value="tax"' in idle and 'hx-get="/screen/fields"' not in idle
     assert idle.count('hx-post="/ratings"') == 2 and idle.count('hx-get="/screen/reasons"') == 2
@@ -225,16 +245,16 @@ def test_a_one_field_counter_never_asks_for_the_field(outbox_and_client: tuple[O
 
 
 def test_a_several_field_counter_lists_its_fields_most_frequent_first(
-    outbox_and_client: tuple[Outbox, TestClient],
+    outbox_and_client: tuple[Outbox, TestClient], seeded_lists: SeededLists
 ) -> None:
     _, client = outbox_and_client
-    _configure(client, ["justice", "land", "certification"])
+    _configure(client, seeded_lists, ["justice", "land", "certification"])
     idle = client.get("/", headers=HX).text
     assert idle.count('hx-get="/screen/fields"') == 4
     fields = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert re.findall(r'data-field="([a-z_]+)"', fields) == ["justice", "land", "certification"]
     assert "field-grid--few" in fields  # few fields: larger tiles and icons
-    _configure(client, None)  # a server that does not send the list yet: every field, in display order
+    _configure(client, seeded_lists, None)  # a server that does not send the list yet: every field, in display order
     every = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert len(re.findall(r'data-field="', every)) == 14
 
@@ -301,17 +321,19 @@ def test_only_refusals_an_administrator_can_fix_are_offered_again(tmp_path: Path
     outbox.close()
 
 
-def test_every_reason_has_its_own_pictogram(outbox_and_client: tuple[Outbox, TestClient]) -> None:
+def test_every_reason_has_its_own_pictogram(
+    outbox_and_client: tuple[Outbox, TestClient], seeded_lists: SeededLists
+) -> None:
     """Low-literacy citizens: one clear pictogram per reason, the words beneath it."""
-    from kiosk.defaults import DEFAULT_REASONS
     from kiosk.icons import reason_icon
 
-    drawings = {r.code: str(reason_icon(r.code)) for r in DEFAULT_REASONS}
-    assert len(set(drawings.values())) == len(DEFAULT_REASONS)  # no two reasons share a drawing
+    reasons = seeded_lists.reasons
+    drawings = {r.code: str(reason_icon(r.code)) for r in reasons}
+    assert len(drawings) == 8 and len(set(drawings.values())) == len(reasons)  # no two reasons share a drawing
     assert str(reason_icon("added_later")) == drawings["other"]  # a reason added later still gets one
     _, client = outbox_and_client
     page = client.get(f"/screen/reasons?field=land&level=1&rid={uuid.uuid4()}", headers=HX).text
     tiles = re.findall(r'<label class="tile reason-tile".*?</label>', page, flags=re.S)
-    assert len(tiles) == len(DEFAULT_REASONS)
+    assert len(tiles) == len(reasons)
     for tile in tiles:  # the pictogram, then the words
         assert tile.index('class="reason-icon"') < tile.index('class="tile-label"')

@@ -15,16 +15,16 @@ from fastapi.testclient import TestClient
 
 from kiosk.config import KioskSettings
 from kiosk.outbox import Outbox
-from tests.kiosk.conftest import kiosk_client, kiosk_settings
+from tests.kiosk.conftest import SeededLists, kiosk_client, kiosk_settings
 
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def kiosk(tmp_path: Path) -> Iterator[tuple[Outbox, TestClient, KioskSettings]]:
+def kiosk(tmp_path: Path, seeded_lists: SeededLists) -> Iterator[tuple[Outbox, TestClient, KioskSettings]]:
     settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
     outbox = Outbox(settings.outbox_path)
-    outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+    outbox.put({"token": "t", "counter": "C1", "unit": "U1", "config": seeded_lists.config().model_dump_json()})
     with kiosk_client(settings) as client:
         yield outbox, client, settings
     outbox.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import threading
 import uuid
 from collections import Counter as Tally
@@ -14,10 +16,24 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from kiosk.central import Central
+from kiosk.config import KioskSettings
 from kiosk.outbox import Outbox
+from kiosk.runtime import Runtime
+from server.contracts import PairResponse
 from tests.browser.conftest import serve
 from tests.databases import DatabaseFactory
-from tests.kiosk.conftest import central_server, eventually, kiosk_client, kiosk_settings, pair_kiosk, tap
+from tests.kiosk.conftest import (
+    CentralServer,
+    SeededLists,
+    central_server,
+    eventually,
+    kiosk_client,
+    kiosk_settings,
+    pair_kiosk,
+    read_seeded_lists,
+    tap,
+)
 
 
 def test_offline_200_taps_then_all_arrive_exactly_once(db_factory: DatabaseFactory, tmp_path: Path) -> None:
@@ -119,7 +135,7 @@ def _portal(answer: Response) -> Starlette:
     return Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
 
 
-def test_a_bare_200_acknowledges_nothing(tmp_path: Path) -> None:
+def test_a_bare_200_acknowledges_nothing(tmp_path: Path, seeded_lists: SeededLists) -> None:
     portal_pages: list[Response] = [
         HTMLResponse("<html><body>Welcome to the commune Wi-Fi</body></html>"),
         JSONResponse({"ok": True}),
@@ -130,7 +146,7 @@ def test_a_bare_200_acknowledges_nothing(tmp_path: Path) -> None:
         with serve(_portal(page)) as url:
             settings = kiosk_settings(tmp_path / str(i), url)
             outbox = Outbox(settings.outbox_path)
-            outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+            outbox.put({"token": "t", "counter": "C1", "unit": "U1", "config": seeded_lists.config().model_dump_json()})
             outbox.close()
             with kiosk_client(settings) as client:
                 rid = tap(client)
@@ -168,7 +184,7 @@ def test_heartbeat_reports_backlog_and_brings_configuration(db_factory: Database
             assert central.query("SELECT last_seen_at IS NOT NULL, backlog FROM kiosk_device")[0] == (True, 0)
 
 
-def test_taps_do_not_wait_for_a_hanging_server(tmp_path: Path) -> None:
+def test_taps_do_not_wait_for_a_hanging_server(tmp_path: Path, seeded_lists: SeededLists) -> None:
     """A server that accepts connections but never answers: taps still thank at once and are kept."""
     release = threading.Event()
 
@@ -183,7 +199,7 @@ def test_taps_do_not_wait_for_a_hanging_server(tmp_path: Path) -> None:
     with serve(app) as url:
         settings = kiosk_settings(tmp_path, url, request_timeout_seconds=60)
         outbox = Outbox(settings.outbox_path)
-        outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+        outbox.put({"token": "t", "counter": "C1", "unit": "U1", "config": seeded_lists.config().model_dump_json()})
         outbox.close()
         try:
             with kiosk_client(settings) as client:
@@ -194,10 +210,10 @@ def test_taps_do_not_wait_for_a_hanging_server(tmp_path: Path) -> None:
             release.set()
 
 
-def test_rated_at_is_the_face_press(tmp_path: Path) -> None:
+def test_rated_at_is_the_face_press(tmp_path: Path, seeded_lists: SeededLists) -> None:
     settings = kiosk_settings(tmp_path, "http://127.0.0.1:9")
     outbox = Outbox(settings.outbox_path)
-    outbox.put({"token": "t", "counter": "C1", "unit": "U1"})
+    outbox.put({"token": "t", "counter": "C1", "unit": "U1", "config": seeded_lists.config().model_dump_json()})
     with kiosk_client(settings) as client:
         pressed = (datetime.now(settings.tz) - timedelta(seconds=20)).isoformat()
         rid = str(uuid.uuid4())
@@ -206,3 +222,68 @@ def test_rated_at_is_the_face_press(tmp_path: Path) -> None:
         item = outbox.pending(counter="C1", limit=10)[0]
     assert item["rated_at"] == pressed and item["reasons"] == ["fees"] and item["level"] == 2
     outbox.close()
+
+
+def _pair_answer(settings: KioskSettings, central: CentralServer) -> PairResponse:
+    """What the central server answers a kiosk typing a fresh pairing code (through the real endpoint)."""
+    client = Central(settings.server_url)
+
+    async def exchange() -> PairResponse:
+        try:
+            return await client.pair(central.pairing_code())
+        finally:
+            await client.aclose()
+
+    return asyncio.run(exchange())
+
+
+def test_the_pairing_answer_brings_the_stores_lists(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    """A kiosk has no lists of its own: the pairing answer carries the store's current ones, so the faces show at
+    once, before any heartbeat, even when the server is gone right after pairing."""
+    with central_server(db_factory.new_url()) as central:
+        central.execute("UPDATE field SET name_vi = 'Đất đai (đã sửa)' WHERE code = 'land'")
+        central.execute("UPDATE reason SET active = false WHERE code = 'fees'")
+        settings = kiosk_settings(tmp_path, central.url)
+        pair_kiosk(settings, central)  # the runtime is not started: no heartbeat
+        central.stop()
+        store = read_seeded_lists(central.db_url)
+    rt = Runtime.open(settings)
+    choices = rt.choices()
+    rt.outbox.close()
+    assert choices is not None
+    assert (choices.fields, choices.reasons, choices.levels) == (store.fields, store.reasons, store.levels)
+    assert choices.field("land") is not None and choices.field("land").name_vi == "Đất đai (đã sửa)"  # type: ignore[union-attr]
+    assert "fees" not in {r.code for r in choices.reasons} and [lv.level for lv in choices.levels] == [4, 3, 2, 1]
+    with kiosk_client(settings) as client:
+        idle = client.get("/").text
+        assert 'data-screen="idle"' in idle and re.findall(r'data-level="(\d)"', idle) == ["4", "3", "2", "1"]
+        assert "Đất đai (đã sửa)" in client.get(f"/screen/fields?level=4&rid={uuid.uuid4()}").text
+        tap(client, level=1, reasons=("late",))
+
+
+def test_after_an_older_servers_pairing_answer_the_first_heartbeat_brings_the_lists(
+    db_factory: DatabaseFactory, tmp_path: Path
+) -> None:
+    """An older server answers the pairing without `config`: the kiosk says it is connecting (no faces, no taps)
+    until its first heartbeat brings the lists, then shows the faces by itself."""
+    with central_server(db_factory.new_url()) as central:
+        settings = kiosk_settings(tmp_path, central.url, heartbeat_seconds=0.2)
+        answer = _pair_answer(settings, central)
+        assert answer.config is not None
+        older = PairResponse.model_validate_json(answer.model_dump_json(exclude={"config"}))  # as an older server
+        assert older.config is None and older.token == answer.token
+        rt = Runtime.open(settings)
+        rt.store_pairing(older)
+        rt.outbox.close()
+        central.stop()
+        with kiosk_client(settings) as client:
+            page = client.get("/").text
+            assert 'data-screen="connecting"' in page and "data-level=" not in page
+            tapped = {"rid": str(uuid.uuid4()), "level": 4, "field": "land"}
+            refused = client.post("/ratings", data=tapped, headers={"HX-Request": "true"})
+            assert 'data-screen="connecting"' in refused.text and client.get("/healthz").json()["pending"] == 0
+            central.start()
+            eventually(lambda: 'data-screen="idle"' in client.get("/screen/idle").text, what="the lists by heartbeat")
+            rid = tap(client)
+            eventually(lambda: client.get("/healthz").json()["sent"] == 1, what="delivery")
+        assert central.rating_ids() == [rid]

@@ -3,13 +3,18 @@ about the visits they show: shown, declined, or learning that the visit closed e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from server.models import Counter, CounterField, Visit
+from server.cache import TimedCache
+from server.kiosks.service import kiosk_config
+from server.models import Counter, CounterField, KioskDevice, Visit
 from tests import factories
 
 
@@ -39,6 +44,7 @@ def test_a_counter_serves_every_field_until_admin_chooses(
 
 
 def test_the_chosen_fields_come_most_rated_here_first(client: TestClient, session: Session, counter: Counter) -> None:
+    client.app.state.field_order_cache = TimedCache(0)  # type: ignore[attr-defined]  # count on every heartbeat
     _, token = factories.kiosk_device(session, counter)
     for code in ("land", "justice", "tax"):
         session.add(CounterField(counter_id=counter.id, field_id=factories.field(session, code).id))  # type: ignore[arg-type]
@@ -55,6 +61,60 @@ def test_the_chosen_fields_come_most_rated_here_first(client: TestClient, sessio
     for _ in range(9):
         factories.rating(session, counter, field_code="land", at=now - timedelta(days=200))  # too long ago
     assert _config(client, token)["counter_fields"] == ["tax", "justice", "land"]
+
+
+@pytest.fixture
+def counted(engine: sa.Engine) -> Iterator[list[str]]:
+    """The 90-day grouped count on the day rollups, each time the database is asked for it."""
+    statements: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "rating_rollup" in statement and "GROUP BY" in statement:
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    yield statements
+    sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def test_the_field_order_is_counted_once_per_counter_until_it_expires(
+    client: TestClient, session: Session, counter: Counter, counted: list[str]
+) -> None:
+    """Every kiosk heartbeats every few seconds: the counter's 90-day counts are kept (an hour by default), so the
+    next heartbeat does not count again; once kept long enough, or on a new day, they are counted afresh."""
+    assert client.app.state.field_order_cache.seconds == 3600  # type: ignore[attr-defined]  # the setting's default
+    clock = [1000.0]
+    cache = TimedCache(3600, clock=lambda: clock[0])
+    client.app.state.field_order_cache = cache  # type: ignore[attr-defined]
+    device, token = factories.kiosk_device(session, counter)
+    now = datetime.now(UTC)
+    for _ in range(3):
+        factories.rating(session, counter, field_code="tax", at=now - timedelta(days=1))
+    session.flush()
+
+    first = _config(client, token)["counter_fields"]
+    assert first[0] == "tax" and len(counted) == 1  # type: ignore[index]
+    assert _config(client, token)["counter_fields"] == first and len(counted) == 1  # the second heartbeat in a row
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/kiosks/config", headers=headers).json()["counter_fields"] == first
+    assert len(counted) == 1
+    for _ in range(5):
+        factories.rating(session, counter, field_code="justice", at=now)
+    session.flush()
+    clock[0] += 3599
+    assert _config(client, token)["counter_fields"] == first and len(counted) == 1  # still kept: the old order
+    clock[0] += 2  # an hour on: counted again, the new order
+    assert _config(client, token)["counter_fields"][:2] == ["justice", "tax"] and len(counted) == 2  # type: ignore[index]
+    assert _config(client, token)["counter_fields"][:2] == ["justice", "tax"] and len(counted) == 2  # type: ignore[index]
+
+    other = factories.counter(session, factories.unit(session))  # another counter: its own counts
+    _, other_token = factories.kiosk_device(session, other)
+    assert _config(client, other_token)["counter_fields"][0] == "land" and len(counted) == 3  # type: ignore[index]
+    # A new day counts afresh (its 90 days begin a day later), however young the kept counts are.
+    kiosk = session.get(KioskDevice, device.id)
+    assert kiosk is not None
+    later = kiosk_config(session=session, device=kiosk, now=datetime.now(UTC) + timedelta(days=1), field_order=cache)
+    assert later.counter_fields is not None and later.counter_fields[:2] == ["justice", "tax"] and len(counted) == 4
 
 
 def test_a_kiosk_reports_a_shown_visit_and_learns_when_it_closed(

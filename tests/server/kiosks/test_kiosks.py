@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ def counter(session: Session) -> Counter:
     return factories.counter(session, factories.unit(session, name="Xã Ea Súp"))
 
 
-def pair(client: TestClient, code: str) -> tuple[int, dict[str, str]]:
+def pair(client: TestClient, code: str) -> tuple[int, dict[str, Any]]:
     response = client.post("/api/v1/kiosks/pair", json={"code": code})
     return response.status_code, response.json()
 
@@ -48,6 +49,13 @@ def test_pairing_code_is_single_use_and_stored_as_a_hash(
     )  # type: ignore[union-attr]
     device = session.exec(select(KioskDevice).where(KioskDevice.counter_id == counter.id)).one()
     assert device.token_hash == hash_token(body["token"]) and body["token"] not in device.token_hash
+    # The answer carries what the kiosk shows, the very configuration its heartbeats answer: a kiosk has no lists of
+    # its own (docs/API.md, "Kiosk pairing").
+    auth = {"Authorization": f"Bearer {body['token']}"}
+    heartbeat = client.post("/api/v1/kiosks/heartbeat", json={"backlog": 0, "app_version": "t"}, headers=auth).json()
+    assert body["config"].pop("server_time") and heartbeat.pop("server_time")
+    assert body["config"] == heartbeat
+    assert [lv["level"] for lv in heartbeat["levels"]] == [4, 3, 2, 1] and len(heartbeat["fields"]) == 14
     again, answer = pair(client, code)
     assert again == 409 and "used" in answer["detail"]
     ingest = client.post("/api/v1/ratings", json={"ratings": []}, headers={"Authorization": f"Bearer {body['token']}"})

@@ -5,13 +5,19 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from kiosk.defaults import DEFAULT_LEVELS
 from kiosk.icons import face_kind, face_svg
-from server.contracts import FACE_FEATURES
+from server.contracts import FACE_FEATURES, LevelInfo
+from server.models import ScaleLevel
 from tests import factories
 from tests.server.visits import factories as vf
+
+
+def _scale(session: Session) -> list[LevelInfo]:
+    """The store's scale (migration 0002), most positive first, as a kiosk receives it."""
+    rows = session.exec(select(ScaleLevel).order_by(col(ScaleLevel.level).desc())).all()
+    return [LevelInfo(level=s.level, name_vi=s.name_vi, name_en=s.name_en, satisfied=s.satisfied) for s in rows]
 
 
 def test_the_phone_page_draws_the_kiosks_faces(client: TestClient, session: Session) -> None:
@@ -19,14 +25,16 @@ def test_the_phone_page_draws_the_kiosks_faces(client: TestClient, session: Sess
     visit = vf.visit(session, counter, field_code="land")
     html = client.get(f"/r/{visit.token}").text
     phone = re.findall(r'<svg class="face-svg".*?</svg>', html)
-    kiosk = [str(face_svg(face_kind(lv, DEFAULT_LEVELS))) for lv in DEFAULT_LEVELS]  # most positive first too
+    levels = _scale(session)
+    kiosk = [str(face_svg(face_kind(lv, levels))) for lv in levels]  # most positive first too
     assert phone == kiosk
     assert len(set(kiosk)) == 4
 
 
-def test_the_dissatisfied_face_is_sad_not_angry() -> None:
+def test_the_dissatisfied_face_is_sad_not_angry(session: Session) -> None:
     """Brows slanting over the eyes read as anger: the lowest face has eyes and a frown, nothing above the eyes."""
-    kinds = [face_kind(lv, DEFAULT_LEVELS) for lv in DEFAULT_LEVELS]
+    levels = _scale(session)
+    kinds = [face_kind(lv, levels) for lv in levels]
     assert kinds == ["very_happy", "happy", "neutral", "unhappy"]
     sad = FACE_FEATURES["unhappy"]
     eyes = [(float(x), float(y), float(r)) for x, y, r in re.findall(r'<circle cx="(\d+)" cy="(\d+)" r="(\d+)"', sad)]
