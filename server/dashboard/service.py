@@ -169,7 +169,7 @@ def get_field(*, session: Session, code: str) -> ProcedureField:
     """The procedure field with this code, or 404."""
     row = session.exec(select(ProcedureField).where(ProcedureField.code == code)).first()
     if row is None:
-        raise NotFound(f"unknown field {code!r}")
+        raise NotFound("unknown field {code!r}", code=code)
     return row
 
 
@@ -367,5 +367,5 @@ def reporting_period(text: str | None, *, today: date, kinds: tuple[str, ...] = 
         return default_period(today=today)
     period = parse_period(text)
     if period.kind not in kinds:
-        raise Invalid(f"period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+        raise Invalid("period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)", text=text)
     return period
