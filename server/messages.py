@@ -5,7 +5,8 @@ values: `raise NotFound("unknown unit {unit!r}", unit=code)`. A Vietnamese page 
 friendly error page, the counter console) shows the same error from the catalog
 `server/locales/vi/LC_MESSAGES/errors.po` (read with Babel): msgid the English template, msgstr the Vietnamese one
 over the same placeholders. A value that is itself a `Message` (a CSV import's `line {line}: {reason}`, the `what`
-of `check_code`) is translated too. A template without a Vietnamese entry is shown in English rather than lost.
+of `check_code`) is translated too. A template without a Vietnamese entry (or with a `#, fuzzy` one: a proposal
+not reviewed yet) is shown in English rather than lost.
 """
 
 from __future__ import annotations
@@ -56,11 +57,16 @@ class Message:
         return template.format(**values)
 
 
-def read_catalog(path: Path, lang: str) -> dict[str, str]:
-    """A PO file's translations: msgid → msgstr, for the entries that have one."""
+def read_catalog(path: Path, lang: str, *, fuzzy: bool = False) -> dict[str, str]:
+    """A PO file's translations: msgid → msgstr, for the entries that have one (and, unless `fuzzy`, that are not
+    marked `#, fuzzy`: proposals not reviewed yet)."""
     with path.open("rb") as f:
         entries = read_po(f, locale=lang)
-    return {str(m.id): str(m.string) for m in entries if m.id and m.string and isinstance(m.id, str)}
+    return {
+        str(m.id): str(m.string)
+        for m in entries
+        if m.id and m.string and isinstance(m.id, str) and (fuzzy or not m.fuzzy)
+    }
 
 
 @lru_cache(maxsize=len(CATALOGS) + 1)
