@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server import messages
 from server.errors import error_response
 
 #: Paths admitted without a slot: the health check, and static files (no database).
@@ -29,7 +30,7 @@ UNLIMITED_PATHS = ("/healthz",)
 PREREAD_BYTES = 1024 * 1024
 #: Seconds a request body may make no progress before the request is answered 408.
 BODY_TIMEOUT_SECONDS = 10.0
-BODY_TIMEOUT_MESSAGE = "the request body did not arrive in time"
+BODY_TIMEOUT_MESSAGE = messages.Message("the request body did not arrive in time")
 
 
 class BodyTimeout(Exception):

@@ -13,20 +13,34 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from server.messages import Message
+
 log = logging.getLogger("hailong")
 
 
 class AppError(Exception):
-    """An error a caller can act on: a message and the HTTP status it maps to."""
+    """An error a caller can act on: a message and the HTTP status it maps to.
+
+    The message is an English template and its values (`NotFound("unknown unit {unit!r}", unit=code)`, see
+    server/messages.py): `message` is the English text (the API's `detail`, the CLI's error), `text` the
+    `Message` a page shows in its own language (`in_language`).
+    """
 
     status_code = 400
 
-    def __init__(self, message: str, status_code: int | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str, status_code: int | None = None, headers: dict[str, str] | None = None, **values: object
+    ) -> None:
+        self.text = Message(message, **values)
+        self.message = str(self.text)
+        super().__init__(self.message)
         if status_code is not None:
             self.status_code = status_code
         self.headers = headers
+
+    def in_language(self, lang: str) -> str:
+        """The message in `lang` (from the error catalog; English when it has no entry)."""
+        return self.text.in_language(lang)
 
 
 class NotFound(AppError):
@@ -130,10 +144,12 @@ def describe_validation_errors(errors: Any) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def error_response(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    """JSON `{"detail": ...}` for the API, the friendly error page for browsers."""
+def error_response(
+    request: Request, status_code: int, message: str | Message, headers: dict[str, str] | None = None
+) -> Response:
+    """JSON `{"detail": ...}` (English) for the API, the friendly error page (in the page's language) for browsers."""
     if wants_json(request):
-        return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+        return JSONResponse({"detail": str(message)}, status_code=status_code, headers=headers)
     from server.templating import render_error_page  # late import: templating needs settings from the app
 
     return render_error_page(request, status_code, message, headers=headers)
@@ -144,7 +160,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return error_response(request, exc.status_code, exc.message, exc.headers)
+        return error_response(request, exc.status_code, exc.text, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -88,7 +88,8 @@ class BodySizeLimitMiddleware:
         if limit is None:
             await self.app(scope, receive, send)
             return
-        message = f"the request body is larger than {limit // 1024} KB"
+        too_large = BodyTooLarge("the request body is larger than {kb} KB", kb=limit // 1024)
+        message = too_large.text
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await error_response(Request(scope), 413, message)(scope, receive, send)
@@ -105,7 +106,7 @@ class BodySizeLimitMiddleware:
                 received += len(msg.get("body", b""))
                 if received > limit:
                     exceeded = True
-                    raise BodyTooLarge(message)
+                    raise too_large
             return msg
 
         async def guarded_send(msg: Message) -> None:

@@ -25,6 +25,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from server.errors import Invalid
+
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The first characters that make a spreadsheet program read a cell as a formula (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -95,7 +97,11 @@ def append_row(ws: Worksheet, values: Sequence[object]) -> int:
 # --- reading imports -----------------------------------------------------------------------------------------------
 
 
-class UnreadableText(ValueError):
+class CsvImportError(Invalid):
+    """A file that cannot be imported; the message names the line (`line {line}: {reason}`)."""
+
+
+class UnreadableText(CsvImportError):
     """Bytes that are not text in any encoding an office tool writes."""
 
 
@@ -105,7 +111,7 @@ def decode_text(data: bytes) -> str:
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise UnreadableText(f"the file is not valid UTF-16 text (byte {exc.start})") from exc
+            raise UnreadableText("the file is not valid UTF-16 text (byte {byte})", byte=exc.start) from exc
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -118,7 +124,7 @@ def decode_text(data: bytes) -> str:
         except UnicodeDecodeError:
             pass
     raise UnreadableText(
-        f"the file is not UTF-8 or UTF-16 text (byte {utf8_error.start}); save it as CSV UTF-8 or as .xlsx"
+        "the file is not UTF-8 or UTF-16 text (byte {byte}); save it as CSV UTF-8 or as .xlsx", byte=utf8_error.start
     )
 
 

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from server import PROJECT_ROOT
 from server.contracts import face_drawing
 from server.i18n import language_href, request_language, translate
-from server.messages import vietnamese
+from server.messages import Message, in_language
 from server.presentation.formatting import FILTERS
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -66,17 +66,15 @@ def is_htmx(request: Request) -> bool:
 
 
 def render_error_page(
-    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+    request: Request, status_code: int, message: str | Message, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
-    """The friendly error page people see instead of JSON (the services' English messages in Vietnamese on a
-    Vietnamese page)."""
-    if request_language(request) == "vi":
-        message = vietnamese(message)
+    """The friendly error page people see instead of JSON (the services' messages in the page's language)."""
+    text = in_language(message, request_language(request))
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status_code": status_code, "message": message},
+        {"status_code": status_code, "message": text},
         status_code=status_code,
         headers=headers,
     )

@@ -18,7 +18,6 @@ from server.config import Settings
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Invalid
 from server.i18n import request_language
-from server.messages import vietnamese
 from server.models import PublicUnit, Unit
 from server.public import service
 from server.units.service import get_unit
@@ -61,8 +60,8 @@ def _context(session: Session, settings: Settings) -> dict[str, Any]:
 def _page(request: Request, context: dict[str, Any], notice: str | None = None, status_code: int = 200) -> HTMLResponse:
     context.setdefault("error", None)
     context.setdefault("form", {})
-    if context["error"] and request_language(request) == "vi":
-        context["error"] = vietnamese(context["error"])
+    if isinstance(context["error"], AppError):
+        context["error"] = context["error"].in_language(request_language(request))
     context["notice"] = NOTICES.get(notice or "")
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, "admin/publication.html", context, status_code=status_code
@@ -114,7 +113,7 @@ def publication_unit(
             service.set_published(session=session, unit=unit, published=CHOICES[choice], actor=admin.username)
     except AppError as exc:
         form = {"unit_code": unit_code, "choice": choice}
-        return _page(request, {**_context(session, settings), "error": exc.message, "form": form}, status_code=422)
+        return _page(request, {**_context(session, settings), "error": exc, "form": form}, status_code=422)
     _audit(session, request, admin, "admin.public.unit", unit.code, choice)
     return _changed(request, "unit-saved")
 
@@ -138,6 +137,6 @@ def publication_min_sample(
             )
     except AppError as exc:
         form = {"min_sample": min_sample}
-        return _page(request, {**_context(session, settings), "error": exc.message, "form": form}, status_code=422)
+        return _page(request, {**_context(session, settings), "error": exc, "form": form}, status_code=422)
     _audit(session, request, admin, "admin.public.min_sample", "public", text or "default")
     return _changed(request, "min-sample-saved")

@@ -17,7 +17,7 @@ from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, NotFound
 from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
-from server.messages import vietnamese
+from server.messages import Message
 from server.models import API_KEY_KINDS, ROLES, Unit, User
 from server.spreadsheet import XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 from server.units.service import (
@@ -65,8 +65,8 @@ def _audit(session: Session, request: Request, admin: User, action: str, target:
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     context.setdefault("error", None)
-    if context["error"] and request_language(request) == "vi":
-        context["error"] = vietnamese(context["error"])  # the services' errors are English
+    if isinstance(context["error"], AppError):
+        context["error"] = context["error"].in_language(request_language(request))  # the services' errors
     context.setdefault("form", {})
     context["notice"] = NOTICES.get(str(context.get("notice") or ""))
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
@@ -206,7 +206,7 @@ def units_create(
             unit = service.add_unit(session=session, code=unit_code, name=name, parent_code=parent_code, level=level)
     except AppError as exc:
         form = {"unit_code": unit_code, "name": name, "parent_code": parent_code, "level": level}
-        return _page(request, "units", {**_units_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "units", {**_units_context(session), "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.unit.create", unit.code, f"parent={parent_code or '-'}")
     return _done("/admin/units", "unit-created")
 
@@ -223,7 +223,7 @@ async def units_import(
 def _unit_edit_context(session: Session, unit_id: int) -> dict[str, Any]:
     unit = session.get(Unit, unit_id)
     if unit is None:
-        raise NotFound(f"unknown unit {unit_id}")
+        raise NotFound("unknown unit {unit_id}", unit_id=unit_id)
     parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
     choices = [(u, depth) for u, depth in service.unit_choices(session=session) if not u.path.startswith(unit.path)]
     return {"section": "units", "unit": unit, "parent": parent, "unit_choices": choices}
@@ -257,7 +257,7 @@ def unit_edit(
     except AppError as exc:
         form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
         context = _unit_edit_context(session, unit_id)
-        return _page(request, "unit_edit", {**context, "error": exc.message, "form": form}, 422)
+        return _page(request, "unit_edit", {**context, "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
     if moved:
         _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
@@ -279,7 +279,7 @@ async def _import_csv(
         with session.begin_nested():
             result = importer(session=session, data=data)
     except AppError as exc:
-        return _page(request, section, {**context(session), "error": exc.message}, 422)
+        return _page(request, section, {**context(session), "error": exc}, 422)
     detail = f"{result.created} created, {result.updated} updated"
     _audit(session, request, admin, f"admin.{section}.import", file.filename or "", detail)
     return _done(f"/admin/{section}", f"{section}-imported")
@@ -337,7 +337,7 @@ def counter_fields_save(
         with session.begin_nested():
             chosen = service.set_counter_fields(session=session, counter=counter, codes=list(fields or [])[:200])
     except AppError as exc:
-        return _page(request, "counters", {**_counters_context(session, edit=code), "error": exc.message}, 422)
+        return _page(request, "counters", {**_counters_context(session, edit=code), "error": exc}, 422)
     _audit(session, request, admin, "admin.counter.fields", counter.code, ",".join(chosen) or "all")
     return _done("/admin/counters", "counter-fields-saved")
 
@@ -388,7 +388,7 @@ def fields_save(
     except NotFound:
         raise
     except AppError as exc:
-        context = {**_fields_context(session), "error": exc.message, "error_field": field_code}
+        context = {**_fields_context(session), "error": exc, "error_field": field_code}
         return _page(request, "fields", context, 422)
     _audit(
         session,
@@ -426,7 +426,7 @@ def targets_save(
             service.set_milestone(session=session, group_code=group_code, year_from=year_from, threshold=threshold)
     except AppError as exc:
         form = {"group_code": group_code, "year_from": year_from, "threshold": threshold}
-        return _page(request, "targets", {**_targets_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "targets", {**_targets_context(session), "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.target.set", group_code, f"from {year_from}: {threshold}")
     return _done("/admin/targets", "target-saved")
 
@@ -444,7 +444,7 @@ def targets_delete(
         with session.begin_nested():
             service.delete_milestone(session=session, group_code=group_code, year_from=year_from)
     except AppError as exc:
-        return _page(request, "targets", {**_targets_context(session), "error": exc.message}, 422)
+        return _page(request, "targets", {**_targets_context(session), "error": exc}, 422)
     _audit(session, request, admin, "admin.target.delete", group_code, f"from {year_from}")
     return _done("/admin/targets", "target-deleted")
 
@@ -482,7 +482,7 @@ def officers_create(
             officer = service.add_officer(session=session, code=officer_code, name=name, unit_code=unit_code)
     except AppError as exc:
         form = {"officer_code": officer_code, "name": name, "unit_code": unit_code}
-        return _page(request, "officers", {**_officers_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "officers", {**_officers_context(session), "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.officer.create", officer.code, f"unit={unit_code}")
     return _done("/admin/officers", "officer-created")
 
@@ -564,7 +564,7 @@ def users_create(
             "unit_code": unit_code,
             "officer_code": officer_code,
         }
-        return _page(request, "users", {**_users_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "users", {**_users_context(session), "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.user.create", user.username, f"role={user.role} unit={unit_code or '-'}")
     return _done("/admin/users", "user-created")
 
@@ -608,7 +608,7 @@ def users_password(
         hashed = _hash_outside_transaction(session, password)
         service.reset_password(session=session, user=user, password=password, hashed_password=hashed)
     except AppError as exc:
-        context = {**_users_context(session), "error": exc.message, "error_user": user.id}
+        context = {**_users_context(session), "error": exc, "error_user": user.id}
         return _page(request, "users", context, 422)
     _audit(session, request, admin, "admin.user.password", user.username)
     return _done("/admin/users", "password-reset")
@@ -647,7 +647,7 @@ def kiosks_pairing_code(
         counter = service.get_counter(session=session, code=counter_code.strip())
     except AppError as exc:
         form = {"counter_code": counter_code}
-        return _page(request, "kiosks", {**_kiosks_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "kiosks", {**_kiosks_context(session), "error": exc, "form": form}, 422)
     code, expires_at = create_pairing_code(session=session, counter_code=counter.code, settings=settings)
     _audit(session, request, admin, "admin.kiosk.pairing_code", counter.code, f"expires {expires_at.isoformat()}")
     context = {**_kiosks_context(session), "new_code": code, "new_code_counter": counter}
@@ -705,7 +705,7 @@ def keys_create(
             row, key = create_api_key(session=session, kind=kind, unit=unit, label=label.strip())
     except AppError as exc:
         form = {"kind": kind, "unit_code": unit_code, "label": label}
-        return _page(request, "apikeys", {**_keys_context(session), "error": exc.message, "form": form}, 422)
+        return _page(request, "apikeys", {**_keys_context(session), "error": exc, "form": form}, 422)
     _audit(session, request, admin, "admin.apikey.create", f"{row.kind}:{row.prefix}", unit.code)
     return _page(request, "apikeys", {**_keys_context(session), "new_key": key, "new_key_row": row}, 201)
 
@@ -747,12 +747,12 @@ def audit_page(
         chosen = service.AuditFilter(
             actor=actor.strip(),
             action=action.strip(),
-            date_from=service.parse_day(date_from, "start date"),
-            date_to=service.parse_day(date_to, "end date"),
+            date_from=service.parse_day(date_from, Message("start date")),
+            date_to=service.parse_day(date_to, Message("end date")),
         )
         listing = service.audit_page(session=session, page=page, tz=settings.tz, filter=chosen)
     except AppError as exc:
         listing = service.audit_page(session=session, page=1, tz=settings.tz)
         form = {"actor": actor, "action": action, "date_from": date_from, "date_to": date_to}
-        return _page(request, "audit", {**context, "listing": listing, "error": exc.message, "form": form}, 422)
+        return _page(request, "audit", {**context, "listing": listing, "error": exc, "form": form}, 422)
     return _page(request, "audit", {**context, "listing": listing})

@@ -14,6 +14,7 @@ from server.auth.service import hash_password
 from server.auth.sessions import end_user_sessions
 from server.db import utcnow
 from server.errors import Conflict, Invalid, NotFound
+from server.messages import Message
 from server.models import (
     ApiKey,
     AuditLog,
@@ -30,6 +31,10 @@ from server.models import (
     User,
 )
 from server.units.service import MAX_DEPTH, create_unit, get_unit, move_unit
+
+#: What `check_code` / `check_name` check, in their messages.
+UNIT = Message("unit")
+OFFICER = Message("officer")
 
 #: Pairing codes: unambiguous characters (no 0/O, 1/I/L), 10 of them ≈ 50 bits, single-use, short-lived.
 AUDIT_PAGE = 50
@@ -88,8 +93,8 @@ def update_unit(
     (none: a root); returns the unit and whether it moved."""
     unit = session.get(Unit, unit_id)
     if unit is None:
-        raise NotFound(f"unknown unit {unit_id}")
-    unit.name = check_name(name, "unit")
+        raise NotFound("unknown unit {unit_id}", unit_id=unit_id)
+    unit.name = check_name(name, UNIT)
     unit.level = level.strip()[:64]
     unit.active = active
     parent = get_unit(session=session, code=parent_code.strip()) if parent_code.strip() else None
@@ -100,34 +105,34 @@ def update_unit(
             for p in session.exec(select(Unit.path).where(col(Unit.path).like(unit.path + "%"))).all()
         )
         if depth > MAX_DEPTH:
-            raise Invalid(f"unit {unit.code!r} would be more than {MAX_DEPTH} levels deep")
+            raise Invalid("unit {code!r} would be more than {depth} levels deep", code=unit.code, depth=MAX_DEPTH)
         move_unit(session=session, unit=unit, new_parent=parent)
     session.flush()
     return unit, moved
 
 
-def check_code(code: str, what: str) -> str:
+def check_code(code: str, what: Message) -> str:
     """A code: 1-64 characters, no spaces."""
     code = code.strip()
     if not code or len(code) > 64 or any(c.isspace() for c in code):
-        raise Invalid(f"{what} code must be 1-64 characters without spaces")
+        raise Invalid("{what} code must be 1-64 characters without spaces", what=what)
     return code
 
 
-def check_name(name: str, what: str) -> str:
+def check_name(name: str, what: Message) -> str:
     """A name: 1-255 characters."""
     name = name.strip()
     if not name or len(name) > 255:
-        raise Invalid(f"{what} name must be 1-255 characters")
+        raise Invalid("{what} name must be 1-255 characters", what=what)
     return name
 
 
 def add_unit(*, session: Session, code: str, name: str, parent_code: str, level: str) -> Unit:
     """A new unit under an existing parent (or a new root)."""
-    code = check_code(code, "unit")
-    name = check_name(name, "unit")
+    code = check_code(code, UNIT)
+    name = check_name(name, UNIT)
     if session.exec(select(Unit).where(Unit.code == code)).first() is not None:
-        raise Conflict(f"unit {code!r} exists already")
+        raise Conflict("unit {code!r} exists already", code=code)
     parent = get_unit(session=session, code=parent_code.strip()) if parent_code.strip() else None
     return create_unit(session=session, code=code, name=name, parent=parent, level=level.strip()[:64])
 
@@ -186,7 +191,7 @@ def get_counter(*, session: Session, code: str) -> Counter:
     """The counter with this code, or 404."""
     counter = session.exec(select(Counter).where(Counter.code == code)).first()
     if counter is None:
-        raise NotFound(f"unknown counter {code!r}")
+        raise NotFound("unknown counter {code!r}", code=code)
     return counter
 
 
@@ -202,16 +207,16 @@ def get_officer(*, session: Session, code: str) -> Officer:
     """The officer with this code, or 404."""
     officer = session.exec(select(Officer).where(Officer.code == code)).first()
     if officer is None:
-        raise NotFound(f"unknown officer {code!r}")
+        raise NotFound("unknown officer {code!r}", code=code)
     return officer
 
 
 def add_officer(*, session: Session, code: str, name: str, unit_code: str) -> Officer:
     """A new officer of a unit."""
-    code = check_code(code, "officer")
-    name = check_name(name, "officer")
+    code = check_code(code, OFFICER)
+    name = check_name(name, OFFICER)
     if session.exec(select(Officer).where(Officer.code == code)).first() is not None:
-        raise Conflict(f"officer {code!r} exists already")
+        raise Conflict("officer {code!r} exists already", code=code)
     officer = Officer(code=code, name=name, unit_id=get_unit(session=session, code=unit_code.strip()).id)  # type: ignore[arg-type]
     session.add(officer)
     session.flush()
@@ -251,15 +256,15 @@ def update_field(
     """Rename a field, set its target groups (`all` is implicit) and whether citizens can pick it."""
     row = session.exec(select(ProcedureField).where(ProcedureField.code == code)).first()
     if row is None:
-        raise NotFound(f"unknown field {code!r}")
-    row.name_vi = check_name(name_vi, "Vietnamese")
-    row.name_en = check_name(name_en, "English")
+        raise NotFound("unknown field {code!r}", code=code)
+    row.name_vi = check_name(name_vi, Message("Vietnamese"))
+    row.name_en = check_name(name_en, Message("English"))
     row.active = active
     known = {g.code: g for g in session.exec(select(TargetGroup)).all()}
     wanted = {g for g in groups if g and g != "all"}
     unknown = wanted - known.keys()
     if unknown:
-        raise Invalid(f"unknown target group {sorted(unknown)[0]!r}")
+        raise Invalid("unknown target group {group!r}", group=sorted(unknown)[0])
     session.execute(sa.delete(FieldGroup).where(col(FieldGroup.field_id) == row.id))
     for g in sorted(wanted):
         session.add(FieldGroup(field_id=row.id, group_id=known[g].id))  # type: ignore[arg-type]
@@ -282,7 +287,7 @@ def parse_percent(text: str) -> float:
     try:
         value = float(cleaned)
     except ValueError:
-        raise Invalid(f"threshold {text!r} is not a number of percent (e.g. 90 or 92,5)") from None
+        raise Invalid("threshold {text!r} is not a number of percent (e.g. 90 or 92,5)", text=text) from None
     if not 0 <= value <= 100:
         raise Invalid("threshold must be between 0 and 100 %")
     return round(value / 100, 6)
@@ -293,7 +298,7 @@ def parse_year(text: str) -> int:
     try:
         year = int(text.strip())
     except ValueError:
-        raise Invalid(f"year {text!r} is not a year") from None
+        raise Invalid("year {text!r} is not a year", text=text) from None
     if not 2000 <= year <= 2100:
         raise Invalid("year must be between 2000 and 2100")
     return year
@@ -303,7 +308,7 @@ def set_milestone(*, session: Session, group_code: str, year_from: str, threshol
     """Add or change a group's milestone for a year."""
     group = session.exec(select(TargetGroup).where(TargetGroup.code == group_code)).first()
     if group is None:
-        raise NotFound(f"unknown target group {group_code!r}")
+        raise NotFound("unknown target group {group!r}", group=group_code)
     year, value = parse_year(year_from), parse_percent(threshold)
     row = session.exec(select(Target).where(Target.group_id == group.id, Target.year_from == year)).first()
     if row is None:
@@ -325,7 +330,7 @@ def delete_milestone(*, session: Session, group_code: str, year_from: str) -> No
         else None
     )
     if row is None:
-        raise NotFound(f"no milestone {group_code!r} from {year}")
+        raise NotFound("no milestone {group!r} from {year}", group=group_code, year=year)
     session.delete(row)
     session.flush()
 
@@ -345,7 +350,7 @@ def get_user(*, session: Session, user_id: int) -> User:
     """The user with this id, or 404."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"unknown user {user_id}")
+        raise NotFound("unknown user {user_id}", user_id=user_id)
     return user
 
 
@@ -409,7 +414,7 @@ def get_device(*, session: Session, device_id: int) -> DeviceView:
         .where(col(KioskDevice.id) == device_id)
     ).first()
     if row is None:
-        raise NotFound(f"unknown kiosk device {device_id}")
+        raise NotFound("unknown kiosk device {device_id}", device_id=device_id)
     return DeviceView(row[0], row[1], row[2])
 
 
@@ -417,7 +422,7 @@ def revoke_device(*, session: Session, device_id: int) -> KioskDevice:
     """Stop accepting a kiosk's token (its ratings stay)."""
     device = session.get(KioskDevice, device_id)
     if device is None:
-        raise NotFound(f"unknown kiosk device {device_id}")
+        raise NotFound("unknown kiosk device {device_id}", device_id=device_id)
     if device.revoked_at is None:
         device.revoked_at = utcnow()
         session.flush()
@@ -440,7 +445,7 @@ def get_api_key(*, session: Session, key_id: int) -> tuple[ApiKey, Unit]:
         sa.select(ApiKey, Unit).join(Unit, col(Unit.id) == ApiKey.unit_id).where(col(ApiKey.id) == key_id)
     ).first()
     if row is None:
-        raise NotFound(f"unknown API key {key_id}")
+        raise NotFound("unknown API key {key_id}", key_id=key_id)
     return row[0], row[1]
 
 
@@ -448,7 +453,7 @@ def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
     """Stop accepting an API key."""
     key = session.get(ApiKey, key_id)
     if key is None:
-        raise NotFound(f"unknown API key {key_id}")
+        raise NotFound("unknown API key {key_id}", key_id=key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
@@ -525,7 +530,7 @@ class AuditPage:
     actions: list[str]
 
 
-def parse_day(text: str, what: str) -> date | None:
+def parse_day(text: str, what: Message) -> date | None:
     """A filter's `YYYY-MM-DD` (empty: no bound)."""
     text = text.strip()
     if not text:
@@ -533,7 +538,7 @@ def parse_day(text: str, what: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"{what} {text!r} is not a date (YYYY-MM-DD)") from None
+        raise Invalid("{what} {text!r} is not a date (YYYY-MM-DD)", what=what, text=text) from None
 
 
 def audit_page(
@@ -587,7 +592,7 @@ def set_counter_fields(*, session: Session, counter: Counter, codes: list[str]) 
     }
     missing = [c for c in wanted if c not in found]
     if missing:
-        raise Invalid(f"unknown or inactive field {missing[0]!r}")
+        raise Invalid("unknown or inactive field {code!r}", code=missing[0])
     for link in session.exec(select(CounterField).where(CounterField.counter_id == counter.id)).all():
         session.delete(link)
     session.flush()

@@ -163,7 +163,7 @@ def unit_in_scope(*, session: Session, root: Unit | None, code: str | None) -> U
         return default_unit(session=session, root=root)
     unit = get_unit(session=session, code=code)
     if root is not None and not is_in_subtree(unit=unit, root=root):
-        raise Forbidden(f"unit {code!r} is outside the units you may see")
+        raise Forbidden("unit {code!r} is outside the units you may see", code=code)
     return unit
 
 
@@ -239,7 +239,7 @@ def install_auth_handlers(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
         if wants_json(request):
-            return error_response(request, 401, exc.message, {"WWW-Authenticate": "Bearer", **(exc.headers or {})})
+            return error_response(request, 401, exc.text, {"WWW-Authenticate": "Bearer", **(exc.headers or {})})
         return login_redirect(request)
 
     handler: Callable[[Request, Exception], Awaitable[Response]] = _login_required

@@ -36,7 +36,7 @@ def new_secret(nbytes: int = 32) -> str:
 def hash_password(password: str) -> str:
     """The argon2id hash of a new password (0.3-0.6 s of CPU): call it with no transaction open when you can."""
     if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must be at least {MIN_PASSWORD} characters")
+        raise Invalid("password must be at least {n} characters", n=MIN_PASSWORD)
     if len(password) > 1024:
         raise Invalid("password is too long")
     return password_hash.hash(password)
@@ -59,13 +59,13 @@ def create_user(
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise Invalid("username must be 1-64 characters without spaces")
     if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+        raise Invalid("role must be one of {roles}", roles=", ".join(ROLES))
     if role in ("manager", "officer") and unit is None:
-        raise Invalid(f"a {role} needs a unit (--unit CODE)")
+        raise Invalid("a {role} needs a unit (--unit CODE)", role=role)
     if hashed_password is None and len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must be at least {MIN_PASSWORD} characters")
+        raise Invalid("password must be at least {n} characters", n=MIN_PASSWORD)
     if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise Conflict(f"user {username!r} exists already")
+        raise Conflict("user {username!r} exists already", username=username)
     user = User(
         username=username,
         password_hash=hashed_password or password_hash.hash(password),
@@ -82,7 +82,7 @@ def create_user(
 def create_api_key(*, session: Session, kind: str, unit: Unit, label: str = "") -> tuple[ApiKey, str]:
     """A new key for `unit`'s subtree; returns the row and the key itself, which is never stored nor shown again."""
     if kind not in API_KEY_KINDS:
-        raise Invalid(f"kind must be one of {', '.join(API_KEY_KINDS)}")
+        raise Invalid("kind must be one of {kinds}", kinds=", ".join(API_KEY_KINDS))
     key = f"hl_{kind[0]}_{new_secret(30)}"
     row = ApiKey(kind=kind, unit_id=unit.id, key_hash=hash_token(key), prefix=key[:10], label=label)  # type: ignore[arg-type]
     session.add(row)

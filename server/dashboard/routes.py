@@ -99,7 +99,7 @@ def _same_unit(session: Session, unit: Unit) -> Unit:
     """`unit` as an object of `session` (itself when it already is one)."""
     found = session.get(Unit, unit.id)
     if found is None:
-        raise NotFound(f"unknown unit {unit.code!r}")
+        raise NotFound("unknown unit {code!r}", code=unit.code)
     return found
 
 

@@ -53,7 +53,7 @@ def get_field(*, session: Session, code: str) -> ProcedureField:
     """The procedure field with this code, or 404."""
     row = session.exec(select(ProcedureField).where(ProcedureField.code == code)).first()
     if row is None:
-        raise NotFound(f"unknown field {code!r}")
+        raise NotFound("unknown field {code!r}", code=code)
     return row
 
 

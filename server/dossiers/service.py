@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from server.db import upsert_insert, utcnow
 from server.errors import Invalid, PayloadTooLarge, describe_validation_errors
+from server.messages import Message
 from server.models import DOSSIER_DONE, Dossier, ProcedureField, Unit
 
 #: Most dossiers in one request (docs/API.md).
@@ -183,7 +184,7 @@ def _reference_for(session: Session, items: Sequence[Any]) -> Reference:
 def upsert_dossiers(*, session: Session, items: Sequence[Any], scope: Unit | None, tz: tzinfo) -> list[DossierResult]:
     """Check and store a batch (at most `MAX_BATCH`); one result per item, in order. `scope`: the key's unit."""
     if len(items) > MAX_BATCH:
-        raise PayloadTooLarge(f"{len(items)} dossiers in one request; at most {MAX_BATCH} are accepted")
+        raise PayloadTooLarge("{n} dossiers in one request; at most {most} are accepted", n=len(items), most=MAX_BATCH)
     reference = _reference_for(session, items)
     checked = [check_item(raw, reference=reference, scope=scope) for raw in items]
     rows = [c for c in checked if isinstance(c, Row)]
@@ -376,24 +377,32 @@ def read_csv(data: bytes) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
-        raise CsvImportError(f"the file is empty; expected a header line {','.join(CSV_COLUMNS)}")
+        raise CsvImportError("the file is empty; expected a header line {columns}", columns=",".join(CSV_COLUMNS))
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
-        raise CsvImportError(
-            f"line 1: {'missing column ' + ', '.join(missing) if missing else 'unknown column ' + ', '.join(unknown)}"
-            f"; the columns are {','.join(CSV_COLUMNS)}"
-        )
+        columns = ",".join(CSV_COLUMNS)
+        if missing:
+            reason = Message(
+                "missing column {names}; the columns are {columns}", names=", ".join(missing), columns=columns
+            )
+        else:
+            reason = Message(
+                "unknown column {names}; the columns are {columns}", names=", ".join(unknown), columns=columns
+            )
+        raise CsvImportError("line {line}: {reason}", line=1, reason=reason)
     reader.fieldnames = header
     rows = []
     try:
         for record in reader:
             if None in record:
-                raise CsvImportError(f"line {reader.line_num}: more cells than columns")
+                raise CsvImportError(
+                    "line {line}: {reason}", line=reader.line_num, reason=Message("more cells than columns")
+                )
             item = {k: v.strip() for k, v in record.items() if v is not None and v.strip()}
             rows.append((reader.line_num, item))
     except csv.Error as exc:
-        raise CsvImportError(f"line {reader.line_num}: {exc}") from exc
+        raise CsvImportError("line {line}: {reason}", line=reader.line_num, reason=str(exc)) from exc
     return rows
 
 
@@ -405,16 +414,19 @@ def check_csv(*, session: Session, data: bytes) -> list[Row]:
         session, unit_codes=None, field_codes=[i["field"] for i in items if isinstance(i.get("field"), str)]
     )
     rows: list[Row] = []
-    errors: list[str] = []
+    errors: list[Message] = []
     for line, item in lines:
         checked = check_item(item, reference=reference, scope=None)
         if isinstance(checked, Row):
             rows.append(checked)
         else:
-            errors.append(f"line {line}: {checked.detail}")
+            errors.append(Message("line {line}: {reason}", line=line, reason=checked.detail))
+    if len(errors) > 1:
+        raise CsvImportError(
+            "{first} (and {more} more bad lines); nothing was imported", first=errors[0], more=len(errors) - 1
+        )
     if errors:
-        more = f" (and {len(errors) - 1} more bad lines)" if len(errors) > 1 else ""
-        raise CsvImportError(f"{errors[0]}{more}; nothing was imported")
+        raise CsvImportError("{first}; nothing was imported", first=errors[0])
     return rows
 
 

@@ -81,13 +81,17 @@ def export_period(*, month: str | None, period: str | None) -> Period:
     if month and period and month != period:
         raise Invalid("give month= or period=, not two different ones")
     if month and not _MONTH.match(month.strip()):
-        raise Invalid(f"month {month!r} is not valid: use YYYY-MM, e.g. 2026-10 (or period= for a quarter or year)")
+        raise Invalid(
+            "month {month!r} is not valid: use YYYY-MM, e.g. 2026-10 (or period= for a quarter or year)", month=month
+        )
     text = month or period
     if not text:
         raise Invalid("month= (YYYY-MM) or period= (YYYY-MM, YYYY-Qn, YYYY) is required")
     chosen = parse_period(text)
     if chosen.kind not in ("month", "quarter", "year"):
-        raise Invalid(f"period {text!r}: exports cover a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+        raise Invalid(
+            "period {text!r}: exports cover a month (2026-10), a quarter (2026-Q3) or a year (2026)", text=text
+        )
     return chosen
 
 
@@ -152,7 +156,7 @@ def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None)
 
         data = to_pdf(report)
     else:
-        raise Invalid(f"format {fmt!r} is not valid: use csv, xlsx or pdf")
+        raise Invalid("format {fmt!r} is not valid: use csv, xlsx or pdf", fmt=fmt)
     if progress:
         progress(3, 3, "done")
     return data

@@ -70,7 +70,7 @@ def parse_period(text: str) -> Period:
     text = (text or "").strip()
     period = _parse(text)
     if not (period.start.year >= MIN_YEAR and period.last_day.year <= MAX_YEAR):
-        raise Invalid(f"period {text!r}: years from {MIN_YEAR} to {MAX_YEAR} only")
+        raise Invalid("period {text!r}: years from {low} to {high} only", text=text, low=MIN_YEAR, high=MAX_YEAR)
     return period
 
 
@@ -88,13 +88,13 @@ def _parse(text: str) -> Period:
         if m := _RANGE.match(text):
             start, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
             if last < start:
-                raise Invalid(f"period {text!r}: the range ends before it starts")
+                raise Invalid("period {text!r}: the range ends before it starts", text=text)
             if (last - start).days > MAX_RANGE_DAYS:
-                raise Invalid(f"period {text!r}: a range may span at most {MAX_RANGE_DAYS} days")
+                raise Invalid("period {text!r}: a range may span at most {days} days", text=text, days=MAX_RANGE_DAYS)
             return Period("range", start, last + timedelta(days=1), text)
     except (ValueError, OverflowError):
         pass
-    raise Invalid(f"period {text!r} is not valid: use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD")
+    raise Invalid("period {text!r} is not valid: use YYYY-MM, YYYY-Qn, YYYY or YYYY-MM-DD..YYYY-MM-DD", text=text)
 
 
 def period_choices(*, today: date, selected: Period) -> dict[str, list[str]]:
@@ -125,5 +125,5 @@ def reporting_period(text: str | None, *, today: date, kinds: tuple[str, ...] = 
         return default_period(today=today)
     period = parse_period(text)
     if period.kind not in kinds:
-        raise Invalid(f"period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+        raise Invalid("period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)", text=text)
     return period

@@ -333,7 +333,7 @@ def compute_indices(
     With `field_id`, only that field's ratings count (a field's figures per child unit or per month) and every row
     takes the field's target; the response rate stays the unit's (visits are counted over all fields)."""
     if by is not None and by not in GROUPINGS:
-        raise Invalid(f"by={by!r} is not valid: use one of {', '.join(GROUPINGS)}")
+        raise Invalid("by={by!r} is not valid: use one of {groupings}", by=by, groupings=", ".join(GROUPINGS))
     ref = load_reference(session)
     if choose_source(period, by, source, ref.levels).kind == "subtree":
         apply_pending(session)

@@ -41,13 +41,15 @@ def list_targets(*, session: Session) -> list[TargetLine]:
 def set_target(*, session: Session, group: str, year: int, threshold: float, actor: str = "cli") -> float | None:
     """Set the milestone of `group` from `year` on (0 < threshold ≤ 1); returns the previous threshold, if any."""
     if not (0 < threshold <= 1) or math.isnan(threshold):
-        raise Invalid(f"threshold must be a fraction above 0 and at most 1 (0.9 for 90 %), not {threshold}")
+        raise Invalid(
+            "threshold must be a fraction above 0 and at most 1 (0.9 for 90 %), not {threshold}", threshold=threshold
+        )
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise Invalid(f"year must be between {MIN_YEAR} and {MAX_YEAR}, not {year}")
+        raise Invalid("year must be between {low} and {high}, not {year}", low=MIN_YEAR, high=MAX_YEAR, year=year)
     row = session.exec(select(TargetGroup).where(TargetGroup.code == group)).first()
     if row is None:
         known = ", ".join(session.exec(select(TargetGroup.code).order_by(col(TargetGroup.id))).all())
-        raise Invalid(f"unknown target group {group!r}; known groups: {known}")
+        raise Invalid("unknown target group {group!r}; known groups: {known}", group=group, known=known)
     target = session.exec(select(Target).where(Target.group_id == row.id, Target.year_from == year)).first()
     previous = target.threshold if target else None
     if target is None:

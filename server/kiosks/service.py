@@ -69,7 +69,7 @@ def get_counter(*, session: Session, code: str) -> Counter:
     """The counter with this code, or 404."""
     counter = session.exec(select(Counter).where(Counter.code == code)).first()
     if counter is None:
-        raise NotFound(f"unknown counter {code!r}")
+        raise NotFound("unknown counter {code!r}", code=code)
     return counter
 
 
@@ -79,7 +79,7 @@ def create_pairing_code(
     """A new single-use code for the counter's kiosk (shown once as `ABCD-EFGH`) and when it expires."""
     counter = get_counter(session=session, code=counter_code)
     if not counter.active:
-        raise Conflict(f"counter {counter_code!r} is inactive")
+        raise Conflict("counter {code!r} is inactive", code=counter_code)
     now = now or utcnow()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     expires_at = now + timedelta(hours=settings.pairing_code_ttl_hours)

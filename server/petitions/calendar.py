@@ -82,7 +82,9 @@ def set_day(*, session: Session, day: date, working: bool, note: str = "", actor
     """Make `day` a working day or a day off (409 when it already is one by an earlier exception)."""
     existing = session.get(CalendarDay, day)
     if existing is not None:
-        raise Conflict(f"{day.isoformat()} is already marked ({'working day' if existing.working else 'day off'})")
+        if existing.working:
+            raise Conflict("{day} is already marked (working day)", day=day.isoformat())
+        raise Conflict("{day} is already marked (day off)", day=day.isoformat())
     session.add(CalendarDay(day=day, working=working, note=note[:255], created_at=utcnow(), created_by=actor))
     session.flush()
 
@@ -91,7 +93,7 @@ def remove_day(*, session: Session, day: date) -> None:
     """Drop an administrator's exception (404 when there is none): the day follows the built-in rule again."""
     existing = session.get(CalendarDay, day)
     if existing is None:
-        raise NotFound(f"{day.isoformat()} has no exception to remove")
+        raise NotFound("{day} has no exception to remove", day=day.isoformat())
     session.delete(existing)
     session.flush()
 

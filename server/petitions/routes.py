@@ -81,11 +81,11 @@ def inbox_page(
 ) -> Response:
     """The inbox: open petitions first by due date; filters by status, unit, category and due."""
     if status and status != "open" and status not in PETITION_STATUSES and status != "all":
-        raise Invalid(f"unknown status {status!r}")
+        raise Invalid("unknown status {status!r}", status=status)
     if category and category not in PETITION_CATEGORIES:
-        raise Invalid(f"unknown category {category!r}")
+        raise Invalid("unknown category {category!r}", category=category)
     if due and due not in ("soon", "overdue"):
-        raise Invalid(f"unknown due filter {due!r}")
+        raise Invalid("unknown due filter {due!r}", due=due)
     filters = service.InboxFilter(
         status="" if status == "all" else status,
         unit=unit,
@@ -212,7 +212,7 @@ def assign(
         raise Forbidden("only a manager of the petition's unit may assign it")
     person = session.exec(select(User).where(User.username == assignee)).first()
     if person is None:
-        raise Invalid(f"unknown user {assignee!r}")
+        raise Invalid("unknown user {username!r}", username=assignee)
     service.assign(session=session, petition=petition, assignee=person, actor=user.username, ip=_ip(request))
     return _back(petition)
 

@@ -134,7 +134,7 @@ def create_petition(
     from server.petitions import notify  # late import: notify builds on this module
 
     if category not in PETITION_CATEGORIES:
-        raise Invalid(f"category must be one of {', '.join(PETITION_CATEGORIES)}")
+        raise Invalid("category must be one of {categories}", categories=", ".join(PETITION_CATEGORIES))
     received_at = received_at or utcnow()
     calendar = calendar or load_calendar(session=session)
     contact = contact or Contact()
@@ -325,9 +325,9 @@ def inbox(
     if filters.unit:
         unit = session.execute(sa.select(Unit).where(UNIT.c.code == filters.unit)).scalars().first()
         if unit is None:
-            raise NotFound(f"unknown unit {filters.unit!r}")
+            raise NotFound("unknown unit {code!r}", code=filters.unit)
         if root is not None and not is_in_subtree(unit=unit, root=root):
-            raise Forbidden(f"unit {filters.unit!r} is outside the units you may see")
+            raise Forbidden("unit {code!r} is outside the units you may see", code=filters.unit)
         query = query.where(UNIT.c.path.like(unit.path + "%"))
     if filters.status == "open" or filters.due in ("soon", "overdue"):
         query = query.where(PETITION.c.status.in_(OPEN_STATUSES))
@@ -449,7 +449,7 @@ def answer(
     if not text:
         raise Invalid("the answer is empty")
     if len(text) > MAX_ANSWER:
-        raise Invalid(f"the answer is longer than {MAX_ANSWER} characters")
+        raise Invalid("the answer is longer than {n} characters", n=MAX_ANSWER)
     if petition.status not in OPEN_STATUSES:
         raise Conflict("this petition has been answered already")
     _touch(petition, answer=text, answered_at=utcnow(), status="answered")
@@ -472,7 +472,7 @@ def close(*, session: Session, petition: Petition, actor: str, ip: str | None = 
 def set_category(*, session: Session, petition: Petition, category: str, actor: str, ip: str | None = None) -> None:
     """Classify the petition (its due date follows the category's handling time)."""
     if category not in PETITION_CATEGORIES:
-        raise Invalid(f"category must be one of {', '.join(PETITION_CATEGORIES)}")
+        raise Invalid("category must be one of {categories}", categories=", ".join(PETITION_CATEGORIES))
     if category == petition.category:
         return
     _touch(petition, category=category)

@@ -157,7 +157,7 @@ def _snapshot(request: Request, session: Session, code: str | None, period: Peri
     if code:
         unit = pub.units.get(code)
         if unit is None:
-            raise NotFound(f"unit {code!r} is not published")
+            raise NotFound("unit {code!r} is not published", code=code)
     else:
         unit = pub.default_unit()
     top = pub.top_of(unit.code)

@@ -121,7 +121,7 @@ class Publication:
         """The highest published unit whose subtree holds `code` (the snapshot that publishes it)."""
         unit = self.units.get(code)
         if unit is None:
-            raise NotFound(f"unit {code!r} is not published")
+            raise NotFound("unit {code!r} is not published", code=code)
         best = unit
         for other in self.units.values():
             if unit.path.startswith(other.path) and len(other.path) < len(best.path):
@@ -198,7 +198,7 @@ class Snapshot:
         """A published unit's row (404 when it is not published in this snapshot)."""
         found = self.rows.get(code)
         if found is None:
-            raise NotFound(f"unit {code!r} is not published")
+            raise NotFound("unit {code!r} is not published", code=code)
         return found
 
     def below(self, code: str) -> list[PublicRow]:
@@ -239,7 +239,7 @@ def build_snapshot(
     and petitions, never a person's rating)."""
     unit = session.get(Unit, top.id)
     if unit is None:
-        raise NotFound(f"unit {top.code!r} is not published")
+        raise NotFound("unit {code!r} is not published", code=top.code)
     counts = subtree_counts(session=session, unit=unit, period=period)
     scores = subtree_scores_766(session=session, unit=unit, period=period, tz=tz)
     target = load_reference(session).target("all", period.target_year)
@@ -344,7 +344,7 @@ def public_period(text: str | None, *, today: date) -> Period:
         return parse_period(f"{add_months(today, -1):%Y-%m}")
     period = parse_period(text)
     if period.kind not in PUBLIC_KINDS:
-        raise Invalid(f"period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)")
+        raise Invalid("period {text!r}: use a month (2026-10), a quarter (2026-Q3) or a year (2026)", text=text)
     return period
 
 
@@ -353,7 +353,7 @@ def parse_sort(text: str | None) -> Sort:
     if not text:
         return "rate"
     if text not in SORTS:
-        raise Invalid(f"sort={text!r} is not valid: use rate, name or n")
+        raise Invalid("sort={text!r} is not valid: use rate, name or n", text=text)
     return text  # type: ignore[return-value]
 
 
@@ -374,7 +374,7 @@ def set_min_sample(*, session: Session, settings: Settings, value: int | None, a
     """The publication's minimum sample (None: the index's). Never below the index's own: public figures may be
     stricter than the managers', never looser."""
     if value is not None and not settings.min_sample <= value <= 100_000:
-        raise Invalid(f"the minimum sample must be between {settings.min_sample} (the index's) and 100000")
+        raise Invalid("the minimum sample must be between {n} (the index's) and 100000", n=settings.min_sample)
     row = session.get(PublicSetting, 1)
     if row is None:
         session.add(PublicSetting(id=1, min_sample=value, changed_by=actor))

@@ -12,8 +12,9 @@ from openpyxl import load_workbook
 from sqlmodel import Session, col, select
 
 from server.errors import Invalid, NotFound
+from server.messages import Message
 from server.models import Counter, Unit
-from server.spreadsheet import UnreadableText, decode_text, sniff_delimiter
+from server.spreadsheet import CsvImportError, decode_text, sniff_delimiter
 
 UNIT_COLUMNS = ("code", "name", "parent_code", "level")
 COUNTER_COLUMNS = ("code", "unit_code", "name")
@@ -27,15 +28,16 @@ WRITE_CHUNK = 5000
 XLSX_MAGIC = b"PK\x03\x04"
 
 
-class CsvImportError(Invalid):
-    """A CSV file that cannot be imported; the message names the line."""
+def line_error(line: int, reason: Message | str) -> CsvImportError:
+    """The error of an import file's line: `line {line}: {reason}`."""
+    return CsvImportError("line {line}: {reason}", line=line, reason=reason)
 
 
 def get_unit(*, session: Session, code: str) -> Unit:
     """The unit with this code, or 404."""
     unit = session.exec(select(Unit).where(Unit.code == code)).first()
     if unit is None:
-        raise NotFound(f"unknown unit {code!r}")
+        raise NotFound("unknown unit {code!r}", code=code)
     return unit
 
 
@@ -63,7 +65,7 @@ def create_unit(
     session.flush()
     unit.path = f"{parent.path if parent else '/'}{unit.id}/"
     if len(unit.path) > MAX_PATH:
-        raise Invalid(f"unit {code!r} is too deep in the tree (its path is over {MAX_PATH} characters)")
+        raise Invalid("unit {code!r} is too deep in the tree (its path is over {n} characters)", code=code, n=MAX_PATH)
     session.flush()
     return unit
 
@@ -71,7 +73,9 @@ def create_unit(
 def move_unit(*, session: Session, unit: Unit, new_parent: Unit | None) -> None:
     """Re-parent `unit`; its whole subtree moves with it (figures follow the current tree)."""
     if new_parent is not None and new_parent.path.startswith(unit.path):
-        raise Invalid(f"cannot move unit {unit.code!r} under its own subtree ({new_parent.code!r})")
+        raise Invalid(
+            "cannot move unit {code!r} under its own subtree ({parent!r})", code=unit.code, parent=new_parent.code
+        )
     old_path = unit.path
     new_path = f"{new_parent.path if new_parent else '/'}{unit.id}/"
     unit.parent_id = new_parent.id if new_parent else None
@@ -100,13 +104,7 @@ def read_table(data: bytes | str, columns: Sequence[str]) -> list[tuple[int, dic
     """
     if isinstance(data, bytes) and data.startswith(XLSX_MAGIC):
         return _check_rows(_xlsx_rows(data), columns)
-    if isinstance(data, bytes):
-        try:
-            text = decode_text(data)
-        except UnreadableText as exc:
-            raise CsvImportError(str(exc)) from exc
-    else:
-        text = data.removeprefix("\ufeff")
+    text = decode_text(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     delimiter = sniff_delimiter(text.split("\n", 1)[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
@@ -115,7 +113,7 @@ def read_table(data: bytes | str, columns: Sequence[str]) -> list[tuple[int, dic
             for values in reader:
                 yield reader.line_num, values
         except csv.Error as exc:
-            raise CsvImportError(f"line {reader.line_num}: {exc}") from exc
+            raise line_error(reader.line_num, str(exc)) from exc
 
     return _check_rows(lines(), columns)
 
@@ -149,13 +147,12 @@ def _check_rows(lines: Iterable[tuple[int, list[str]]], columns: Sequence[str]) 
             header = [h.strip().lower() for h in values]
             break
     if header is None:
-        raise CsvImportError("the file is empty; expected a header line: " + ",".join(columns))
+        raise CsvImportError("the file is empty; expected a header line: {columns}", columns=",".join(columns))
     while header and not header[-1]:
         header.pop()
     if header != list(columns):
-        raise CsvImportError(
-            f"line {header_line}: expected the header {','.join(columns)!r}, found {','.join(header)!r}"
-        )
+        expected = Message("expected the header {want!r}, found {got!r}", want=",".join(columns), got=",".join(header))
+        raise line_error(header_line, expected)
     rows: list[tuple[int, dict[str, str]]] = []
     for line, values in iterator:
         if not any(v.strip() for v in values):
@@ -163,16 +160,16 @@ def _check_rows(lines: Iterable[tuple[int, list[str]]], columns: Sequence[str]) 
         while len(values) > len(columns) and not values[-1].strip():
             values = values[:-1]  # Excel keeps formatted empty cells (and their separators) at the end of a row
         if len(values) != len(columns):
-            raise CsvImportError(f"line {line}: expected {len(columns)} columns, found {len(values)}")
+            raise line_error(line, Message("expected {want} columns, found {got}", want=len(columns), got=len(values)))
         rows.append((line, {c: v.strip() for c, v in zip(columns, values, strict=True)}))
     return rows
 
 
 def _check_text(line: int, column: str, value: str, limit: int, *, required: bool = True) -> None:
     if required and not value:
-        raise CsvImportError(f"line {line}: {column} is empty")
+        raise line_error(line, Message("{column} is empty", column=column))
     if len(value) > limit:
-        raise CsvImportError(f"line {line}: {column} is longer than {limit} characters")
+        raise line_error(line, Message("{column} is longer than {n} characters", column=column, n=limit))
 
 
 def import_units(*, session: Session, data: bytes | str) -> ImportResult:
@@ -185,18 +182,21 @@ def import_units(*, session: Session, data: bytes | str) -> ImportResult:
         _check_text(line, "parent_code", row["parent_code"], MAX_CODE, required=False)
         _check_text(line, "level", row["level"], 64, required=False)
         if row["code"] in by_code:
-            raise CsvImportError(
-                f"line {line}: unit {row['code']!r} appears twice (first on line {by_code[row['code']][0]})"
+            twice = Message(
+                "unit {code!r} appears twice (first on line {first})", code=row["code"], first=by_code[row["code"]][0]
             )
+            raise line_error(line, twice)
         if row["parent_code"] == row["code"]:
-            raise CsvImportError(f"line {line}: unit {row['code']!r} cannot be its own parent")
+            raise line_error(line, Message("unit {code!r} cannot be its own parent", code=row["code"]))
         by_code[row["code"]] = (line, row)
 
     existing = {u.code: u for u in session.exec(select(Unit)).all()}
     for line, row in rows:
         parent = row["parent_code"]
         if parent and parent not in by_code and parent not in existing:
-            raise CsvImportError(f"line {line}: parent_code {parent!r} is not a known unit nor a unit in this file")
+            raise line_error(
+                line, Message("parent_code {code!r} is not a known unit nor a unit in this file", code=parent)
+            )
 
     created = updated = 0
     done: set[str] = set()
@@ -214,14 +214,16 @@ def import_units(*, session: Session, data: bytes | str) -> ImportResult:
             if current in on_chain:
                 line = by_code[current][0]
                 cycle = [*chain[chain.index(current) :], current]
-                raise CsvImportError(f"line {line}: parent_code makes a cycle ({' → '.join(cycle)})")
+                raise line_error(line, Message("parent_code makes a cycle ({chain})", chain=" → ".join(cycle)))
             chain.append(current)
             on_chain.add(current)
             current = by_code[current][1]["parent_code"] or None
         base = depth_of(existing[current]) if current else 0
         if base + len(chain) > MAX_DEPTH:
             line = by_code[code][0]
-            raise CsvImportError(f"line {line}: unit {code!r} would be more than {MAX_DEPTH} levels deep")
+            raise line_error(
+                line, Message("unit {code!r} would be more than {depth} levels deep", code=code, depth=MAX_DEPTH)
+            )
         for item in reversed(chain):
             line, row = by_code[item]
             parent = existing[row["parent_code"]] if row["parent_code"] else None
@@ -236,7 +238,7 @@ def import_units(*, session: Session, data: bytes | str) -> ImportResult:
                     try:
                         move_unit(session=session, unit=unit, new_parent=parent)
                     except Invalid as exc:
-                        raise CsvImportError(f"line {line}: {exc.message}") from exc
+                        raise line_error(line, exc.text) from exc
                 updated += 1
             done.add(item)
 
@@ -272,13 +274,14 @@ def import_counters(*, session: Session, data: bytes | str) -> ImportResult:
         _check_text(line, "unit_code", row["unit_code"], MAX_CODE)
         _check_text(line, "name", row["name"], MAX_NAME)
         if row["code"] in seen:
-            raise CsvImportError(
-                f"line {line}: counter {row['code']!r} appears twice (first on line {seen[row['code']]})"
+            twice = Message(
+                "counter {code!r} appears twice (first on line {first})", code=row["code"], first=seen[row["code"]]
             )
+            raise line_error(line, twice)
         seen[row["code"]] = line
         unit_id = units.get(row["unit_code"])
         if unit_id is None:
-            raise CsvImportError(f"line {line}: unit_code {row['unit_code']!r} is not a known unit")
+            raise line_error(line, Message("unit_code {code!r} is not a known unit", code=row["unit_code"]))
         known = counters.get(row["code"])
         if known is None:
             inserts.append({"code": row["code"], "new_unit_id": unit_id, "new_name": row["name"]})

@@ -15,7 +15,6 @@ from server.config import Settings
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Forbidden, NotFound
 from server.i18n import request_language
-from server.messages import vietnamese
 from server.models import Counter, KioskDevice, ProcedureField, Unit, User, Visit
 from server.templating import is_htmx
 from server.units.service import is_in_subtree, subtree_ids
@@ -297,7 +296,7 @@ def cancel(token: str, request: Request, session: SessionDep, settings: Settings
     try:
         service.cancel_visit(session=session, visit=visit)
     except AppError as exc:
-        message = vietnamese(exc.message) if request_language(request) == "vi" else exc.message
+        message = exc.in_language(request_language(request))
         if is_htmx(request):
             return _status_response(
                 request, session, settings, visit, officer.user, error=message, status=exc.status_code

@@ -101,23 +101,27 @@ def create_visit(
     conn = session.connection()
     counter = conn.execute(_COUNTER_WITH_UNIT, {"code": counter_code}).first()
     if counter is None:
-        raise Invalid(f"unknown counter {counter_code!r}")
+        raise Invalid("unknown counter {code!r}", code=counter_code)
     if not path_in_subtree(counter.unit_path, root=scope):
-        raise Forbidden(f"counter {counter_code!r} is outside unit {scope.code!r} and its subtree")
+        raise Forbidden("counter {code!r} is outside unit {unit!r} and its subtree", code=counter_code, unit=scope.code)
     if not counter.active or not counter.unit_active:
-        raise Invalid(f"counter {counter_code!r} is inactive")
+        raise Invalid("counter {code!r} is inactive", code=counter_code)
     field = conn.execute(_FIELD_BY_CODE, {"code": field_code}).first()
-    if field is None or not field.active:
-        raise Invalid(f"unknown field {field_code!r}" if field is None else f"field {field_code!r} is inactive")
+    if field is None:
+        raise Invalid("unknown field {code!r}", code=field_code)
+    if not field.active:
+        raise Invalid("field {code!r} is inactive", code=field_code)
     if officer_code is not None:
         officer = session.exec(select(Officer).where(Officer.code == officer_code)).first()
-        if officer is None or not officer.active:
-            raise Invalid(
-                f"unknown officer {officer_code!r}" if officer is None else f"officer {officer_code!r} is inactive"
-            )
+        if officer is None:
+            raise Invalid("unknown officer {code!r}", code=officer_code)
+        if not officer.active:
+            raise Invalid("officer {code!r} is inactive", code=officer_code)
         officer_unit = session.get(Unit, officer.unit_id)
         if officer_unit is None or not is_in_subtree(unit=officer_unit, root=scope):
-            raise Invalid(f"officer {officer_code!r} is outside unit {scope.code!r} and its subtree")
+            raise Invalid(
+                "officer {code!r} is outside unit {unit!r} and its subtree", code=officer_code, unit=scope.code
+            )
         if creator is not None and creator.kind == "officer_session" and officer.id != creator.officer_id:
             raise Forbidden("an officer may register visits only in their own name")
         officer_id = officer.id
