@@ -33,8 +33,8 @@ from server.hardening import BodySizeLimitMiddleware, install_log_redaction
 from server.health.routes import router as health_router
 from server.i18n import LanguageCookieMiddleware
 from server.indices.routes import router as indices_router
+from server.ingest.references import ReferenceCache
 from server.ingest.routes import router as ingest_router
-from server.ingest.service import ReferenceCache
 from server.kiosks.routes import router as kiosks_router
 from server.petitions.api import router as petitions_api_router
 from server.petitions.public import router as petitions_public_router
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The public pages and open data, rendered (server/public/routes.py).
     app.state.public_cache = TimedCache(settings.public_cache_seconds, max_entries=1024)
     app.state.public_answers = TimedCache(settings.public_cache_seconds, max_entries=1024)
-    # The codes a kiosk batch may use (server/ingest/service.py: read again at once for a code it lacks).
+    # The codes a kiosk batch may use (server/ingest/references.py: read again at once for a code it lacks).
     app.state.ingest_reference = ReferenceCache(settings.reference_cache_seconds)
     install_error_handlers(app)
     install_auth_handlers(app)

@@ -10,7 +10,7 @@ Used for figures and reference data that many requests need and that may be a fe
   request before the cache is asked. Exports always compute afresh.
 - the phone form's choices (`HAILONG_REFERENCE_CACHE_SECONDS`, default 60): the scale and the follow-up reasons,
   read by every step of every phone rating and changed only by migrations. (Kiosk batches keep their codes in
-  `server.ingest.service.ReferenceCache`, with the same setting: it also reloads at once for a code it lacks.)
+  `server.ingest.references.ReferenceCache`, with the same setting: it also reloads at once for a code it lacks.)
 - a counter's field order for its kiosks (`HAILONG_FIELD_ORDER_CACHE_SECONDS`, default an hour): the 90-day count of
   the counter's ratings per field, keyed by counter and the first day counted (a new day counts afresh). Every kiosk
   heartbeats every few seconds; the order it feeds changes slowly.

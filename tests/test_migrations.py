@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from datetime import UTC, date, datetime
 
@@ -344,7 +346,7 @@ def test_0018_round_trip_drops_and_restores_the_packed_months(db_factory: Databa
         assert _flush_source(engine) != flush_0010  # 0011's flush also keeps the cells
         assert len(_cell_objects(engine)) == 9
 
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "0018")
         assert "rating_subtree_month_cells" not in _tables(url)
         assert _cell_objects(engine) == set()
         assert _flush_source(engine) == flush_0010
@@ -371,10 +373,99 @@ def test_0018_round_trip_drops_and_restores_the_packed_months(db_factory: Databa
             found = conn.execute(sa.text(_CELL_DIFFERENCES)).all()
             assert found == [(september, 1, 0, 0, 3, 2), (september, 1, 1, 0, 2, 1)]
 
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "0018")
         assert "rating_subtree_month_cells" not in _tables(url)
         assert _cell_objects(engine) == set()
         assert _flush_source(engine) == flush_0010
+        command.upgrade(cfg, "head")
+        command.check(cfg)
+    finally:
+        engine.dispose()
+
+
+def _flush_locks_deep_rows_before_the_root(engine: sa.Engine) -> bool:
+    """Whether a transaction flushing its subtree deltas while another holds the root's row has locked its own
+    commune's row before waiting (units: root 1, communes 2 and 3; counter 1 at commune 2, counter 2 at 3)."""
+    with engine.begin() as conn:
+        for counter, unit in ((1, 2), (2, 3)):
+            conn.execute(sa.insert(RATING), [_rating_row(unit_id=unit, counter_id=counter)])
+    holder = engine.connect()
+    waiter = engine.connect()
+    outcome: list[BaseException] = []
+    try:
+        holder.execute(sa.insert(RATING), [_rating_row(unit_id=3, counter_id=2)])
+        holder.execute(sa.text("SELECT hl_subtree_flush()"))  # holds commune 3's row and the root's
+        waiter_pid = waiter.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        waiter.execute(sa.insert(RATING), [_rating_row(unit_id=2, counter_id=1)])
+
+        def commit() -> None:
+            try:
+                waiter.commit()  # the flush at commit waits for the root's row
+            except BaseException as exc:  # reported below
+                outcome.append(exc)
+
+        thread = threading.Thread(target=commit)
+        thread.start()
+        with engine.connect() as probe:
+            for _ in range(200):
+                waiting = probe.execute(
+                    sa.text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": waiter_pid}
+                ).scalar_one()
+                if waiting == "Lock":
+                    break
+                time.sleep(0.05)
+            assert waiting == "Lock"
+            try:
+                probe.execute(sa.text("SELECT 1 FROM rating_subtree_month_rollup WHERE unit_id = 2 FOR UPDATE NOWAIT"))
+                locked = False
+            except sa.exc.OperationalError:
+                locked = True
+            probe.rollback()
+        holder.commit()
+        thread.join(10)
+        assert not thread.is_alive() and outcome == []
+    finally:
+        holder.close()
+        waiter.close()
+    with engine.connect() as conn:  # every rating counted once at every level
+        counts = dict(conn.execute(sa.text("SELECT unit_id, valid FROM rating_subtree_month_rollup")).all())
+    assert counts == {1: 4, 2: 2, 3: 2}
+    return locked
+
+
+def test_0019_flush_locks_the_root_last_and_round_trips(db_factory: DatabaseFactory) -> None:
+    """PostgreSQL: from 0019 the commit-time flush takes a commune's subtree row before the root's (the root's lock,
+    which every rating transaction needs, is held for less); 0018's took the root's first. SQLite has nothing to do."""
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0018")
+    if db_factory.backend != "postgresql":
+        tables = _tables(url)
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0018")
+        assert _tables(url) == tables
+        return
+    engine = make_engine(url)
+    try:
+        flush_0018 = _flush_source(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO unit (id, code, name, parent_id, level, active, path) VALUES (1, 'R', 'R', NULL, '', "
+                    "true, '/1/'), (2, 'A', 'A', 1, '', true, '/1/2/'), (3, 'B', 'B', 1, '', true, '/1/3/')"
+                )
+            )
+            conn.execute(sa.text("INSERT INTO counter (id, code, unit_id, name, active) "
+                                 "VALUES (1, 'A1', 2, 'A', true), (2, 'B1', 3, 'B', true)"))  # fmt: skip
+        assert not _flush_locks_deep_rows_before_the_root(engine)
+        command.upgrade(cfg, "head")
+        assert _flush_source(engine) != flush_0018
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM rating"))
+        assert _flush_locks_deep_rows_before_the_root(engine)
+        command.downgrade(cfg, "0018")
+        assert _flush_source(engine) == flush_0018
+        command.upgrade(cfg, "head")
         command.check(cfg)
     finally:
         engine.dispose()

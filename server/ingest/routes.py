@@ -13,14 +13,9 @@ from server.auth.service import bearer_token
 from server.contracts import RatingsBatch, RatingsResult
 from server.deps import SessionDep, SettingsDep, commits_in_thread
 from server.errors import PayloadTooLarge, error_responses
-from server.ingest.service import (
-    IngestDevice,
-    device_for_ingest,
-    ingest_ratings,
-    max_body_bytes,
-    parse_batch,
-    results_json,
-)
+from server.ingest.device import IngestDevice, device_for_ingest
+from server.ingest.parsing import max_body_bytes, parse_batch
+from server.ingest.service import ingest_ratings, results_json
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 

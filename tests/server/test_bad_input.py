@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from server.auth.service import create_api_key
 from server.contracts import MAX_COUNT
 from server.hardening import MAX_BODY_BYTES, MAX_UPLOAD_BODY_BYTES, body_limit
-from server.ingest.service import max_body_bytes
+from server.ingest.parsing import max_body_bytes
 from server.models import AuditLog, Counter, KioskDevice, Rating, RatingReason, Unit, Visit
 from server.phone.service import MAX_FORM_BYTES
 from tests import factories, logins

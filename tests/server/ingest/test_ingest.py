@@ -16,7 +16,7 @@ from httpx import Response
 from sqlmodel import Session, select
 
 from server.contracts import RatingIn
-from server.ingest.service import ReferenceCache
+from server.ingest.references import ReferenceCache
 from server.models import Counter, KioskDevice, ProcedureField, Rating, RatingReason, Reason, Visit
 from tests import factories
 
