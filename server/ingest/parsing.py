@@ -46,7 +46,7 @@ def parse_batch(body: bytes, *, max_batch: int) -> ParsedBatch:
         batch = RatingsBatch.model_validate_json(body)
     except ValidationError as exc:
         if any(not _inside_an_item(err["loc"]) for err in exc.errors()):
-            raise Invalid(_envelope_problem(exc)) from None
+            raise _envelope_problem(exc) from None
     else:
         if len(batch.ratings) > max_batch:
             raise _too_many(len(batch.ratings), max_batch)
@@ -62,17 +62,21 @@ def _inside_an_item(loc: tuple[int | str, ...]) -> bool:
 
 
 def _too_many(n: int, max_batch: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"{n} ratings in one request; at most {max_batch} are accepted")
+    return PayloadTooLarge("{n} ratings in one request; at most {most} are accepted", n=n, most=max_batch)
 
 
-def _envelope_problem(exc: ValidationError) -> str:
+def _envelope_problem(exc: ValidationError) -> Invalid:
     err = exc.errors()[0]
     if err["type"] == "json_invalid":
-        return 'the body is not valid JSON; send {"ratings": [...]} as application/json'
+        return Invalid("the body is not valid JSON; send {example} as application/json", example='{"ratings": [...]}')
     if err["type"] == "model_type" and not err["loc"]:
-        return 'the body must be a JSON object: {"ratings": [...], "sent_at": "..."}'
+        return Invalid("the body must be a JSON object: {example}", example='{"ratings": [...], "sent_at": "..."}')
     where = ".".join(str(p) for p in err["loc"])
-    return f"{where}: {err['msg']}" if where else str(err["msg"])
+    # pydantic's own sentence, in English on every page (it has no catalog of ours)
+    problem = str(err["msg"])
+    return (
+        Invalid("{where}: {problem}", where=where, problem=problem) if where else Invalid("{problem}", problem=problem)
+    )
 
 
 def _validate_item(item: Any) -> Item:

@@ -45,13 +45,15 @@ async def read_capped_body(request: Request) -> bytes:
     limit = max_body_bytes(request.app.state.settings)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes; at most {limit} are accepted")
+        raise PayloadTooLarge(
+            "request body of {declared} bytes; at most {limit} are accepted", declared=declared, limit=limit
+        )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"request body larger than {limit} bytes")
+            raise PayloadTooLarge("request body larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
