@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from server import PROJECT_ROOT
 from server.appraisal import export, service
 from server.appraisal.schemas import to_report
-from server.cli import alembic_config
+from server.cli.core import alembic_config
 from server.config import Settings
 from server.db import make_engine, session_scope
 from server.demo import seed_demo

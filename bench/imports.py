@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from server import PROJECT_ROOT
-from server.cli import alembic_config
+from server.cli.core import alembic_config
 from server.config import Settings
 from server.db import make_engine
 from server.models import Counter, Unit

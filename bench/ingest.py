@@ -118,7 +118,7 @@ def _prepare(db_url: str, devices: int) -> list[str]:
     from alembic import command
 
     from server.auth.service import hash_token
-    from server.cli import alembic_config
+    from server.cli.core import alembic_config
     from server.config import Settings
     from server.db import make_engine, session_scope
     from server.models import Counter, KioskDevice

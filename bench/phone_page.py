@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from server import PROJECT_ROOT
 from server.app import create_app
-from server.cli import alembic_config
+from server.cli.core import alembic_config
 from server.config import Settings
 from server.db import make_engine
 from server.models import Counter, ProcedureField, Visit

@@ -334,6 +334,6 @@ def test_serve_keeps_a_public_base_url_that_was_given(tmp_path: Path) -> None:
     [("127.0.0.1", "http://127.0.0.1:8420"), ("0.0.0.0", "http://127.0.0.1:8420"), ("::1", "http://[::1]:8420")],
 )
 def test_listening_url(host: str, url: str) -> None:
-    from server.cli import listening_url
+    from server.cli.serve import listening_url
 
     assert listening_url(host, 8420) == url

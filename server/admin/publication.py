@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col
 
+from server.admin.forms import MinSampleForm, PublicationForm
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit
 from server.cache import TimedCache
@@ -101,19 +102,20 @@ def publication_unit(
     session: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
-    unit_code: Annotated[str, Form(max_length=200)] = "",
-    choice: Annotated[str, Form(max_length=16)] = "",
+    form: Annotated[PublicationForm, Form()],
 ) -> Response:
     """Publish or withhold a unit's subtree, or let it follow the unit above it again."""
+    choice = form.choice
     try:
+        form.check(request_language(request))
         with session.begin_nested():
             if choice not in CHOICES:
                 raise Invalid("choose publish, withhold or inherit")
-            unit = get_unit(session=session, code=unit_code.strip())
+            unit = get_unit(session=session, code=form.unit_code.strip())
             service.set_published(session=session, unit=unit, published=CHOICES[choice], actor=admin.username)
     except AppError as exc:
-        form = {"unit_code": unit_code, "choice": choice}
-        return _page(request, {**_context(session, settings), "error": exc, "form": form}, status_code=422)
+        context = {**_context(session, settings), "error": exc, "form": form.model_dump()}
+        return _page(request, context, status_code=422)
     _audit(session, request, admin, "admin.public.unit", unit.code, choice)
     return _changed(request, "unit-saved")
 
@@ -124,11 +126,12 @@ def publication_min_sample(
     session: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
-    min_sample: Annotated[str, Form(max_length=16)] = "",
+    form: Annotated[MinSampleForm, Form()],
 ) -> Response:
     """The minimum sample for publication (empty: the index's)."""
-    text = min_sample.strip()
+    text = form.min_sample.strip()
     try:
+        form.check(request_language(request))
         with session.begin_nested():
             if text and not text.isdigit():
                 raise Invalid("the minimum sample must be a whole number")
@@ -136,7 +139,7 @@ def publication_min_sample(
                 session=session, settings=settings, value=int(text) if text else None, actor=admin.username
             )
     except AppError as exc:
-        form = {"min_sample": min_sample}
-        return _page(request, {**_context(session, settings), "error": exc, "form": form}, status_code=422)
+        context = {**_context(session, settings), "error": exc, "form": form.model_dump()}
+        return _page(request, context, status_code=422)
     _audit(session, request, admin, "admin.public.min_sample", "public", text or "default")
     return _changed(request, "min-sample-saved")

@@ -11,6 +11,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from server.admin import service
+from server.admin.forms import (
+    ActiveForm,
+    ApiKeyForm,
+    ConfirmForm,
+    CounterFieldsForm,
+    FieldForm,
+    OfficerForm,
+    PairingCodeForm,
+    PasswordForm,
+    TargetDeleteForm,
+    TargetForm,
+    UnitCreateForm,
+    UnitEditForm,
+    UserCreateForm,
+)
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit, create_api_key, create_user, hash_password
 from server.deps import SessionDep, SettingsDep
@@ -76,7 +91,6 @@ def _page(request: Request, name: str, context: dict[str, Any], status_code: int
     return response
 
 
-ConfirmForm = Annotated[str, Form(max_length=8)]
 #: The changes that ask first (Vietnamese source texts): section, title, question ({name}), consequence, button.
 CONFIRMATIONS = {
     "user": (
@@ -192,22 +206,19 @@ def units_page(
 
 @router.post("/units", response_class=HTMLResponse)
 def units_create(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    unit_code: Annotated[str, Form(max_length=200)] = "",
-    name: Annotated[str, Form(max_length=1000)] = "",
-    parent_code: Annotated[str, Form(max_length=200)] = "",
-    level: Annotated[str, Form(max_length=200)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[UnitCreateForm, Form()]
 ) -> Response:
     """Add a unit."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            unit = service.add_unit(session=session, code=unit_code, name=name, parent_code=parent_code, level=level)
+            unit = service.add_unit(
+                session=session, code=form.unit_code, name=form.name, parent_code=form.parent_code, level=form.level
+            )
     except AppError as exc:
-        form = {"unit_code": unit_code, "name": name, "parent_code": parent_code, "level": level}
-        return _page(request, "units", {**_units_context(session), "error": exc, "form": form}, 422)
-    _audit(session, request, admin, "admin.unit.create", unit.code, f"parent={parent_code or '-'}")
+        context = {**_units_context(session), "error": exc, "form": form.model_dump()}
+        return _page(request, "units", context, 422)
+    _audit(session, request, admin, "admin.unit.create", unit.code, f"parent={form.parent_code or '-'}")
     return _done("/admin/units", "unit-created")
 
 
@@ -237,30 +248,31 @@ def unit_edit_page(request: Request, session: SessionDep, admin: AdminUser, unit
 
 @router.post("/units/{unit_id}", response_class=HTMLResponse)
 def unit_edit(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    unit_id: int,
-    name: Annotated[str, Form(max_length=1000)] = "",
-    level: Annotated[str, Form(max_length=200)] = "",
-    parent_code: Annotated[str, Form(max_length=200)] = "",
-    active: Annotated[str, Form(max_length=8)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, unit_id: int, form: Annotated[UnitEditForm, Form()]
 ) -> Response:
     """Save a unit; a new parent moves it with its subtree (the figures follow the current tree)."""
     context = _unit_edit_context(session, unit_id)
     old_parent = context["parent"].code if context["parent"] else "-"
     try:
+        form.check(request_language(request))
         with session.begin_nested():
             unit, moved = service.update_unit(
-                session=session, unit_id=unit_id, name=name, level=level, parent_code=parent_code, active=bool(active)
+                session=session,
+                unit_id=unit_id,
+                name=form.name,
+                level=form.level,
+                parent_code=form.parent_code,
+                active=bool(form.active),
             )
     except AppError as exc:
-        form = {"name": name, "level": level, "parent_code": parent_code, "active": bool(active)}
         context = _unit_edit_context(session, unit_id)
-        return _page(request, "unit_edit", {**context, "error": exc, "form": form}, 422)
+        values = {**form.model_dump(), "active": bool(form.active)}
+        return _page(request, "unit_edit", {**context, "error": exc, "form": values}, 422)
     _audit(session, request, admin, "admin.unit.update", unit.code, f"active={unit.active}")
     if moved:
-        _audit(session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {parent_code.strip() or '-'}")
+        _audit(
+            session, request, admin, "admin.unit.move", unit.code, f"{old_parent} → {form.parent_code.strip() or '-'}"
+        )
     return _done("/admin/units", "unit-saved")
 
 
@@ -324,18 +336,15 @@ def counters_page(
 
 @router.post("/counters/{code}/fields", response_class=HTMLResponse)
 def counter_fields_save(
-    code: str,
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    fields: Annotated[list[str] | None, Form()] = None,
+    code: str, request: Request, session: SessionDep, admin: AdminUser, form: Annotated[CounterFieldsForm, Form()]
 ) -> Response:
     """Choose the fields a counter serves: its kiosk asks the citizen for the field only when there are several
     (none chosen: every active field)."""
     counter = service.get_counter(session=session, code=code[:64])
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            chosen = service.set_counter_fields(session=session, counter=counter, codes=list(fields or [])[:200])
+            chosen = service.set_counter_fields(session=session, counter=counter, codes=list(form.fields or [])[:200])
     except AppError as exc:
         return _page(request, "counters", {**_counters_context(session, edit=code), "error": exc}, 422)
     _audit(session, request, admin, "admin.counter.fields", counter.code, ",".join(chosen) or "all")
@@ -370,20 +379,19 @@ def fields_page(request: Request, session: SessionDep, admin: AdminUser, notice:
 
 @router.post("/fields/{field_code}", response_class=HTMLResponse)
 def fields_save(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    field_code: str,
-    name_vi: Annotated[str, Form(max_length=1000)] = "",
-    name_en: Annotated[str, Form(max_length=1000)] = "",
-    groups: Annotated[list[str], Form()] = [],  # noqa: B006  (FastAPI copies defaults)
-    active: Annotated[str, Form(max_length=8)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, field_code: str, form: Annotated[FieldForm, Form()]
 ) -> Response:
     """Save a field's names, groups and active flag."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
             service.update_field(
-                session=session, code=field_code, name_vi=name_vi, name_en=name_en, groups=groups, active=bool(active)
+                session=session,
+                code=field_code,
+                name_vi=form.name_vi,
+                name_en=form.name_en,
+                groups=form.groups,
+                active=bool(form.active),
             )
     except NotFound:
         raise
@@ -396,7 +404,7 @@ def fields_save(
         admin,
         "admin.field.update",
         field_code,
-        f"groups={','.join(sorted(groups))} active={bool(active)}",
+        f"groups={','.join(sorted(form.groups))} active={bool(form.active)}",
     )
     return _done("/admin/fields", "field-saved")
 
@@ -413,39 +421,34 @@ def targets_page(request: Request, session: SessionDep, admin: AdminUser, notice
 
 @router.post("/targets", response_class=HTMLResponse)
 def targets_save(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    group_code: Annotated[str, Form(max_length=64)] = "",
-    year_from: Annotated[str, Form(max_length=16)] = "",
-    threshold: Annotated[str, Form(max_length=16)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[TargetForm, Form()]
 ) -> Response:
     """Add or change a milestone."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            service.set_milestone(session=session, group_code=group_code, year_from=year_from, threshold=threshold)
+            service.set_milestone(
+                session=session, group_code=form.group_code, year_from=form.year_from, threshold=form.threshold
+            )
     except AppError as exc:
-        form = {"group_code": group_code, "year_from": year_from, "threshold": threshold}
-        return _page(request, "targets", {**_targets_context(session), "error": exc, "form": form}, 422)
-    _audit(session, request, admin, "admin.target.set", group_code, f"from {year_from}: {threshold}")
+        context = {**_targets_context(session), "error": exc, "form": form.model_dump()}
+        return _page(request, "targets", context, 422)
+    _audit(session, request, admin, "admin.target.set", form.group_code, f"from {form.year_from}: {form.threshold}")
     return _done("/admin/targets", "target-saved")
 
 
 @router.post("/targets/delete", response_class=HTMLResponse)
 def targets_delete(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    group_code: Annotated[str, Form(max_length=64)] = "",
-    year_from: Annotated[str, Form(max_length=16)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[TargetDeleteForm, Form()]
 ) -> Response:
     """Remove a milestone."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            service.delete_milestone(session=session, group_code=group_code, year_from=year_from)
+            service.delete_milestone(session=session, group_code=form.group_code, year_from=form.year_from)
     except AppError as exc:
         return _page(request, "targets", {**_targets_context(session), "error": exc}, 422)
-    _audit(session, request, admin, "admin.target.delete", group_code, f"from {year_from}")
+    _audit(session, request, admin, "admin.target.delete", form.group_code, f"from {form.year_from}")
     return _done("/admin/targets", "target-deleted")
 
 
@@ -469,35 +472,30 @@ def officers_page(request: Request, session: SessionDep, admin: AdminUser, notic
 
 @router.post("/officers", response_class=HTMLResponse)
 def officers_create(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    officer_code: Annotated[str, Form(max_length=200)] = "",
-    name: Annotated[str, Form(max_length=1000)] = "",
-    unit_code: Annotated[str, Form(max_length=200)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[OfficerForm, Form()]
 ) -> Response:
     """Add an officer."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            officer = service.add_officer(session=session, code=officer_code, name=name, unit_code=unit_code)
+            officer = service.add_officer(
+                session=session, code=form.officer_code, name=form.name, unit_code=form.unit_code
+            )
     except AppError as exc:
-        form = {"officer_code": officer_code, "name": name, "unit_code": unit_code}
-        return _page(request, "officers", {**_officers_context(session), "error": exc, "form": form}, 422)
-    _audit(session, request, admin, "admin.officer.create", officer.code, f"unit={unit_code}")
+        context = {**_officers_context(session), "error": exc, "form": form.model_dump()}
+        return _page(request, "officers", context, 422)
+    _audit(session, request, admin, "admin.officer.create", officer.code, f"unit={form.unit_code}")
     return _done("/admin/officers", "officer-created")
 
 
 @router.post("/officers/{officer_code}/active", response_class=HTMLResponse)
 def officers_active(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    officer_code: str,
-    active: Annotated[str, Form(max_length=8)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, officer_code: str, form: Annotated[ActiveForm, Form()]
 ) -> Response:
     """Activate or deactivate an officer."""
+    form.check(request_language(request))
     officer = service.get_officer(session=session, code=officer_code)
-    officer.active = bool(active)
+    officer.active = bool(form.active)
     _audit(session, request, admin, "admin.officer.active", officer.code, f"active={officer.active}")
     return _done("/admin/officers", "officer-saved")
 
@@ -530,83 +528,69 @@ def _hash_outside_transaction(session: Session, password: str) -> str:
 
 @router.post("/users", response_class=HTMLResponse)
 def users_create(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    username: Annotated[str, Form(max_length=200)] = "",
-    display_name: Annotated[str, Form(max_length=1000)] = "",
-    role: Annotated[str, Form(max_length=16)] = "",
-    unit_code: Annotated[str, Form(max_length=200)] = "",
-    officer_code: Annotated[str, Form(max_length=200)] = "",
-    password: Annotated[str, Form(max_length=1024)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[UserCreateForm, Form()]
 ) -> Response:
     """Create a login (password hashed with argon2id, with no transaction open: issue 19, finding 1)."""
     try:
-        hashed = _hash_outside_transaction(session, password)
+        form.check(request_language(request))
+        hashed = _hash_outside_transaction(session, form.password)
         with session.begin_nested():
-            unit = get_unit(session=session, code=unit_code.strip()) if unit_code.strip() else None
-            officer = service.get_officer(session=session, code=officer_code.strip()) if officer_code.strip() else None
+            unit = get_unit(session=session, code=form.unit_code.strip()) if form.unit_code.strip() else None
+            officer = (
+                service.get_officer(session=session, code=form.officer_code.strip())
+                if form.officer_code.strip()
+                else None
+            )
             user = create_user(
                 session=session,
-                username=username,
-                password=password,
-                role=role,
+                username=form.username,
+                password=form.password,
+                role=form.role,
                 unit=unit,
                 officer=officer,
-                display_name=display_name.strip()[:255],
+                display_name=form.display_name.strip()[:255],
                 hashed_password=hashed,
             )
     except AppError as exc:
-        form = {
-            "username": username,
-            "display_name": display_name,
-            "role": role,
-            "unit_code": unit_code,
-            "officer_code": officer_code,
-        }
-        return _page(request, "users", {**_users_context(session), "error": exc, "form": form}, 422)
-    _audit(session, request, admin, "admin.user.create", user.username, f"role={user.role} unit={unit_code or '-'}")
+        values = form.model_dump(exclude={"password"})  # never sent back into the page
+        return _page(request, "users", {**_users_context(session), "error": exc, "form": values}, 422)
+    _audit(
+        session, request, admin, "admin.user.create", user.username, f"role={user.role} unit={form.unit_code or '-'}"
+    )
     return _done("/admin/users", "user-created")
 
 
 @router.post("/users/{user_id}/active", response_class=HTMLResponse)
 def users_active(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    user_id: int,
-    active: Annotated[str, Form(max_length=8)] = "",
-    confirm: ConfirmForm = "",
+    request: Request, session: SessionDep, admin: AdminUser, user_id: int, form: Annotated[ActiveForm, Form()]
 ) -> Response:
     """Deactivate (ending the user's sessions, after a confirmation page) or reactivate a login."""
+    form.check(request_language(request))
     user = service.get_user(session=session, user_id=user_id)
-    if user.id == admin.id and not active:
+    if user.id == admin.id and not form.active:
         return _page(
             request,
             "users",
             {**_users_context(session), "error": "Không thể tự vô hiệu hoá tài khoản đang dùng."},
             422,
         )
-    if not active and user.active and confirm != "yes":
+    if not form.active and user.active and form.confirm != "yes":
         return _confirm(request, "user", user.username)
-    service.set_active(session=session, user=user, active=bool(active))
+    service.set_active(session=session, user=user, active=bool(form.active))
     _audit(session, request, admin, "admin.user.active", user.username, f"active={user.active}")
     return _done("/admin/users", "user-saved")
 
 
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
 def users_password(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    user_id: int,
-    password: Annotated[str, Form(max_length=1024)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, user_id: int, form: Annotated[PasswordForm, Form()]
 ) -> Response:
     """Set a new password (the user's sessions end)."""
     user = service.get_user(session=session, user_id=user_id)
     try:
-        hashed = _hash_outside_transaction(session, password)
-        service.reset_password(session=session, user=user, password=password, hashed_password=hashed)
+        form.check(request_language(request))
+        hashed = _hash_outside_transaction(session, form.password)
+        service.reset_password(session=session, user=user, password=form.password, hashed_password=hashed)
     except AppError as exc:
         context = {**_users_context(session), "error": exc, "error_user": user.id}
         return _page(request, "users", context, 422)
@@ -640,14 +624,15 @@ def kiosks_pairing_code(
     session: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
-    counter_code: Annotated[str, Form(max_length=200)] = "",
+    form: Annotated[PairingCodeForm, Form()],
 ) -> Response:
     """Issue a single-use pairing code for a counter; it is shown this once (only its hash is stored)."""
     try:
-        counter = service.get_counter(session=session, code=counter_code.strip())
+        form.check(request_language(request))
+        counter = service.get_counter(session=session, code=form.counter_code.strip())
     except AppError as exc:
-        form = {"counter_code": counter_code}
-        return _page(request, "kiosks", {**_kiosks_context(session), "error": exc, "form": form}, 422)
+        context = {**_kiosks_context(session), "error": exc, "form": form.model_dump()}
+        return _page(request, "kiosks", context, 422)
     code, expires_at = create_pairing_code(session=session, counter_code=counter.code, settings=settings)
     _audit(session, request, admin, "admin.kiosk.pairing_code", counter.code, f"expires {expires_at.isoformat()}")
     context = {**_kiosks_context(session), "new_code": code, "new_code_counter": counter}
@@ -657,10 +642,11 @@ def kiosks_pairing_code(
 
 @router.post("/kiosks/{device_id}/revoke", response_class=HTMLResponse)
 def kiosks_revoke(
-    request: Request, session: SessionDep, admin: AdminUser, device_id: int, confirm: ConfirmForm = ""
+    request: Request, session: SessionDep, admin: AdminUser, device_id: int, form: Annotated[ConfirmForm, Form()]
 ) -> Response:
     """Revoke a kiosk (after a confirmation page): its token stops working at once; its ratings stay."""
-    if confirm != "yes":
+    form.check(request_language(request))
+    if form.confirm != "yes":
         view = service.get_device(session=session, device_id=device_id)
         if view.device.revoked_at is None:
             return _confirm(request, "kiosk", f"{view.counter.code} · {view.counter.name} ({view.unit.name})")
@@ -691,31 +677,28 @@ def keys_page(request: Request, session: SessionDep, admin: AdminUser, notice: N
 
 @router.post("/apikeys", response_class=HTMLResponse)
 def keys_create(
-    request: Request,
-    session: SessionDep,
-    admin: AdminUser,
-    kind: Annotated[str, Form(max_length=16)] = "",
-    unit_code: Annotated[str, Form(max_length=200)] = "",
-    label: Annotated[str, Form(max_length=255)] = "",
+    request: Request, session: SessionDep, admin: AdminUser, form: Annotated[ApiKeyForm, Form()]
 ) -> Response:
     """Create a key; it is shown this once (only its hash is stored)."""
     try:
+        form.check(request_language(request))
         with session.begin_nested():
-            unit = get_unit(session=session, code=unit_code.strip())
-            row, key = create_api_key(session=session, kind=kind, unit=unit, label=label.strip())
+            unit = get_unit(session=session, code=form.unit_code.strip())
+            row, key = create_api_key(session=session, kind=form.kind, unit=unit, label=form.label.strip())
     except AppError as exc:
-        form = {"kind": kind, "unit_code": unit_code, "label": label}
-        return _page(request, "apikeys", {**_keys_context(session), "error": exc, "form": form}, 422)
+        context = {**_keys_context(session), "error": exc, "form": form.model_dump()}
+        return _page(request, "apikeys", context, 422)
     _audit(session, request, admin, "admin.apikey.create", f"{row.kind}:{row.prefix}", unit.code)
     return _page(request, "apikeys", {**_keys_context(session), "new_key": key, "new_key_row": row}, 201)
 
 
 @router.post("/apikeys/{key_id}/revoke", response_class=HTMLResponse)
 def keys_revoke(
-    request: Request, session: SessionDep, admin: AdminUser, key_id: int, confirm: ConfirmForm = ""
+    request: Request, session: SessionDep, admin: AdminUser, key_id: int, form: Annotated[ConfirmForm, Form()]
 ) -> Response:
     """Revoke an API key (after a confirmation page)."""
-    if confirm != "yes":
+    form.check(request_language(request))
+    if form.confirm != "yes":
         key, unit = service.get_api_key(session=session, key_id=key_id)
         if key.revoked_at is None:
             label = f" · {key.label}" if key.label else ""

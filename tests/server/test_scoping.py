@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from server.auth import deps as auth_deps
@@ -224,8 +225,16 @@ class RouteCase:
         return {
             "path": [p.name for p in d.path_params],
             "query": [p.alias for p in d.query_params],
-            "body": [p.alias for p in d.body_params],
+            "body": [name for p in d.body_params for name in _form_fields(p)],
         }
+
+
+def _form_fields(param: Any) -> list[str]:
+    """A body parameter's form fields: its own name, or each field of a form model (`Annotated[Model, Form()]`)."""
+    model = param.field_info.annotation
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [info.alias or name for name, info in model.model_fields.items()]
+    return [param.alias]
 
 
 def route_cases(app: FastAPI) -> list[RouteCase]:

@@ -1,5 +1,4 @@
-"""`hailong calendar add/remove/list`, `hailong petitions purge`, `hailong notify run/status` (registered by
-server/cli.py)."""
+"""`hailong calendar add/remove/list`, `hailong petitions purge`, `hailong notify run/status`."""
 
 from __future__ import annotations
 
@@ -9,8 +8,8 @@ from typing import Annotated
 import holidays
 import typer
 
-from server.cli import connect, ensure_migrated, fail, load_settings
-from server.db import session_scope, utcnow
+from server.cli.core import app, engine_of, fail, load_settings, open_session
+from server.db import utcnow
 from server.petitions import calendar as cal
 from server.petitions import notify
 from server.petitions.service import purge_contacts
@@ -19,6 +18,9 @@ from server.terminal import echo
 calendar_app = typer.Typer(help="The working-day calendar of petitions' due dates.", no_args_is_help=True)
 petitions_app = typer.Typer(help="Petitions (phản ánh, kiến nghị).", no_args_is_help=True)
 notify_app = typer.Typer(help="Notifications: queue what is due and send the outbox.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(petitions_app, name="petitions")
+app.add_typer(notify_app, name="notify")
 
 
 def _day(text: str) -> date:
@@ -38,10 +40,7 @@ def calendar_add(
 ) -> None:
     """Make a day a day off (a provincial holiday, a bridge day) or a working day (a make-up Saturday)."""
     when = _day(day)
-    settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    with session_scope(engine) as session:
+    with open_session() as session:
         cal.set_day(session=session, day=when, working=working, note=note, actor="cli")
     echo(f"{when.isoformat()}: {'working day' if working else 'day off'}")
 
@@ -50,10 +49,7 @@ def calendar_add(
 def calendar_remove(day: Annotated[str, typer.Argument(help="YYYY-MM-DD")]) -> None:
     """Remove an exception: the day follows weekends and public holidays again."""
     when = _day(day)
-    settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    with session_scope(engine) as session:
+    with open_session() as session:
         cal.remove_day(session=session, day=when)
     echo(f"{when.isoformat()}: exception removed")
 
@@ -62,12 +58,10 @@ def calendar_remove(day: Annotated[str, typer.Argument(help="YYYY-MM-DD")]) -> N
 def calendar_list(year: Annotated[int | None, typer.Option(help="one year (default: this year)")] = None) -> None:
     """The year's public holidays and the administrator's exceptions."""
     settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    year = year or utcnow().astimezone(settings.tz).year
-    if not 1900 <= year <= 2200:
-        fail("the year must lie between 1900 and 2200")
-    with session_scope(engine) as session:
+    with open_session(settings) as session:
+        year = year or utcnow().astimezone(settings.tz).year
+        if not 1900 <= year <= 2200:
+            fail("the year must lie between 1900 and 2200")
         days = cal.list_days(session=session, year=year)
     rows: dict[date, str] = {
         d: f"public holiday: {name}" for d, name in holidays.country_holidays("VN", years=year).items()
@@ -83,9 +77,7 @@ def calendar_list(year: Annotated[int | None, typer.Option(help="one year (defau
 def petitions_purge() -> None:
     """Erase the contacts of petitions older than HAILONG_PETITION_CONTACT_RETENTION_MONTHS (the rest stays)."""
     settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    with session_scope(engine) as session:
+    with open_session(settings) as session:
         n = purge_contacts(session=session, settings=settings)
     echo(f"contacts erased from {n} petitions")
 
@@ -96,23 +88,19 @@ def notify_run(
 ) -> None:
     """One round: queue due-soon, overdue, digests and low-rate alerts, then send the outbox (for cron)."""
     settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    with session_scope(engine) as session:
+    with open_session(settings) as session:
         queued = notify.scan(session=session, settings=settings)
         if purge:
             purge_contacts(session=session, settings=settings)
-    sent, failed = notify.deliver(engine=engine, settings=settings)
+        session.commit()  # the queue is stored before the sending, which runs its own transactions
+        sent, failed = notify.deliver(engine=engine_of(session), settings=settings)
     echo(f"queued {queued}, sent {sent}, failed {failed} (will retry)")
 
 
 @notify_app.command("status")
 def notify_status() -> None:
     """The outbox: messages waiting, retrying, the oldest, and the last error."""
-    settings = load_settings()
-    engine = connect(settings)
-    ensure_migrated(engine, settings)
-    with session_scope(engine) as session:
+    with open_session() as session:
         b = notify.backlog(session=session)
     oldest = b.oldest.isoformat() if b.oldest else "-"
     echo(f"pending {b.pending} (retrying {b.retrying}), oldest {oldest}, sent {b.sent}")
