@@ -1,10 +1,11 @@
-"""Small helpers shared by the benchmarks: ports, waiting for servers, percentiles, memory."""
+"""Small helpers shared by the benchmarks: ports, waiting for servers, timing, percentiles, memory."""
 
 from __future__ import annotations
 
 import socket
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,19 @@ def wait_for(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def timed(fn: Callable[[], object], runs: int, warmup: int = 1) -> list[float]:
+    """Wall time in ms of each of `runs` calls of `fn`, after `warmup` unmeasured ones (caches, connection pool,
+    template compilation)."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -705,17 +705,6 @@ def kiosk_taps(procs: Processes, central: str, code: str, taps: int) -> dict[str
 # --- reports and exports ------------------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def month_report(url: str) -> dict[str, list[float] | int]:
     """The nation's month report by unit, by field and by month (`compute_indices`, what the dashboard, the exports
     and the API read), from the rollups and from raw ratings."""
@@ -724,6 +713,7 @@ def month_report(url: str) -> dict[str, list[float] | int]:
     import sqlalchemy as sa
     from sqlmodel import Session, col
 
+    from bench._util import timed
     from server.db import make_engine
     from server.indices.periods import parse_period
     from server.indices.service import compute_indices
@@ -769,6 +759,8 @@ def month_report(url: str) -> dict[str, list[float] | int]:
 
 def exports(base: str, read_key: str) -> dict[str, list[float] | int]:
     import httpx
+
+    from bench._util import timed
 
     out: dict[str, list[float] | int] = {}
     with httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {read_key}"}) as client:
