@@ -708,42 +708,24 @@ def kiosk_taps(procs: Processes, central: str, code: str, taps: int) -> dict[str
 def month_report(url: str) -> dict[str, list[float] | int]:
     """The nation's month report by unit, by field and by month (`compute_indices`, what the dashboard, the exports
     and the API read), from the rollups and from raw ratings."""
-    from zoneinfo import ZoneInfo
-
     import sqlalchemy as sa
     from sqlmodel import Session, col
 
     from bench._util import timed
+    from bench.indices import report_run
     from server.db import make_engine
     from server.indices.periods import parse_period
-    from server.indices.service import compute_indices
     from server.models import Unit
 
     engine = make_engine(url)
     period = parse_period(REPORT_MONTH)
-    tz = ZoneInfo("Asia/Ho_Chi_Minh")
     try:
         with Session(engine) as session:
             root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
 
             def reports(source: str) -> Callable[[], Any]:
-                def run() -> Any:
-                    out = [
-                        compute_indices(
-                            session=session,
-                            unit=root,
-                            period=period,
-                            by=by,
-                            min_sample=30,
-                            tz=tz,
-                            source=source,  # type: ignore[arg-type]
-                        ).model_dump()
-                        for by in ("unit", "field", "month")
-                    ]
-                    session.rollback()
-                    return out
-
-                return run
+                runs = [report_run(session, root, period, by, source) for by in ("unit", "field", "month")]
+                return lambda: [run().model_dump() for run in runs]
 
             rollup, raw = reports("rollup")(), reports("raw")()
             if rollup != raw:
