@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench._util import free_port, wait_for
+from bench._util import free_port, wait_for, wrk_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
@@ -327,10 +326,7 @@ def _load(
         workers = sum(_cpu(p) - workers0[p] for p in uvicorn)
     finally:
         os.unlink(f.name)
-    match = re.search(r"WRKJSON(\{.*\})", out)
-    if match is None:
-        raise RuntimeError(f"{name}: wrk gave no figures: {out[-500:]}")
-    r = json.loads(match.group(1))
+    r = wrk_figures(out, f"{name}: wrk")
     if r["failed"] or r["socket_errors"]:
         problem = f"{r['failed']} failed batches, {r['socket_errors']} socket errors"
         raise RuntimeError(f"{name}: {problem}; first: {r['first_error']}")

@@ -477,14 +477,9 @@ def build_site(url: str, ratings: int, devices: int) -> tuple[Site, dict[str, An
 
 
 def count_ratings(url: str) -> int:
-    import sqlalchemy as sa
+    from bench._util import scalar
 
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one())
-    finally:
-        engine.dispose()
+    return int(scalar(url, "SELECT count(*) FROM rating"))
 
 
 # --- single-rating ingest with wrk -------------------------------------------------------------------------------
@@ -524,6 +519,8 @@ end
 
 def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, connections: int) -> dict[str, float]:
     """wrk posting one rating per request from `tokens`' devices; requests/s, p50/p99 ms and error counts."""
+    from bench._util import wrk_figures
+
     threads = 2
     if len(tokens) < connections:
         raise ValueError("need at least as many devices as connections")
@@ -549,10 +546,7 @@ def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, conne
         ).stdout
     finally:
         os.unlink(f.name)
-    match = re.search(r"WRKJSON(\{.*\})", out)
-    if match is None:
-        raise RuntimeError(f"wrk gave no figures: {out[-500:]}")
-    r = json.loads(match.group(1))
+    r = wrk_figures(out)
     errors = r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
     return {
         "rps": r["requests"] / (r["duration_us"] / 1e6),
