@@ -412,19 +412,12 @@ def run(backends: list[str], *, clients: int, workers: int, seconds: float, endp
             if admin_url is None:
                 print("bench.ingest: PostgreSQL skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)", file=sys.stderr)
                 continue
-            name = f"hl_bench_ingest_{os.getpid()}"
-            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            db_url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            try:
+            from bench.suite import bench_database
+
+            with bench_database(admin_url, "hl_bench_ingest") as db_url:
                 got = run_backend(
                     backend, db_url, clients=clients, workers=workers, seconds=seconds, endpoints=endpoints
                 )
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
         else:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 db_url = f"sqlite:///{tmp}/bench.db"
