@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from alembic import command
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
+from bench._util import timed
 from server import PROJECT_ROOT
 from server.appraisal import export, service
 from server.appraisal.schemas import to_report
@@ -37,16 +39,6 @@ from server.indices.periods import parse_period
 from server.models import Unit
 
 HEADING = "### Officers' appraisal (a year of the demo data)"
-
-
-def _timed(runs: int, work: object) -> float:
-    """Median wall time in ms of `runs` calls."""
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        work()  # type: ignore[operator]
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
 
 
 def measure(url: str, runs: int) -> list[tuple[str, str]]:
@@ -62,13 +54,15 @@ def measure(url: str, runs: int) -> list[tuple[str, str]]:
         for code in ("DLK", "BMT"):
             unit = session.exec(select(Unit).where(Unit.code == code)).one()
             result = service.appraise(session=session, settings=settings, unit=unit, period=year)
-            ms = _timed(runs, lambda u=unit: service.appraise(session=session, settings=settings, unit=u, period=year))
+            appraise = partial(service.appraise, session=session, settings=settings, unit=unit, period=year)
+            ms = statistics.median(timed(appraise, runs, warmup=0))
             n = result.overall.n + result.doubtful
             rows.append((f"appraise {code} 2026 ({n:,} ratings, {len(result.officers)} officers)", f"{ms:,.0f} ms"))
         unit = session.exec(select(Unit).where(Unit.code == "DLK")).one()
         report = to_report(service.appraise(session=session, settings=settings, unit=unit, period=year))
         for fmt in ("xlsx", "pdf"):
-            ms = _timed(runs, lambda f=fmt: export.render(report, f, unit=unit, lang="vi", tz=settings.tz))
+            render = partial(export.render, report, fmt, unit=unit, lang="vi", tz=settings.tz)
+            ms = statistics.median(timed(render, runs, warmup=0))
             rows.append((f"render DLK 2026 {fmt.upper()}", f"{ms:,.0f} ms"))
     engine.dispose()
     return rows

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from bench._util import timed
 from server.config import Settings, normalise_database_url
 from server.db import make_engine, session_scope
 from tests.databases import alembic_config
@@ -106,16 +107,6 @@ def generate(url: str, ratings: int, last_month: date) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE"))
     engine.dispose()
-
-
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    fn()  # warm-up (caches, connection pool, template compilation)
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def describe(label: str, times: list[float]) -> str:

@@ -33,6 +33,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from bench._util import timed
+
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MONTH = "2026-10"
 PROVINCE = "P02"
@@ -135,16 +137,6 @@ def generate_year(url: str, *, province: str = PROVINCE, dossiers: int = 2_000_0
     return {"dossiers": dossiers, "petitions": petitions, "units": len(units), "generate_s": time.perf_counter() - t0}
 
 
-def _timed(fn: Any, runs: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def score_month(url: str, *, province: str = PROVINCE, runs: int = 7) -> dict[str, Any]:
     """`subtree_scores_766` of the province (it and every unit below it) for MONTH, and the plain GROUP BY."""
     from sqlmodel import Session, select
@@ -180,8 +172,8 @@ def score_month(url: str, *, province: str = PROVINCE, runs: int = 7) -> dict[st
                 "units": len(scores),
                 "completed": province_score.dossiers.completed,
                 "total": province_score.total,
-                "score_ms": _timed(ours, runs),
-                "group_by_ms": _timed(reference, runs),
+                "score_ms": timed(ours, runs),
+                "group_by_ms": timed(reference, runs),
             }
     finally:
         engine.dispose()

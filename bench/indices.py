@@ -338,6 +338,27 @@ def analyze(engine: sa.Engine) -> None:
 # --- measurements -----------------------------------------------------------------------------------------------
 
 
+def report_run(session: Session, root: Unit, period: Period, by: str, source: str) -> Callable[[], Any]:
+    """One run of the report the dashboard reads (`compute_indices`, minimum sample 30, Ho Chi Minh time) of `root`
+    for `period` grouped by `by`, from `source` ("rollup" or "raw"); it ends its read transaction, so that every run
+    starts afresh."""
+
+    def run() -> Any:
+        result = compute_indices(
+            session=session,
+            unit=root,
+            period=period,
+            by=by,
+            min_sample=30,
+            tz=HCM,
+            source=source,  # type: ignore[arg-type]
+        )
+        session.rollback()
+        return result
+
+    return run
+
+
 def measure_reports(engine: sa.Engine) -> dict[str, Any]:
     period = parse_period(REPORT_MONTH)
     trend = trend_period(period)  # the dashboard's 12-month trend
@@ -349,26 +370,10 @@ def measure_reports(engine: sa.Engine) -> dict[str, Any]:
         root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
 
         for name, by, span in (("unit", "unit", period), ("field", "field", period), ("trend", "month", trend)):
-
-            def report(source: str, by: str = by, span: Period = span) -> Callable[[], Any]:
-                def run() -> Any:
-                    result = compute_indices(
-                        session=session,
-                        unit=root,
-                        period=span,
-                        by=by,
-                        min_sample=30,
-                        tz=HCM,
-                        source=source,  # type: ignore[arg-type]
-                    )
-                    session.rollback()
-                    return result
-
-                return run
-
-            assert report("rollup")() == report("raw")(), f"by={by}: rollup and raw reports differ"
-            out[f"{name} rollup"] = timed(report("rollup"), repeat=20, warmup=2, backend_pid=pid)
-            out[f"{name} raw"] = timed(report("raw"), repeat=3, warmup=1, backend_pid=pid)
+            rollup, raw = (report_run(session, root, span, by, source) for source in ("rollup", "raw"))
+            assert rollup() == raw(), f"by={by}: rollup and raw reports differ"
+            out[f"{name} rollup"] = timed(rollup, repeat=20, warmup=2, backend_pid=pid)
+            out[f"{name} raw"] = timed(raw, repeat=3, warmup=1, backend_pid=pid)
     return out
 
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench._util import free_port, wait_for
+from bench._util import free_port, wait_for, wrk_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
@@ -327,10 +326,7 @@ def _load(
         workers = sum(_cpu(p) - workers0[p] for p in uvicorn)
     finally:
         os.unlink(f.name)
-    match = re.search(r"WRKJSON(\{.*\})", out)
-    if match is None:
-        raise RuntimeError(f"{name}: wrk gave no figures: {out[-500:]}")
-    r = json.loads(match.group(1))
+    r = wrk_figures(out, f"{name}: wrk")
     if r["failed"] or r["socket_errors"]:
         problem = f"{r['failed']} failed batches, {r['socket_errors']} socket errors"
         raise RuntimeError(f"{name}: {problem}; first: {r['first_error']}")
@@ -416,19 +412,12 @@ def run(backends: list[str], *, clients: int, workers: int, seconds: float, endp
             if admin_url is None:
                 print("bench.ingest: PostgreSQL skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)", file=sys.stderr)
                 continue
-            name = f"hl_bench_ingest_{os.getpid()}"
-            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            db_url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            try:
+            from bench.suite import bench_database
+
+            with bench_database(admin_url, "hl_bench_ingest") as db_url:
                 got = run_backend(
                     backend, db_url, clients=clients, workers=workers, seconds=seconds, endpoints=endpoints
                 )
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
         else:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 db_url = f"sqlite:///{tmp}/bench.db"

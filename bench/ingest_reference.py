@@ -16,17 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import psycopg
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header
 from fastapi.responses import Response
 
+from bench.single_reference import per_thread_connection, raw_body
 from server.db import make_engine
 from server.models import Rating, RatingReason
 
@@ -39,11 +39,6 @@ INSERT = (
     "AS r(id, level, at, day)"
 )
 REASONS = "INSERT INTO rating_reason (rating_id, reason_id) SELECT * FROM unnest(%(ids)s::uuid[], %(reasons)s::int[])"
-
-
-async def raw_body(request: Request) -> bytes:
-    """The request body as bytes."""
-    return await request.body()
 
 
 DEVICES = "SELECT d.token_hash, d.id, d.counter_id, c.unit_id FROM kiosk_device d JOIN counter c ON c.id = d.counter_id"
@@ -59,14 +54,8 @@ def create_app() -> FastAPI:
         fields: dict[str, int] = dict(conn.execute("SELECT code, id FROM field").fetchall())
         reasons: dict[str, int] = dict(conn.execute("SELECT code, id FROM reason").fetchall())
         devices = {token_hash: tuple(ids) for token_hash, *ids in conn.execute(DEVICES)}
-    local = threading.local()
+    connection = per_thread_connection(dsn)
     app = FastAPI()
-
-    def connection() -> psycopg.Connection[Any]:
-        conn = getattr(local, "conn", None)
-        if conn is None or conn.closed:
-            conn = local.conn = psycopg.connect(dsn)
-        return conn
 
     @app.post("/api/v1/ratings")
     def ingest(data: Annotated[bytes, Depends(raw_body)], authorization: Annotated[str, Header()]) -> Response:

@@ -15,13 +15,14 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import uvicorn
 from alembic import command
 from sqlmodel import Session, select
 
+from bench._util import free_port
 from server import PROJECT_ROOT
 from server.app import create_app
 from server.cli.core import alembic_config
@@ -46,12 +48,6 @@ CHROME_FLAGS = (
 )
 BUDGET_BYTES = 60 * 1024
 HEADING = "### Phone page (Lighthouse)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_site(directory: Path, port: int) -> tuple[Settings, str]:
@@ -88,6 +84,24 @@ def make_site(directory: Path, port: int) -> tuple[Settings, str]:
         session.commit()
     engine.dispose()
     return settings, visits[0].token
+
+
+@contextmanager
+def serve_site(directory: Path) -> Iterator[tuple[str, str]]:
+    """`make_site` in `directory`, served by uvicorn on a free loopback port in a thread while the block runs; gives
+    the base URL and the visit token."""
+    port = free_port()
+    settings, token = make_site(directory, port)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def page_weight(base: str, token: str) -> dict[str, int]:
@@ -158,21 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not write the file")
     args = parser.parse_args(argv)
     cli = ensure_lighthouse(args.lighthouse_dir)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="hailong-bench-") as tmp:
-        settings, token = make_site(Path(tmp), port)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            weight = page_weight(base, token)
-            runs = [lighthouse(cli, f"{base}/r/{token}", Path(tmp) / f"lh-{i}.json") for i in range(args.runs)]
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    with tempfile.TemporaryDirectory(prefix="hailong-bench-") as tmp, serve_site(Path(tmp)) as (base, token):
+        weight = page_weight(base, token)
+        runs = [lighthouse(cli, f"{base}/r/{token}", Path(tmp) / f"lh-{i}.json") for i in range(args.runs)]
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     cpu = next(
         (

@@ -28,12 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
+
+from bench._util import timed
 
 PROVINCE = "P02"
 PROVINCE_ID = 2
@@ -78,16 +79,6 @@ def province_of_100(url: str) -> dict[str, float]:
             return {"moved": len(movers), "move_s": seconds, "communes": total.scalar_one()}
     finally:
         engine.dispose()
-
-
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    fn()
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def simple_read(session: Any, root_path: str, months: list[Any]) -> dict[int, tuple[int, int]]:

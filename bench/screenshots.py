@@ -12,16 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import uvicorn
 from playwright.sync_api import sync_playwright
 
-from bench.phone_page import CHROME_FLAGS, free_port, make_site
+from bench.phone_page import CHROME_FLAGS, serve_site
 from server import PROJECT_ROOT
-from server.app import create_app
 
 PHONE = {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
@@ -31,33 +27,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "screenshots")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="hailong-shots-") as tmp:
-        settings, token = make_site(Path(tmp), port)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROME_FLAGS.split()[1:], headless=True
-                )
-                page = browser.new_context(**PHONE).new_page()  # type: ignore[arg-type]
-                page.goto(f"http://127.0.0.1:{port}/r/{token}")
-                page.get_by_text("Không hài lòng", exact=True).tap()
-                page.get_by_label("Thời gian chờ đợi lâu").check()
-                page.screenshot(path=str(args.out / "phone-rate.png"), full_page=True)
-                page.goto(f"http://127.0.0.1:{port}/r/{token}")
-                page.get_by_label("Số điện thoại hoặc email").fill("0905 000 111")
-                page.get_by_role("button", name="Gửi đánh giá").tap()
-                page.wait_for_selector("#error-summary:focus")
-                page.screenshot(path=str(args.out / "phone-errors.png"), full_page=True)
-                browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+    with (
+        tempfile.TemporaryDirectory(prefix="hailong-shots-") as tmp,
+        serve_site(Path(tmp)) as (base, token),
+        sync_playwright() as p,
+    ):
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_FLAGS.split()[1:], headless=True)
+        page = browser.new_context(**PHONE).new_page()  # type: ignore[arg-type]
+        page.goto(f"{base}/r/{token}")
+        page.get_by_text("Không hài lòng", exact=True).tap()
+        page.get_by_label("Thời gian chờ đợi lâu").check()
+        page.screenshot(path=str(args.out / "phone-rate.png"), full_page=True)
+        page.goto(f"{base}/r/{token}")
+        page.get_by_label("Số điện thoại hoặc email").fill("0905 000 111")
+        page.get_by_role("button", name="Gửi đánh giá").tap()
+        page.wait_for_selector("#error-summary:focus")
+        page.screenshot(path=str(args.out / "phone-errors.png"), full_page=True)
+        browser.close()
     for name in ("phone-rate.png", "phone-errors.png"):
         path = args.out / name
         print(f"{path}: {path.stat().st_size:,} B")

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,19 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+def per_thread_connection(dsn: str) -> Callable[[], psycopg.Connection[Any]]:
+    """A function that gives each worker thread its own connection to `dsn`, opened on first use (again if closed)."""
+    local = threading.local()
+
+    def connection() -> psycopg.Connection[Any]:
+        conn = getattr(local, "conn", None)
+        if conn is None or conn.closed:
+            conn = local.conn = psycopg.connect(dsn)
+        return conn
+
+    return connection
+
+
 def create_app() -> FastAPI:
     """The reference app on DATABASE_URL; ratings go to counter id COUNTER_ID (default 1) and its unit."""
     dsn = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
@@ -50,14 +64,8 @@ def create_app() -> FastAPI:
     if table not in ("rating", "rating_plain"):
         raise ValueError(f"REFERENCE_TABLE must be rating or rating_plain, not {table!r}")
     insert = INSERT.format(table=table)
-    local = threading.local()
+    connection = per_thread_connection(dsn)
     app = FastAPI()
-
-    def connection() -> psycopg.Connection[Any]:
-        conn = getattr(local, "conn", None)
-        if conn is None or conn.closed:
-            conn = local.conn = psycopg.connect(dsn)
-        return conn
 
     @app.post("/api/v1/ratings")
     def ingest(data: Annotated[bytes, Depends(raw_body)]) -> Response:

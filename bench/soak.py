@@ -78,7 +78,7 @@ from typing import Any
 
 import aiohttp
 
-from bench._util import free_port, percentile
+from bench._util import free_port, percentile, scalar
 from bench.suite import (
     ROOT,
     SOAK_JSON,
@@ -811,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             base = f"http://127.0.0.1:{port}"
             wait_up(base + "/healthz")
-            meta["pg"] = _pg_version(url)
+            meta["pg"] = str(scalar(url, "SHOW server_version"))
 
             async def go() -> tuple[Stats, float]:
                 loop = asyncio.get_running_loop()
@@ -942,17 +942,6 @@ def report(data: dict[str, Any]) -> None:
         print("error:", line)
     if data.get("note"):
         print(data["note"])
-
-
-def _pg_version(url: str) -> str:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return str(conn.execute(sa.text("SHOW server_version")).scalar_one())
-    finally:
-        engine.dispose()
 
 
 if __name__ == "__main__":

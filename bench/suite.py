@@ -477,14 +477,9 @@ def build_site(url: str, ratings: int, devices: int) -> tuple[Site, dict[str, An
 
 
 def count_ratings(url: str) -> int:
-    import sqlalchemy as sa
+    from bench._util import scalar
 
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.text("SELECT count(*) FROM rating")).scalar_one())
-    finally:
-        engine.dispose()
+    return int(scalar(url, "SELECT count(*) FROM rating"))
 
 
 # --- single-rating ingest with wrk -------------------------------------------------------------------------------
@@ -524,6 +519,8 @@ end
 
 def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, connections: int) -> dict[str, float]:
     """wrk posting one rating per request from `tokens`' devices; requests/s, p50/p99 ms and error counts."""
+    from bench._util import wrk_figures
+
     threads = 2
     if len(tokens) < connections:
         raise ValueError("need at least as many devices as connections")
@@ -549,10 +546,7 @@ def wrk_single(base: str, tokens: list[str], run_tag: int, seconds: float, conne
         ).stdout
     finally:
         os.unlink(f.name)
-    match = re.search(r"WRKJSON(\{.*\})", out)
-    if match is None:
-        raise RuntimeError(f"wrk gave no figures: {out[-500:]}")
-    r = json.loads(match.group(1))
+    r = wrk_figures(out)
     errors = r["status"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
     return {
         "rps": r["requests"] / (r["duration_us"] / 1e6),
@@ -705,55 +699,27 @@ def kiosk_taps(procs: Processes, central: str, code: str, taps: int) -> dict[str
 # --- reports and exports ------------------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def month_report(url: str) -> dict[str, list[float] | int]:
     """The nation's month report by unit, by field and by month (`compute_indices`, what the dashboard, the exports
     and the API read), from the rollups and from raw ratings."""
-    from zoneinfo import ZoneInfo
-
     import sqlalchemy as sa
     from sqlmodel import Session, col
 
+    from bench._util import timed
+    from bench.indices import report_run
     from server.db import make_engine
     from server.indices.periods import parse_period
-    from server.indices.service import compute_indices
     from server.models import Unit
 
     engine = make_engine(url)
     period = parse_period(REPORT_MONTH)
-    tz = ZoneInfo("Asia/Ho_Chi_Minh")
     try:
         with Session(engine) as session:
             root = session.execute(sa.select(Unit).where(col(Unit.code) == "VN")).scalar_one()
 
             def reports(source: str) -> Callable[[], Any]:
-                def run() -> Any:
-                    out = [
-                        compute_indices(
-                            session=session,
-                            unit=root,
-                            period=period,
-                            by=by,
-                            min_sample=30,
-                            tz=tz,
-                            source=source,  # type: ignore[arg-type]
-                        ).model_dump()
-                        for by in ("unit", "field", "month")
-                    ]
-                    session.rollback()
-                    return out
-
-                return run
+                runs = [report_run(session, root, period, by, source) for by in ("unit", "field", "month")]
+                return lambda: [run().model_dump() for run in runs]
 
             rollup, raw = reports("rollup")(), reports("raw")()
             if rollup != raw:
@@ -769,6 +735,8 @@ def month_report(url: str) -> dict[str, list[float] | int]:
 
 def exports(base: str, read_key: str) -> dict[str, list[float] | int]:
     import httpx
+
+    from bench._util import timed
 
     out: dict[str, list[float] | int] = {}
     with httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {read_key}"}) as client:

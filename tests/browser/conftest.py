@@ -16,6 +16,14 @@ from typing import Any
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from sqlmodel import Session
+
+from server.app import create_app
+from server.db import make_engine, session_scope
+from tests.conftest import make_settings
+from tests.databases import DatabaseFactory
+from tests.logins import PASSWORD
+from tests.server.dashboard.world import build_world
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -69,6 +77,52 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@contextmanager
+def serve_seeded(db_factory: DatabaseFactory, seed: Callable[[Session], object]) -> Iterator[str]:
+    """A fresh migrated database that `seed` fills (committed), served by the app for the block; yields its base
+    URL."""
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        seed(session)
+    engine.dispose()
+    with serve(create_app(make_settings(url))) as base:
+        yield base
+
+
+def site_fixture(seed: Callable[[Session], object]) -> Any:
+    """A `site` fixture: the base URL of the app serving a fresh database that `seed` filled."""
+
+    @pytest.fixture
+    def site(db_factory: DatabaseFactory) -> Iterator[str]:
+        with serve_seeded(db_factory, seed) as base:
+            yield base
+
+    return site
+
+
+#: The dashboard's world (tests.server.dashboard.world), served.
+site = site_fixture(build_world)
+
+
+def submit_login(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Fill in the login form the page shows and send it."""
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+
+
+def log_in(page: Page, base: str, username: str, *, next: str | None = None, axe: bool = False) -> None:
+    """Log `username` in through the login page at `base` (axe-checked first with `axe`); with `next`, the login
+    goes there afterwards and this waits until the page is there."""
+    page.goto(base + "/login" + (f"?next={next}" if next else ""))
+    if axe:
+        assert_accessible(page)
+    submit_login(page, username)
+    if next:
+        page.wait_for_url(base + next)
 
 
 @pytest.fixture(scope="session")

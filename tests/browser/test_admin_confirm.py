@@ -9,8 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import ConsoleWatcher, assert_accessible
-from tests.browser.test_dashboard import log_in, site  # noqa: F401  (the fixture)
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -31,12 +30,12 @@ def _confirm_then_cancel_then_confirm(page: Page, base: str, list_path: str, but
 
 def test_item_17_kiosk_key_and_login_changes_ask_first(
     browser: Browser,
-    site: str,  # noqa: F811
+    site: str,
     watch_console: Callable[[Page], ConsoleWatcher],
 ) -> None:
     page = browser.new_page()
     console = watch_console(page)
-    log_in(page, site, "w-admin")
+    log_in(page, site, "w-admin", axe=True)
     expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
 
     # Kiosk: the confirmation names the counter and what happens; cancel keeps it live.
@@ -84,14 +83,14 @@ def test_item_17_kiosk_key_and_login_changes_ask_first(
 
 def test_items_18_to_20_pages_work_and_are_accessible(
     browser: Browser,
-    site: str,  # noqa: F811
+    site: str,
     watch_console: Callable[[Page], ConsoleWatcher],
 ) -> None:
     """Issue 21 items 18-20 in Chromium: search the unit tree, open a unit, move it by choosing its new parent from
     the list; the import section with its templates; the audit log filtered; axe finds nothing on any page."""
     page = browser.new_page()
     console = watch_console(page)
-    log_in(page, site, "w-admin")
+    log_in(page, site, "w-admin", axe=True)
     expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
 
     page.goto(site + "/admin/units")

@@ -7,7 +7,7 @@ from playwright.sync_api import Browser, expect
 from sqlmodel import Session
 
 from tests import logins
-from tests.browser.conftest import ConsoleWatcher, assert_accessible
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 from tests.browser.test_phone import site
 from tests.databases import DatabaseFactory
 
@@ -22,11 +22,7 @@ def test_an_admin_chooses_the_fields_of_a_counter(browser: Browser, db_factory: 
         context = browser.new_context(viewport={"width": 1280, "height": 800}, java_script_enabled=False)
         page = context.new_page()
         console = ConsoleWatcher(page)
-        page.goto(f"{s.url}/login?next=/admin/counters")
-        page.get_by_label("Tên đăng nhập").fill(admin.username)
-        page.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
-        page.wait_for_url(f"{s.url}/admin/counters")
+        log_in(page, s.url, admin.username, next="/admin/counters")
         cell = page.locator(f'[data-counter-fields="{s.counter.code}"]')
         expect(cell).to_contain_text("Tất cả lĩnh vực")
         cell.get_by_role("link", name="Chọn lĩnh vực").click()

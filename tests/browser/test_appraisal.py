@@ -3,43 +3,26 @@ are accessible (axe finds nothing), make no external requests and break no CSP."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
 
-from server.app import create_app
-from server.db import make_engine, session_scope
-from tests.browser.conftest import ConsoleWatcher, assert_accessible, serve
-from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
-from tests.logins import PASSWORD
+from tests import logins
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in, site_fixture
 from tests.server.appraisal.data import build_ward
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def site(db_factory: DatabaseFactory) -> Iterator[str]:
-    url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        ward = build_ward(session)
-        from tests import logins
-
-        logins.user(session, "manager", ward.root, username="ap-manager")
-    engine.dispose()
-    app: FastAPI = create_app(make_settings(url))
-    with serve(app) as base:
-        yield base
+def seed(session: Session) -> None:
+    """The appraisal's ward and a manager of it."""
+    ward = build_ward(session)
+    logins.user(session, "manager", ward.root, username="ap-manager")
 
 
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
+site = site_fixture(seed)
 
 
 def test_appraisal_pages_are_accessible(

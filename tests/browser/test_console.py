@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from server.models import Visit
 from tests import factories, logins
-from tests.browser.conftest import ConsoleWatcher, assert_accessible
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, submit_login
 from tests.browser.test_phone import PIXEL, site
 from tests.databases import DatabaseFactory
 
@@ -46,13 +46,9 @@ def test_login_invite_and_print_the_slip(
         page.goto(f"{s.url}/console")  # the shared login, coming back to the console afterwards
         assert page.url == f"{s.url}/login?next=%2Fconsole"
         assert_accessible(page)
-        page.get_by_label("Tên đăng nhập").fill(user.username)
-        page.get_by_label("Mật khẩu").fill("wrong password")
-        page.get_by_role("button", name="Đăng nhập").click()
+        submit_login(page, user.username, "wrong password")
         assert "không đúng" in page.get_by_role("alert").inner_text()
-        page.get_by_label("Tên đăng nhập").fill(user.username)
-        page.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-        page.get_by_role("button", name="Đăng nhập").click()
+        submit_login(page, user.username)
         page.wait_for_url(f"{s.url}/console")
         assert_accessible(page)
 

@@ -15,7 +15,7 @@ from sqlmodel import select
 from server.db import make_engine, session_scope
 from server.models import Unit
 from tests import logins
-from tests.browser.conftest import ConsoleWatcher, assert_accessible
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 from tests.browser.test_kiosk import LANDSCAPE, kiosk_site, touch_page
 from tests.databases import factory_for
 from tests.kiosk.conftest import central_server, eventually
@@ -38,11 +38,7 @@ def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browse
 
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             console = context.new_page()
-            console.goto(central.url + "/console")
-            console.get_by_label("Tên đăng nhập").fill(username)
-            console.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-            console.get_by_role("button", name="Đăng nhập").click()
-            console.wait_for_url(central.url + "/console")
+            log_in(console, central.url, username, next="/console")
             console.get_by_label("Quầy").select_option(central.counter_code)
             console.get_by_label("Lĩnh vực").select_option("construction")
             console.get_by_role("button", name="Mời đánh giá").click()
@@ -84,11 +80,7 @@ def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Bro
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             console = context.new_page()
             console_errors = ConsoleWatcher(console)
-            console.goto(central.url + "/console")
-            console.get_by_label("Tên đăng nhập").fill(username)
-            console.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-            console.get_by_role("button", name="Đăng nhập").click()
-            console.wait_for_url(central.url + "/console")
+            log_in(console, central.url, username, next="/console")
             console.get_by_label("Lĩnh vực").select_option("justice")
             console.get_by_role("button", name="Mời đánh giá").click()
 

@@ -6,42 +6,15 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import openpyxl
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
-from server.app import create_app
-from server.db import make_engine, session_scope
-from tests.browser.conftest import ConsoleWatcher, assert_accessible, serve
-from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
-from tests.logins import PASSWORD
-from tests.server.dashboard.world import build_world
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def site(db_factory: DatabaseFactory) -> Iterator[str]:
-    url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        build_world(session)
-    engine.dispose()
-    app: FastAPI = create_app(make_settings(url))
-    with serve(app) as base:
-        yield base
-
-
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    assert_accessible(page)
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
 
 
 def test_manager_flow_with_exports(
@@ -53,7 +26,7 @@ def test_manager_flow_with_exports(
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(site) else None)
 
-    log_in(page, site, "w-manager-a")
+    log_in(page, site, "w-manager-a", axe=True)
     expect(page.locator("h1")).to_have_text("Khu vực A")
     assert_accessible(page)
 
@@ -119,7 +92,7 @@ def test_admin_and_officer_pages_are_accessible(
 ) -> None:
     page = browser.new_page()
     console = watch_console(page)
-    log_in(page, site, "w-admin")
+    log_in(page, site, "w-admin", axe=True)
     expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
     page.goto(site + "/dashboard?period=2026-10")
     assert_accessible(page)
@@ -156,7 +129,7 @@ def test_admin_and_officer_pages_are_accessible(
 
     officer = browser.new_page()
     watcher = watch_console(officer)
-    log_in(officer, site, "w-officer")
+    log_in(officer, site, "w-officer", axe=True)
     expect(officer.locator("h1")).to_have_text("Kết quả của tôi")
     officer.get_by_label("Kỳ báo cáo").select_option("2026-10")
     officer.get_by_role("button", name="Xem").click()
@@ -197,7 +170,7 @@ def test_dashboard_tables_keep_the_status_in_sight_on_a_phone(
     context = browser.new_context(**PHONE)  # type: ignore[arg-type]
     page = context.new_page()
     console = watch_console(page)
-    log_in(page, site, "w-manager-a")
+    log_in(page, site, "w-manager-a", axe=True)
     for path in ("/dashboard?period=2026-10", "/dashboard/fields/land?unit=W-A&period=2026-10"):
         page.goto(site + path)
         assert page.evaluate(_OVERFLOW) == [], path
@@ -230,7 +203,7 @@ _AXIS_PX = """() => [...document.querySelectorAll('.chart text.axis')]
 def test_trend_chart_text_is_readable_and_spans_the_card(browser: Browser, site: str, viewport: dict[str, int]) -> None:
     context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
     page = context.new_page()
-    log_in(page, site, "w-manager-a")
+    log_in(page, site, "w-manager-a", axe=True)
     page.goto(site + "/dashboard?period=2026-10")
     sizes = page.evaluate(_AXIS_PX)
     assert len(sizes) >= 4 and min(sizes) >= 14, sizes

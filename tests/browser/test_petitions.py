@@ -13,7 +13,7 @@ from server.app import create_app
 from server.db import make_engine
 from server.models import Petition
 from tests import factories, logins
-from tests.browser.conftest import ConsoleWatcher, assert_accessible, free_port, serve
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, free_port, log_in, serve
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
 from tests.server.visits import factories as vf
@@ -63,10 +63,7 @@ def test_phone_rating_to_petition_answer_and_reaction(
         desk = browser.new_context(viewport={"width": 1280, "height": 900})
         office = desk.new_page()
         office_console = watch_console(office)
-        office.goto(base + "/login")
-        office.get_by_label("Tên đăng nhập").fill(manager.username)
-        office.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-        office.get_by_role("button", name="Đăng nhập").click()
+        log_in(office, base, manager.username)
         office.wait_for_url(f"{base}/dashboard**")
         nav = office.get_by_role("navigation", name="Điều hướng chính")
         nav.get_by_role("link", name="Phản ánh, kiến nghị").click()

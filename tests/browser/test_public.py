@@ -3,35 +3,16 @@ sorting, unit pages, English; axe finds nothing, nothing is fetched from elsewhe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
-from server.app import create_app
-from server.db import make_engine, session_scope
-from tests.browser.conftest import ConsoleWatcher, assert_accessible, serve
-from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
-from tests.logins import PASSWORD
-from tests.server.dashboard.world import build_world
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 
 pytestmark = pytest.mark.browser
 
 SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 900}}
-
-
-@pytest.fixture
-def site(db_factory: DatabaseFactory) -> Iterator[str]:
-    url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        build_world(session)
-    engine.dispose()
-    app: FastAPI = create_app(make_settings(url))
-    with serve(app) as base:
-        yield base
 
 
 def ranked_names(page: Page) -> list[str]:
@@ -94,10 +75,7 @@ def test_the_admin_withholds_a_subtree_from_the_public_page(
 ) -> None:
     page = browser.new_page()
     console = watch_console(page)
-    page.goto(site + "/login?next=/admin/cong-khai")
-    page.get_by_label("Tên đăng nhập").fill("w-admin")
-    page.get_by_label("Mật khẩu").fill(PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
+    log_in(page, site, "w-admin", next="/admin/cong-khai")
     page.goto(site + "/admin/cong-khai")
     expect(page.locator("h1")).to_have_text("Công khai")
     assert_accessible(page)

@@ -2,65 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
 
-from server.app import create_app
-from server.db import make_engine, session_scope
 from server.dossiers.service import upsert_dossiers
 from server.models import Petition
-from tests.browser.conftest import ConsoleWatcher, assert_accessible, serve
-from tests.browser.test_dashboard import log_in
-from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
+from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in, site_fixture
 from tests.factories import HCM
 from tests.server.dashboard.world import build_world
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def site(db_factory: DatabaseFactory) -> Iterator[str]:
+def seed(session: Session) -> None:
     """The dashboard world, and October dossiers at Xã A1 and A2: 3 of 12 late, one named by a petition."""
-    url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        world = build_world(session)
-        received = datetime(2026, 10, 2, 8, tzinfo=HCM)
-        items = [
-            {
-                "code": f"HS-{i:02d}",
-                "unit": "W-A1" if i % 2 else "W-A2",
-                "field": "land" if i < 6 else "justice",
-                "received_at": received.isoformat(),
-                "due_at": (received + timedelta(days=7)).isoformat(),
-                "completed_at": (received + timedelta(days=9 if i < 3 else 5)).isoformat(),
-                "status": "completed",
-            }
-            for i in range(12)
-        ]
-        upsert_dossiers(session=session, items=items, scope=None, tz=HCM)
-        session.add(
-            Petition(
-                unit_id=world.a1.id,  # type: ignore[arg-type]
-                category="tthc",
-                dossier_code="HS-07",
-                received_at=received,
-                due_at=received + timedelta(days=21),
-                answered_at=received + timedelta(days=3),
-                source="form",
-                token="browser-766",
-                content="Hồ sơ HS-07",
-            )
+    world = build_world(session)
+    received = datetime(2026, 10, 2, 8, tzinfo=HCM)
+    items = [
+        {
+            "code": f"HS-{i:02d}",
+            "unit": "W-A1" if i % 2 else "W-A2",
+            "field": "land" if i < 6 else "justice",
+            "received_at": received.isoformat(),
+            "due_at": (received + timedelta(days=7)).isoformat(),
+            "completed_at": (received + timedelta(days=9 if i < 3 else 5)).isoformat(),
+            "status": "completed",
+        }
+        for i in range(12)
+    ]
+    upsert_dossiers(session=session, items=items, scope=None, tz=HCM)
+    session.add(
+        Petition(
+            unit_id=world.a1.id,  # type: ignore[arg-type]
+            category="tthc",
+            dossier_code="HS-07",
+            received_at=received,
+            due_at=received + timedelta(days=21),
+            answered_at=received + timedelta(days=3),
+            source="form",
+            token="browser-766",
+            content="Hồ sơ HS-07",
         )
-    engine.dispose()
-    app: FastAPI = create_app(make_settings(url))
-    with serve(app) as base:
-        yield base
+    )
+
+
+site = site_fixture(seed)
 
 
 def test_the_score_card_leads_to_where_the_points_were_lost(
@@ -68,7 +58,7 @@ def test_the_score_card_leads_to_where_the_points_were_lost(
 ) -> None:
     page = browser.new_page()
     console = watch_console(page)
-    log_in(page, site, "w-manager-a")
+    log_in(page, site, "w-manager-a", axe=True)
     page.goto(site + "/dashboard?period=2026-10")
     card = page.locator("#score766")
     # 12 − 3 late − 1 disliked = 8: 6 × 8/12 ÷ 0.9 = 4.44; one petition, on time, no reaction: 6 + 6.

@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 from sqlmodel import Session, select
 
 from server.models import Visit
 from tests import factories, logins
+from tests.browser.conftest import log_in
 from tests.browser.test_phone import site
 from tests.databases import DatabaseFactory
 
@@ -42,14 +43,6 @@ LONGER_ADDRESS = """(n) => {
 }"""
 
 
-def _log_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/login?next=/console")
-    page.get_by_label("Tên đăng nhập").fill(username)
-    page.get_by_label("Mật khẩu").fill(logins.PASSWORD)
-    page.get_by_role("button", name="Đăng nhập").click()
-    page.wait_for_url(f"{url}/console")
-
-
 def test_a6_prints_on_a6_and_the_80mm_slip_keeps_the_token_whole(
     browser: Browser, db_factory: DatabaseFactory, tmp_path: Path
 ) -> None:
@@ -65,7 +58,7 @@ def test_a6_prints_on_a6_and_the_80mm_slip_keeps_the_token_whole(
             session.commit()
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        _log_in(page, s.url, user.username)
+        log_in(page, s.url, user.username, next="/console")
 
         page.goto(f"{s.url}/console/visits/{token}?format=a6")
         page.emulate_media(media="print")

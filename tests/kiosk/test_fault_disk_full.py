@@ -23,7 +23,14 @@ from fastapi.testclient import TestClient
 
 from kiosk.runtime import Runtime
 from tests.databases import DatabaseFactory
-from tests.kiosk.conftest import central_server, eventually, kiosk_client, kiosk_settings, pair_kiosk
+from tests.kiosk.conftest import (
+    CentralServer,
+    central_server,
+    eventually,
+    kiosk_client,
+    kiosk_settings,
+    pair_kiosk,
+)
 
 MAX_TAPS = 400
 
@@ -95,12 +102,17 @@ def tap_until_full(client: TestClient, rt: Runtime) -> tuple[list[str], list[str
     return thanked, refused
 
 
-def check_recovery(client: TestClient, rt: Runtime, thanked: list[str], refused: list[str]) -> None:
-    """Space is back: taps thank again; nothing refused was stored."""
+def check_recovery(
+    client: TestClient, rt: Runtime, central: CentralServer, thanked: list[str], refused: list[str]
+) -> None:
+    """Space is back: taps thank again; nothing refused was stored; with the central server back, the outbox
+    empties."""
     after = [press(client) for _ in range(5)]
     assert {o for o, _ in after} == {"thanks"}, "taps do not work again after space was freed"
     thanked += [rid for _, rid in after]
     assert set(rt.outbox.states(refused)) == set(), "a refused tap was stored anyway"
+    central.start()
+    eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery after the disk was freed")
 
 
 @pytest.mark.slow
@@ -120,9 +132,7 @@ def test_tmpfs_full_shows_storage_error_and_loses_nothing(db_factory: DatabaseFa
             assert client.get("/healthz").status_code == 200
 
             ballast.unlink()  # the technician frees space
-            check_recovery(client, rt, thanked, refused)
-            central.start()
-            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery after the disk was freed")
+            check_recovery(client, rt, central, thanked, refused)
         stored = central.rating_ids()
     assert Tally(stored).most_common(1)[0][1] == 1
     assert sorted(stored) == sorted(thanked)
@@ -142,9 +152,7 @@ def test_sqlite_full_shows_storage_error_and_loses_nothing(db_factory: DatabaseF
             assert thanked and refused, (len(thanked), len(refused))
 
             conn.execute("PRAGMA max_page_count = 1073741823")
-            check_recovery(client, rt, thanked, refused)
-            central.start()
-            eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery after the disk was freed")
+            check_recovery(client, rt, central, thanked, refused)
         stored = central.rating_ids()
     assert Tally(stored).most_common(1)[0][1] == 1
     assert sorted(stored) == sorted(thanked)

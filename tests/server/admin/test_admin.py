@@ -30,21 +30,11 @@ from server.models import (
     User,
 )
 from tests import logins
-from tests.server.dashboard.world import World, build_world
+from tests.server.dashboard.world import World
 
 HTML = {"accept": "text/html"}
 PAGES = ["/admin", "/admin/units", "/admin/counters", "/admin/fields", "/admin/targets", "/admin/officers",
          "/admin/users", "/admin/kiosks", "/admin/apikeys", "/admin/audit"]  # fmt: skip
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def csrf(client: TestClient, world: World) -> str:
-    return logins.login(client, world.admin)
 
 
 def post(client: TestClient, url: str, csrf: str, data: dict[str, object] | None = None, **kwargs: object):  # type: ignore[no-untyped-def]

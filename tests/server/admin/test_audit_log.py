@@ -13,19 +13,7 @@ from sqlmodel import Session
 from server.admin.service import ACTION_NAMES
 from server.i18n import english_catalog
 from server.models import AuditLog
-from tests import logins
 from tests.server.admin.test_admin import HTML
-from tests.server.dashboard.world import World, build_world
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def csrf(client: TestClient, world: World) -> str:
-    return logins.login(client, world.admin)
 
 
 def _rows(client: TestClient, query: str = "") -> tuple[BeautifulSoup, list[list[str]]]:

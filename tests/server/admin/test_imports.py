@@ -18,23 +18,13 @@ from server.models import Counter, Unit
 from server.units.service import MAX_DEPTH, CsvImportError, import_counters, import_units
 from tests import logins
 from tests.server.admin.test_admin import HTML, post
-from tests.server.dashboard.world import World, build_world
+from tests.server.dashboard.world import World
 
 UNITS = [
     ["code", "name", "parent_code", "level"],
     ["W-C", "Khu vực C", "W-ROOT", "khu vực"],
     ["W-C1", "Xã Ea Tu", "W-C", "xã"],
 ]
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def csrf(client: TestClient, world: World) -> str:
-    return logins.login(client, world.admin)
 
 
 def _text(rows: list[list[str]], delimiter: str) -> str:

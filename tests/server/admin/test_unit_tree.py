@@ -9,19 +9,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.models import AuditLog, Counter, Unit
-from tests import logins
 from tests.server.admin.test_admin import HTML, post
-from tests.server.dashboard.world import World, build_world
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def csrf(client: TestClient, world: World) -> str:
-    return logins.login(client, world.admin)
+from tests.server.dashboard.world import World
 
 
 def _soup(client: TestClient, url: str) -> BeautifulSoup:

@@ -23,7 +23,8 @@ def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
     return datetime(y, m, d, hh, tzinfo=HCM)
 
 
-def _report(session: Session, unit: Unit, period: str, by: str | None, source: str = "rollup"):  # type: ignore[no-untyped-def]
+def indices_report(session: Session, unit: Unit, period: str, by: str | None, source: str = "rollup"):  # type: ignore[no-untyped-def]
+    """The report of `unit` for `period` grouped `by`, from `source`, every row shown (minimum sample 1)."""
     return compute_indices(
         session=session,
         unit=unit,
@@ -41,12 +42,12 @@ def test_misuse_flagged_after_the_reasons_takes_them_out(session: Session, perio
     c = factories.counter(session, u)
     r = factories.rating(session, c, level=1, at=at(2026, 10, 9), reasons=("late", "waiting"))
     factories.rating(session, c, level=2, at=at(2026, 10, 9), reasons=("late",))
-    assert _report(session, u, period, "field").overall.reasons == {"late": 2, "waiting": 1}
+    assert indices_report(session, u, period, "field").overall.reasons == {"late": 2, "waiting": 1}
     session.execute(sa.update(Rating).where(Rating.id == r.id).values(misuse=True, misuse_reason="repeat"))  # type: ignore[arg-type]
-    overall = _report(session, u, period, "field").overall
+    overall = indices_report(session, u, period, "field").overall
     assert (overall.n, overall.misuse, overall.reasons) == (1, 1, {"late": 1})
     session.execute(sa.update(Rating).where(Rating.id == r.id).values(misuse=False))  # type: ignore[arg-type]
-    assert _report(session, u, period, None).overall.reasons == {"late": 2, "waiting": 1}
+    assert indices_report(session, u, period, None).overall.reasons == {"late": 2, "waiting": 1}
 
 
 def test_seed_demo_bulk_inserts_are_rolled_up(session: Session) -> None:
@@ -61,7 +62,7 @@ def test_seed_demo_bulk_inserts_are_rolled_up(session: Session) -> None:
     assert (report.fixed, report.ratings) == (0, ratings)
     root = session.execute(sa.select(Unit).where(Unit.code == "DLK")).scalar_one()
     for by in ("field", "unit", "officer"):
-        assert _report(session, root, "2026-10", by) == _report(session, root, "2026-10", by, "raw")
+        assert indices_report(session, root, "2026-10", by) == indices_report(session, root, "2026-10", by, "raw")
 
 
 def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
@@ -70,7 +71,7 @@ def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
     factories.rating(session, c, level=4, field_code="land", at=at(2026, 3, 5))
     factories.rating(session, c, level=4, field_code="land", at=at(2026, 3, 5))
     factories.rating(session, c, level=1, field_code="tax", at=at(2026, 3, 6), reasons=("fees",))
-    before = _report(session, u, "2026-03", "field", "raw")
+    before = indices_report(session, u, "2026-03", "field", "raw")
     assert rebuild(session=session).fixed == 0
 
     day_t, month_t = RatingRollup.__table__, RatingMonthRollup.__table__  # type: ignore[attr-defined]
@@ -95,7 +96,7 @@ def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
         .where(month_t.c.unit_id == u.id, month_t.c.month == date(2026, 3, 1), month_t.c.field_id == land)
         .values(level_4=1)
     )  # drifted
-    assert _report(session, u, "2026-03-05..2026-03-06", "field").overall.n == 6  # the day rollup is wrong now
+    assert indices_report(session, u, "2026-03-05..2026-03-06", "field").overall.n == 6  # the day rollup is wrong now
 
     report = rebuild(session=session)
     assert report.fixed == 4
@@ -119,5 +120,5 @@ def test_rebuild_reports_and_fixes_every_difference(session: Session) -> None:
     assert "rating_month_rollup month=2026-03-01 unit=RB1 field=land: level_4 1 → 2" in lines
 
     assert rebuild(session=session).fixed == 0
-    assert _report(session, u, "2026-03", "field") == before
-    assert _report(session, u, "2026-03-05..2026-03-06", "field").overall.n == 3
+    assert indices_report(session, u, "2026-03", "field") == before
+    assert indices_report(session, u, "2026-03-05..2026-03-06", "field").overall.n == 3

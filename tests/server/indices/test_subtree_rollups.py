@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from server.app import create_app
 from server.db import make_engine, session_scope
-from server.indices.periods import add_months, parse_period
+from server.indices.periods import add_months
 from server.indices.rollups import (
     SPECS,
     apply_pending,
@@ -26,7 +26,6 @@ from server.indices.rollups import (
     month_span,
     rebuild,
 )
-from server.indices.service import compute_indices
 from server.models import (
     RatingReasonSubtreeMonthRollup,
     RatingSubtreeMonthRollup,
@@ -37,6 +36,7 @@ from tests import factories
 from tests.browser.conftest import serve
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
+from tests.server.indices.test_rebuild import indices_report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 SUBTREE_SPECS = [spec for spec in SPECS if spec.subtree]
@@ -56,17 +56,9 @@ def assert_exact(session: Session) -> None:
 
 
 def report(session: Session, unit: Unit, period: str, by: str | None, source: str = "rollup"):  # type: ignore[no-untyped-def]
+    """`indices_report` of `unit` as the database has it now (moves change its path)."""
     session.expire_all()
-    unit = session.get(Unit, unit.id)  # type: ignore[assignment]
-    return compute_indices(
-        session=session,
-        unit=unit,
-        period=parse_period(period),
-        by=by,
-        min_sample=1,
-        tz=HCM,
-        source=source,  # type: ignore[arg-type]
-    )
+    return indices_report(session, session.get(Unit, unit.id), period, by, source)  # type: ignore[arg-type]
 
 
 def subtree_valid(session: Session, unit: Unit) -> int:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from server.auth.service import create_api_key
-from server.models import AuditLog, Petition, PetitionEvent, Rating, Unit
+from server.models import AuditLog, Petition, PetitionEvent, Rating, Unit, User
 from server.petitions import service
 from tests import factories, logins
 from tests.server.visits import factories as vf
@@ -47,6 +47,17 @@ def _petition_link(client: TestClient, visit_token: str) -> str | None:
     assert thanks.status_code == 200
     match = re.search(r'href="(/pakn/[^"]+)"', thanks.text)
     return match.group(1) if match else None
+
+
+def office_steps(manager: User) -> list[tuple[str, dict[str, str]]]:
+    """Every form the office posts on a petition (`/petitions/{id}/{step}`) with valid data from `manager`."""
+    return [
+        ("assign", {"assignee": manager.username}),
+        ("answer", {"text": "x"}),
+        ("close", {}),
+        ("category", {"category": "staff"}),
+        ("contact", {}),
+    ]
 
 
 def test_a_not_satisfied_phone_rating_with_comment_and_consent_becomes_a_petition(
@@ -185,13 +196,7 @@ def test_another_units_petitions_are_out_of_reach(
     inbox = client.get("/petitions?status=all")
     assert str(mine.id) in inbox.text and str(theirs.id) not in inbox.text
     assert client.get(f"/petitions/{theirs.id}").status_code == 404
-    for step, data in [
-        ("assign", {"assignee": manager.username}),
-        ("answer", {"text": "x"}),
-        ("close", {}),
-        ("category", {"category": "staff"}),
-        ("contact", {}),
-    ]:
+    for step, data in office_steps(manager):
         r = client.post(f"/petitions/{theirs.id}/{step}", data={"csrf_token": csrf, **data})
         assert r.status_code == 404, step
     assert client.get("/petitions?unit=P-OTHER").status_code == 403
@@ -207,13 +212,7 @@ def test_every_form_needs_the_csrf_token(
     petition = _new(session, settings, tree["ward"])
     manager = logins.user(session, "manager", tree["ward"])
     logins.login(client, manager)
-    for step, data in [
-        ("assign", {"assignee": manager.username}),
-        ("answer", {"text": "x"}),
-        ("close", {}),
-        ("category", {"category": "staff"}),
-        ("contact", {}),
-    ]:
+    for step, data in office_steps(manager):
         r = client.post(f"/petitions/{petition.id}/{step}", data=data, headers={"accept": "text/html"})
         assert r.status_code == 403, step
     assert client.post("/petitions/preferences", data={"email": "a@b.vn"}).status_code == 403

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from server.models import Unit
 from tests import logins
-
-HTML = {"accept": "text/html"}
-
-
-def page(client: TestClient, url: str, status: int = 200) -> BeautifulSoup:
-    response = client.get(url, headers=HTML)
-    assert response.status_code == status, response.text[:2000]
-    return BeautifulSoup(response.text, "html.parser")
-
-
-def text(node: object) -> str:
-    return " ".join(node.get_text(" ").split())  # type: ignore[attr-defined]
+from tests.server.dashboard.test_routes import page, text
 
 
 def test_the_dashboard_shows_the_score_beside_the_index(
