@@ -166,11 +166,12 @@ def invite(
             creator=service.VisitCreator.session_of(officer.user),
         )
     except AppError as exc:
+        message = exc.in_language(request_language(request))
         if is_htmx(request):
             return _templates(request).TemplateResponse(
-                request, "counter/_invite_error.html", {"message": exc.message}, status_code=exc.status_code
+                request, "counter/_invite_error.html", {"message": message}, status_code=exc.status_code
             )
-        return _console_page(request, session, settings, officer, error=exc.message, status=exc.status_code)
+        return _console_page(request, session, settings, officer, error=message, status=exc.status_code)
     response: Response
     if is_htmx(request):
         context = _slip_context(session=session, settings=settings, visit_token=visit.token, slip_format="80mm")

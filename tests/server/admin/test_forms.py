@@ -62,7 +62,7 @@ def test_a_password_is_never_sent_back(client: TestClient, csrf: str) -> None:
 
 def test_the_csrf_check_comes_before_the_form(client: TestClient, csrf: str) -> None:
     page = client.post("/admin/units", data={"name": "x" * 5000}, headers=HTML)
-    assert page.status_code == 403 and "form has expired" in page.text
+    assert page.status_code == 403 and "Biểu mẫu đã hết hạn" in page.text
 
 
 def _form_routes() -> list[tuple[str, type[BaseModel]]]:

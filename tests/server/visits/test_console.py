@@ -98,7 +98,7 @@ def test_invite_with_htmx_answers_the_slip_partial(
     visit = session.exec(select(Visit)).one()
     assert visit.officer_id is None  # a manager without an officer record
     bad = client.post("/console/visits", data={"counter": "Q-01", "field": "nope"}, headers=htmx)
-    assert bad.status_code == 422 and "unknown field &#39;nope&#39;" in bad.text
+    assert bad.status_code == 422 and "Không có lĩnh vực &#39;nope&#39;" in bad.text
 
 
 def test_the_console_form_needs_the_session_csrf_token(
@@ -109,7 +109,7 @@ def test_the_console_form_needs_the_session_csrf_token(
     html = {"accept": "text/html"}
     assert client.post("/console/visits", data={"counter": "Q-01", "field": "land"}, headers=html).status_code == 403
     forged = client.post("/console/visits", data={"csrf_token": "x", "counter": "Q-01", "field": "land"}, headers=html)
-    assert forged.status_code == 403 and "form has expired" in forged.text
+    assert forged.status_code == 403 and "Biểu mẫu đã hết hạn" in forged.text
     assert session.exec(select(Visit)).all() == []
 
 
