@@ -8,6 +8,7 @@ import re
 import threading
 import uuid
 from collections import Counter as Tally
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -234,7 +235,9 @@ def _pair_answer(settings: KioskSettings, central: CentralServer) -> PairRespons
         finally:
             await client.aclose()
 
-    return asyncio.run(exchange())
+    # In a thread of its own: Playwright's sync API (browser tests earlier in the run) keeps a loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, exchange()).result()
 
 
 def test_the_pairing_answer_brings_the_stores_lists(db_factory: DatabaseFactory, tmp_path: Path) -> None:
