@@ -78,16 +78,22 @@ class TargetGroup(SQLModel, table=True):
     name_en: str = Field(max_length=255)
 
 
-class ProcedureField(SQLModel, table=True):
-    """A procedure field (lĩnh vực): land, construction, investment, …"""
+class CodedChoice(SQLModel):
+    """A coded entry of a list people choose from (fields, reasons): names in both languages, an order, and whether it
+    is offered (an entry is deactivated, never deleted: stored ratings keep naming it)."""
 
-    __tablename__ = "field"
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
     name_vi: str = Field(max_length=255)
     name_en: str = Field(max_length=255)
     sort_order: int = Field(default=0)
     active: bool = Field(default=True)
+
+
+class ProcedureField(CodedChoice, table=True):
+    """A procedure field (lĩnh vực): land, construction, investment, …"""
+
+    __tablename__ = "field"
 
 
 class FieldGroup(SQLModel, table=True):
@@ -118,15 +124,8 @@ class ScaleLevel(SQLModel, table=True):
     satisfied: bool
 
 
-class Reason(SQLModel, table=True):
+class Reason(CodedChoice, table=True):
     """A follow-up reason offered when a citizen is not satisfied."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True)
-    name_vi: str = Field(max_length=255)
-    name_en: str = Field(max_length=255)
-    sort_order: int = Field(default=0)
-    active: bool = Field(default=True)
 
 
 class KioskDevice(SQLModel, table=True):
