@@ -9,7 +9,8 @@ row of both tables, the empty rows' deletes) and the commit, and every other rat
 then month, unit, field as before: one total order, so no deadlocks between transactions), so the root's row is
 locked last and held only for the rest of the flush and the commit. The counts written are the same.
 
-The SQL is in `migrations/sql/0019_subtree_root_last/`, applied as written; the downgrade restores 0010's flush.
+The SQL is in `migrations/sql/0019_subtree_root_last/`, applied as written; the downgrade restores 0010's flush by
+applying 0010's `upgrade.postgresql.sql` again (as 0011's downgrade does), never a copy of it.
 SQLite has nothing to do (the flush is PostgreSQL's only).
 
 Revision ID: 0019
@@ -30,6 +31,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SQL = PROJECT_ROOT / "migrations" / "sql" / "0019_subtree_root_last"
+#: 0010's functions, applied again by the downgrade: they hold the flush this migration replaced.
+SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 
 
 def upgrade() -> None:
@@ -43,4 +46,4 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
+    execute_sql_file(bind, SQL_0010)

@@ -1,5 +1,6 @@
 -- Migration 0010 (postgresql, upgrade): pending subtree deltas in a transaction-local setting; rollup joins as key lookups.
 -- Applied as written by migrations/versions/0010_subtree_pending_in_transaction.py; see its docstring for the design.
+-- Applied again (all CREATE OR REPLACE) by the downgrades of 0011 and 0019 and by 0018, which restore its flush.
 -- What a migrated database ends up with: migrations/sql/installed.postgresql.snapshot.
 
 CREATE OR REPLACE FUNCTION hl_subtree_pend(piece text) RETURNS void LANGUAGE plpgsql AS $$

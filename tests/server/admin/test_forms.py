@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, get_args, get_origin, get_type_hints
 
-import pytest
 from bs4 import BeautifulSoup
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -17,20 +16,9 @@ from server.admin import publication
 from server.admin import routes as admin_routes
 from server.admin.forms import AdminForm
 from server.models import Unit
-from tests import logins
-from tests.server.dashboard.world import World, build_world
+from tests.server.dashboard.world import World
 
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-def world(session: Session) -> World:
-    return build_world(session)
-
-
-@pytest.fixture
-def csrf(client: TestClient, world: World) -> str:
-    return logins.login(client, world.admin)
 
 
 def test_an_overlong_field_gets_the_form_again_with_a_vietnamese_message(
