@@ -54,17 +54,19 @@ class AdminForm(BaseModel):
         raise Invalid("{field}: invalid value.", field=label)
 
 
-class UnitCreateForm(AdminForm):
+class UnitFieldsForm(AdminForm):
+    """What a unit's create and edit forms share."""
+
+    name: str = Field("", max_length=1000, title="Tên")
+    parent_code: str = Field("", max_length=200, title="Đơn vị cấp trên")
+    level: str = Field("", max_length=200, title="Cấp (ví dụ: tỉnh, xã, phường)")
+
+
+class UnitCreateForm(UnitFieldsForm):
     unit_code: str = Field("", max_length=200, title="Mã")
-    name: str = Field("", max_length=1000, title="Tên")
-    parent_code: str = Field("", max_length=200, title="Đơn vị cấp trên")
-    level: str = Field("", max_length=200, title="Cấp (ví dụ: tỉnh, xã, phường)")
 
 
-class UnitEditForm(AdminForm):
-    name: str = Field("", max_length=1000, title="Tên")
-    level: str = Field("", max_length=200, title="Cấp (ví dụ: tỉnh, xã, phường)")
-    parent_code: str = Field("", max_length=200, title="Đơn vị cấp trên")
+class UnitEditForm(UnitFieldsForm):
     active: str = Field("", max_length=8, title="Đơn vị đang hoạt động")
 
 
@@ -79,15 +81,13 @@ class FieldForm(AdminForm):
     active: str = Field("", max_length=8, title="Đang dùng")
 
 
-class TargetForm(AdminForm):
-    group_code: str = Field("", max_length=64, title="Nhóm")
-    year_from: str = Field("", max_length=16, title="Từ năm")
-    threshold: str = Field("", max_length=16, title="Chỉ tiêu (%)")
-
-
 class TargetDeleteForm(AdminForm):
     group_code: str = Field("", max_length=64, title="Nhóm")
     year_from: str = Field("", max_length=16, title="Từ năm")
+
+
+class TargetForm(TargetDeleteForm):
+    threshold: str = Field("", max_length=16, title="Chỉ tiêu (%)")
 
 
 class OfficerForm(AdminForm):
@@ -103,17 +103,16 @@ class ActiveForm(AdminForm):
     confirm: str = Field("", max_length=8, title="Xác nhận")
 
 
-class UserCreateForm(AdminForm):
+class PasswordForm(AdminForm):
+    password: str = Field("", max_length=1024, title="Mật khẩu (ít nhất 10 ký tự)")
+
+
+class UserCreateForm(PasswordForm):
     username: str = Field("", max_length=200, title="Tên đăng nhập")
     display_name: str = Field("", max_length=1000, title="Họ và tên")
     role: str = Field("", max_length=16, title="Vai trò")
     unit_code: str = Field("", max_length=200, title="Mã đơn vị")
     officer_code: str = Field("", max_length=200, title="Mã cán bộ (nếu là cán bộ một cửa)")
-    password: str = Field("", max_length=1024, title="Mật khẩu (ít nhất 10 ký tự)")
-
-
-class PasswordForm(AdminForm):
-    password: str = Field("", max_length=1024, title="Mật khẩu (ít nhất 10 ký tự)")
 
 
 class PairingCodeForm(AdminForm):
