@@ -195,10 +195,7 @@ def get_reader(
     """A read API key (`Authorization: Bearer`) or a logged-in manager/admin; 401/403 otherwise."""
     if credentials is not None:
         header = f"{credentials.scheme} {credentials.credentials}"
-        key = api_key_from_token(session=session, token=bearer_token(header), kind="read")
-        unit = session.get(Unit, key.unit_id)
-        if unit is None:
-            raise Unauthorized("the API key's unit no longer exists", headers={"WWW-Authenticate": "Bearer"})
+        key, unit = api_key_from_token(session=session, token=bearer_token(header), kind="read")
         return Reader(actor=f"apikey:{key.prefix}", root=unit)
     if auth is None:
         raise LoginRequired("log in, or send Authorization: Bearer <read key>")

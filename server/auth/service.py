@@ -96,11 +96,11 @@ _API_KEY_BY_HASH = (
 )
 
 
-def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
-    """The live key of `kind` matching a bearer token, or 401."""
+def api_key_from_token(*, session: Session, token: str, kind: str) -> tuple[ApiKey, Unit]:
+    """The live key of `kind` matching a bearer token and its unit (one query), or 401."""
     found = session.execute(_API_KEY_BY_HASH, {"h": hash_token(token)}).first()
     row = found[0] if found is not None else None
-    if row is None or row.revoked_at is not None or row.kind != kind:
+    if found is None or row is None or row.revoked_at is not None or row.kind != kind:
         raise Unauthorized("unknown, revoked or wrong kind of API key", headers={"WWW-Authenticate": "Bearer"})
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= API_KEY_LAST_USED_RESOLUTION:
@@ -111,7 +111,9 @@ def api_key_from_token(*, session: Session, token: str, kind: str) -> ApiKey:
         free = sa.select(table.c.id).where(table.c.id == row.id).with_for_update(skip_locked=True).scalar_subquery()
         session.execute(sa.update(table).where(table.c.id == free).values(last_used_at=now))
         set_committed_value(row, "last_used_at", now)
-    return row
+    # The unit is returned, not looked up again: the session's identity map holds it only weakly, so a later
+    # `session.get(Unit, …)` would find it gone with this row and query again.
+    return row, found[1]
 
 
 def audit(
@@ -119,8 +121,11 @@ def audit(
 ) -> None:
     """Record who did what (admin changes, logins, exports); a Core insert, sent at once (no flush machinery)."""
     session.connection().execute(
-        sa.insert(AUDIT_LOG).values(at=utcnow(), actor=actor, action=action, target=target, detail=detail, ip=ip)
+        _AUDIT_INSERT, {"at": utcnow(), "actor": actor, "action": action, "target": target, "detail": detail, "ip": ip}
     )
+
+
+_AUDIT_INSERT = sa.insert(AUDIT_LOG)  # built once: visit registrations record one per request
 
 
 # Built once: every kiosk request runs it (building and cache-keying an ORM select costs as much as running it).

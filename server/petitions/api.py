@@ -116,12 +116,10 @@ def _key_scope(session: Session, token: str, kinds: tuple[str, ...]) -> tuple[Un
     last: AppError | None = None
     for kind in kinds:
         try:
-            key = api_key_from_token(session=session, token=token, kind=kind)
+            key, unit = api_key_from_token(session=session, token=token, kind=kind)
         except Unauthorized as exc:
             last = exc
             continue
-        unit = session.get(Unit, key.unit_id)
-        assert unit is not None
         return unit, f"apikey:{key.prefix}"
     assert last is not None
     raise last

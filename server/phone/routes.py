@@ -218,7 +218,10 @@ def submit_rating(
     except Conflict:
         return problem_page(request, "rated", token)
     # Not satisfied, a comment and consent to contact: a petition (server/petitions), linked on the thanks page.
-    petition_from_rating(session=session, settings=settings, rating_id=rating_id, language=request_language(request))
+    if answer.may_become_petition(choices):
+        petition_from_rating(
+            session=session, settings=settings, rating_id=rating_id, language=request_language(request)
+        )
     return RedirectResponse(f"/r/{token}/thanks", status_code=303, headers=NO_STORE)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from server.config import Settings
 from server.contracts import face_kinds
-from server.db import upsert_insert, utcnow
+from server.db import insert_or_nothing, utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
 from server.tables import RATING, RATING_REASON, REASON, SCALE, VISIT
@@ -141,6 +141,12 @@ class Answer:
     contact: str = ""
     consent: bool = False
 
+    def may_become_petition(self, choices: Choices) -> bool:
+        """Whether its rating can become a petition (not satisfied, a comment, a contact given with consent):
+        only then is the stored rating read back for `petition_from_rating`, which decides."""
+        level = choices.level(self.level) if self.level is not None else None
+        return bool(level and not level.satisfied and self.comment.strip() and self.contact and self.consent)
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -182,6 +188,9 @@ def read_answer(
     return answer, errors
 
 
+_MARK_RATED = sa.update(VISIT).where(VISIT.c.id == sa.bindparam("visit")).values(rated_at=sa.bindparam("now"))
+
+
 def store_phone_rating(
     *,
     session: Session,
@@ -202,36 +211,34 @@ def store_phone_rating(
     now = now or utcnow()
     reason_ids = [r.id for r in choices.reasons if r.code in answer.reasons] if not level.satisfied else []
     conn = session.connection()
-    insert = upsert_insert(RATING, conn.dialect.name)
     rating_id = uuid.uuid4()
     created = conn.execute(
-        insert.values(
-            id=rating_id,
-            level=level.level,
-            satisfied=level.satisfied,
-            field_id=visit.field_id,
-            unit_id=visit.unit_id,
-            counter_id=visit.counter_id,
-            officer_id=visit.officer_id,
-            visit_id=visit.id,
-            channel="phone",
-            comment=answer.comment or None,
-            contact=answer.contact if answer.consent and answer.contact else None,
-            contact_consent=bool(answer.consent and answer.contact),
-            rated_at=now,
-            client_rated_at=now,
-            local_date=now.astimezone(settings.tz).date(),
-            received_at=now,
-            device_id=None,
-            misuse=False,
-            misuse_reason=None,
-        )
-        .on_conflict_do_nothing()
-        .returning(RATING.c.id)
+        insert_or_nothing(RATING, conn.dialect.name, "id"),
+        {
+            "id": rating_id,
+            "level": level.level,
+            "satisfied": level.satisfied,
+            "field_id": visit.field_id,
+            "unit_id": visit.unit_id,
+            "counter_id": visit.counter_id,
+            "officer_id": visit.officer_id,
+            "visit_id": visit.id,
+            "channel": "phone",
+            "comment": answer.comment or None,
+            "contact": answer.contact if answer.consent and answer.contact else None,
+            "contact_consent": bool(answer.consent and answer.contact),
+            "rated_at": now,
+            "client_rated_at": now,
+            "local_date": now.astimezone(settings.tz).date(),
+            "received_at": now,
+            "device_id": None,
+            "misuse": False,
+            "misuse_reason": None,
+        },
     ).first()
     if created is None:
         raise Conflict("this visit has been rated already")
     if reason_ids:
         conn.execute(sa.insert(RATING_REASON), [{"rating_id": rating_id, "reason_id": rid} for rid in reason_ids])
-    conn.execute(sa.update(VISIT).where(VISIT.c.id == visit.id).values(rated_at=now))
+    conn.execute(_MARK_RATED, {"visit": visit.id, "now": now})
     return rating_id

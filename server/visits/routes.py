@@ -72,9 +72,7 @@ class CreatorCredentials:
     def creator(self, session: Session) -> VisitCreator:
         """Who registers the visit and the units they may register visits for (401 for an unknown key)."""
         if self.key_token is not None:
-            key = api_key_from_token(session=session, token=self.key_token, kind="visits")
-            unit = session.get(Unit, key.unit_id)
-            assert unit is not None  # foreign key
+            key, unit = api_key_from_token(session=session, token=self.key_token, kind="visits")
             return VisitCreator(
                 scope=unit, actor=f"apikey:{key.prefix}", recorded=service.VisitCreator(kind="api_key", key_id=key.id)
             )
