@@ -19,9 +19,8 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from sqlmodel import Session
 
 from server.app import create_app
-from server.db import make_engine, session_scope
 from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, session_at
 from tests.logins import PASSWORD
 from tests.server.dashboard.world import build_world
 
@@ -84,10 +83,8 @@ def serve_seeded(db_factory: DatabaseFactory, seed: Callable[[Session], object])
     """A fresh migrated database that `seed` fills (committed), served by the app for the block; yields its base
     URL."""
     url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
+    with session_at(url) as session:
         seed(session)
-    engine.dispose()
     with serve(create_app(make_settings(url))) as base:
         yield base
 

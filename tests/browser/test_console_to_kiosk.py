@@ -10,11 +10,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
-from sqlmodel import select
 
-from server.db import make_engine, session_scope
-from server.models import Unit
-from tests import logins
 from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 from tests.browser.test_kiosk import LANDSCAPE, kiosk_site, touch_page
 from tests.databases import factory_for
@@ -25,10 +21,7 @@ pytestmark = pytest.mark.browser
 
 def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browser) -> None:
     with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
-        engine = make_engine(central.db_url)
-        with session_scope(engine) as session:
-            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
-            username = logins.user(session, "officer", unit).username
+        username = central.login("officer")
         with (
             kiosk_site(central, visit_poll_seconds=1.0) as kiosk_url,
             touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
@@ -61,17 +54,13 @@ def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browse
             ]
             context.close()
             assert kiosk_console.errors == []
-        engine.dispose()
 
 
 def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Browser) -> None:
     """After "invite" the officer sees the kiosk show it, then the rating; a second invitation is cancelled from
     the console and leaves the kiosk; the field stays chosen and the recent list follows, without reloading."""
     with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
-        engine = make_engine(central.db_url)
-        with session_scope(engine) as session:
-            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
-            username = logins.user(session, "officer", unit).username
+        username = central.login("officer")
         with (
             kiosk_site(central, visit_poll_seconds=0.3) as kiosk_url,
             touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
@@ -113,4 +102,3 @@ def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Bro
             context.close()
             assert kiosk_console.errors == [] and console_errors.errors == []
         assert central.query("SELECT count(*) FROM rating") == [(1,)]
-        engine.dispose()

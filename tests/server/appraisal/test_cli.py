@@ -12,10 +12,10 @@ from sqlmodel import Session, select
 from server.appraisal import service
 from server.appraisal.schemas import to_report
 from server.config import Settings
-from server.db import make_engine, session_scope
+from server.db import make_engine
 from server.indices.periods import parse_period
 from server.models import AuditLog, Unit
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, session_at
 from tests.server.appraisal.data import build_ward
 from tests.test_cli import one_line_error, run
 
@@ -23,10 +23,8 @@ from tests.test_cli import one_line_error, run
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
     database = db_factory.new_url()
-    engine = make_engine(database)
-    with session_scope(engine) as session:
+    with session_at(database) as session:
         build_ward(session)
-    engine.dispose()
     return database
 
 

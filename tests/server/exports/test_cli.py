@@ -11,11 +11,11 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from server.db import make_engine, session_scope
+from server.db import make_engine
 from server.indices.periods import parse_period
 from server.indices.service import compute_indices
 from server.models import AuditLog, Unit
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, session_at
 from tests.server.dashboard.world import build_world
 from tests.test_cli import one_line_error, run
 
@@ -25,10 +25,8 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
     database = db_factory.new_url()
-    engine = make_engine(database)
-    with session_scope(engine) as session:
+    with session_at(database) as session:
         build_world(session)
-    engine.dispose()
     return database
 
 
