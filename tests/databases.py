@@ -10,7 +10,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,13 @@ class DatabaseFactory:
             return f"sqlite:///{target}"
         self._create_pg(name, template=f"{self.tag}_template")
         return make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
+
+    def seeded_url(self, seed: Callable[[Session], object]) -> str:
+        """A new database migrated to head that `seed` filled (committed)."""
+        url = self.new_url()
+        with session_at(url) as session:
+            seed(session)
+        return url
 
     def close(self) -> None:
         """Drop everything this factory made."""

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from server.app import create_app
 from tests.conftest import make_settings
-from tests.databases import DatabaseFactory, session_at
+from tests.databases import DatabaseFactory
 from tests.logins import PASSWORD
 from tests.server.dashboard.world import build_world
 
@@ -82,10 +82,7 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
 def serve_seeded(db_factory: DatabaseFactory, seed: Callable[[Session], object]) -> Iterator[str]:
     """A fresh migrated database that `seed` fills (committed), served by the app for the block; yields its base
     URL."""
-    url = db_factory.new_url()
-    with session_at(url) as session:
-        seed(session)
-    with serve(create_app(make_settings(url))) as base:
+    with serve(create_app(make_settings(db_factory.seeded_url(seed)))) as base:
         yield base
 
 

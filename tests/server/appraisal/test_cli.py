@@ -15,17 +15,14 @@ from server.config import Settings
 from server.db import make_engine
 from server.indices.periods import parse_period
 from server.models import AuditLog, Unit
-from tests.databases import DatabaseFactory, session_at
+from tests.databases import DatabaseFactory
 from tests.server.appraisal.data import build_ward
 from tests.test_cli import one_line_error, run
 
 
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
-    database = db_factory.new_url()
-    with session_at(database) as session:
-        build_ward(session)
-    return database
+    return db_factory.seeded_url(build_ward)
 
 
 def test_the_appraisal_files_hold_the_same_numbers(url: str, tmp_path: Path) -> None:

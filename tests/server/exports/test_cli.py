@@ -15,7 +15,7 @@ from server.db import make_engine
 from server.indices.periods import parse_period
 from server.indices.service import compute_indices
 from server.models import AuditLog, Unit
-from tests.databases import DatabaseFactory, session_at
+from tests.databases import DatabaseFactory
 from tests.server.dashboard.world import build_world
 from tests.test_cli import one_line_error, run
 
@@ -24,10 +24,7 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
-    database = db_factory.new_url()
-    with session_at(database) as session:
-        build_world(session)
-    return database
+    return db_factory.seeded_url(build_world)
 
 
 def test_export_writes_each_format_with_the_indices_figures(url: str, tmp_path: Path) -> None:
