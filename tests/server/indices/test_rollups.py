@@ -23,20 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from server import tables
 from server.indices.periods import Period, parse_period
 from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
 from server.models import ProcedureField, Reason, Unit
-from server.tables import (
-    DAY_REASON_ROLLUP,
-    DAY_ROLLUP,
-    LEAF_MONTH,
-    LEAF_REASON_MONTH,
-    RATING,
-    RATING_REASON,
-    SUBTREE_MONTH,
-    SUBTREE_REASON_MONTH,
-)
+from server.tables import RATING, RATING_REASON
 from server.units.service import move_unit
 from tests import factories
 from tests.server.indices.helpers import report
@@ -413,12 +405,12 @@ def check_world(session: Session, s: Scenario) -> None:
 
     unit_ids = {int(u.id or 0) for u in world.units}
     expected = world.expected_tables()
-    assert _table(session, DAY_ROLLUP, unit_ids) == expected["day"]
-    assert _table(session, LEAF_MONTH, unit_ids) == expected["month"]
-    assert _table(session, DAY_REASON_ROLLUP, unit_ids) == expected["day_reason"]
-    assert _table(session, LEAF_REASON_MONTH, unit_ids) == expected["month_reason"]
-    assert _table(session, SUBTREE_MONTH, unit_ids) == expected["subtree"]
-    assert _table(session, SUBTREE_REASON_MONTH, unit_ids) == expected["subtree_reason"]
+    assert _table(session, tables.DAY_ROLLUP, unit_ids) == expected["day"]
+    assert _table(session, tables.LEAF_MONTH, unit_ids) == expected["month"]
+    assert _table(session, tables.DAY_REASON_ROLLUP, unit_ids) == expected["day_reason"]
+    assert _table(session, tables.LEAF_REASON_MONTH, unit_ids) == expected["month_reason"]
+    assert _table(session, tables.SUBTREE_MONTH, unit_ids) == expected["subtree"]
+    assert _table(session, tables.SUBTREE_REASON_MONTH, unit_ids) == expected["subtree_reason"]
 
     period = parse_period(s.period)
     root = session.get(Unit, world.units[s.root].id)
