@@ -154,6 +154,21 @@ def watch_console() -> Callable[[Page], ConsoleWatcher]:
     return ConsoleWatcher
 
 
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A new page of the browser, closed after the test if the test has not closed it."""
+    new = browser.new_page()
+    yield new
+    if not new.is_closed():
+        new.close()
+
+
+@pytest.fixture
+def console(page: Page) -> ConsoleWatcher:
+    """The console errors of `page`, watched from its start; assert `console.errors == []` at the end."""
+    return ConsoleWatcher(page)
+
+
 def axe_violations(page: Page, tags: tuple[str, ...] = ("wcag2a", "wcag2aa")) -> list[dict[str, Any]]:
     """Run axe-core (vendored) on the current page; returns the violations (id, impact, nodes' targets)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
