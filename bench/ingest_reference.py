@@ -19,18 +19,16 @@ import os
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import psycopg
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Header
 from fastapi.responses import Response
 
-from bench.single_reference import per_thread_connection, raw_body
+from bench.single_reference import TZ, per_thread_connection, raw_body
 from server.db import make_engine
 from server.models import Rating, RatingReason
 
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 INSERT = (
     "INSERT INTO rating (id, level, satisfied, field_id, unit_id, counter_id, device_id, channel, contact_consent, "
     "rated_at, client_rated_at, local_date, received_at, misuse) "

@@ -83,6 +83,7 @@ from bench.suite import (
     ROOT,
     SOAK_JSON,
     Processes,
+    add_shared_postgres_option,
     bench_database,
     git_commit,
     load_average,
@@ -760,12 +761,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"seconds of the same load before the measured minutes, reported apart (default {WARMUP_S:g})",
     )
     parser.add_argument("--no-write", action="store_true", help="do not write the JSON results")
-    parser.add_argument(
-        "--shared-postgres",
-        action="store_true",
-        help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
-        "production settings (bench/pg_instance.py: autovacuum on)",
-    )
+    add_shared_postgres_option(parser)
     parser.add_argument("--output", type=Path, default=SOAK_JSON, help="where to write the JSON results")
     parser.add_argument(
         "--cost",

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from bench._util import percentile
 from bench.indices import PROVINCES, UNITS, load_units
-from bench.suite import bench_database, load_average, postgres_admin_url, progress
+from bench.suite import add_shared_postgres_option, bench_database, load_average, postgres_admin_url, progress
 
 BATCH = 5
 _INSERT = """
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--shared-postgres", action="store_true")
+    add_shared_postgres_option(parser)
     args = parser.parse_args(argv)
     from alembic import command
 

@@ -598,6 +598,16 @@ def create_plain_rating_table(url: str) -> None:
         engine.dispose()
 
 
+def add_shared_postgres_option(parser: argparse.ArgumentParser) -> None:
+    """`--shared-postgres`, the choice `postgres_admin_url` takes."""
+    parser.add_argument(
+        "--shared-postgres",
+        action="store_true",
+        help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
+        "production settings (bench/pg_instance.py: autovacuum on)",
+    )
+
+
 @contextmanager
 def postgres_admin_url(shared: bool) -> Iterator[str]:
     """Where benchmark databases are created: a private instance with production settings (autovacuum on), or,
@@ -1001,12 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dossiers", type=int, default=2_000_000, help="a province's year of dossiers (QĐ 766)")
     parser.add_argument("--import-rows", type=int, default=200_000, help="rows of the dossiers CSV import")
     parser.add_argument("--no-write", action="store_true", help="print, leave docs/BENCHMARKS.md alone")
-    parser.add_argument(
-        "--shared-postgres",
-        action="store_true",
-        help="use the cluster at BENCH_DATABASE_URL / TEST_DATABASE_URL instead of a private instance with "
-        "production settings (bench/pg_instance.py)",
-    )
+    add_shared_postgres_option(parser)
     parser.add_argument("--abuse-seconds", type=float, default=8, help="bench.abuse per scenario (0: skip it)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:

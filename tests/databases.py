@@ -10,18 +10,20 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from server import PROJECT_ROOT
 from server.config import normalise_database_url
-from server.db import make_engine
+from server.db import make_engine, session_scope
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -101,6 +103,13 @@ class DatabaseFactory:
         self._create_pg(name, template=f"{self.tag}_template")
         return make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
 
+    def seeded_url(self, seed: Callable[[Session], object]) -> str:
+        """A new database migrated to head that `seed` filled (committed)."""
+        url = self.new_url()
+        with session_at(url) as session:
+            seed(session)
+        return url
+
     def close(self) -> None:
         """Drop everything this factory made."""
         if self.backend == "sqlite":
@@ -120,3 +129,39 @@ def factory_for(backend: str) -> Iterator[DatabaseFactory]:
         yield factory
     finally:
         factory.close()
+
+
+@contextmanager
+def session_at(url: str) -> Iterator[Session]:
+    """A session on the database at `url`, committed when the block succeeds (`session_scope`), on an engine of its
+    own that is disposed of afterwards."""
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def query(url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of `sql` on the database at `url` (an engine of its own, disposed of afterwards)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def at_revision(db_factory: DatabaseFactory, revision: str) -> Iterator[tuple[str, Config, sa.Engine]]:
+    """A new database upgraded from empty to `revision`: its URL, its Alembic configuration and an engine, disposed
+    of after the block."""
+    url = db_factory.empty_url()
+    cfg = alembic_config(url)
+    command.upgrade(cfg, revision)
+    engine = make_engine(url)
+    try:
+        yield url, cfg, engine
+    finally:
+        engine.dispose()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from server.auth.service import hash_token, new_secret
+from server.config import Settings
 from server.models import (
     Counter,
     KioskDevice,
     Officer,
+    Petition,
     ProcedureField,
     Rating,
     RatingReason,
@@ -22,6 +25,7 @@ from server.models import (
     Unit,
     Visit,
 )
+from server.petitions.service import create_petition
 from server.units.service import create_unit
 
 _seq = itertools.count(1)
@@ -32,6 +36,13 @@ def unit(session: Session, parent: Unit | None = None, code: str | None = None, 
     """A unit under `parent`."""
     n = next(_seq)
     return create_unit(session=session, code=code or f"U{n}", name=name or f"Đơn vị {n}", parent=parent)
+
+
+def tree(session: Session, root: str, a: str, a1: str, b: str) -> dict[str, Unit]:
+    """Units coded `root` with two children, `a` (with a child `a1`) and `b`; by role: root, a, a1, b."""
+    root_ = unit(session, code=root)
+    a_ = unit(session, root_, code=a)
+    return {"root": root_, "a": a_, "a1": unit(session, a_, code=a1), "b": unit(session, root_, code=b)}
 
 
 def counter(session: Session, unit_: Unit, code: str | None = None) -> Counter:
@@ -91,6 +102,29 @@ def rating(
         session.add(RatingReason(rating_id=r.id, reason_id=reason.id))  # type: ignore[arg-type]
     session.flush()
     return r
+
+
+def petition(
+    session: Session,
+    settings: Settings,
+    unit_: Unit,
+    *,
+    category: str = "tthc",
+    content: str = "Thủ tục chậm",
+    **fields: Any,
+) -> Petition:
+    """A citizen's petition to `unit_` through the form, filed by the service (due date, token, first event,
+    notifications); `fields`: received_at, contact and the other arguments of `create_petition`."""
+    return create_petition(
+        session=session,
+        settings=settings,
+        unit_id=unit_.id,  # type: ignore[arg-type]
+        category=category,
+        content=content,
+        source="form",
+        actor="citizen",
+        **fields,
+    )
 
 
 def local_date(at: datetime) -> date:

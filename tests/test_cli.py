@@ -9,10 +9,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-import sqlalchemy as sa
 
-from server.db import make_engine
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, query
 
 HAILONG = str(Path(sys.executable).with_name("hailong"))
 
@@ -42,6 +40,13 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def import_units(url: str, tmp_path: Path, rows: str) -> None:
+    """`hailong units import` of a CSV file of `rows` (code,name,parent_code,level lines) into the database at `url`."""
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,parent_code,level\n" + rows, encoding="utf-8")
+    assert run("units", "import", str(units), url=url).returncode == 0
+
+
 def test_unknown_option_is_one_line() -> None:
     result = run("seed-demo", "--colour", "blue")
     assert "No such option: --colour" in one_line_error(result)
@@ -67,10 +72,7 @@ def test_db_upgrade_from_any_directory(db_factory: DatabaseFactory, tmp_path: Pa
     url = db_factory.empty_url()
     result = run("db", "upgrade", url=url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM field")).scalar_one() == 14
-    engine.dispose()
+    assert query(url, "SELECT count(*) FROM field") == [(14,)]
     assert run("db", "current", url=url).stdout.strip() != ""
 
 
@@ -84,10 +86,7 @@ def test_import_malformed_csv_names_the_line(db_factory: DatabaseFactory, tmp_pa
     bad.write_text("code,name,parent_code,level\nX2,Xã 2,T,xã\nX3,Xã 3,GHOST,xã\n", encoding="utf-8")
     message = one_line_error(run("units", "import", str(bad), url=url))
     assert "line 3" in message and "GHOST" in message
-    engine = make_engine(url)
-    with engine.connect() as conn:  # all or nothing: X2 was not kept
-        assert conn.execute(sa.text("SELECT count(*) FROM unit WHERE code = 'X2'")).scalar_one() == 0
-    engine.dispose()
+    assert query(url, "SELECT count(*) FROM unit WHERE code = 'X2'") == [(0,)]  # all or nothing: X2 was not kept
     counters = tmp_path / "counters.csv"
     counters.write_text("code,unit_code,name\nQ1,X1,Quầy 1\nQ2,,Quầy 2\n", encoding="utf-8")
     assert "line 3: unit_code is empty" in one_line_error(run("counters", "import", str(counters), url=url))
@@ -109,45 +108,19 @@ def test_import_malformed_csv_names_the_line(db_factory: DatabaseFactory, tmp_pa
 
 def test_user_and_apikey_creation(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     url = db_factory.new_url()
-    units = tmp_path / "u.csv"
-    units.write_text("code,name,parent_code,level\nDLK,Tỉnh,,tỉnh\n", encoding="utf-8")
-    assert run("units", "import", str(units), url=url).returncode == 0
-    created = run(
-        "user",
-        "create",
-        "manager1",
-        "--role",
-        "manager",
-        "--unit",
-        "DLK",
-        "--password-stdin",
-        url=url,
-        stdin="a long enough password\n",
-    )
+    import_units(url, tmp_path, "DLK,Tỉnh,,tỉnh\n")
+    create_manager = ("user", "create", "manager1", "--role", "manager", "--unit", "DLK", "--password-stdin")
+    created = run(*create_manager, url=url, stdin="a long enough password\n")
     assert created.returncode == 0, created.stderr
     assert "too" not in created.stdout
-    dup = run(
-        "user",
-        "create",
-        "manager1",
-        "--role",
-        "manager",
-        "--unit",
-        "DLK",
-        "--password-stdin",
-        url=url,
-        stdin="a long enough password\n",
-    )
+    dup = run(*create_manager, url=url, stdin="a long enough password\n")
     assert "exists already" in one_line_error(dup)
     short = run("user", "create", "m2", "--role", "admin", "--password-stdin", url=url, stdin="short\n")
     assert "at least" in one_line_error(short)
     key = run("apikey", "create", "--kind", "read", "--unit", "DLK", url=url)
     assert key.returncode == 0 and key.stdout.strip().startswith("hl_r_")
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        stored = conn.execute(sa.text("SELECT key_hash, prefix FROM api_key")).one()
-        hashed = conn.execute(sa.text("SELECT password_hash FROM app_user")).scalar_one()
-    engine.dispose()
+    [stored] = query(url, "SELECT key_hash, prefix FROM api_key")
+    [(hashed,)] = query(url, "SELECT password_hash FROM app_user")
     assert key.stdout.strip() not in stored[0]  # only a hash is kept
     assert hashed.startswith("$argon2id$")
     assert "unknown unit" in one_line_error(run("apikey", "create", "--kind", "read", "--unit", "NOPE", url=url))
@@ -159,25 +132,17 @@ def test_seed_demo_is_deterministic_and_realistic(db_factory: DatabaseFactory) -
         url = db_factory.new_url()
         result = run("seed-demo", "--seed", "7", "--end-month", "2026-10", url=url)
         assert result.returncode == 0, result.stderr
-        engine = make_engine(url)
-        with engine.connect() as conn:
-            digest = conn.execute(
-                sa.text(
-                    "SELECT count(*), sum(level), min(CAST(id AS VARCHAR(36))), max(CAST(id AS VARCHAR(36))) "
-                    "FROM rating"
-                )
-            ).one()
-            per_unit = conn.execute(
-                sa.text(
-                    "SELECT u.code, count(*), avg(CASE WHEN r.satisfied THEN 1.0 ELSE 0.0 END) FROM rating r "
-                    "JOIN unit u ON u.id = r.unit_id WHERE NOT r.misuse GROUP BY u.code"
-                )
-            ).all()
-            units = conn.execute(sa.text("SELECT count(*) FROM unit WHERE level IN ('xã', 'phường')")).scalar_one()
-            months = conn.execute(
-                sa.text("SELECT count(DISTINCT substr(CAST(local_date AS VARCHAR(10)), 1, 7)) FROM rating")
-            ).scalar_one()
-        engine.dispose()
+        [digest] = query(
+            url,
+            "SELECT count(*), sum(level), min(CAST(id AS VARCHAR(36))), max(CAST(id AS VARCHAR(36))) FROM rating",
+        )
+        per_unit = query(
+            url,
+            "SELECT u.code, count(*), avg(CASE WHEN r.satisfied THEN 1.0 ELSE 0.0 END) FROM rating r "
+            "JOIN unit u ON u.id = r.unit_id WHERE NOT r.misuse GROUP BY u.code",
+        )
+        [(units,)] = query(url, "SELECT count(*) FROM unit WHERE level IN ('xã', 'phường')")
+        [(months,)] = query(url, "SELECT count(DISTINCT substr(CAST(local_date AS VARCHAR(10)), 1, 7)) FROM rating")
         counts.append(digest)
     assert counts[0] == counts[1]
     assert units >= 8 and months == 12

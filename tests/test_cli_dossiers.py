@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
-
-from server.db import make_engine
-from tests.databases import DatabaseFactory
-from tests.test_cli import one_line_error, run
+from tests.databases import DatabaseFactory, query
+from tests.test_cli import import_units, one_line_error, run
 
 HEADER = "code,unit,field,procedure_code,received_at,due_at,completed_at,status\n"
 
@@ -19,25 +16,17 @@ def line(i: int, unit: str = "BMT", completed: str = "2026-10-10T09:00:00+07:00"
 
 
 def counts(url: str) -> tuple[int, int, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(
-                sa.text(
-                    "SELECT count(*), sum(CASE WHEN overdue THEN 1 ELSE 0 END),"
-                    " sum(CASE WHEN completed_on IS NOT NULL THEN 1 ELSE 0 END) FROM dossier"
-                )
-            ).one()
-            return int(row[0]), int(row[1] or 0), int(row[2] or 0)
-    finally:
-        engine.dispose()
+    [row] = query(
+        url,
+        "SELECT count(*), sum(CASE WHEN overdue THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN completed_on IS NOT NULL THEN 1 ELSE 0 END) FROM dossier",
+    )
+    return int(row[0]), int(row[1] or 0), int(row[2] or 0)
 
 
 def test_a_file_is_imported_in_chunks_and_again_changes_nothing(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     url = db_factory.new_url()
-    units = tmp_path / "units.csv"
-    units.write_text("code,name,parent_code,level\nDLK,Tỉnh,,tỉnh\nBMT,Phường,DLK,phường\n", encoding="utf-8")
-    assert run("units", "import", str(units), url=url).returncode == 0
+    import_units(url, tmp_path, "DLK,Tỉnh,,tỉnh\nBMT,Phường,DLK,phường\n")
     data = tmp_path / "dossiers.csv"
     data.write_text(HEADER + "".join(line(i) for i in range(2500)), encoding="utf-8-sig")
     first = run("dossiers", "import", str(data), url=url, cwd=tmp_path)
@@ -57,9 +46,7 @@ def test_a_file_is_imported_in_chunks_and_again_changes_nothing(db_factory: Data
 
 def test_a_bad_line_imports_nothing(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     url = db_factory.new_url()
-    units = tmp_path / "units.csv"
-    units.write_text("code,name,parent_code,level\nBMT,Phường,,phường\n", encoding="utf-8")
-    assert run("units", "import", str(units), url=url).returncode == 0
+    import_units(url, tmp_path, "BMT,Phường,,phường\n")
     data = tmp_path / "dossiers.csv"
     bad = [line(i) for i in range(1500)]
     bad[1200] = line(1200, unit="NOPE")

@@ -16,6 +16,11 @@ from tests.kiosk.conftest import CentralServer, central_server, eventually
 from tests.test_cli import HAILONG, one_line_error, run
 
 
+def pair(server: str, data_dir: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """`hailong kiosk --pair CODE --pair-only`: a kiosk keeping its data in `data_dir` pairs with `server`, exits."""
+    return run("kiosk", "--server", server, "--data-dir", str(data_dir), "--pair", code, "--pair-only")
+
+
 def test_pair_a_kiosk_from_the_command_line_then_list_and_revoke(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     with central_server(db_factory.new_url()) as central:
         made = run("pairing-code", "--counter", central.counter_code, url=central.db_url)
@@ -24,25 +29,14 @@ def test_pair_a_kiosk_from_the_command_line_then_list_and_revoke(db_factory: Dat
         assert len(code) == 9 and code[4] == "-" and "valid until" in made.stderr
 
         kiosk_dir = tmp_path / "kiosk"
-        paired = run(
-            "kiosk",
-            "--server",
-            central.url,
-            "--data-dir",
-            str(kiosk_dir),
-            "--pair",
-            code,
-            "--pair-only",
-        )
+        paired = pair(central.url, kiosk_dir, code)
         assert paired.returncode == 0, paired.stderr
         assert f"paired with counter {central.counter_code}" in paired.stderr
         outbox = Outbox(kiosk_dir / "outbox.db")
         assert outbox.get("counter") == central.counter_code and len(outbox.get("token") or "") > 30
         outbox.close()
 
-        reused = run(
-            "kiosk", "--server", central.url, "--data-dir", str(tmp_path / "k2"), "--pair", code, "--pair-only"
-        )
+        reused = pair(central.url, tmp_path / "k2", code)
         assert "pairing refused" in one_line_error(reused) and "used already" in reused.stderr
 
         listed = run("kiosk-list", url=central.db_url)
@@ -57,9 +51,7 @@ def test_kiosk_command_errors_are_one_line(db_factory: DatabaseFactory, tmp_path
     url = db_factory.new_url()
     assert "unknown counter" in one_line_error(run("pairing-code", "--counter", "NOPE", url=url))
     assert "either a device id or a counter" in one_line_error(run("kiosk-revoke", url=url))
-    unreachable = run(
-        "kiosk", "--server", "http://127.0.0.1:9", "--data-dir", str(tmp_path), "--pair", "ABCD-EFGH", "--pair-only"
-    )
+    unreachable = pair("http://127.0.0.1:9", tmp_path, "ABCD-EFGH")
     assert "cannot reach http://127.0.0.1:9" in one_line_error(unreachable)
     assert "server_url" in one_line_error(run("kiosk", "--server", "ftp://x", "--data-dir", str(tmp_path)))
     assert "PIN must be digits" in one_line_error(run("kiosk", "--pin", "abcd", "--data-dir", str(tmp_path)))
@@ -114,16 +106,7 @@ def test_demo_kiosk_pairs_again_when_the_server_refuses_its_token(db_factory: Da
 def test_demo_kiosk_keeps_a_pairing_the_server_accepts(db_factory: DatabaseFactory, tmp_path: Path) -> None:
     with central_server(db_factory.new_url()) as central:
         kiosk_dir = tmp_path / "demo-kiosk"
-        paired = run(
-            "kiosk",
-            "--server",
-            central.url,
-            "--data-dir",
-            str(kiosk_dir),
-            "--pair",
-            central.pairing_code(),
-            "--pair-only",
-        )
+        paired = pair(central.url, kiosk_dir, central.pairing_code())
         assert paired.returncode == 0, paired.stderr
         port = free_port()
         process = start_demo_kiosk(central, kiosk_dir, port)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import command
 
-from server.db import UTCDateTime, make_engine
-from tests.databases import DatabaseFactory, alembic_config
+from server.db import UTCDateTime
+from tests.databases import DatabaseFactory, at_revision
 
 T = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 VISIT = sa.table(
@@ -63,12 +63,13 @@ def _visit(visit_id: int, at: datetime, field_id: int) -> dict[str, object]:
     }
 
 
+def _audit(at: datetime, actor: str, detail: str, action: str = "visit.create") -> dict[str, object]:
+    """An audit log entry about counter C1."""
+    return {"at": at, "actor": actor, "action": action, "target": "C1", "detail": detail}
+
+
 def test_0015_fills_the_creators_from_the_audit_log_and_round_trips(db_factory: DatabaseFactory) -> None:
-    url = db_factory.empty_url()
-    cfg = alembic_config(url)
-    command.upgrade(cfg, "0011")
-    engine = make_engine(url)
-    try:
+    with at_revision(db_factory, "0011") as (_, cfg, engine):
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
@@ -86,24 +87,8 @@ def test_0015_fills_the_creators_from_the_audit_log_and_round_trips(db_factory: 
             conn.execute(
                 sa.insert(USER),
                 [
-                    {
-                        "id": 7,
-                        "username": "cb",
-                        "password_hash": "x",
-                        "role": "officer",
-                        "display_name": "",
-                        "active": True,
-                        "created_at": T,
-                    },
-                    {
-                        "id": 8,
-                        "username": "ql",
-                        "password_hash": "x",
-                        "role": "manager",
-                        "display_name": "",
-                        "active": True,
-                        "created_at": T,
-                    },
+                    dict(id=i, username=name, role=role, password_hash="x", display_name="", active=True, created_at=T)
+                    for i, name, role in ((7, "cb", "officer"), (8, "ql", "manager"))
                 ],
             )
             conn.execute(
@@ -133,41 +118,11 @@ def test_0015_fills_the_creators_from_the_audit_log_and_round_trips(db_factory: 
             conn.execute(
                 sa.insert(AUDIT),
                 [
-                    {
-                        "at": T + timedelta(milliseconds=8),
-                        "actor": "cb",
-                        "action": "visit.create",
-                        "target": "C1",
-                        "detail": "land",
-                    },
-                    {
-                        "at": T + timedelta(minutes=5, milliseconds=3),
-                        "actor": "apikey:abcd1234",
-                        "action": "visit.create",
-                        "target": "C1",
-                        "detail": "land",
-                    },
-                    {
-                        "at": T + timedelta(minutes=10, milliseconds=5),
-                        "actor": "ql",
-                        "action": "visit.create",
-                        "target": "C1",
-                        "detail": "justice",
-                    },
-                    {
-                        "at": T + timedelta(minutes=32),
-                        "actor": "cb",
-                        "action": "visit.create",
-                        "target": "C1",
-                        "detail": "land",
-                    },
-                    {
-                        "at": T + timedelta(minutes=20, milliseconds=5),
-                        "actor": "cb",
-                        "action": "export.csv",
-                        "target": "C1",
-                        "detail": "land",
-                    },
+                    _audit(T + timedelta(milliseconds=8), "cb", "land"),
+                    _audit(T + timedelta(minutes=5, milliseconds=3), "apikey:abcd1234", "land"),
+                    _audit(T + timedelta(minutes=10, milliseconds=5), "ql", "justice"),
+                    _audit(T + timedelta(minutes=32), "cb", "land"),
+                    _audit(T + timedelta(minutes=20, milliseconds=5), "cb", "land", action="export.csv"),
                 ],
             )
         command.upgrade(cfg, "0015")
@@ -188,5 +143,3 @@ def test_0015_fills_the_creators_from_the_audit_log_and_round_trips(db_factory: 
         assert not {"created_by_kind", "created_by_user_id", "created_by_key_id"} & columns
         command.upgrade(cfg, "head")
         command.check(cfg)
-    finally:
-        engine.dispose()

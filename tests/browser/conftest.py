@@ -19,7 +19,6 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from sqlmodel import Session
 
 from server.app import create_app
-from server.db import make_engine, session_scope
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
 from tests.logins import PASSWORD
@@ -83,12 +82,7 @@ def serve(app: Any, port: int | None = None) -> Iterator[str]:
 def serve_seeded(db_factory: DatabaseFactory, seed: Callable[[Session], object]) -> Iterator[str]:
     """A fresh migrated database that `seed` fills (committed), served by the app for the block; yields its base
     URL."""
-    url = db_factory.new_url()
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        seed(session)
-    engine.dispose()
-    with serve(create_app(make_settings(url))) as base:
+    with serve(create_app(make_settings(db_factory.seeded_url(seed)))) as base:
         yield base
 
 
@@ -158,6 +152,21 @@ class ConsoleWatcher:
 def watch_console() -> Callable[[Page], ConsoleWatcher]:
     """`watcher = watch_console(page)`; assert `watcher.errors == []` at the end."""
     return ConsoleWatcher
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A new page of the browser, closed after the test if the test has not closed it."""
+    new = browser.new_page()
+    yield new
+    if not new.is_closed():
+        new.close()
+
+
+@pytest.fixture
+def console(page: Page) -> ConsoleWatcher:
+    """The console errors of `page`, watched from its start; assert `console.errors == []` at the end."""
+    return ConsoleWatcher(page)
 
 
 def axe_violations(page: Page, tags: tuple[str, ...] = ("wcag2a", "wcag2aa")) -> list[dict[str, Any]]:

@@ -4,10 +4,9 @@ confirmation page that works without scripts; "Huỷ" changes nothing; axe finds
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 
@@ -29,12 +28,10 @@ def _confirm_then_cancel_then_confirm(page: Page, base: str, list_path: str, but
 
 
 def test_item_17_kiosk_key_and_login_changes_ask_first(
-    browser: Browser,
+    page: Page,
     site: str,
-    watch_console: Callable[[Page], ConsoleWatcher],
+    console: ConsoleWatcher,
 ) -> None:
-    page = browser.new_page()
-    console = watch_console(page)
     log_in(page, site, "w-admin", axe=True)
     expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
 
@@ -82,14 +79,12 @@ def test_item_17_kiosk_key_and_login_changes_ask_first(
 
 
 def test_items_18_to_20_pages_work_and_are_accessible(
-    browser: Browser,
+    page: Page,
     site: str,
-    watch_console: Callable[[Page], ConsoleWatcher],
+    console: ConsoleWatcher,
 ) -> None:
     """Issue 21 items 18-20 in Chromium: search the unit tree, open a unit, move it by choosing its new parent from
     the list; the import section with its templates; the audit log filtered; axe finds nothing on any page."""
-    page = browser.new_page()
-    console = watch_console(page)
     log_in(page, site, "w-admin", axe=True)
     expect(page.locator("h1")).to_have_text("Tỉnh thử nghiệm")
 

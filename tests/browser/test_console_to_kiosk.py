@@ -6,34 +6,38 @@ only through the central server, exactly as in a one-stop office: the kiosk lear
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
-from sqlmodel import select
+from playwright.sync_api import Browser, Page, expect
 
-from server.db import make_engine, session_scope
-from server.models import Unit
-from tests import logins
 from tests.browser.conftest import ConsoleWatcher, assert_accessible, log_in
 from tests.browser.test_kiosk import LANDSCAPE, kiosk_site, touch_page
 from tests.databases import factory_for
-from tests.kiosk.conftest import central_server, eventually
+from tests.kiosk.conftest import CentralServer, central_server, eventually
 
 pytestmark = pytest.mark.browser
 
 
+@contextmanager
+def counter_kiosk(
+    browser: Browser, central: CentralServer, visit_poll_seconds: float
+) -> Iterator[tuple[Page, ConsoleWatcher]]:
+    """The kiosk of the central server's counter on a touch screen, at its start page, and its console errors."""
+    with (
+        kiosk_site(central, visit_poll_seconds=visit_poll_seconds) as kiosk_url,
+        touch_page(browser, LANDSCAPE) as (kiosk, console),
+    ):
+        kiosk.goto(kiosk_url + "/")
+        yield kiosk, console
+
+
 def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browser) -> None:
     with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
-        engine = make_engine(central.db_url)
-        with session_scope(engine) as session:
-            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
-            username = logins.user(session, "officer", unit).username
-        with (
-            kiosk_site(central, visit_poll_seconds=1.0) as kiosk_url,
-            touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
-        ):
-            kiosk.goto(kiosk_url + "/")
+        username = central.login("officer")
+        with counter_kiosk(browser, central, visit_poll_seconds=1.0) as (kiosk, kiosk_console):
             expect(kiosk.locator('[data-screen="idle"]')).to_be_visible()
 
             context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -61,22 +65,14 @@ def test_invite_in_the_console_preselects_the_field_on_the_kiosk(browser: Browse
             ]
             context.close()
             assert kiosk_console.errors == []
-        engine.dispose()
 
 
 def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Browser) -> None:
     """After "invite" the officer sees the kiosk show it, then the rating; a second invitation is cancelled from
     the console and leaves the kiosk; the field stays chosen and the recent list follows, without reloading."""
     with factory_for("sqlite") as factory, central_server(factory.new_url()) as central:
-        engine = make_engine(central.db_url)
-        with session_scope(engine) as session:
-            unit = session.exec(select(Unit).where(Unit.code == central.unit_code)).one()
-            username = logins.user(session, "officer", unit).username
-        with (
-            kiosk_site(central, visit_poll_seconds=0.3) as kiosk_url,
-            touch_page(browser, LANDSCAPE) as (kiosk, kiosk_console),
-        ):
-            kiosk.goto(kiosk_url + "/")
+        username = central.login("officer")
+        with counter_kiosk(browser, central, visit_poll_seconds=0.3) as (kiosk, kiosk_console):
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             console = context.new_page()
             console_errors = ConsoleWatcher(console)
@@ -113,4 +109,3 @@ def test_the_console_shows_the_kiosk_and_the_citizen_and_can_cancel(browser: Bro
             context.close()
             assert kiosk_console.errors == [] and console_errors.errors == []
         assert central.query("SELECT count(*) FROM rating") == [(1,)]
-        engine.dispose()

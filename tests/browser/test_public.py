@@ -70,11 +70,7 @@ def test_the_public_page_needs_no_javascript(
     context.close()
 
 
-def test_the_admin_withholds_a_subtree_from_the_public_page(
-    browser: Browser, site: str, watch_console: Callable[[Page], ConsoleWatcher]
-) -> None:
-    page = browser.new_page()
-    console = watch_console(page)
+def test_the_admin_withholds_a_subtree_from_the_public_page(page: Page, site: str, console: ConsoleWatcher) -> None:
     log_in(page, site, "w-admin", next="/admin/cong-khai")
     page.goto(site + "/admin/cong-khai")
     expect(page.locator("h1")).to_have_text("Công khai")

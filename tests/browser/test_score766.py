@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
 from server.dossiers.service import upsert_dossiers
@@ -53,11 +52,7 @@ def seed(session: Session) -> None:
 site = site_fixture(seed)
 
 
-def test_the_score_card_leads_to_where_the_points_were_lost(
-    browser: Browser, site: str, watch_console: Callable[[Page], ConsoleWatcher]
-) -> None:
-    page = browser.new_page()
-    console = watch_console(page)
+def test_the_score_card_leads_to_where_the_points_were_lost(page: Page, site: str, console: ConsoleWatcher) -> None:
     log_in(page, site, "w-manager-a", axe=True)
     page.goto(site + "/dashboard?period=2026-10")
     card = page.locator("#score766")

@@ -27,11 +27,11 @@ from server.config import Settings
 from server.contracts import ChoiceInfo, KioskConfig, LevelInfo, NamedCode
 from server.db import make_engine, session_scope
 from server.kiosks.service import create_pairing_code
-from server.models import ProcedureField, Reason, ScaleLevel
-from tests import factories
+from server.models import ProcedureField, Reason, ScaleLevel, Unit
+from tests import factories, logins
 from tests.browser.conftest import ServerThread, free_port
 from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, query, session_at
 
 T = TypeVar("T")
 
@@ -127,12 +127,13 @@ class CentralServer:
 
     def query(self, sql: str, **params: Any) -> list[Any]:
         """Rows of a query on the central database."""
-        engine = make_engine(self.db_url)
-        try:
-            with engine.connect() as conn:
-                return list(conn.execute(sa.text(sql), params).all())
-        finally:
-            engine.dispose()
+        return query(self.db_url, sql, **params)
+
+    def login(self, role: str) -> str:
+        """The username of a new login with `role` at the central server's unit (its password: logins.PASSWORD)."""
+        with session_at(self.db_url) as session:
+            unit = session.exec(select(Unit).where(Unit.code == self.unit_code)).one()
+            return logins.user(session, role, unit).username
 
     def execute(self, sql: str, **params: Any) -> None:
         """Change the central database directly (what an administrator would do elsewhere)."""

@@ -26,11 +26,11 @@ import server.auth.sessions
 from server.admission import AdmissionLimitMiddleware
 from server.app import create_app
 from server.auth.service import create_api_key
-from server.db import make_engine, session_scope
+from server.db import make_engine
 from server.exports import service as export_service
 from tests import factories, logins
 from tests.conftest import make_settings
-from tests.databases import DatabaseFactory
+from tests.databases import DatabaseFactory, session_at
 
 
 def _sqlite_write_lock_free(url: str) -> bool:
@@ -138,11 +138,9 @@ def test_no_transaction_is_open_while_a_password_is_checked(
     fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, held = fresh
-    engine = make_engine(url)
-    with session_scope(engine) as session:
+    with session_at(url) as session:
         manager = logins.user(session, "manager", factories.unit(session))
         username = manager.username
-    engine.dispose()
     app = create_app(make_settings(url))
     hasher = server.auth.sessions.password_hash
     monkeypatch.setattr(hasher, "verify", _spy(held, app, hasher.verify, slot_free=True))
@@ -159,11 +157,9 @@ def test_no_transaction_is_open_while_a_report_renders(
     fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     url, held = fresh
-    engine = make_engine(url)
-    with session_scope(engine) as session:
+    with session_at(url) as session:
         unit = factories.unit(session)
         _, key = create_api_key(session=session, kind="read", unit=unit)
-    engine.dispose()
     app = create_app(make_settings(url))
     monkeypatch.setattr(export_service, "render", _spy(held, app, export_service.render))
     with TestClient(app) as client:
@@ -176,13 +172,11 @@ def test_no_transaction_is_open_while_an_admin_hashes_a_new_password(
     fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, held = fresh
-    engine = make_engine(url)
-    with session_scope(engine) as session:
+    with session_at(url) as session:
         unit = factories.unit(session)
         admin = logins.user(session, "admin", unit)
         manager = logins.user(session, "manager", unit)
         unit_code, manager_id = unit.code, manager.id
-    engine.dispose()
     app = create_app(make_settings(url))
     hasher = server.auth.service.password_hash
     with TestClient(app) as client:

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from server.appraisal import service
 from server.appraisal.schemas import to_report
 from server.config import Settings
-from server.db import make_engine, session_scope
+from server.db import make_engine
 from server.indices.periods import parse_period
 from server.models import AuditLog, Unit
 from tests.databases import DatabaseFactory
@@ -22,12 +22,7 @@ from tests.test_cli import one_line_error, run
 
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
-    database = db_factory.new_url()
-    engine = make_engine(database)
-    with session_scope(engine) as session:
-        build_ward(session)
-    engine.dispose()
-    return database
+    return db_factory.seeded_url(build_ward)
 
 
 def test_the_appraisal_files_hold_the_same_numbers(url: str, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def rate_on_phone(client: TestClient, token: str, level: int) -> None:
     assert response.status_code == 303, response.text
 
 
-def petition_item(unit: str, *, answered: datetime | None, **extra: Any) -> dict[str, Any]:
+def petition_item(unit: str, *, answered: datetime | str | None, **extra: Any) -> dict[str, Any]:
     """A petition for `POST /api/v1/petitions`, received on Monday 5 October 2026 (due after 15 working days, at the
     end of Monday 26 October) unless `received_at` says otherwise."""
     item: dict[str, Any] = {

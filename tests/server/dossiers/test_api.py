@@ -17,11 +17,7 @@ from tests.server.dossiers.helpers import at, completed, dossier, post_dossiers,
 
 @pytest.fixture
 def tree(session: Session) -> dict[str, Unit]:
-    root = factories.unit(session, code="DLK")
-    a = factories.unit(session, root, code="BMT")
-    a1 = factories.unit(session, a, code="BMT-1")
-    b = factories.unit(session, root, code="KRP")
-    return {"root": root, "a": a, "a1": a1, "b": b}
+    return factories.tree(session, "DLK", "BMT", "BMT-1", "KRP")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from sqlmodel import Session, select
 
-from server.db import make_engine, session_scope
+from server.db import make_engine
 from server.indices.periods import parse_period
 from server.indices.service import compute_indices
 from server.models import AuditLog, Unit
@@ -24,12 +24,7 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 @pytest.fixture
 def url(db_factory: DatabaseFactory) -> str:
-    database = db_factory.new_url()
-    engine = make_engine(database)
-    with session_scope(engine) as session:
-        build_world(session)
-    engine.dispose()
-    return database
+    return db_factory.seeded_url(build_world)
 
 
 def test_export_writes_each_format_with_the_indices_figures(url: str, tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from server.demo import seed_demo
-from server.indices.periods import parse_period
 from server.indices.rollups import describe, rebuild
-from server.indices.service import compute_indices
+from server.indices.schemas import IndicesReport
 from server.models import Rating, RatingMonthRollup, RatingReasonRollup, RatingRollup, Unit
 from tests import factories
+from tests.server.indices.helpers import report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -23,17 +23,9 @@ def at(y: int, m: int, d: int, hh: int = 10) -> datetime:
     return datetime(y, m, d, hh, tzinfo=HCM)
 
 
-def indices_report(session: Session, unit: Unit, period: str, by: str | None, source: str = "rollup"):  # type: ignore[no-untyped-def]
+def indices_report(session: Session, unit: Unit, period: str, by: str | None, source: str = "rollup") -> IndicesReport:
     """The report of `unit` for `period` grouped `by`, from `source`, every row shown (minimum sample 1)."""
-    return compute_indices(
-        session=session,
-        unit=unit,
-        period=parse_period(period),
-        by=by,
-        min_sample=1,
-        tz=HCM,
-        source=source,  # type: ignore[arg-type]
-    )
+    return report(session, unit, period, by, min_sample=1, source=source)
 
 
 @pytest.mark.parametrize("period", ["2026-10", "2026-10-01..2026-10-31"])  # month rollup, day rollup

@@ -23,25 +23,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from server import tables
 from server.indices.periods import Period, parse_period
 from server.indices.rollups import apply_pending
 from server.indices.schemas import IndexRow
-from server.indices.service import compute_indices
-from server.models import (
-    ProcedureField,
-    Rating,
-    RatingMonthRollup,
-    RatingReason,
-    RatingReasonMonthRollup,
-    RatingReasonRollup,
-    RatingReasonSubtreeMonthRollup,
-    RatingRollup,
-    RatingSubtreeMonthRollup,
-    Reason,
-    Unit,
-)
+from server.models import ProcedureField, Reason, Unit
+from server.tables import RATING, RATING_REASON
 from server.units.service import move_unit
 from tests import factories
+from tests.server.indices.helpers import report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 FIELDS = {"land": ("lci",), "health": ("health_education",), "justice": (), "tax": ()}
@@ -178,27 +168,27 @@ class World:
         reasons = [self._reason(r, code) for r in self.s.ratings for code in sorted(r.reasons)]
         if self.s.insert == "statement" and rows:
             # One statement, several rows: PostgreSQL's transition tables hold the whole batch.
-            self.session.execute(sa.insert(Rating).values(rows))
+            self.session.execute(sa.insert(RATING).values(rows))
             if reasons:
-                self.session.execute(sa.insert(RatingReason).values(reasons))
+                self.session.execute(sa.insert(RATING_REASON).values(reasons))
         elif self.s.insert == "executemany" and rows:
-            self.session.execute(sa.insert(Rating), rows)
+            self.session.execute(sa.insert(RATING), rows)
             if reasons:
-                self.session.execute(sa.insert(RatingReason), reasons)
+                self.session.execute(sa.insert(RATING_REASON), reasons)
         else:
             for r, values in zip(self.s.ratings, rows, strict=True):
-                self.session.execute(sa.insert(Rating).values(**values))
+                self.session.execute(sa.insert(RATING).values(**values))
                 for code in sorted(r.reasons):
-                    self.session.execute(sa.insert(RatingReason).values(**self._reason(r, code)))
+                    self.session.execute(sa.insert(RATING_REASON).values(**self._reason(r, code)))
 
     def insert_late(self) -> None:
         """The late ratings not inserted yet, as one batch (after the changes so far: under the tree as it is)."""
         late = [r for r in self.s.late if r.pending]
         if late:
-            self.session.execute(sa.insert(Rating).values([self._values(r) for r in late]))
+            self.session.execute(sa.insert(RATING).values([self._values(r) for r in late]))
             reasons = [self._reason(r, code) for r in late for code in sorted(r.reasons)]
             if reasons:
-                self.session.execute(sa.insert(RatingReason).values(reasons))
+                self.session.execute(sa.insert(RATING_REASON).values(reasons))
         for r in late:
             r.pending = False
 
@@ -224,8 +214,6 @@ class World:
         return {"rating_id": r.id, "reason_id": self.reasons[code]}
 
     def mutate(self) -> None:
-        rating = Rating.__table__  # type: ignore[attr-defined]
-        reason = RatingReason.__table__  # type: ignore[attr-defined]
         for op, *args in self.s.mutations:
             if op == "insert_late":
                 self.insert_late()
@@ -246,38 +234,38 @@ class World:
             if not live:
                 continue
             ids = [r.id for r in live]
-            where = rating.c.id.in_(ids)
+            where = RATING.c.id.in_(ids)
             if op in ("misuse", "misuse_batch"):
-                self.session.execute(sa.update(rating).where(where).values(misuse=sa.not_(rating.c.misuse)))
+                self.session.execute(sa.update(RATING).where(where).values(misuse=sa.not_(RATING.c.misuse)))
                 for r in live:
                     r.misuse = not r.misuse
             elif op == "level":
-                self.session.execute(sa.update(rating).where(where).values(level=args[1], satisfied=SATISFIED[args[1]]))
+                self.session.execute(sa.update(RATING).where(where).values(level=args[1], satisfied=SATISFIED[args[1]]))
                 live[0].level = args[1]
             elif op == "field":
-                self.session.execute(sa.update(rating).where(where).values(field_id=self.fields[args[1]]))
+                self.session.execute(sa.update(RATING).where(where).values(field_id=self.fields[args[1]]))
                 live[0].field = args[1]
             elif op == "day":  # a date correction: same local time of day, another day (maybe another month)
                 local = live[0].at.astimezone(HCM)
                 at = datetime.combine(args[1], local.timetz()).astimezone(UTC)
                 values = dict(rated_at=at, client_rated_at=at, received_at=at, local_date=factories.local_date(at))
-                self.session.execute(sa.update(rating).where(where).values(**values))
+                self.session.execute(sa.update(RATING).where(where).values(**values))
                 live[0].at = at
             elif op == "counter":  # a counter correction moves the rating to that counter's unit
                 counter = self.counters[args[1]]
                 self.session.execute(
-                    sa.update(rating).where(where).values(counter_id=counter.id, unit_id=counter.unit_id)
+                    sa.update(RATING).where(where).values(counter_id=counter.id, unit_id=counter.unit_id)
                 )
                 live[0].counter = args[1]
             elif op == "add_reason" and args[1] not in live[0].reasons:
-                self.session.execute(sa.insert(reason).values(**self._reason(live[0], args[1])))
+                self.session.execute(sa.insert(RATING_REASON).values(**self._reason(live[0], args[1])))
                 live[0].reasons.add(args[1])
             elif op == "drop_reasons":
-                self.session.execute(sa.delete(reason).where(reason.c.rating_id == live[0].id))
+                self.session.execute(sa.delete(RATING_REASON).where(RATING_REASON.c.rating_id == live[0].id))
                 live[0].reasons.clear()
             elif op == "delete":
-                self.session.execute(sa.delete(reason).where(reason.c.rating_id == live[0].id))
-                self.session.execute(sa.delete(rating).where(where))
+                self.session.execute(sa.delete(RATING_REASON).where(RATING_REASON.c.rating_id == live[0].id))
+                self.session.execute(sa.delete(RATING).where(where))
                 live[0].deleted = True
         self.insert_late()
         self.session.flush()
@@ -399,9 +387,8 @@ def _actual(row: IndexRow) -> dict[str, Any]:
     }
 
 
-def _table(session: Session, model: Any, unit_ids: set[int]) -> dict[tuple[Any, ...], tuple[int, ...]]:
+def _table(session: Session, t: sa.Table, unit_ids: set[int]) -> dict[tuple[Any, ...], tuple[int, ...]]:
     """A rollup table as {key: counts}."""
-    t = model.__table__
     keys = [c for c in t.c if c.primary_key]
     values = [c for c in t.c if not c.primary_key]
     rows = session.execute(sa.select(*keys, *values).where(t.c.unit_id.in_(unit_ids))).all()
@@ -418,32 +405,24 @@ def check_world(session: Session, s: Scenario) -> None:
 
     unit_ids = {int(u.id or 0) for u in world.units}
     expected = world.expected_tables()
-    assert _table(session, RatingRollup, unit_ids) == expected["day"]
-    assert _table(session, RatingMonthRollup, unit_ids) == expected["month"]
-    assert _table(session, RatingReasonRollup, unit_ids) == expected["day_reason"]
-    assert _table(session, RatingReasonMonthRollup, unit_ids) == expected["month_reason"]
-    assert _table(session, RatingSubtreeMonthRollup, unit_ids) == expected["subtree"]
-    assert _table(session, RatingReasonSubtreeMonthRollup, unit_ids) == expected["subtree_reason"]
+    assert _table(session, tables.DAY_ROLLUP, unit_ids) == expected["day"]
+    assert _table(session, tables.LEAF_MONTH, unit_ids) == expected["month"]
+    assert _table(session, tables.DAY_REASON_ROLLUP, unit_ids) == expected["day_reason"]
+    assert _table(session, tables.LEAF_REASON_MONTH, unit_ids) == expected["month_reason"]
+    assert _table(session, tables.SUBTREE_MONTH, unit_ids) == expected["subtree"]
+    assert _table(session, tables.SUBTREE_REASON_MONTH, unit_ids) == expected["subtree_reason"]
 
     period = parse_period(s.period)
     root = session.get(Unit, world.units[s.root].id)
     assert root is not None
     checks = [(by, "rollup") for by in GROUPINGS] + [(s.raw_grouping, "raw")]
     for by, source in checks:
-        report = compute_indices(
-            session=session,
-            unit=root,
-            period=period,
-            by=by,
-            min_sample=30,
-            tz=HCM,
-            source=source,  # type: ignore[arg-type]
-        )
+        result = report(session, root, period, by, min_sample=30, source=source)
         want_overall, want_rows = world.expected_report(period, by)
         where = f"{s.period} by={by} source={source}"
-        assert _actual(report.overall) == want_overall, where
-        got = {row.key: _actual(row) for row in report.rows}
-        assert len(got) == len(report.rows), f"duplicate keys, {where}"
+        assert _actual(result.overall) == want_overall, where
+        got = {row.key: _actual(row) for row in result.rows}
+        assert len(got) == len(result.rows), f"duplicate keys, {where}"
         for key, want in want_rows.items():
             assert got.get(key) == want, f"{key}, {where}"
         for key in got.keys() - want_rows.keys():
@@ -453,10 +432,10 @@ def check_world(session: Session, s: Scenario) -> None:
     for u, unit in enumerate(world.units):
         if not world._in_subtree(u, s.root):
             continue
-        report = compute_indices(session=session, unit=unit, period=period, by="field", min_sample=30, tz=HCM)
+        result = report(session, unit, period, "field", min_sample=30)
         want_overall, want_fields = world.expected_report(period, "field", root=u)
-        assert _actual(report.overall) == want_overall, f"unit {unit.code}"
-        got = {row.key: _actual(row) for row in report.rows}
+        assert _actual(result.overall) == want_overall, f"unit {unit.code}"
+        got = {row.key: _actual(row) for row in result.rows}
         for code in FIELDS:
             assert got.get(code, _blank()) == want_fields.get(code, _blank()), f"unit {unit.code} {code}"
 

@@ -21,16 +21,13 @@ ROW_KEYS |= {"levels", "reasons"}
 
 @pytest.fixture
 def tree(session: Session) -> dict[str, Unit]:
-    root = factories.unit(session, code="API-ROOT")
-    a = factories.unit(session, root, code="API-A")
-    a1 = factories.unit(session, a, code="API-A1")
-    b = factories.unit(session, root, code="API-B")
-    for unit, levels in ((a, [4, 4, 2]), (a1, [3, 1]), (b, [4])):
-        counter = factories.counter(session, unit)
+    units = factories.tree(session, "API-ROOT", "API-A", "API-A1", "API-B")
+    for role, levels in (("a", [4, 4, 2]), ("a1", [3, 1]), ("b", [4])):
+        counter = factories.counter(session, units[role])
         for level in levels:
             reasons = ("late",) if level < 3 else ()
             factories.rating(session, counter, level=level, at=datetime(2026, 10, 5, 9, tzinfo=HCM), reasons=reasons)
-    return {"root": root, "a": a, "a1": a1, "b": b}
+    return units
 
 
 def key_for(session: Session, unit: Unit, kind: str = "read") -> dict[str, str]:

@@ -11,10 +11,12 @@ from sqlmodel import Session, select
 
 from server.errors import Invalid
 from server.indices.periods import parse_period
-from server.indices.service import choose_source, compute_indices
+from server.indices.schemas import IndicesReport
+from server.indices.service import choose_source
 from server.models import FieldGroup, ScaleLevel, TargetGroup, Unit, Visit
 from server.units.service import move_unit
 from tests import factories
+from tests.server.indices.helpers import report
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -23,20 +25,6 @@ HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 def source(request: pytest.FixtureRequest) -> str:
     """Every report test runs on the rollups (what reports read) and on the raw ratings (the reference)."""
     return str(request.param)
-
-
-def report(  # type: ignore[no-untyped-def]
-    session: Session, unit: Unit, period: str, by: str | None = None, min_sample: int = 3, source: str = "rollup"
-):
-    return compute_indices(
-        session=session,
-        unit=unit,
-        period=parse_period(period),
-        by=by,
-        min_sample=min_sample,
-        tz=HCM,
-        source=source,  # type: ignore[arg-type]
-    )
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
@@ -131,17 +119,8 @@ def test_one_field_per_child_unit_and_per_month(session: Session, source: str) -
     factories.rating(session, croot, level=4, field_code="land", at=at(2026, 5, 9))
     land = factories.field(session, "land").id
 
-    def one_field(period: str, by: str):  # type: ignore[no-untyped-def]
-        return compute_indices(
-            session=session,
-            unit=root,
-            period=parse_period(period),
-            by=by,
-            min_sample=3,
-            tz=HCM,
-            source=source,  # type: ignore[arg-type]
-            field_id=land,
-        )
+    def one_field(period: str, by: str) -> IndicesReport:
+        return report(session, root, period, by, source=source, field_id=land)
 
     may = one_field("2026-05", "unit")
     rows = {r.key: (r.n, r.satisfied, r.misuse, r.reasons, r.target) for r in may.rows}

@@ -23,6 +23,13 @@ def counter(session: Session) -> Counter:
     return factories.counter(session, factories.unit(session, name="Xã Ea Súp"))
 
 
+@pytest.fixture
+def headers(session: Session, counter: Counter) -> dict[str, str]:
+    """The authorization of a kiosk paired to `counter`."""
+    _, token = factories.kiosk_device(session, counter)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _config(client: TestClient, token: str) -> dict[str, object]:
     response = client.post(
         "/api/v1/kiosks/heartbeat",
@@ -118,10 +125,8 @@ def test_the_field_order_is_counted_once_per_counter_until_it_expires(
 
 
 def test_a_kiosk_reports_a_shown_visit_and_learns_when_it_closed(
-    client: TestClient, session: Session, counter: Counter
+    client: TestClient, session: Session, counter: Counter, headers: dict[str, str]
 ) -> None:
-    _, token = factories.kiosk_device(session, counter)
-    headers = {"Authorization": f"Bearer {token}"}
     visit = factories.counter_visit(session, counter)
 
     def report(event: str, token_: str | None = None) -> str:
@@ -157,10 +162,8 @@ def test_a_kiosk_reports_a_shown_visit_and_learns_when_it_closed(
 
 
 def test_a_declined_or_cancelled_visit_is_no_longer_offered(
-    client: TestClient, session: Session, counter: Counter
+    client: TestClient, session: Session, counter: Counter, headers: dict[str, str]
 ) -> None:
-    _, token = factories.kiosk_device(session, counter)
-    headers = {"Authorization": f"Bearer {token}"}
     visit = factories.counter_visit(session, counter)
     assert client.get("/api/v1/kiosks/current-visit", headers=headers).json()["visit"]["token"] == visit.token
     declined = client.post(

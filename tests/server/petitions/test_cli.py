@@ -44,14 +44,12 @@ def test_purge_and_notify_commands(db_factory: DatabaseFactory) -> None:
     settings = Settings(environment="test", database_url=url)
     with Session(engine) as session:
         unit = factories.unit(session)
-        service.create_petition(
-            session=session,
-            settings=settings,
-            unit_id=unit.id,  # type: ignore[arg-type]
+        factories.petition(
+            session,
+            settings,
+            unit,
             category="other",
             content="Cũ",
-            source="form",
-            actor="citizen",
             received_at=datetime.now(UTC) - timedelta(days=900),
             contact=service.Contact(email="old@example.vn"),
         )

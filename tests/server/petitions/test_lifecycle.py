@@ -15,6 +15,7 @@ from server.auth.service import create_api_key
 from server.models import AuditLog, Petition, PetitionEvent, Rating, Unit, User
 from server.petitions import service
 from tests import factories, logins
+from tests.server.dossiers.helpers import petition_item
 from tests.server.visits import factories as vf
 
 
@@ -99,23 +100,10 @@ def test_other_ratings_do_not(
     assert session.exec(select(Petition)).all() == []
 
 
-def _new(session: Session, settings: object, unit: Unit, **kw: object) -> Petition:
-    return service.create_petition(
-        session=session,
-        settings=settings,  # type: ignore[arg-type]
-        unit_id=unit.id,  # type: ignore[arg-type]
-        category=kw.pop("category", "tthc"),  # type: ignore[arg-type]
-        content=kw.pop("content", "Thủ tục rườm rà"),  # type: ignore[arg-type]
-        source="form",
-        actor="citizen",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
 def test_manager_assigns_answers_and_the_citizen_reopens_once(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    petition = _new(session, settings, tree["ward"], contact=service.Contact(email="dan@example.vn"))
+    petition = factories.petition(session, settings, tree["ward"], contact=service.Contact(email="dan@example.vn"))
     manager = logins.user(session, "manager", tree["ward"], username="ql-ward")
     officer = logins.user(session, "officer", tree["ward"], username="cb-ward")
     csrf = logins.login(client, manager)
@@ -161,7 +149,7 @@ def test_manager_assigns_answers_and_the_citizen_reopens_once(
 def test_a_satisfied_reaction_closes(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    petition = _new(session, settings, tree["ward"])
+    petition = factories.petition(session, settings, tree["ward"])
     service.answer(session=session, settings=settings, petition=petition, text="OK", actor="x")  # type: ignore[arg-type]
     page = client.get(f"/pakn/{petition.token}")
     client.post(f"/pakn/{petition.token}", data={"csrf": _field(page.text, "csrf"), "reaction": "satisfied"})
@@ -172,7 +160,7 @@ def test_a_satisfied_reaction_closes(
 def test_contact_views_are_for_handlers_and_audited(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    petition = _new(session, settings, tree["ward"], contact=service.Contact(phone="0912345678"))
+    petition = factories.petition(session, settings, tree["ward"], contact=service.Contact(phone="0912345678"))
     manager = logins.user(session, "manager", tree["root"])
     csrf = logins.login(client, manager)
     shown = client.post(f"/petitions/{petition.id}/contact", data={"csrf_token": csrf})
@@ -189,8 +177,8 @@ def test_contact_views_are_for_handlers_and_audited(
 def test_another_units_petitions_are_out_of_reach(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    mine = _new(session, settings, tree["ward"])
-    theirs = _new(session, settings, tree["other"])
+    mine = factories.petition(session, settings, tree["ward"])
+    theirs = factories.petition(session, settings, tree["other"])
     manager = logins.user(session, "manager", tree["ward"])
     csrf = logins.login(client, manager)
     inbox = client.get("/petitions?status=all")
@@ -209,7 +197,7 @@ def test_another_units_petitions_are_out_of_reach(
 def test_every_form_needs_the_csrf_token(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    petition = _new(session, settings, tree["ward"])
+    petition = factories.petition(session, settings, tree["ward"])
     manager = logins.user(session, "manager", tree["ward"])
     logins.login(client, manager)
     for step, data in office_steps(manager):
@@ -259,18 +247,8 @@ def test_the_public_form_files_a_petition(client: TestClient, session: Session, 
 
 def test_import_is_idempotent_and_scoped(client: TestClient, session: Session, tree: dict[str, Unit]) -> None:
     _, key = create_api_key(session=session, kind="visits", unit=tree["ward"])
-    pid = str(uuid.uuid4())
-    item = {
-        "id": pid,
-        "unit": "P-WARD",
-        "category": "tthc",
-        "dossier_code": None,
-        "received_at": "2026-12-30T09:00:00+07:00",
-        "content": "Nội dung",
-        "answered_at": None,
-        "reaction": None,
-        "reopened": False,
-    }
+    item = petition_item("P-WARD", answered=None, received_at="2026-12-30T09:00:00+07:00")
+    pid = item["id"]
     auth = {"Authorization": f"Bearer {key}"}
     first = client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth)
     assert first.status_code == 200 and first.json()["results"] == [{"id": pid, "status": "created", "detail": None}]
@@ -293,14 +271,14 @@ def test_import_is_idempotent_and_scoped(client: TestClient, session: Session, t
 def test_purge_erases_old_contacts_and_keeps_the_petition(
     session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    old = _new(
+    old = factories.petition(
         session,
         settings,
         tree["ward"],
         contact=service.Contact(email="a@b.vn", name="An"),
         received_at=datetime.now(UTC) - timedelta(days=800),
     )
-    new = _new(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
+    new = factories.petition(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
     counter = factories.counter(session, tree["ward"])
     rating = factories.rating(session, counter, level=1, at=datetime.now(UTC) - timedelta(days=900), channel="phone")
     rating.comment, rating.contact, rating.contact_consent = "Chậm", "0912345678", True
@@ -315,14 +293,14 @@ def test_purge_erases_old_contacts_and_keeps_the_petition(
     # The rating it came from loses its contact too; the rating itself (and its comment) stays.
     assert (rating.contact, rating.comment, from_rating.contact_phone) == (None, "Chậm", None)
     assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
-    assert old.content == "Thủ tục rườm rà" and new.contact_email == "c@d.vn"
+    assert old.content == "Thủ tục chậm" and new.contact_email == "c@d.vn"
     assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
 
 
 def test_refused_steps_get_a_vietnamese_page(
     client: TestClient, session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    petition = _new(session, settings, tree["ward"])
+    petition = factories.petition(session, settings, tree["ward"])
     manager = logins.user(session, "manager", tree["ward"])
     csrf = logins.login(client, manager)
     html = {"accept": "text/html"}
@@ -375,17 +353,15 @@ def test_an_imported_outcome_sets_the_status(
     status: str,
 ) -> None:
     _, key = create_api_key(session=session, kind="visits", unit=tree["root"])
-    pid = str(uuid.uuid4())
-    item = {
-        "id": pid,
-        "unit": "P-OTHER",
-        "category": "staff",
-        "received_at": "2026-12-30T09:00:00+07:00",
-        "content": "x",
-        "answered_at": answered,
-        "reaction": reaction,
-        "reopened": reopened,
-    }
+    item = petition_item(
+        "P-OTHER",
+        answered=answered,
+        category="staff",
+        received_at="2026-12-30T09:00:00+07:00",
+        reaction=reaction,
+        reopened=reopened,
+    )
+    pid = item["id"]
     auth = {"Authorization": f"Bearer {key}"}
     assert (
         client.post("/api/v1/petitions", json={"petitions": [item]}, headers=auth).json()["results"][0]["status"]

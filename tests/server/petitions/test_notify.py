@@ -136,26 +136,13 @@ def _setup(session: Session) -> tuple[Unit, Unit]:
     return root, ward
 
 
-def _petition(session: Session, settings: Settings, unit: Unit, **kw: Any) -> Petition:
-    return service.create_petition(
-        session=session,
-        settings=settings,
-        unit_id=unit.id,  # type: ignore[arg-type]
-        category="tthc",
-        content="Thủ tục chậm",
-        source="form",
-        actor="citizen",
-        **kw,
-    )
-
-
 def test_a_new_petition_reaches_the_managers_once_by_email_and_sms(
     world: tuple[sa.Engine, Settings], relay: Relay, gateway: Gateway
 ) -> None:
     engine, settings = world
     with Session(engine) as session:
         _, ward = _setup(session)
-        _petition(session, settings, ward)
+        factories.petition(session, settings, ward)
         session.commit()
     assert notify.deliver(engine=engine, settings=settings) == (2, 0)
     [mail] = relay.inbox.messages
@@ -176,7 +163,7 @@ def test_an_smtp_outage_loses_nothing(world: tuple[sa.Engine, Settings], relay: 
     gateway.status = 500
     with Session(engine) as session:
         _, ward = _setup(session)
-        _petition(session, settings, ward)
+        factories.petition(session, settings, ward)
         session.commit()
     now = datetime.now(UTC)
     assert notify.deliver(engine=engine, settings=settings, now=now) == (0, 2)
@@ -204,7 +191,7 @@ def test_the_answer_goes_to_the_citizen(world: tuple[sa.Engine, Settings], relay
     engine, settings = world
     with Session(engine) as session:
         unit = factories.unit(session, code="N-SOLO")
-        petition = _petition(
+        petition = factories.petition(
             session, settings, unit, contact=service.Contact(email="dan@example.vn", phone="0912345678")
         )
         service.answer(session=session, settings=settings, petition=petition, text="Đã xử lý xong.", actor="ql")
@@ -222,10 +209,10 @@ def test_the_scan_queues_due_soon_overdue_and_the_digest_once(world: tuple[sa.En
     now = datetime.now(UTC)
     with Session(engine) as session:
         _, ward = _setup(session)
-        late = _petition(session, settings, ward, received_at=now - timedelta(days=60))
-        soon = _petition(session, settings, ward)
+        late = factories.petition(session, settings, ward, received_at=now - timedelta(days=60))
+        soon = factories.petition(session, settings, ward)
         soon.due_at = now + timedelta(hours=20)
-        calm = _petition(session, settings, ward)
+        calm = factories.petition(session, settings, ward)
         session.commit()
         ids = {late.id: "overdue", soon.id: "due_soon"}
         calm_id = calm.id
@@ -292,8 +279,8 @@ def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFa
     settings = make_settings(url, smtp_host="127.0.0.1", smtp_port=relay.port, notify_interval_seconds=0.2)
     with Session(engine, expire_on_commit=False) as session:
         _, ward = _setup(session)
-        _petition(session, settings, ward)
-        old = _petition(
+        factories.petition(session, settings, ward)
+        old = factories.petition(
             session,
             settings,
             ward,
