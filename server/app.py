@@ -43,6 +43,7 @@ from server.petitions.sender import run_sender
 from server.phone.routes import router as phone_router
 from server.public.routes import PublicCacheMiddleware, warm_up_public_page
 from server.public.routes import router as public_router
+from server.renderers import RenderPool
 from server.scores.dashboard import router as scores_dashboard_router
 from server.scores.routes import router as scores_router
 from server.security import SecurityHeadersMiddleware
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
+                app.state.renderer.close()  # waits for a render under way (shutting down: nothing else to serve)
                 engine.dispose()
                 health_engine.dispose()
 
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = make_templates()
+    app.state.renderer = RenderPool(settings.render_processes)  # XLSX and PDF files (started on the first)
     app.state.dashboard_cache = TimedCache(settings.dashboard_cache_seconds)
     app.state.reference_cache = TimedCache(settings.reference_cache_seconds, max_entries=8)
     app.state.field_order_cache = TimedCache(settings.field_order_cache_seconds, max_entries=4096)

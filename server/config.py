@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         10.0, gt=0, le=300, description="A request body making no progress this long is answered 408 (slow uploads)"
     )
+    render_processes: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Processes per worker that render XLSX and PDF files, so a render never slows the worker's other "
+        "requests (0: render in the request's thread)",
+    )
     dashboard_cache_seconds: float = Field(
         5.0, ge=0, le=300, description="How long a worker reuses a unit's dashboard figures (0: always fresh)"
     )

@@ -79,7 +79,9 @@ def _file(
     chosen = parse_period(period)
     target = reader.unit(session=session, code=unit)
     report = to_report(service.appraise(session=session, settings=settings, unit=target, period=chosen))
-    data = export.render(report, fmt, unit=target, lang=request_language(request), tz=settings.tz)
+    data = request.app.state.renderer.run(
+        export.render, report, fmt, unit=target, lang=request_language(request), tz=settings.tz
+    )
     audit(
         session=session,
         actor=reader.actor,

@@ -45,7 +45,7 @@ def _export(
     # The figures are read: end the transaction before rendering (a province's yearly PDF takes seconds), so the
     # render holds neither a connection nor, on SQLite, anything a writer waits for (issue 19, finding 1).
     session.commit()
-    data = service.render(report, fmt)
+    data = request.app.state.renderer.run(service.render, report, fmt)  # in a render process (server/renderers.py)
     audit(
         session=session,
         actor=reader.actor,

@@ -160,7 +160,8 @@ def test_no_transaction_is_open_while_a_report_renders(
     with session_at(url) as session:
         unit = factories.unit(session)
         _, key = create_api_key(session=session, kind="read", unit=unit)
-    app = create_app(make_settings(url))
+    # Rendered in the request's thread (no render process), where the spy can watch it: the strictest case.
+    app = create_app(make_settings(url, render_processes=0))
     monkeypatch.setattr(export_service, "render", _spy(held, app, export_service.render))
     with TestClient(app) as client:
         response = client.get(f"/exports/monthly.{fmt}?period=2026-11", headers={"authorization": f"Bearer {key}"})
