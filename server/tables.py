@@ -12,9 +12,17 @@ import sqlalchemy as sa
 from server.models import (
     ApiKey,
     AuditLog,
+    CalendarDay,
     Counter,
+    Dossier,
     KioskDevice,
     LoginSession,
+    LoginThrottle,
+    Notification,
+    NotificationPref,
+    Officer,
+    Petition,
+    PetitionEvent,
     ProcedureField,
     Rating,
     RatingMonthRollup,
@@ -27,6 +35,7 @@ from server.models import (
     Reason,
     ScaleLevel,
     Unit,
+    User,
     Visit,
 )
 
@@ -38,15 +47,24 @@ def table_of(model: Any) -> sa.Table:
 
 API_KEY = table_of(ApiKey)
 AUDIT_LOG = table_of(AuditLog)
+CALENDAR_DAY = table_of(CalendarDay)
 COUNTER = table_of(Counter)
 DEVICE = table_of(KioskDevice)
+DOSSIER = table_of(Dossier)
 FIELD = table_of(ProcedureField)
 LOGIN_SESSION = table_of(LoginSession)
+LOGIN_THROTTLE = table_of(LoginThrottle)
+NOTIFICATION = table_of(Notification)
+NOTIFICATION_PREF = table_of(NotificationPref)
+OFFICER = table_of(Officer)
+PETITION = table_of(Petition)
+PETITION_EVENT = table_of(PetitionEvent)
 RATING = table_of(Rating)
 RATING_REASON = table_of(RatingReason)
 REASON = table_of(Reason)
 SCALE = table_of(ScaleLevel)
 UNIT = table_of(Unit)
+USER = table_of(User)
 VISIT = table_of(Visit)
 #: The rollups (migrations 0005 and 0008): per day, per month (leaf), per month with each unit's whole subtree.
 DAY_ROLLUP = table_of(RatingRollup)

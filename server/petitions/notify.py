@@ -27,15 +27,14 @@ from sqlmodel import Session
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.i18n import translate
-from server.models import Notification, NotificationPref, Petition, Unit, User
+from server.models import Petition, Unit
 from server.petitions.calendar import load_calendar
-from server.petitions.service import OPEN_STATUSES, PETITION, UNIT, urgency
+from server.petitions.service import OPEN_STATUSES, urgency
+from server.tables import NOTIFICATION, PETITION, UNIT, USER
+from server.tables import NOTIFICATION_PREF as PREF
 
 log = logging.getLogger("hailong.notify")
 
-NOTIFICATION: sa.Table = Notification.__table__  # type: ignore[attr-defined]
-PREF: sa.Table = NotificationPref.__table__  # type: ignore[attr-defined]
-USER: sa.Table = User.__table__  # type: ignore[attr-defined]
 #: A claimed message is tried again after this long if its sender died before recording the outcome.
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
