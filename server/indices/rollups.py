@@ -17,19 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from server import tables
 from server.db import upsert_insert
 from server.indices.periods import add_months
 from server.models import MONTH_ROLLUP_LEVELS, Counter, Officer, ProcedureField, Reason, Unit
-from server.tables import (
-    DAY_REASON_ROLLUP,
-    DAY_ROLLUP,
-    LEAF_MONTH,
-    LEAF_REASON_MONTH,
-    RATING,
-    RATING_REASON,
-    SUBTREE_MONTH,
-    SUBTREE_REASON_MONTH,
-)
+from server.tables import RATING, RATING_REASON
 
 #: Shown instead of an officer code for ratings that name no officer (stored as officer_id 0 in the rollups).
 NO_OFFICER = 0
@@ -66,12 +58,14 @@ MONTH_VALUES = ("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_
 MONTH_PRESENCE = ("valid", "misuse")
 
 SPECS: tuple[RollupSpec, ...] = (
-    RollupSpec(DAY_ROLLUP, (*DAY_KEYS, "level", "satisfied", "misuse"), reasons=False, monthly=False),
-    RollupSpec(DAY_REASON_ROLLUP, (*DAY_KEYS, "reason_id"), reasons=True, monthly=False),
-    RollupSpec(LEAF_MONTH, MONTH_KEYS, reasons=False, monthly=True, values=MONTH_VALUES, presence=MONTH_PRESENCE),
-    RollupSpec(LEAF_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True),
+    RollupSpec(tables.DAY_ROLLUP, (*DAY_KEYS, "level", "satisfied", "misuse"), reasons=False, monthly=False),
+    RollupSpec(tables.DAY_REASON_ROLLUP, (*DAY_KEYS, "reason_id"), reasons=True, monthly=False),
     RollupSpec(
-        SUBTREE_MONTH,
+        tables.LEAF_MONTH, MONTH_KEYS, reasons=False, monthly=True, values=MONTH_VALUES, presence=MONTH_PRESENCE
+    ),
+    RollupSpec(tables.LEAF_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True),
+    RollupSpec(
+        tables.SUBTREE_MONTH,
         MONTH_KEYS,
         reasons=False,
         monthly=True,
@@ -79,7 +73,7 @@ SPECS: tuple[RollupSpec, ...] = (
         presence=MONTH_PRESENCE,
         subtree=True,
     ),
-    RollupSpec(SUBTREE_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True, subtree=True),
+    RollupSpec(tables.SUBTREE_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True, subtree=True),
 )
 
 
