@@ -20,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlmodel import Session
 
+from server import PROJECT_ROOT
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite (which has no time zones) and PostgreSQL alike."""
@@ -239,6 +241,15 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+#: The migrations' checked-in SQL: one folder per migration, one file per direction (or part) and dialect.
+MIGRATION_SQL = PROJECT_ROOT / "migrations" / "sql"
+
+
+def apply_migration_sql(connection: sa.Connection, folder: str, name: str) -> None:
+    """Run `migrations/sql/<folder>/<name>.<dialect>.sql` on `connection`, for its dialect (a migration's own SQL)."""
+    execute_sql_file(connection, MIGRATION_SQL / folder / f"{name}.{connection.dialect.name}.sql")
 
 
 def execute_sql_file(connection: sa.Connection, path: Path) -> None:

@@ -32,15 +32,13 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0005"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0005_indices_rollups"
 LEVELS = (1, 2, 3, 4, 5)  # the month rollup's level columns
 DAY_KEYS = ["unit_id", "day", "counter_id", "field_id", "officer_id", "channel"]
 # Each table's key columns and count columns.
@@ -71,12 +69,12 @@ def upgrade() -> None:
         )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":  # the triggers' functions (0010's downgrade applies them again)
-        execute_sql_file(bind, SQL / "functions.postgresql.sql")
-    execute_sql_file(bind, SQL / f"upgrade.{bind.dialect.name}.sql")
+        apply_migration_sql(bind, "0005_indices_rollups", "functions")
+    apply_migration_sql(bind, "0005_indices_rollups", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    execute_sql_file(bind, SQL / f"downgrade.{bind.dialect.name}.sql")
+    apply_migration_sql(bind, "0005_indices_rollups", "downgrade")
     for table in TABLES:
         op.drop_table(table)

@@ -42,15 +42,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0008_subtree_rollups"
 SUBTREE = "rating_subtree_month_rollup"
 SUBTREE_REASON = "rating_reason_subtree_month_rollup"
 PENDING = "rating_subtree_pending"
@@ -91,12 +89,12 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":  # the triggers' functions (0010's downgrade applies them again)
-        execute_sql_file(bind, SQL / "functions.postgresql.sql")
-    execute_sql_file(bind, SQL / f"upgrade.{bind.dialect.name}.sql")
+        apply_migration_sql(bind, "0008_subtree_rollups", "functions")
+    apply_migration_sql(bind, "0008_subtree_rollups", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    execute_sql_file(bind, SQL / f"downgrade.{bind.dialect.name}.sql")
+    apply_migration_sql(bind, "0008_subtree_rollups", "downgrade")
     for table in (FLUSH, PENDING, SUBTREE_REASON, SUBTREE):
         op.drop_table(table)

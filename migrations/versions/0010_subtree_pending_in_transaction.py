@@ -38,27 +38,24 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql"
-
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":  # SQLite's row-level triggers apply every change at once
-        execute_sql_file(bind, SQL / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql")
+        apply_migration_sql(bind, "0010_subtree_pending_in_transaction", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         # The functions this migration replaced, as 0008 and 0005 installed them (their checked-in SQL, applied again).
-        execute_sql_file(bind, SQL / "0008_subtree_rollups" / "functions.postgresql.sql")
-        execute_sql_file(bind, SQL / "0005_indices_rollups" / "functions.postgresql.sql")
-        execute_sql_file(bind, SQL / "0010_subtree_pending_in_transaction" / "downgrade.postgresql.sql")
+        apply_migration_sql(bind, "0008_subtree_rollups", "functions")
+        apply_migration_sql(bind, "0005_indices_rollups", "functions")
+        apply_migration_sql(bind, "0010_subtree_pending_in_transaction", "downgrade")

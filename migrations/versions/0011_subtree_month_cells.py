@@ -33,17 +33,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0011_subtree_month_cells"
-#: 0010's functions, applied again by the downgrade: it restores 0010's `hl_subtree_flush`, which 0011 replaced.
-SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 CELLS = "rating_subtree_month_cells"
 
 
@@ -58,13 +54,14 @@ def upgrade() -> None:
         sa.Column("cells", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("month", "unit_id", name=op.f(f"pk_{CELLS}")),
     )
-    execute_sql_file(bind, SQL / "upgrade.postgresql.sql")
+    apply_migration_sql(bind, "0011_subtree_month_cells", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    execute_sql_file(bind, SQL_0010)
-    execute_sql_file(bind, SQL / "downgrade.postgresql.sql")
+    # 0010's functions again: they restore 0010's `hl_subtree_flush`, which 0011 replaced.
+    apply_migration_sql(bind, "0010_subtree_pending_in_transaction", "upgrade")
+    apply_migration_sql(bind, "0011_subtree_month_cells", "downgrade")
     op.drop_table(CELLS)

@@ -25,15 +25,13 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import UTCDateTime, execute_sql_file
+from server.db import UTCDateTime, apply_migration_sql
 
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0013_dossiers"
 
 
 def upgrade() -> None:
@@ -75,12 +73,12 @@ def upgrade() -> None:
         sqlite_where=sa.text("dossier_code IS NOT NULL"),
     )
     bind = op.get_bind()
-    execute_sql_file(bind, SQL / f"upgrade.{bind.dialect.name}.sql")
+    apply_migration_sql(bind, "0013_dossiers", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    execute_sql_file(bind, SQL / f"downgrade.{bind.dialect.name}.sql")
+    apply_migration_sql(bind, "0013_dossiers", "downgrade")
     op.drop_index("ix_visit_dossier_code", table_name="visit")
     op.drop_index("ix_dossier_unit_completed", table_name="dossier")
     op.drop_table("dossier")

@@ -21,17 +21,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-#: 0011's SQL files, applied the other way round (a frozen migration's checked-in SQL, as the snapshot test sees it).
-SQL_0011 = PROJECT_ROOT / "migrations" / "sql" / "0011_subtree_month_cells"
-SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 CELLS = "rating_subtree_month_cells"
 
 
@@ -39,8 +35,9 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return  # 0011 created nothing on SQLite
-    execute_sql_file(bind, SQL_0010)  # as 0011's downgrade does
-    execute_sql_file(bind, SQL_0011 / "downgrade.postgresql.sql")
+    apply_migration_sql(bind, "0010_subtree_pending_in_transaction", "upgrade")  # as 0011's downgrade does
+    # 0011's SQL files, applied the other way round (a frozen migration's checked-in SQL, as the snapshot test sees it).
+    apply_migration_sql(bind, "0011_subtree_month_cells", "downgrade")
     op.drop_table(CELLS)
 
 
@@ -55,4 +52,4 @@ def downgrade() -> None:
         sa.Column("cells", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("month", "unit_id", name=op.f(f"pk_{CELLS}")),
     )
-    execute_sql_file(bind, SQL_0011 / "upgrade.postgresql.sql")
+    apply_migration_sql(bind, "0011_subtree_month_cells", "upgrade")

@@ -22,28 +22,25 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from server import PROJECT_ROOT
-from server.db import execute_sql_file
+from server.db import apply_migration_sql
 
 revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SQL = PROJECT_ROOT / "migrations" / "sql" / "0019_subtree_root_last"
-#: 0010's functions, applied again by the downgrade: they hold the flush this migration replaced.
-SQL_0010 = PROJECT_ROOT / "migrations" / "sql" / "0010_subtree_pending_in_transaction" / "upgrade.postgresql.sql"
 
 
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    execute_sql_file(bind, SQL / "upgrade.postgresql.sql")
+    apply_migration_sql(bind, "0019_subtree_root_last", "upgrade")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    execute_sql_file(bind, SQL_0010)
+    # 0010's functions again: they hold the flush this migration replaced.
+    apply_migration_sql(bind, "0010_subtree_pending_in_transaction", "upgrade")

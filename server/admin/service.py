@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -420,13 +421,7 @@ def get_device(*, session: Session, device_id: int) -> DeviceView:
 
 def revoke_device(*, session: Session, device_id: int) -> KioskDevice:
     """Stop accepting a kiosk's token (its ratings stay)."""
-    device = session.get(KioskDevice, device_id)
-    if device is None:
-        raise NotFound("unknown kiosk device {device_id}", device_id=device_id)
-    if device.revoked_at is None:
-        device.revoked_at = utcnow()
-        session.flush()
-    return device
+    return _revoke(session, get_device(session=session, device_id=device_id).device)
 
 
 def api_keys(*, session: Session) -> list[tuple[ApiKey, Unit]]:
@@ -451,13 +446,20 @@ def get_api_key(*, session: Session, key_id: int) -> tuple[ApiKey, Unit]:
 
 def revoke_api_key(*, session: Session, key_id: int) -> ApiKey:
     """Stop accepting an API key."""
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound("unknown API key {key_id}", key_id=key_id)
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
+    key, _unit = get_api_key(session=session, key_id=key_id)
+    return _revoke(session, key)
+
+
+#: What `_revoke` revokes: a kiosk's token or an API key.
+_Credential = TypeVar("_Credential", KioskDevice, ApiKey)
+
+
+def _revoke(session: Session, credential: _Credential) -> _Credential:
+    """Mark a kiosk's token or an API key revoked now; one revoked already keeps its first revocation time."""
+    if credential.revoked_at is None:
+        credential.revoked_at = utcnow()
         session.flush()
-    return key
+    return credential
 
 
 # --- audit log -----------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, time
 
 from pydantic import BaseModel, Field
@@ -118,18 +119,7 @@ def to_report(appraisal: Appraisal) -> AppraisalReport:
                 key=o.code,
                 label=o.name,
                 unit=o.unit_code,
-                n=o.comparison.n,
-                satisfied=o.comparison.satisfied,
-                rate=o.comparison.rate,
-                ci_low=o.comparison.ci_low,
-                ci_high=o.comparison.ci_high,
-                expected=o.comparison.expected,
-                expected_low=o.comparison.expected_low,
-                expected_high=o.comparison.expected_high,
-                difference=o.comparison.difference,
-                difference_low=o.comparison.difference_low,
-                difference_high=o.comparison.difference_high,
-                status=o.comparison.status,
+                **asdict(o.comparison),  # n, satisfied, rate and interval, expected, difference, status
                 rank=o.rank,
                 doubtful=Doubtful(n=o.doubtful, reasons=o.doubtful_reasons),
                 fields=[_field(f) for f in o.fields],

@@ -15,15 +15,8 @@ from server.appraisal.method import Comparison, Counts, OpeningHours
 from server.config import Settings
 from server.db import utcnow
 from server.indices.periods import Period
-from server.models import Officer, ProcedureField, Rating, ScaleLevel, Unit, User, Visit
-
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
-UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
-USER: sa.Table = User.__table__  # type: ignore[attr-defined]
-OFFICER: sa.Table = Officer.__table__  # type: ignore[attr-defined]
-FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
-SCALE: sa.Table = ScaleLevel.__table__  # type: ignore[attr-defined]
+from server.models import Unit
+from server.tables import FIELD, OFFICER, RATING, SCALE, UNIT, USER, VISIT
 
 #: Valid ratings of a subtree for a period, with what the doubtful rules need: the visit's creator and the creator's
 #: officer. Raw ratings, not the rollups: the rules look at single ratings (a year of a ward is a few thousand).

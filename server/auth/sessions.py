@@ -21,8 +21,8 @@ from sqlmodel import Session, col, select
 from server.auth.service import audit, password_hash
 from server.db import upsert_insert, utcnow
 from server.hardening import client_source
-from server.models import LoginSession, LoginThrottle, User
-from server.tables import LOGIN_SESSION
+from server.models import LoginSession, User
+from server.tables import LOGIN_SESSION, LOGIN_THROTTLE
 
 SESSION_COOKIE = "hl_session"
 LOGIN_CSRF_COOKIE = "hl_login_csrf"
@@ -89,9 +89,6 @@ class LoginAttempt:
     slowdown: float  # seconds to wait before checking the password
     user: User | None
     stored_hash: str | None
-
-
-LOGIN_THROTTLE: sa.Table = LoginThrottle.__table__  # type: ignore[attr-defined]
 
 
 def _count_attempt(session: Session, *, username: str, source: str, limit: int, now: datetime) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from server.dossiers.service import Row, write_rows
 from server.models import Counter, Rating, Unit, Visit
+from server.tables import VISIT
 
 
 def seed_demo_dossiers(
@@ -64,10 +65,9 @@ def seed_demo_dossiers(
     ).all()
     for visit_id, created, unit_code in visits:
         dossier(f"HS-DEMO-{visit_id:06d}", unit_code, created.astimezone(UTC), rng.random() < 0.05)
-    table: sa.Table = Visit.__table__  # type: ignore[attr-defined]
     if visits:
         session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("b_id")).values(dossier_code=sa.bindparam("b_code")),
+            sa.update(VISIT).where(VISIT.c.id == sa.bindparam("b_id")).values(dossier_code=sa.bindparam("b_code")),
             [{"b_id": v[0], "b_code": f"HS-DEMO-{v[0]:06d}"} for v in visits],
         )
     for first in range(0, len(rows), 1000):

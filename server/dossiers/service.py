@@ -30,7 +30,8 @@ from sqlmodel import Session
 from server.db import upsert_insert, utcnow
 from server.errors import Invalid, PayloadTooLarge, describe_validation_errors
 from server.messages import Message
-from server.models import DOSSIER_DONE, Dossier, ProcedureField, Unit
+from server.models import DOSSIER_DONE, Unit
+from server.tables import DOSSIER, FIELD, UNIT
 
 #: Most dossiers in one request (docs/API.md).
 MAX_BATCH = 1000
@@ -39,9 +40,6 @@ CHUNK = 1000
 CSV_COLUMNS = ("code", "unit", "field", "procedure_code", "received_at", "due_at", "completed_at", "status")
 REQUIRED_COLUMNS = ("code", "unit", "received_at", "due_at")
 
-DOSSIER: sa.Table = Dossier.__table__  # type: ignore[attr-defined]
-UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
-FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
 #: The columns the one-stop system owns (compared to tell `updated` from `unchanged`).
 SENT = ("unit_id", "field_id", "procedure_code", "received_at", "due_at", "completed_at", "status")
 

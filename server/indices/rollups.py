@@ -15,25 +15,13 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
+from server import tables
 from server.db import upsert_insert
 from server.indices.periods import add_months
-from server.models import (
-    MONTH_ROLLUP_LEVELS,
-    Counter,
-    Officer,
-    ProcedureField,
-    RatingMonthRollup,
-    RatingReasonMonthRollup,
-    RatingReasonRollup,
-    RatingReasonSubtreeMonthRollup,
-    RatingRollup,
-    RatingSubtreeMonthRollup,
-    Reason,
-    Unit,
-)
-from server.tables import RATING, RATING_REASON, table_of
+from server.models import MONTH_ROLLUP_LEVELS, Counter, Officer, ProcedureField, Reason, Unit
+from server.tables import RATING, RATING_REASON
 
 #: Shown instead of an officer code for ratings that name no officer (stored as officer_id 0 in the rollups).
 NO_OFFICER = 0
@@ -45,18 +33,13 @@ class RollupSpec:
     whether a unit's row counts its whole subtree (then `unit_id` is the subtree's top, every rating is counted
     once per unit on its unit's path, and only the rows of a root sum to the number of ratings)."""
 
-    model: type[SQLModel]
+    table: sa.Table
     keys: tuple[str, ...]
     reasons: bool
     monthly: bool
     values: tuple[str, ...] = ("n",)
     presence: tuple[str, ...] = ("n",)  # a key exists while one of these is not zero; their sum counts ratings
     subtree: bool = False
-
-    @property
-    def table(self) -> sa.Table:
-        """The SQLAlchemy table."""
-        return table_of(self.model)
 
     @property
     def name(self) -> str:
@@ -69,47 +52,28 @@ class RollupSpec:
         return self.table.c.month if self.monthly else self.table.c.day
 
 
+DAY_KEYS = ("unit_id", "day", "counter_id", "field_id", "officer_id", "channel")
+MONTH_KEYS = ("month", "unit_id", "field_id")
 MONTH_VALUES = ("valid", "satisfied", "misuse", *(f"level_{lv}" for lv in MONTH_ROLLUP_LEVELS))
 MONTH_PRESENCE = ("valid", "misuse")
 
 SPECS: tuple[RollupSpec, ...] = (
+    RollupSpec(tables.DAY_ROLLUP, (*DAY_KEYS, "level", "satisfied", "misuse"), reasons=False, monthly=False),
+    RollupSpec(tables.DAY_REASON_ROLLUP, (*DAY_KEYS, "reason_id"), reasons=True, monthly=False),
     RollupSpec(
-        RatingRollup,
-        ("unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "level", "satisfied", "misuse"),
-        reasons=False,
-        monthly=False,
+        tables.LEAF_MONTH, MONTH_KEYS, reasons=False, monthly=True, values=MONTH_VALUES, presence=MONTH_PRESENCE
     ),
+    RollupSpec(tables.LEAF_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True),
     RollupSpec(
-        RatingReasonRollup,
-        ("unit_id", "day", "counter_id", "field_id", "officer_id", "channel", "reason_id"),
-        reasons=True,
-        monthly=False,
-    ),
-    RollupSpec(
-        RatingMonthRollup,
-        ("month", "unit_id", "field_id"),
-        reasons=False,
-        monthly=True,
-        values=MONTH_VALUES,
-        presence=MONTH_PRESENCE,
-    ),
-    RollupSpec(RatingReasonMonthRollup, ("month", "unit_id", "field_id", "reason_id"), reasons=True, monthly=True),
-    RollupSpec(
-        RatingSubtreeMonthRollup,
-        ("month", "unit_id", "field_id"),
+        tables.SUBTREE_MONTH,
+        MONTH_KEYS,
         reasons=False,
         monthly=True,
         values=MONTH_VALUES,
         presence=MONTH_PRESENCE,
         subtree=True,
     ),
-    RollupSpec(
-        RatingReasonSubtreeMonthRollup,
-        ("month", "unit_id", "field_id", "reason_id"),
-        reasons=True,
-        monthly=True,
-        subtree=True,
-    ),
+    RollupSpec(tables.SUBTREE_REASON_MONTH, (*MONTH_KEYS, "reason_id"), reasons=True, monthly=True, subtree=True),
 )
 
 

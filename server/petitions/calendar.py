@@ -16,8 +16,8 @@ from sqlmodel import Session
 from server.db import utcnow
 from server.errors import Conflict, NotFound
 from server.models import CalendarDay
+from server.tables import CALENDAR_DAY
 
-CALENDAR_DAY: sa.Table = CalendarDay.__table__  # type: ignore[attr-defined]
 #: A petition is due at the end of its last working day, local time.
 END_OF_DAY = time(23, 59, 59)
 

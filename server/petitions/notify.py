@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -27,15 +28,14 @@ from sqlmodel import Session
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.i18n import translate
-from server.models import Notification, NotificationPref, Petition, Unit, User
+from server.models import Petition, Unit
 from server.petitions.calendar import load_calendar
-from server.petitions.service import OPEN_STATUSES, PETITION, UNIT, urgency
+from server.petitions.service import OPEN_STATUSES, urgency
+from server.tables import NOTIFICATION, PETITION, UNIT, USER
+from server.tables import NOTIFICATION_PREF as PREF
 
 log = logging.getLogger("hailong.notify")
 
-NOTIFICATION: sa.Table = Notification.__table__  # type: ignore[attr-defined]
-PREF: sa.Table = NotificationPref.__table__  # type: ignore[attr-defined]
-USER: sa.Table = User.__table__  # type: ignore[attr-defined]
 #: A claimed message is tried again after this long if its sender died before recording the outcome.
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
@@ -149,20 +149,43 @@ def _to_users(
     queued = 0
     for person in people:
         lang = person.language if person.language in subject else "vi"
-        for channel, address in (("email", person.email), ("sms", person.phone)):
-            if address:
-                queued += enqueue(
-                    session=session,
-                    kind=kind,
-                    channel=channel,
-                    recipient=address,
-                    subject=subject[lang],
-                    body=body[lang],
-                    dedupe_key=f"{key}:{person.user_id}:{channel}",
-                    petition_id=petition_id,
-                    user_id=person.user_id,
-                    now=now,
-                )
+        queued += _to_addresses(
+            session,
+            kind,
+            f"{key}:{person.user_id}",
+            (("email", person.email, subject[lang], body[lang]), ("sms", person.phone, subject[lang], body[lang])),
+            petition_id,
+            user_id=person.user_id,
+            now=now,
+        )
+    return queued
+
+
+def _to_addresses(
+    session: Session,
+    kind: str,
+    key: str,
+    messages: Iterable[tuple[str, str | None, str, str]],
+    petition_id: uuid.UUID | None,
+    user_id: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Queue each (channel, address, subject, body) whose address is known, deduplicated by `key:channel`."""
+    queued = 0
+    for channel, address, subject, body in messages:
+        if address:
+            queued += enqueue(
+                session=session,
+                kind=kind,
+                channel=channel,
+                recipient=address,
+                subject=subject,
+                body=body,
+                dedupe_key=f"{key}:{channel}",
+                petition_id=petition_id,
+                user_id=user_id,
+                now=now,
+            )
     return queued
 
 
@@ -201,31 +224,13 @@ def queue_answer(*, session: Session, settings: Settings, petition: Petition) ->
     """Send the answer's notice to the citizen's email and phone, when they gave one (the link shows the answer)."""
     lang = petition.language
     link = f"{settings.public_base_url}/pakn/{petition.token}"
-    queued = 0
     key = f"answer:{petition.id}:{petition.answered_at.isoformat() if petition.answered_at else ''}"
-    if petition.contact_email:
-        queued += enqueue(
-            session=session,
-            kind="answer",
-            channel="email",
-            recipient=petition.contact_email,
-            subject=_t(TEXTS["answer_subject"], lang),
-            body=_t(TEXTS["answer_body"], lang, answer=petition.answer, link=link),
-            dedupe_key=f"{key}:email",
-            petition_id=petition.id,
-        )
-    if petition.contact_phone:
-        queued += enqueue(
-            session=session,
-            kind="answer",
-            channel="sms",
-            recipient=petition.contact_phone,
-            subject="",
-            body=_t(TEXTS["answer_sms"], lang, link=link),
-            dedupe_key=f"{key}:sms",
-            petition_id=petition.id,
-        )
-    return queued
+    answer = _t(TEXTS["answer_body"], lang, answer=petition.answer, link=link)
+    messages = (
+        ("email", petition.contact_email, _t(TEXTS["answer_subject"], lang), answer),
+        ("sms", petition.contact_phone, "", _t(TEXTS["answer_sms"], lang, link=link)),
+    )
+    return _to_addresses(session, "answer", key, messages, petition.id)
 
 
 # --- the periodic scan ----------------------------------------------------------------------------------------------

@@ -26,18 +26,12 @@ from server.models import (
     PETITION_CATEGORIES,
     PETITION_REACTIONS,
     Petition,
-    PetitionEvent,
-    Rating,
     Unit,
     User,
 )
 from server.petitions.calendar import WorkingCalendar, load_calendar
+from server.tables import PETITION, PETITION_EVENT, RATING, UNIT, VISIT
 from server.units.service import is_in_subtree, path_in_subtree
-
-PETITION: sa.Table = Petition.__table__  # type: ignore[attr-defined]
-EVENT: sa.Table = PetitionEvent.__table__  # type: ignore[attr-defined]
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
 
 OPEN_STATUSES = ("received", "assigned", "reopened")
 MAX_CONTENT = 4000
@@ -96,7 +90,7 @@ def check_phone(value: str) -> str | None:
 
 def _event(session: Session, petition_id: uuid.UUID, actor: str, action: str, body: str | None = None) -> None:
     session.connection().execute(
-        sa.insert(EVENT).values(petition_id=petition_id, at=utcnow(), actor=actor, action=action, body=body)
+        sa.insert(PETITION_EVENT).values(petition_id=petition_id, at=utcnow(), actor=actor, action=action, body=body)
     )
 
 
@@ -210,16 +204,13 @@ def petition_from_rating(
 
 def petition_token_of_visit(*, session: Session, visit_token: str) -> str | None:
     """The private token of the petition a visit's rating became, if any (for the phone thanks page)."""
-    from server.models import Visit
-
-    visit: sa.Table = Visit.__table__  # type: ignore[attr-defined]
     return (
         session.connection()
         .execute(
             sa.select(PETITION.c.token)
             .join(RATING, RATING.c.id == PETITION.c.rating_id)
-            .join(visit, visit.c.id == RATING.c.visit_id)
-            .where(visit.c.token == visit_token)
+            .join(VISIT, VISIT.c.id == RATING.c.visit_id)
+            .where(VISIT.c.token == visit_token)
         )
         .scalar()
     )
@@ -385,9 +376,9 @@ def events(*, session: Session, petition: Petition) -> list[Any]:
     """The petition's history, oldest first."""
     return list(
         session.connection().execute(
-            sa.select(EVENT.c.at, EVENT.c.actor, EVENT.c.action, EVENT.c.body)
-            .where(EVENT.c.petition_id == petition.id)
-            .order_by(EVENT.c.at, EVENT.c.id)
+            sa.select(PETITION_EVENT.c.at, PETITION_EVENT.c.actor, PETITION_EVENT.c.action, PETITION_EVENT.c.body)
+            .where(PETITION_EVENT.c.petition_id == petition.id)
+            .order_by(PETITION_EVENT.c.at, PETITION_EVENT.c.id)
         )
     )
 
@@ -551,7 +542,8 @@ def purge_contacts(*, session: Session, settings: Settings, now: datetime | None
     if rating_ids:
         conn.execute(sa.update(RATING).where(RATING.c.id.in_(rating_ids)).values(contact=None))
     conn.execute(
-        sa.insert(EVENT), [{"petition_id": i, "at": now, "actor": "system", "action": "contact_erased"} for i in ids]
+        sa.insert(PETITION_EVENT),
+        [{"petition_id": i, "at": now, "actor": "system", "action": "contact_erased"} for i in ids],
     )
     audit(session=session, actor="system", action="petition.purge", detail=f"{len(ids)} petitions' contacts erased")
     return len(ids)

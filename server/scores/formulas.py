@@ -124,51 +124,34 @@ def petition_points(numerator: int, denominator: int) -> Fraction:
     return METRIC_MAX * Fraction(numerator, denominator)
 
 
+def _scored(code: str, numerator: int, denominator: int, points: Fraction) -> Metric:
+    """A scored metric: its ratio, and its points rounded to 2 decimals out of METRIC_MAX."""
+    return Metric(code, numerator, denominator, _ratio(numerator, denominator), round2(points), METRIC_MAX)
+
+
+def _share(code: str, numerator: int, denominator: int) -> Metric:
+    """An explanatory share: its ratio, no score (max 0)."""
+    return Metric(code, numerator, denominator, _ratio(numerator, denominator), None, 0)
+
+
 def score_766(dossiers: DossierCounts, petitions: PetitionCounts) -> Score:
     """The group's metrics and total from a subtree's counts for a period."""
+    received = petitions.received
     scored = (
-        Metric(
-            DOSSIER_RECEIVING_SATISFACTION,
-            dossier_numerator(dossiers),
-            dossiers.completed,
-            _ratio(dossier_numerator(dossiers), dossiers.completed),
-            round2(dossier_points(dossiers)),
-            METRIC_MAX,
+        _scored(
+            DOSSIER_RECEIVING_SATISFACTION, dossier_numerator(dossiers), dossiers.completed, dossier_points(dossiers)
         ),
-        Metric(
-            PETITION_PROCESSING_ON_TIME,
-            petitions.on_time,
-            petitions.received,
-            _ratio(petitions.on_time, petitions.received),
-            round2(petition_points(petitions.on_time, petitions.received)),
-            METRIC_MAX,
-        ),
-        Metric(
+        _scored(PETITION_PROCESSING_ON_TIME, petitions.on_time, received, petition_points(petitions.on_time, received)),
+        _scored(
             PETITION_HANDLING_SATISFACTION,
             petitions.satisfied,
-            petitions.received,
-            _ratio(petitions.satisfied, petitions.received),
-            round2(petition_points(petitions.satisfied, petitions.received)),
-            METRIC_MAX,
+            received,
+            petition_points(petitions.satisfied, received),
         ),
     )
     shares = (
-        Metric(
-            PETITION_CLASSIFICATION_TTHC,
-            petitions.tthc,
-            petitions.received,
-            _ratio(petitions.tthc, petitions.received),
-            None,
-            0,
-        ),
-        Metric(
-            PETITION_CLASSIFICATION_STAFF,
-            petitions.staff,
-            petitions.received,
-            _ratio(petitions.staff, petitions.received),
-            None,
-            0,
-        ),
+        _share(PETITION_CLASSIFICATION_TTHC, petitions.tthc, received),
+        _share(PETITION_CLASSIFICATION_STAFF, petitions.staff, received),
     )
     total = round2(sum((Fraction(str(m.score)) for m in scored), Fraction(0)))
     return Score(total=total, max=GROUP_MAX, metrics=scored + shares, dossiers=dossiers, petitions=petitions)

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from server.db import utcnow
 from server.indices.periods import Period, add_months
-from server.models import Dossier, Petition, ProcedureField, Rating, Unit, Visit
+from server.models import Unit
 from server.scores.formulas import (
     DossierCounts,
     PetitionCounts,
@@ -33,15 +33,8 @@ from server.scores.formulas import (
     petition_cost,
 )
 from server.scores.formulas import score_766 as score_from_counts
+from server.tables import DOSSIER, FIELD, PETITION, RATING, UNIT, VISIT
 from server.units.service import subtree_ids
-
-DOSSIER: sa.Table = Dossier.__table__  # type: ignore[attr-defined]
-UNIT: sa.Table = Unit.__table__  # type: ignore[attr-defined]
-FIELD: sa.Table = ProcedureField.__table__  # type: ignore[attr-defined]
-VISIT: sa.Table = Visit.__table__  # type: ignore[attr-defined]
-RATING: sa.Table = Rating.__table__  # type: ignore[attr-defined]
-#: The score reads only the columns agreed with the petitions issue (see `Petition`).
-PETITION: sa.Table = Petition.__table__  # type: ignore[attr-defined]
 
 DossierKey = Literal["unit", "field", "day"]
 
@@ -71,7 +64,7 @@ def petition_counts(
     session: Session, *, unit: Unit, start: datetime, end: datetime, now: datetime
 ) -> dict[int, PetitionCounts]:
     """Petitions of `unit`'s subtree received in [start, end), per unit id, with how they were handled by `now`."""
-    p = PETITION.c
+    p = PETITION.c  # only the columns agreed with the petitions issue (see `Petition`)
     on_time = sa.or_(
         sa.and_(p.answered_at.is_not(None), p.answered_at <= p.due_at),
         sa.and_(p.answered_at.is_(None), p.due_at >= now),

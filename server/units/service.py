@@ -15,6 +15,7 @@ from server.errors import Invalid, NotFound
 from server.messages import Message
 from server.models import Counter, Unit
 from server.spreadsheet import CsvImportError, decode_text, sniff_delimiter
+from server.tables import COUNTER
 
 UNIT_COLUMNS = ("code", "name", "parent_code", "level")
 COUNTER_COLUMNS = ("code", "unit_code", "name")
@@ -298,7 +299,6 @@ def _write_counters(session: Session, inserts: list[dict[str, object]], updates:
     write lock), then write them with one set-based INSERT and one UPDATE … FROM."""
     if not inserts and not updates:
         return
-    counter = Counter.__table__  # type: ignore[attr-defined]
     staged = sa.Table(
         "hl_import_counter",
         sa.MetaData(),
@@ -315,7 +315,7 @@ def _write_counters(session: Session, inserts: list[dict[str, object]], updates:
         connection.execute(staged.insert(), rows[start : start + WRITE_CHUNK])
     if inserts:
         connection.execute(
-            counter.insert().from_select(
+            COUNTER.insert().from_select(
                 ["code", "unit_id", "name", "active"],
                 sa.select(staged.c.code, staged.c.new_unit_id, staged.c.new_name, sa.true()).where(
                     staged.c.counter_id.is_(None)
@@ -324,9 +324,9 @@ def _write_counters(session: Session, inserts: list[dict[str, object]], updates:
         )
     if updates:
         connection.execute(
-            counter.update()
+            COUNTER.update()
             .values(unit_id=staged.c.new_unit_id, name=staged.c.new_name)
-            .where(counter.c.id == staged.c.counter_id)
+            .where(COUNTER.c.id == staged.c.counter_id)
         )
         session.expire_all()  # counters loaded before now see their new unit and name
     staged.drop(connection)
