@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -65,6 +65,14 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def screen_language(lang: str | None = None, set_lang: str | None = None) -> str:
+    """The language a screen is shown in: the toggle's `set_lang`, else the screen's own `lang`, else Vietnamese."""
+    return pick_language(set_lang, lang)
+
+
+ScreenLanguage = Annotated[str, Depends(screen_language)]
 
 
 def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -136,6 +144,10 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             return render(request, "connecting", lang)
         return render(request, "idle", lang, rid=str(uuid.uuid4()))
 
+    def pressed_at(at: str) -> str:
+        """When the face was pressed: as the previous screen said, else now (the kiosk's time)."""
+        return at or settings.now().astimezone(settings.tz).isoformat()
+
     def closed_screen(request: Request, lang: str, state: str) -> HTMLResponse:
         """The visit on screen can no longer be rated here (rated by phone, cancelled, …): say so, then idle."""
         return render(request, "visit_closed", lang, state=state)
@@ -151,14 +163,12 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     @app.get("/screen/fields", response_class=HTMLResponse)
     def fields(
         request: Request,
+        lang: ScreenLanguage,
         level: int = 0,
         rid: str = "",
         at: str = "",
-        lang: str | None = None,
-        set_lang: str | None = None,
     ) -> HTMLResponse:
         """After a face, at a counter serving several fields: large tiles, most frequent here first."""
-        lang = pick_language(set_lang, lang)
         choices = rt.choices()
         scale = choices.level(level) if choices else None
         if not rt.in_service or scale is None:
@@ -169,20 +179,18 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             lang,
             level=scale,
             rid=_valid_rid(rid),
-            at=at or settings.now().astimezone(settings.tz).isoformat(),
+            at=pressed_at(at),
         )
 
     @app.get("/screen/faces", response_class=HTMLResponse)
     def faces(
         request: Request,
+        lang: ScreenLanguage,
         field: str = "",
         visit: str = "",
         rid: str = "",
-        lang: str | None = None,
-        set_lang: str | None = None,
     ) -> HTMLResponse:
         """The four faces (most positive first) for the chosen field."""
-        lang = pick_language(set_lang, lang)
         if not rt.in_service:
             return start_screen(request, lang)
         chosen = _field_for(rt, field, visit)
@@ -195,17 +203,15 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     @app.get("/screen/reasons", response_class=HTMLResponse)
     def reasons(
         request: Request,
+        lang: ScreenLanguage,
         field: str = "",
         visit: str = "",
         rid: str = "",
         level: int = 0,
         at: str = "",
-        lang: str | None = None,
-        set_lang: str | None = None,
         chosen: Annotated[list[str] | None, Query(alias="reasons")] = None,
     ) -> HTMLResponse:
         """Not satisfied: what went wrong (several allowed), then send or skip."""
-        lang = pick_language(set_lang, lang)
         choices = rt.choices()
         scale = choices.level(level) if choices else None
         chosen_field = _field_for(rt, field, visit)
@@ -219,7 +225,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             visit=visit,
             rid=_valid_rid(rid),
             level=scale,
-            at=at or settings.now().astimezone(settings.tz).isoformat(),
+            at=pressed_at(at),
             chosen=set(chosen or []),
         )
 

@@ -1,4 +1,4 @@
-"""FastAPI dependencies shared by every surface: settings and the request's database session."""
+"""FastAPI dependencies shared by every surface: settings, the request's database session, the caller's address."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ async def get_settings(request: Request) -> Settings:
     """The settings the app was created with (async: pure, so no trip through the thread pool)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn applies trusted proxy headers before this)."""
+    return request.client.host if request.client else None
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -60,6 +60,12 @@ def make_templates() -> Jinja2Templates:
     return templates
 
 
+def app_templates(request: Request) -> Jinja2Templates:
+    """The app's template environment (`make_templates`, built once in `create_app`)."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
 def is_htmx(request: Request) -> bool:
     """Whether htmx made the request (answer with the partial, not the full page)."""
     return request.headers.get("HX-Request") == "true"
@@ -70,8 +76,7 @@ def render_error_page(
 ) -> HTMLResponse:
     """The friendly error page people see instead of JSON (the services' messages in the page's language)."""
     text = in_language(message, request_language(request))
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request,
         "error.html",
         {"status_code": status_code, "message": text},

@@ -16,7 +16,7 @@ from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit
 from server.cache import TimedCache
 from server.config import Settings
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import AppError, Invalid
 from server.i18n import request_language
 from server.models import PublicUnit, Unit
@@ -80,8 +80,7 @@ def _changed(request: Request, notice: str) -> RedirectResponse:
 
 
 def _audit(session: Session, request: Request, admin: Any, action: str, target: str, detail: str) -> None:
-    ip = request.client.host if request.client else None
-    audit(session=session, actor=admin.username, action=action, target=target, detail=detail, ip=ip)
+    audit(session=session, actor=admin.username, action=action, target=target, detail=detail, ip=client_ip(request))
 
 
 @router.get("", response_class=HTMLResponse)

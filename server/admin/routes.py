@@ -28,7 +28,7 @@ from server.admin.forms import (
 )
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit, create_api_key, create_user, hash_password
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import AppError, NotFound
 from server.i18n import request_language
 from server.kiosks.service import create_pairing_code
@@ -70,12 +70,8 @@ NOTICES = {
 NoticeQuery = Annotated[str | None, Query(max_length=32)]
 
 
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def _audit(session: Session, request: Request, admin: User, action: str, target: str, detail: str = "") -> None:
-    audit(session=session, actor=admin.username, action=action, target=target, detail=detail, ip=_ip(request))
+    audit(session=session, actor=admin.username, action=action, target=target, detail=detail, ip=client_ip(request))
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from server.appraisal import export, service
 from server.appraisal.schemas import AppraisalReport, to_report
-from server.auth.deps import ReaderDep, reader_errors
-from server.auth.service import audit
+from server.auth.deps import FiguresAsked, ReaderDep, reader_errors
 from server.deps import SessionDep, SettingsDep
 from server.i18n import request_language
 from server.indices.periods import parse_period
@@ -35,61 +34,53 @@ UnitQuery = Annotated[
 ]
 
 
-@router.get(
-    "/appraisal",
-    response_model=AppraisalReport,
-    summary="Officers' appraisal of a unit and its subtree for a period",
-    responses=ERRORS,
-)
-def get_appraisal(
+def _report(asked: FiguresAsked) -> AppraisalReport:
+    """The unit's appraisal for the period."""
+    appraisal = service.appraise(session=asked.session, settings=asked.settings, unit=asked.unit, period=asked.period)
+    return to_report(appraisal)
+
+
+def appraisal_asked(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     reader: ReaderDep,
     period: PeriodQuery,
     unit: UnitQuery = None,
-) -> AppraisalReport:
+) -> FiguresAsked:
+    """The period (422 when malformed) and the unit (404 unknown, 403 outside the reader's scope) asked for."""
+    chosen = parse_period(period)
+    return FiguresAsked(request, session, settings, reader, reader.unit(session=session, code=unit), chosen)
+
+
+AskedDep = Annotated[FiguresAsked, Depends(appraisal_asked)]
+
+
+@router.get(
+    "/appraisal",
+    response_model=AppraisalReport,
+    summary="Officers' appraisal of a unit and its subtree for a period",
+    responses=ERRORS,
+)
+def get_appraisal(asked: AskedDep) -> AppraisalReport:
     """Each officer's n, rate and Wilson interval against the unit's rate for the same mix of fields (indirect
     standardisation), the difference with its interval, status (`above`, `as_expected`, `below`, or
     `insufficient_data` under the minimum sample: never ranked) and the doubtful ratings apart, with their reasons.
     Audited."""
-    chosen = parse_period(period)
-    target = reader.unit(session=session, code=unit)
-    appraisal = service.appraise(session=session, settings=settings, unit=target, period=chosen)
-    audit(
-        session=session,
-        actor=reader.actor,
-        action="appraisal.read",
-        target=target.code,
-        detail=chosen.code,
-        ip=request.client.host if request.client else None,
-    )
-    return to_report(appraisal)
+    report = _report(asked)
+    asked.audit("appraisal.read")
+    return report
 
 
-def _file(
-    fmt: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    period: str,
-    unit: str | None,
-) -> Response:
-    chosen = parse_period(period)
-    target = reader.unit(session=session, code=unit)
-    report = to_report(service.appraise(session=session, settings=settings, unit=target, period=chosen))
-    data = request.app.state.renderer.run(
-        export.render, report, fmt, unit=target, lang=request_language(request), tz=settings.tz
-    )
-    audit(
-        session=session,
-        actor=reader.actor,
-        action=f"appraisal.{fmt}",
-        target=target.code,
-        detail=chosen.code,
-        ip=request.client.host if request.client else None,
-    )
+def _file(fmt: str, asked: FiguresAsked) -> Response:
+    report = _report(asked)
+    # The figures are read: end the transaction before rendering, as the report exports do (server/exports), so the
+    # render holds no connection and, on SQLite, no write lock (the audit row is written after it).
+    asked.session.commit()
+    lang = request_language(asked.request)
+    renderer = asked.request.app.state.renderer  # in a render process (server/renderers.py)
+    data = renderer.run(export.render, report, fmt, unit=asked.unit, lang=lang, tz=asked.settings.tz)
+    asked.audit(f"appraisal.{fmt}")
     name = export.filename(report=report, fmt=fmt)
     return Response(
         data,
@@ -101,28 +92,14 @@ def _file(
 @exports_router.get(
     "/appraisal.xlsx", summary="The officers' appraisal as an Excel workbook", response_class=Response, responses=ERRORS
 )
-def appraisal_xlsx(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    period: PeriodQuery,
-    unit: UnitQuery = None,
-) -> Response:
+def appraisal_xlsx(asked: AskedDep) -> Response:
     """Officers (the API's numbers; rates as percentages), the unit's rate per field, and the method. Audited."""
-    return _file("xlsx", request, session, settings, reader, period, unit)
+    return _file("xlsx", asked)
 
 
 @exports_router.get(
     "/appraisal.pdf", summary="The officers' appraisal as a printable PDF", response_class=Response, responses=ERRORS
 )
-def appraisal_pdf(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    period: PeriodQuery,
-    unit: UnitQuery = None,
-) -> Response:
+def appraisal_pdf(asked: AskedDep) -> Response:
     """A4 landscape: officers, the unit's rate per field, and the method in plain Vietnamese on its own page."""
-    return _file("pdf", request, session, settings, reader, period, unit)
+    return _file("pdf", asked)

@@ -8,6 +8,8 @@ Reuse these in every surface that people log in to:
   session's token in the `csrf_token` form field or the `X-CSRF-Token` header (htmx sends it from the page's meta tag).
 - `visible_root(session=…, user=…)` — the unit whose subtree a user may see (None: everything, for admins).
 - `ReaderDep` — a manager/admin session or an `Authorization: Bearer <read key>`: for indices and exports.
+- `FiguresAsked` — what a figures route was asked for (the unit within the reader's scope, the period) and by whom,
+  built by the route's own dependency from its query parameters; `audit(action)` records the read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, col, select
 
-from server.auth.service import api_key_from_token, bearer_token
+from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -33,8 +35,10 @@ from server.auth.sessions import (
     resolve_session,
     tokens_match,
 )
-from server.deps import SessionDep, SettingsDep
+from server.config import Settings
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import Forbidden, NotFound, Unauthorized, error_response, error_responses, wants_json
+from server.indices.periods import Period
 from server.models import LoginSession, Unit, User
 from server.units.service import get_unit, is_in_subtree
 
@@ -178,6 +182,30 @@ class Reader:
     def unit(self, *, session: Session, code: str | None) -> Unit:
         """The unit `code` if this reader may see it (default: the reader's root)."""
         return unit_in_scope(session=session, root=self.root, code=code)
+
+
+@dataclass(frozen=True)
+class FiguresAsked:
+    """A read of one unit's figures (a report, an appraisal): the request, the reader, and the unit (within the
+    reader's scope) and period asked for. Each route builds it from its own query parameters."""
+
+    request: Request
+    session: Session
+    settings: Settings
+    reader: Reader
+    unit: Unit
+    period: Period
+
+    def audit(self, action: str) -> None:
+        """Record that the reader read these figures (who, which unit and period, from where)."""
+        audit(
+            session=self.session,
+            actor=self.reader.actor,
+            action=action,
+            target=self.unit.code,
+            detail=self.period.code,
+            ip=client_ip(self.request),
+        )
 
 
 read_key = HTTPBearer(

@@ -31,7 +31,7 @@ from server.auth.sessions import (
     tokens_match,
 )
 from server.config import Settings
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import Forbidden
 from server.models import User
 
@@ -48,11 +48,6 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def client_ip(request: Request) -> str | None:
-    """The caller's address (uvicorn applies trusted proxy headers before this)."""
-    return request.client.host if request.client else None
 
 
 def _cookie_flags(settings: Settings) -> dict[str, object]:

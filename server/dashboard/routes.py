@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,54 +11,26 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from server.appraisal.pages import own_line
-from server.auth.deps import ManagerUser, require_role, unit_in_scope, verify_csrf, visible_root
+from server.auth.deps import FiguresAsked, require_role, unit_in_scope, verify_csrf
 from server.cache import TimedCache
-from server.config import Settings
 from server.dashboard import service
+from server.dashboard.pages import PeriodQuery, UnitPageDep, UnitQuery, page_context, render, today
 from server.deps import SessionDep, SettingsDep
 from server.errors import Forbidden, NotFound
 from server.i18n import request_language
 from server.indices import overview as reports
-from server.indices.periods import Period, period_choices, reporting_period
+from server.indices.periods import period_choices, reporting_period
 from server.models import Officer, ProcedureField, Unit, User
 from server.presentation.charts import trend_chart
 from server.scores.service import score_766
-from server.templating import is_htmx, language_context
+from server.templating import language_context
 from server.units.service import children
 
 T = TypeVar("T")
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
-UnitQuery = Annotated[str | None, Query(max_length=64, description="unit code (default: your unit)")]
-PeriodQuery = Annotated[str | None, Query(max_length=32, description="YYYY-MM, YYYY-Qn or YYYY")]
 FieldQuery = Annotated[str | None, Query(max_length=64, description="field code")]
-
-
-def today(settings: Settings) -> date:
-    """Today in the reporting time zone."""
-    return datetime.now(settings.tz).date()
-
-
-def _render(request: Request, full: str, partial: str, context: dict[str, Any]) -> HTMLResponse:
-    """The full page, or only the partial for htmx (a history restore wants the full page)."""
-    htmx = is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
-    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, partial if htmx else full, context)
-    response.headers["Vary"] = "HX-Request"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _common(
-    *, session: SessionDep, settings: Settings, user: User, unit: Unit, period: Period, root: Unit | None
-) -> dict[str, Any]:
-    return {
-        "unit": unit,
-        "period": period,
-        "choices": period_choices(today=today(settings), selected=period),
-        "crumbs": service.breadcrumbs(session=session, unit=unit, root=root),
-        "user": user,
-    }
 
 
 def _cached(request: Request, session: Session, key: tuple[Any, ...], compute: Callable[[Session], T]) -> T:
@@ -88,11 +59,11 @@ def _shared_fragment(
     lang = request_language(request)
     templates, tz = request.app.state.templates, request.app.state.settings.tz
 
-    def render(with_session: Session) -> Markup:
+    def render_fragment(with_session: Session) -> Markup:
         page = templates.get_template(template)
         return Markup(page.render(**context(with_session), tz=tz, **language_context(lang)))
 
-    return _cached(request, session, (template, *key, lang), render)
+    return _cached(request, session, (template, *key, lang), render_fragment)
 
 
 def _same_unit(session: Session, unit: Unit) -> Unit:
@@ -103,26 +74,32 @@ def _same_unit(session: Session, unit: Unit) -> Unit:
     return found
 
 
+def _comment_filters(page: FiguresAsked, field_filter: str) -> dict[str, Any]:
+    """The comments' filters on a unit's page: its child units and the fields to choose from (both cached), no child
+    unit chosen, and `field_filter` the field shown ("" for all)."""
+    unit = page.unit
+    return {
+        "comment_units": _cached(
+            page.request, page.session, ("children", unit.id), lambda s: list(children(session=s, unit=unit))
+        ),
+        "comment_fields": _cached(page.request, page.session, ("fields",), _fields),
+        "within": "",
+        "field_filter": field_filter,
+    }
+
+
 @router.get("", response_class=HTMLResponse)
-def dashboard(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: ManagerUser,
-    unit: UnitQuery = None,
-    period: PeriodQuery = None,
-) -> HTMLResponse:
+def dashboard(page: UnitPageDep) -> HTMLResponse:
     """A unit's (and its subtree's) satisfaction for a period against its targets."""
-    root = visible_root(session=session, user=user)
-    unit_row = unit_in_scope(session=session, root=root, code=unit)
-    chosen = reporting_period(period, today=today(settings))
+    request, session, settings = page.request, page.session, page.settings
+    unit_row, chosen = page.unit, page.period
 
     def figures(s: Session) -> dict[str, Any]:
         unit_now = _same_unit(s, unit_row)
         view = reports.overview(session=s, settings=settings, unit=unit_now, period=chosen)
         return {"unit": unit_now, "period": chosen, "view": view, "chart": trend_chart(view.trend, view.overall.target)}
 
-    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    context = page_context(page)
     context.update(
         # What every manager of the unit sees alike is rendered once per unit, period and language and reused.
         figures=_shared_fragment(request, session, "dashboard/_figures.html", (unit_row.id, chosen), figures),
@@ -146,79 +123,46 @@ def dashboard(
             lambda s: {"kiosks": service.kiosk_status(session=s, unit=_same_unit(s, unit_row))},
         ),
         comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
-        comment_units=_cached(
-            request, session, ("children", unit_row.id), lambda s: list(children(session=s, unit=unit_row))
-        ),
-        comment_fields=_cached(request, session, ("fields",), _fields),
-        within="",
-        field_filter="",
+        **_comment_filters(page, field_filter=""),
     )
-    return _render(request, "dashboard/index.html", "dashboard/_overview.html", context)
+    return render(page.request, "dashboard/index.html", "dashboard/_overview.html", context)
 
 
 @router.get("/fields/{field_code}", response_class=HTMLResponse)
-def field_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: ManagerUser,
-    field_code: str,
-    unit: UnitQuery = None,
-    period: PeriodQuery = None,
-) -> HTMLResponse:
+def field_page(page: UnitPageDep, field_code: str) -> HTMLResponse:
     """One field of a unit: its figures per child unit and per month, its reasons and its comments."""
-    root = visible_root(session=session, user=user)
-    unit_row = unit_in_scope(session=session, root=root, code=unit)
-    chosen = reporting_period(period, today=today(settings))
+    chosen = page.period
     drill = service.field_drilldown(
-        session=session, settings=settings, unit=unit_row, period=chosen, field_code=field_code
+        session=page.session, settings=page.settings, unit=page.unit, period=chosen, field_code=field_code
     )
-    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    context = page_context(page)
     context.update(
         drill=drill,
         chart=trend_chart(drill.months, drill.overall.target),
         comments=service.latest_comments(
-            session=session, unit=unit_row, period=chosen, field_code=drill.field.code, show_contact=True
+            session=page.session, unit=page.unit, period=chosen, field_code=drill.field.code, show_contact=True
         ),
-        comment_units=_cached(
-            request, session, ("children", unit_row.id), lambda s: list(children(session=s, unit=unit_row))
-        ),
-        comment_fields=_cached(request, session, ("fields",), _fields),
-        within="",
-        field_filter=drill.field.code,
+        **_comment_filters(page, field_filter=drill.field.code),
     )
-    return _render(request, "dashboard/field.html", "dashboard/_field.html", context)
+    return render(page.request, "dashboard/field.html", "dashboard/_field.html", context)
 
 
 @router.get("/comments", response_class=HTMLResponse)
-def comments_page(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: ManagerUser,
-    unit: UnitQuery = None,
-    period: PeriodQuery = None,
-    within: UnitQuery = None,
-    field: FieldQuery = None,
-) -> HTMLResponse:
+def comments_page(page: UnitPageDep, within: UnitQuery = None, field: FieldQuery = None) -> HTMLResponse:
     """Comments from dissatisfied citizens, filtered by a unit below the current one and by field."""
-    root = visible_root(session=session, user=user)
-    unit_row = unit_in_scope(session=session, root=root, code=unit)
-    target = unit_row
-    if within:
-        target = unit_in_scope(session=session, root=unit_row, code=within)
-    chosen = reporting_period(period, today=today(settings))
-    context = _common(session=session, settings=settings, user=user, unit=unit_row, period=chosen, root=root)
+    session, chosen = page.session, page.period
+    target = unit_in_scope(session=session, root=page.unit, code=within) if within else page.unit
+    context = page_context(page)
     context.update(
         comments=service.latest_comments(
             session=session, unit=target, period=chosen, field_code=field or None, show_contact=True
         ),
-        comment_units=list(children(session=session, unit=unit_row)),
+        comment_units=list(children(session=session, unit=page.unit)),
         comment_fields=_fields(session),
         within=within or "",
         field_filter=field or "",
     )
-    return _render(request, "dashboard/comments.html", "dashboard/_comments.html", context)
+    return render(page.request, "dashboard/comments.html", "dashboard/_comments.html", context)
 
 
 @router.get("/me", response_class=HTMLResponse)
@@ -249,7 +193,7 @@ def my_figures(
     if officer is not None:  # the officer's own appraisal line (server/appraisal), never a colleague's
         lang = request_language(request)
         context.update(own_line(session=session, settings=settings, officer=officer, period=chosen, lang=lang))
-    return _render(request, "dashboard/me.html", "dashboard/_me.html", context)
+    return render(request, "dashboard/me.html", "dashboard/_me.html", context)
 
 
 def _fields(session: Session) -> list[ProcedureField]:

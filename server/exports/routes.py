@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from server.auth.deps import ReaderDep
-from server.auth.service import audit
+from server.auth.deps import FiguresAsked, ReaderDep
 from server.deps import SessionDep, SettingsDep
 from server.errors import error_responses
 from server.exports import service
@@ -27,33 +26,34 @@ UnitQuery = Annotated[
 ]
 
 
-def _export(
-    fmt: str,
+def figures_asked(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     reader: ReaderDep,
-    month: str | None,
-    period: str | None,
-    unit: str | None,
-) -> Response:
+    month: MonthQuery = None,
+    period: PeriodQuery = None,
+    unit: UnitQuery = None,
+) -> FiguresAsked:
+    """The period (422 when malformed) and the unit (404 unknown, 403 outside the reader's scope) of a download."""
     chosen = service.export_period(month=month, period=period)
-    unit_row = reader.unit(session=session, code=unit)
+    return FiguresAsked(request, session, settings, reader, reader.unit(session=session, code=unit), chosen)
+
+
+AskedDep = Annotated[FiguresAsked, Depends(figures_asked)]
+
+
+def _export(fmt: str, asked: FiguresAsked) -> Response:
+    session, unit_row, chosen = asked.session, asked.unit, asked.period
     report = service.build_report(
-        session=session, settings=settings, unit=unit_row, period=chosen, lang=request_language(request)
+        session=session, settings=asked.settings, unit=unit_row, period=chosen, lang=request_language(asked.request)
     )
     # The figures are read: end the transaction before rendering (a province's yearly PDF takes seconds), so the
     # render holds neither a connection nor, on SQLite, anything a writer waits for (issue 19, finding 1).
     session.commit()
-    data = request.app.state.renderer.run(service.render, report, fmt)  # in a render process (server/renderers.py)
-    audit(
-        session=session,
-        actor=reader.actor,
-        action=f"export.{fmt}",
-        target=unit_row.code,
-        detail=chosen.code,
-        ip=request.client.host if request.client else None,
-    )
+    renderer = asked.request.app.state.renderer  # in a render process (server/renderers.py)
+    data = renderer.run(service.render, report, fmt)
+    asked.audit(f"export.{fmt}")
     name = service.filename(unit=unit_row, period=chosen, fmt=fmt, lang=report.lang)
     return Response(
         data,
@@ -65,44 +65,20 @@ def _export(
 @router.get(
     "/monthly.csv", summary="Figures per field as CSV (for machines)", response_class=Response, responses=ERRORS
 )
-def monthly_csv(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    month: MonthQuery = None,
-    period: PeriodQuery = None,
-    unit: UnitQuery = None,
-) -> Response:
+def monthly_csv(asked: AskedDep) -> Response:
     """RFC 4180, UTF-8 with BOM, one row per field with its code; rates as fractions with a `.` decimal point."""
-    return _export("csv", request, session, settings, reader, month, period, unit)
+    return _export("csv", asked)
 
 
 @router.get(
     "/monthly.xlsx", summary="The report as an Excel workbook (for people)", response_class=Response, responses=ERRORS
 )
-def monthly_xlsx(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    month: MonthQuery = None,
-    period: PeriodQuery = None,
-    unit: UnitQuery = None,
-) -> Response:
+def monthly_xlsx(asked: AskedDep) -> Response:
     """Report sheet (rates, targets, status, intervals, definitions), raw counts per field and per child unit."""
-    return _export("xlsx", request, session, settings, reader, month, period, unit)
+    return _export("xlsx", asked)
 
 
 @router.get("/monthly.pdf", summary="The report as a printable A4 PDF", response_class=Response, responses=ERRORS)
-def monthly_pdf(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    reader: ReaderDep,
-    month: MonthQuery = None,
-    period: PeriodQuery = None,
-    unit: UnitQuery = None,
-) -> Response:
+def monthly_pdf(asked: AskedDep) -> Response:
     """Headline, tables and the 12-month trend chart, with Be Vietnam Pro embedded."""
-    return _export("pdf", request, session, settings, reader, month, period, unit)
+    return _export("pdf", asked)

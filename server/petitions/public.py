@@ -11,11 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from server.config import Settings
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import AppError, NotFound
 from server.hardening import clean_text
 from server.i18n import request_language
@@ -23,6 +22,7 @@ from server.models import PETITION_CATEGORIES, Petition, Unit
 from server.petitions import service
 from server.phone.routes import posted_form
 from server.phone.service import HONEYPOT_FIELD, PostedForm
+from server.templating import app_templates
 from server.visits import signing
 from server.visits.routes import link_failures
 
@@ -92,21 +92,12 @@ FORM_ERRORS = (
 )
 
 
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def problem(
     request: Request, kind: str, retry: str | None = None, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
     """A friendly page for an outcome other than the form."""
     status, title, message = PROBLEMS[kind]
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request,
         "petitions/problem.html",
         {"status_code": status, "title": title, "message": message, "retry_url": retry},
@@ -116,7 +107,7 @@ def problem(
 
 
 def _blocked(request: Request) -> HTMLResponse | None:
-    verdict = link_failures(request).check(_client(request))
+    verdict = link_failures(request).check(client_ip(request))
     if verdict.allowed:
         return None
     return problem(request, "too_many", headers={"Retry-After": str(verdict.retry_after)})
@@ -149,13 +140,17 @@ def _csrf_ok(settings: Settings, page: str, nonce: str | None, given: str) -> bo
 def _screen(
     request: Request, form: PostedForm, settings: Settings, page: str, cookie: str, retry: str
 ) -> Response | None:
-    """The common checks of a posted public form: size, readability, honeypot, CSRF (None: all passed)."""
+    """The common checks of a posted public form: the limiter of failed links, size, readability, honeypot, CSRF
+    (None: all passed)."""
+    blocked = _blocked(request)
+    if blocked is not None:
+        return blocked
     if form.too_large:
         return problem(request, "too_large", retry)
     if form.unreadable:
         return problem(request, "rejected", retry)
     if form.first(HONEYPOT_FIELD):
-        link_failures(request).fail(_client(request))  # only robots fill the hidden field
+        link_failures(request).fail(client_ip(request))  # only robots fill the hidden field
         return problem(request, "rejected", retry)
     if not _csrf_ok(settings, page, request.cookies.get(cookie), form.first("csrf")):
         return problem(request, "form_expired", retry)
@@ -186,7 +181,7 @@ def _form_page(
         "honeypot": HONEYPOT_FIELD,
         "max_content": service.MAX_CONTENT,
     }
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request, "petitions/form.html", context, status_code=status, headers=NO_STORE
     )
 
@@ -212,9 +207,6 @@ def submit_petition(
     form: Annotated[PostedForm, Depends(posted_form)],
 ) -> Response:
     """File a petition from the public form: 303 to its private link, or the form again with what to fix."""
-    blocked = _blocked(request)
-    if blocked is not None:
-        return blocked
     refused = _screen(request, form, settings, "gop-y", FORM_COOKIE, "/gop-y")
     if refused is not None:
         return refused
@@ -272,7 +264,7 @@ def _petition(request: Request, session: Session, token: str) -> Petition | None
     try:
         return service.by_token(session=session, token=token)
     except NotFound:
-        link_failures(request).fail(_client(request))
+        link_failures(request).fail(client_ip(request))
         return None
 
 
@@ -297,7 +289,7 @@ def petition_page(token: str, request: Request, session: SessionDep, settings: S
         "tz": settings.tz,
         "link": f"{settings.public_base_url}/pakn/{petition.token}",
     }
-    page = _templates(request).TemplateResponse(request, "petitions/status.html", context, headers=NO_STORE)
+    page = app_templates(request).TemplateResponse(request, "petitions/status.html", context, headers=NO_STORE)
     if fresh:
         _set_nonce(page, settings, LINK_COOKIE, nonce, f"/pakn/{token}")
     return page
@@ -312,9 +304,6 @@ def react(
     form: Annotated[PostedForm, Depends(posted_form)],
 ) -> Response:
     """The citizen's reaction to the answer: satisfied, or not (which reopens the petition once)."""
-    blocked = _blocked(request)
-    if blocked is not None:
-        return blocked
     refused = _screen(request, form, settings, token, LINK_COOKIE, f"/pakn/{token}")
     if refused is not None:
         return refused

@@ -11,20 +11,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, select
 
 from server.auth.deps import CsrfDep, require_role, visible_root
 from server.auth.service import audit
 from server.config import Settings
 from server.db import utcnow
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import Forbidden, Invalid, NotFound
 from server.hardening import clean_text
 from server.models import PETITION_CATEGORIES, PETITION_STATUSES, NotificationPref, Petition, Unit, User
 from server.petitions import service
 from server.petitions.calendar import load_calendar
 from server.petitions.public import ACTION_LABELS, CATEGORY_LABELS, STATUS_LABELS
+from server.templating import app_templates
 
 router = APIRouter(prefix="/petitions", include_in_schema=False, dependencies=[CsrfDep])
 
@@ -38,15 +38,6 @@ PREF_KINDS = {
 }
 
 HandlerUser = Annotated[User, Depends(require_role("admin", "manager", "officer"))]
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
-def _ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def _root(session: Session, user: User) -> Unit | None:
@@ -102,7 +93,7 @@ def inbox_page(
         "tz": settings.tz,
         **_labels(),
     }
-    return _templates(request).TemplateResponse(request, "petitions/inbox.html", context)
+    return app_templates(request).TemplateResponse(request, "petitions/inbox.html", context)
 
 
 @router.get("/badge", response_class=HTMLResponse)
@@ -111,14 +102,16 @@ def badge(request: Request, session: SessionDep, user: HandlerUser) -> Response:
     if user.role == "officer":
         return HTMLResponse("")
     total, overdue = service.open_counts(session=session, root=_root(session, user))
-    return _templates(request).TemplateResponse(request, "petitions/_badge.html", {"open": total, "overdue": overdue})
+    return app_templates(request).TemplateResponse(
+        request, "petitions/_badge.html", {"open": total, "overdue": overdue}
+    )
 
 
 @router.get("/preferences", response_class=HTMLResponse)
 def preferences_page(request: Request, session: SessionDep, user: HandlerUser, saved: bool = False) -> Response:
     """What the user wants to be told, and where."""
     pref = session.get(NotificationPref, user.id) or NotificationPref(user_id=user.id or 0)
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request, "petitions/preferences.html", {"pref": pref, "saved": saved, "kinds": PREF_KINDS}
     )
 
@@ -184,7 +177,7 @@ def _detail(
         "max_answer": service.MAX_ANSWER,
         **_labels(),
     }
-    return _templates(request).TemplateResponse(request, "petitions/detail.html", context)
+    return app_templates(request).TemplateResponse(request, "petitions/detail.html", context)
 
 
 def _back(petition: Petition) -> RedirectResponse:
@@ -213,7 +206,7 @@ def assign(
     person = session.exec(select(User).where(User.username == assignee)).first()
     if person is None:
         raise Invalid("unknown user {username!r}", username=assignee)
-    service.assign(session=session, petition=petition, assignee=person, actor=user.username, ip=_ip(request))
+    service.assign(session=session, petition=petition, assignee=person, actor=user.username, ip=client_ip(request))
     return _back(petition)
 
 
@@ -234,7 +227,7 @@ def answer(
         petition=petition,
         text=clean_text(text),
         actor=user.username,
-        ip=_ip(request),
+        ip=client_ip(request),
     )
     return _back(petition)
 
@@ -243,7 +236,7 @@ def answer(
 def close(petition_id: str, request: Request, session: SessionDep, user: HandlerUser) -> Response:
     """Close an answered petition."""
     petition = _handling(session, user, petition_id)
-    service.close(session=session, petition=petition, actor=user.username, ip=_ip(request))
+    service.close(session=session, petition=petition, actor=user.username, ip=client_ip(request))
     return _back(petition)
 
 
@@ -258,7 +251,9 @@ def classify(
 ) -> Response:
     """Classify the petition; its due date follows the category's handling time."""
     petition = _handling(session, user, petition_id)
-    service.set_category(session=session, petition=petition, category=category, actor=user.username, ip=_ip(request))
+    service.set_category(
+        session=session, petition=petition, category=category, actor=user.username, ip=client_ip(request)
+    )
     service.recompute_due(session=session, settings=settings, petition=petition)
     return _back(petition)
 
@@ -269,5 +264,5 @@ def show_contact(
 ) -> Response:
     """The citizen's contact, for the people handling the petition; every view is audited."""
     petition = _petition(session, user, petition_id)
-    contact = service.view_contact(session=session, petition=petition, user=user, ip=_ip(request))
+    contact = service.view_contact(session=session, petition=petition, user=user, ip=client_ip(request))
     return _detail(request, session, settings, user, petition, contact)

@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from server.cache import TimedCache
-from server.deps import SessionDep, SettingsDep, commits_in_thread
+from server.deps import SessionDep, SettingsDep, client_ip, commits_in_thread
 from server.errors import Conflict, Gone, NotFound
 from server.i18n import request_language
 from server.petitions.service import petition_from_rating, petition_token_of_visit
 from server.phone import service
 from server.phone.service import PostedForm
+from server.templating import app_templates
 from server.visits import signing
 from server.visits.routes import link_failures
 from server.visits.service import RatableVisit, visit_to_rate
@@ -63,20 +63,11 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
 }
 
 
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 def problem_page(request: Request, kind: str, token: str, headers: dict[str, str] | None = None) -> HTMLResponse:
     """The friendly page for an outcome other than the form (status from `PROBLEMS`)."""
     status, title, message = PROBLEMS[kind]
     retry = f"/r/{token}" if kind in ("too_large", "form_expired", "rejected") else None
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request,
         "phone/problem.html",
         {"kind": kind, "status_code": status, "title": title, "message": message, "retry_url": retry},
@@ -86,7 +77,7 @@ def problem_page(request: Request, kind: str, token: str, headers: dict[str, str
 
 
 def _blocked(request: Request, token: str) -> HTMLResponse | None:
-    verdict = link_failures(request).check(_client(request))
+    verdict = link_failures(request).check(client_ip(request))
     if verdict.allowed:
         return None
     return problem_page(request, "too_many", token, headers={"Retry-After": str(verdict.retry_after)})
@@ -124,7 +115,7 @@ def _form_page(
         "honeypot": service.HONEYPOT_FIELD,
         "en": request_language(request) == "en",
     }
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request, "phone/rate.html", context, status_code=status, headers=NO_STORE
     )
 
@@ -133,7 +124,7 @@ def _outcome(request: Request, exc: Exception, token: str) -> HTMLResponse:
     """The page for a visit that cannot be rated; unknown and expired links count against the address."""
     if isinstance(exc, Conflict):
         return problem_page(request, "rated", token)
-    link_failures(request).fail(_client(request))
+    link_failures(request).fail(client_ip(request))
     return problem_page(request, "expired" if isinstance(exc, Gone) else "unknown", token)
 
 
@@ -198,7 +189,7 @@ def submit_rating(
     if form.unreadable:
         return problem_page(request, "rejected", token)
     if any(form.fields.get(service.HONEYPOT_FIELD, [])):  # any value, not only the first (issue 19, finding 11)
-        link_failures(request).fail(_client(request))  # only robots fill the hidden field
+        link_failures(request).fail(client_ip(request))  # only robots fill the hidden field
         return problem_page(request, "rejected", token)
     given = form.first("csrf")
     if not service.csrf_ok(settings=settings, token=token, nonce=request.cookies.get(service.CSRF_COOKIE), given=given):
@@ -236,7 +227,7 @@ def thanks_page(token: str, request: Request, session: SessionDep) -> Response:
     except Conflict:
         petition = petition_token_of_visit(session=session, visit_token=token)
         context = {"token": token, "petition_url": f"/pakn/{petition}" if petition else None}
-        return _templates(request).TemplateResponse(request, "phone/thanks.html", context, headers=NO_STORE)
+        return app_templates(request).TemplateResponse(request, "phone/thanks.html", context, headers=NO_STORE)
     except (NotFound, Gone) as exc:
         return _outcome(request, exc, token)
     return RedirectResponse(f"/r/{token}", status_code=303)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from server.auth.deps import CsrfDep, require_role
@@ -16,7 +15,7 @@ from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Forbidden, NotFound
 from server.i18n import request_language
 from server.models import Counter, KioskDevice, ProcedureField, Unit, User, Visit
-from server.templating import is_htmx
+from server.templating import app_templates, is_htmx
 from server.units.service import is_in_subtree, subtree_ids
 from server.visits import service
 
@@ -29,11 +28,6 @@ FIELD_COOKIE = "hl_console_field"
 STATUS_POLL_SECONDS = 2
 SLIP_FORMATS = ("80mm", "a6")
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _templates(request: Request) -> Jinja2Templates:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates
 
 
 @dataclass(frozen=True)
@@ -130,7 +124,7 @@ def _console_page(
         "recent": _recent(session=session, settings=settings, counter=counter, user=officer.user),
         "error": error,
     }
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request, "counter/console.html", context, status_code=status, headers=NO_STORE
     )
 
@@ -168,7 +162,7 @@ def invite(
     except AppError as exc:
         message = exc.in_language(request_language(request))
         if is_htmx(request):
-            return _templates(request).TemplateResponse(
+            return app_templates(request).TemplateResponse(
                 request, "counter/_invite_error.html", {"message": message}, status_code=exc.status_code
             )
         return _console_page(request, session, settings, officer, error=message, status=exc.status_code)
@@ -176,7 +170,7 @@ def invite(
     if is_htmx(request):
         context = _slip_context(session=session, settings=settings, visit_token=visit.token, slip_format="80mm")
         context.update(_status_context(session=session, settings=settings, visit=visit, recent_for=officer.user))
-        response = _templates(request).TemplateResponse(
+        response = app_templates(request).TemplateResponse(
             request, "counter/_invited.html", context, status_code=201, headers=NO_STORE
         )
     else:
@@ -206,7 +200,7 @@ def slip_page(
     context["officer"] = officer
     context.update(_status_context(session=session, settings=settings, visit=context["details"].visit))
     name = "counter/_slip.html" if is_htmx(request) else "counter/slip.html"
-    return _templates(request).TemplateResponse(request, name, context, headers=NO_STORE)
+    return app_templates(request).TemplateResponse(request, name, context, headers=NO_STORE)
 
 
 # --- where an invitation stands: shown on the kiosk, rated, declined; cancelling it -------------------------------
@@ -268,7 +262,7 @@ def _status_response(
 ) -> Response:
     context = _status_context(session=session, settings=settings, visit=visit, recent_for=user)
     context["status_error"] = error
-    return _templates(request).TemplateResponse(
+    return app_templates(request).TemplateResponse(
         request, "counter/_visit_status.html", context, status_code=status, headers=NO_STORE
     )
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import CSRF_HEADER, tokens_match
-from server.deps import SessionDep, SettingsDep, commits_in_thread
+from server.deps import SessionDep, SettingsDep, client_ip, commits_in_thread
 from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, error_responses
 from server.models import Unit, User
 from server.visits import qr, service
@@ -164,7 +164,7 @@ def create_visit(
 
 def _qr_response(request: Request, session: SessionDep, settings: SettingsDep, token: str, kind: str) -> Response:
     limiter = link_failures(request)
-    host = request.client.host if request.client else None
+    host = client_ip(request)
     verdict = limiter.check(host)
     if not verdict.allowed:
         raise TooManyRequests(

@@ -221,12 +221,19 @@ class RouteCase:
         return any(name in B_VALUES for names in self.parameter_names().values() for name in names)
 
     def parameter_names(self) -> dict[str, list[str]]:
-        d = self.dependant
+        """The request's parameters: the route's own and its dependencies' (a dependency may read `unit` itself)."""
+        ds = list(_dependants(self.dependant))
         return {
-            "path": [p.name for p in d.path_params],
-            "query": [p.alias for p in d.query_params],
-            "body": [name for p in d.body_params for name in _form_fields(p)],
+            "path": list(dict.fromkeys(p.name for d in ds for p in d.path_params)),
+            "query": list(dict.fromkeys(p.alias for d in ds for p in d.query_params)),
+            "body": list(dict.fromkeys(name for d in ds for p in d.body_params for name in _form_fields(p))),
         }
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
 
 
 def _form_fields(param: Any) -> list[str]:
