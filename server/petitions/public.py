@@ -149,7 +149,7 @@ def _screen(
         return problem(request, "too_large", retry)
     if form.unreadable:
         return problem(request, "rejected", retry)
-    if form.first(HONEYPOT_FIELD):
+    if form.filled(HONEYPOT_FIELD):  # any value, not only the first, as on the phone page
         link_failures(request).fail(client_ip(request))  # only robots fill the hidden field
         return problem(request, "rejected", retry)
     if not _csrf_ok(settings, page, request.cookies.get(cookie), form.first("csrf")):

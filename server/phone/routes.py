@@ -188,7 +188,7 @@ def submit_rating(
         return problem_page(request, "too_large", token)
     if form.unreadable:
         return problem_page(request, "rejected", token)
-    if any(form.fields.get(service.HONEYPOT_FIELD, [])):  # any value, not only the first (issue 19, finding 11)
+    if form.filled(service.HONEYPOT_FIELD):  # any value, not only the first (issue 19, finding 11)
         link_failures(request).fail(client_ip(request))  # only robots fill the hidden field
         return problem_page(request, "rejected", token)
     given = form.first("csrf")

@@ -116,6 +116,10 @@ class PostedForm:
         values = self.fields.get(name)
         return values[0] if values else ""
 
+    def filled(self, name: str) -> bool:
+        """Whether any value of a field is non-empty (a robot may fill the second of two copies)."""
+        return any(self.fields.get(name, []))
+
 
 def parse_form_body(body: bytes, content_type: str) -> PostedForm:
     """Fields of an `application/x-www-form-urlencoded` body (anything else is unreadable)."""

@@ -242,6 +242,11 @@ def test_the_public_form_files_a_petition(client: TestClient, session: Session, 
         "/gop-y", data={"csrf": csrf, "unit": "P-WARD", "category": "tthc", "content": "x", "website": "spam"}
     )
     assert robot.status_code == 400
+    # A robot filling a second copy of the hidden field (the first empty) is turned away too.
+    second_copy = "csrf=" + csrf + "&unit=P-WARD&category=tthc&content=x&website=&website=spam"
+    robot = client.post("/gop-y", content=second_copy, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert robot.status_code == 400
+    assert session.exec(select(Petition)).one().source == "form"  # still only the citizen's petition
     assert client.get("/pakn/not-a-real-token").status_code == 404
 
 
