@@ -19,6 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import ParamSpec, TypeVar
 
+from fastapi import Request
+from sqlmodel import Session
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -82,3 +85,12 @@ class RenderPool:
                 context.set_forkserver_preload(PRELOAD)
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_lower_priority)
             return self._pool
+
+
+def render_file(request: Request, session: Session, render: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """A file of figures already read: end the request's transaction first, so the render holds neither a connection
+    nor, on SQLite, anything a writer waits for (issue 19, finding 1), then render in the app's render processes.
+    What the request writes afterwards (its audit row) goes in a transaction of its own."""
+    session.commit()
+    pool: RenderPool = request.app.state.renderer
+    return pool.run(render, *args, **kwargs)

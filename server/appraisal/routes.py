@@ -13,6 +13,7 @@ from server.auth.deps import FiguresAsked, ReaderDep, reader_errors
 from server.deps import SessionDep, SettingsDep
 from server.i18n import request_language
 from server.indices.periods import parse_period
+from server.renderers import render_file
 
 router = APIRouter(prefix="/api/v1", tags=["appraisal"])
 exports_router = APIRouter(prefix="/exports", tags=["appraisal"])
@@ -74,12 +75,10 @@ def get_appraisal(asked: AskedDep) -> AppraisalReport:
 
 def _file(fmt: str, asked: FiguresAsked) -> Response:
     report = _report(asked)
-    # The figures are read: end the transaction before rendering, as the report exports do (server/exports), so the
-    # render holds no connection and, on SQLite, no write lock (the audit row is written after it).
-    asked.session.commit()
     lang = request_language(asked.request)
-    renderer = asked.request.app.state.renderer  # in a render process (server/renderers.py)
-    data = renderer.run(export.render, report, fmt, unit=asked.unit, lang=lang, tz=asked.settings.tz)
+    data = render_file(
+        asked.request, asked.session, export.render, report, fmt, unit=asked.unit, lang=lang, tz=asked.settings.tz
+    )
     asked.audit(f"appraisal.{fmt}")
     name = export.filename(report=report, fmt=fmt)
     return Response(

@@ -12,6 +12,7 @@ from server.deps import SessionDep, SettingsDep
 from server.errors import error_responses
 from server.exports import service
 from server.i18n import request_language
+from server.renderers import render_file
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -48,11 +49,7 @@ def _export(fmt: str, asked: FiguresAsked) -> Response:
     report = service.build_report(
         session=session, settings=asked.settings, unit=unit_row, period=chosen, lang=request_language(asked.request)
     )
-    # The figures are read: end the transaction before rendering (a province's yearly PDF takes seconds), so the
-    # render holds neither a connection nor, on SQLite, anything a writer waits for (issue 19, finding 1).
-    session.commit()
-    renderer = asked.request.app.state.renderer  # in a render process (server/renderers.py)
-    data = renderer.run(service.render, report, fmt)
+    data = render_file(asked.request, session, service.render, report, fmt)  # a yearly PDF: seconds
     asked.audit(f"export.{fmt}")
     name = service.filename(unit=unit_row, period=chosen, fmt=fmt, lang=report.lang)
     return Response(

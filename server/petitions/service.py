@@ -161,6 +161,11 @@ def create_petition(
     return petition
 
 
+def becomes_petition(*, satisfied: bool, misuse: bool, comment: str | None, contact_consent: bool) -> bool:
+    """Whether a rating becomes a petition: not satisfied, not misuse, a comment, and consent to be contacted."""
+    return not satisfied and not misuse and bool((comment or "").strip()) and contact_consent
+
+
 def petition_from_rating(
     *, session: Session, settings: Settings, rating_id: uuid.UUID, language: str = "vi"
 ) -> Petition | None:
@@ -182,7 +187,9 @@ def petition_from_rating(
         )
         .first()
     )
-    if row is None or row.satisfied or row.misuse or not (row.comment or "").strip() or not row.contact_consent:
+    if row is None or not becomes_petition(
+        satisfied=row.satisfied, misuse=row.misuse, comment=row.comment, contact_consent=row.contact_consent
+    ):
         return None
     existing = session.connection().execute(sa.select(PETITION.c.id).where(PETITION.c.rating_id == rating_id)).first()
     if existing is not None:

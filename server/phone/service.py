@@ -15,6 +15,7 @@ from server.contracts import face_kinds
 from server.db import insert_or_nothing, utcnow
 from server.errors import Conflict
 from server.hardening import clean_text
+from server.petitions.service import becomes_petition
 from server.tables import RATING, RATING_REASON, REASON, SCALE, VISIT
 from server.visits import signing
 from server.visits.service import RatableVisit
@@ -145,11 +146,18 @@ class Answer:
     contact: str = ""
     consent: bool = False
 
+    @property
+    def contact_consent(self) -> bool:
+        """A contact given, with consent to be contacted (otherwise the contact is not stored)."""
+        return bool(self.consent and self.contact)
+
     def may_become_petition(self, choices: Choices) -> bool:
-        """Whether its rating can become a petition (not satisfied, a comment, a contact given with consent):
-        only then is the stored rating read back for `petition_from_rating`, which decides."""
+        """Whether its rating becomes a petition (`becomes_petition`): only then is the stored rating read back for
+        `petition_from_rating`."""
         level = choices.level(self.level) if self.level is not None else None
-        return bool(level and not level.satisfied and self.comment.strip() and self.contact and self.consent)
+        return level is not None and becomes_petition(
+            satisfied=level.satisfied, misuse=False, comment=self.comment, contact_consent=self.contact_consent
+        )
 
 
 @dataclass(frozen=True)
@@ -229,8 +237,8 @@ def store_phone_rating(
             "visit_id": visit.id,
             "channel": "phone",
             "comment": answer.comment or None,
-            "contact": answer.contact if answer.consent and answer.contact else None,
-            "contact_consent": bool(answer.consent and answer.contact),
+            "contact": answer.contact if answer.contact_consent else None,
+            "contact_consent": answer.contact_consent,
             "rated_at": now,
             "client_rated_at": now,
             "local_date": now.astimezone(settings.tz).date(),
