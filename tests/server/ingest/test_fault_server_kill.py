@@ -7,11 +7,13 @@ and the rollups must equal a recount of the raw ratings (`hailong rollup rebuild
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections import Counter as Tally
@@ -24,6 +26,7 @@ import httpx
 import pytest
 
 from kiosk.runtime import Runtime
+from server.contracts import RatingResult
 from tests.databases import DatabaseFactory
 from tests.kiosk.conftest import CentralServer, central_server, eventually, kiosk_client, kiosk_settings, pair_kiosk
 from tests.test_cli import HAILONG, run
@@ -81,6 +84,37 @@ def queue(rt: Runtime, counter: str, n: int, rng: random.Random) -> list[str]:
     return ids
 
 
+class Deliveries:
+    """Holds the kiosk's deliveries while no server is up, and tells when one has started against a live server.
+
+    The request itself is the kiosk's own, to the real server: only its start is timed. Without the hold a kill at a
+    fixed delay after start-up could land while the kiosk was still backing off from the last kill, and in one CI run
+    (2026-12-05) none of the four kills found a delivery in flight.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        central = rt.central
+        assert central is not None
+        send = central.send_ratings
+        self.open = threading.Event()
+        self.started = threading.Event()
+
+        async def held(items: list[dict[str, object]]) -> list[RatingResult]:
+            await asyncio.to_thread(self.open.wait)
+            self.started.set()
+            return await send(items)
+
+        central.send_ratings = held  # type: ignore[method-assign]
+
+    def release(self) -> None:
+        """Let deliveries go to the server that is now up; the next one to start sets `started`."""
+        self.started.clear()
+        self.open.set()
+
+    def hold(self) -> None:
+        self.open.clear()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_batch_stores_every_rating_once(
     db_factory: DatabaseFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -96,21 +130,30 @@ def test_sigkill_mid_batch_stores_every_rating_once(
         central.stop()  # from now on the server is `hailong serve`
         with kiosk_client(settings) as client:
             rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-            queued: list[str] = []
-            for _ in range(TRIALS):
-                # Fresh batches before every kill: a fast machine delivered all of an up-front queue within the
-                # first two kills' windows, and the kills after it found nothing in flight.
-                queued += queue(rt, rt.pairing.counter, BATCHES_PER_TRIAL * PER_TRIAL, rng)  # type: ignore[union-attr]
-                with serve_process(central, log) as proc:
-                    time.sleep(rng.uniform(0.0, 0.25))  # somewhere in a batch: reading, inserting or committing
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait(timeout=10)
-                stored_after_kill.append(len(central.rating_ids()))
-                if client.get("/healthz").json()["pending"]:
-                    interrupted += 1
-            with serve_process(central, log):  # up for good: the kiosk finishes on its own
-                eventually(lambda: client.get("/healthz").json()["pending"] == 0, timeout=120, what="final delivery")
-                health = client.get("/healthz").json()
+            deliveries = Deliveries(rt)
+            try:
+                queued: list[str] = []
+                for _ in range(TRIALS):
+                    # Fresh batches before every kill: a fast machine delivered all of an up-front queue within the
+                    # first two kills' windows, and the kills after it found nothing in flight.
+                    queued += queue(rt, rt.pairing.counter, BATCHES_PER_TRIAL * PER_TRIAL, rng)  # type: ignore[union-attr]
+                    with serve_process(central, log) as proc:
+                        deliveries.release()
+                        assert deliveries.started.wait(timeout=30), "the kiosk sent nothing to the restarted server"
+                        time.sleep(rng.uniform(0.0, 0.15))  # somewhere in a batch: reading, inserting or committing
+                        proc.send_signal(signal.SIGKILL)
+                        proc.wait(timeout=10)
+                        deliveries.hold()
+                    stored_after_kill.append(len(central.rating_ids()))
+                    if client.get("/healthz").json()["pending"]:
+                        interrupted += 1
+                with serve_process(central, log):  # up for good: the kiosk finishes on its own
+                    deliveries.release()
+                    delivered = lambda: client.get("/healthz").json()["pending"] == 0  # noqa: E731
+                    eventually(delivered, timeout=120, what="final delivery")
+                    health = client.get("/healthz").json()
+            finally:
+                deliveries.open.set()  # never leave the kiosk's thread waiting
         stored = central.rating_ids()
         rollups = run("rollup", "rebuild", url=central.db_url)
 
