@@ -216,7 +216,7 @@ def test_a_one_field_counter_rates_in_one_tap(browser: Browser) -> None:
 
 
 def test_wrong_staff_pins_lock_the_keypad(browser: Browser, central: CentralServer) -> None:
-    with kiosk_site(central, pin_lock_seconds=4) as url, touch_page(browser, LANDSCAPE) as (page, console):
+    with kiosk_site(central, pin_lock_seconds=8) as url, touch_page(browser, LANDSCAPE) as (page, console):
         page.goto(url + "/staff")
         expect(page.locator('[data-screen="staff_pin"]')).to_be_visible()
 
@@ -243,5 +243,5 @@ def test_wrong_staff_pins_lock_the_keypad(browser: Browser, central: CentralServ
                 enter("1234")
             return False
 
-        eventually(unlocked, timeout=20, what="the keypad unlocking after pin_lock_seconds")
+        eventually(unlocked, timeout=30, what="the keypad unlocking after pin_lock_seconds")
         assert console.errors == []
