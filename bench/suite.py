@@ -275,8 +275,9 @@ Each module in `bench/` keeps its own `main` for a detailed run; they print Mark
 - `.venv/bin/python -m bench.abuse --seconds 15`: kiosk batches and `/healthz` during a login flood, a PDF loop and
   slow uploads (`make bench` runs it with 8 s per scenario; `--code-root` measures another checkout, the "before").
 - `.venv/bin/python -m bench.public [--ratings 10000000] [--lighthouse 3]`: the public pages (a province of 100
-  communes, the national data.json) warm and cold against a static file, the snapshot's read against the indices'
-  matrix, Lighthouse; recorded in `docs/benchmarks/public.md`.
+  communes, the national data.json) warm and cold against a static file, the snapshot's read (one GROUP BY over the
+  subtree month rollups; the matrix it was once compared with is gone, migration 0018), Lighthouse; recorded in
+  `docs/benchmarks/public.md`.
 """
 
 

@@ -9,7 +9,7 @@ from markupsafe import escape
 
 from server.i18n import translate
 from server.presentation.formatting import format_percent
-from server.public.service import COLUMNS, PublicRow
+from server.public.service import CSV_COLUMNS, WITHHELD, PublicRow
 from server.spreadsheet import csv_bytes
 
 
@@ -33,11 +33,12 @@ def data_json(
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def data_csv(rows: list[PublicRow]) -> bytes:
+def data_csv(rows: list[PublicRow], *, generated_at: datetime) -> bytes:
     """RFC 4180 with a header line, UTF-8 with a BOM (Excel reads Vietnamese then), rates as fractions with a `.`,
-    empty cells for withheld figures; text that a spreadsheet would take for a formula is escaped."""
-    data = [row.data() for row in rows]
-    return csv_bytes([list(COLUMNS), *([("" if d[c] is None else d[c]) for c in COLUMNS] for d in data)])
+    empty cells for withheld figures, and last `generated_at` on every line (a saved file still says when its figures
+    were as of); text that a spreadsheet would take for a formula is escaped."""
+    data = [{**row.data(), "generated_at": iso(generated_at)} for row in rows]
+    return csv_bytes([list(CSV_COLUMNS), *([("" if d[c] is None else d[c]) for c in CSV_COLUMNS] for d in data)])
 
 
 def _text_width(text: str) -> int:
@@ -46,9 +47,11 @@ def _text_width(text: str) -> int:
 
 
 def badge_svg(*, name: str, row: PublicRow, period_label: str, lang: str) -> bytes:
-    """A small badge for a unit's own website: "Hài lòng | 92,3%" (or "chưa đủ số đánh giá"), with a title."""
+    """A small badge for a unit's own website: "Hài lòng | 92,3%" (or "chưa đủ số đánh giá", or "không công bố"
+    where the rate is withheld so that a smaller figure cannot be subtracted), with a title."""
     label = translate("Hài lòng", lang)
-    value = format_percent(row.rate, lang) if row.rate is not None else translate("chưa đủ số đánh giá", lang)
+    words = "không công bố" if row.status == WITHHELD else "chưa đủ số đánh giá"
+    value = format_percent(row.rate, lang) if row.rate is not None else translate(words, lang)
     colour = {"met": "#1a7f37", "not_met": "#b35900"}.get(row.status or "", "#57606a")
     left, right = _text_width(label), _text_width(value)
     width = left + right

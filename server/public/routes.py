@@ -5,9 +5,10 @@ from one snapshot of precomputed figures (`service.build_snapshot`) and kept, re
 `HAILONG_PUBLIC_CACHE_SECONDS` (`app.state.public_cache`, by what was asked); the finished answer is also kept by its
 exact URL (`app.state.public_answers`, apart, so that made-up URLs cannot push the figures out), from which
 `PublicCacheMiddleware` answers before routing: a hit costs no database work, no routing and no thread. Answers carry a
-strong ETag (a hash of the bytes, so every worker agrees), `Cache-Control: public, max-age` and `Last-Modified`
-(when the figures were computed), so a reverse proxy or the reader's browser can answer repeats (304). The language
-comes from `?lang=` alone (not the cookie), so one URL is one answer for every reader and cache.
+strong ETag (a hash of the bytes, which carry the data's own time, never the clock's: every worker agrees),
+`Cache-Control: public, max-age` and `Last-Modified` (when the data last changed), so a reverse proxy or the reader's
+browser can answer repeats (304). The language comes from `?lang=` alone (not the cookie), so one URL is one answer
+for every reader and cache.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ ERRORS = error_responses(404, 422, s404="Unknown or unpublished unit", s422="Mal
 
 @dataclass(frozen=True)
 class Rendered:
-    """An answer kept in the cache: its bytes, gzipped too, its ETag and when its figures were computed."""
+    """An answer kept in the cache: its bytes, gzipped too, its ETag and when its data last changed."""
 
     body: bytes
     gzipped: bytes
@@ -261,7 +262,12 @@ async def public_page(
             "snapshot": snapshot,
             "crumbs": crumbs[:-1],
             "fields": service.unit_fields(
-                session=s, unit_id=snapshot.ids[code], period=chosen, min_sample=snapshot.min_sample, settings=settings
+                session=s,
+                unit_id=snapshot.ids[code],
+                period=chosen,
+                min_sample=snapshot.min_sample,
+                settings=settings,
+                total_withheld=row.withheld,
             ),
             "trend_rows": months,
             "chart": trend_chart(months, row.target),
@@ -295,7 +301,12 @@ def _data(request: Request, unit: str | None, period: str | None, kind: str) -> 
         if kind == "csv":
             name = f"cong-khai-{code}-{chosen.code}.csv"
             headers = {**licence, "Content-Disposition": f'inline; filename="{name}"'}
-            return Rendered.of(opendata.data_csv(rows), "text/csv; charset=utf-8", snapshot.generated_at, headers)
+            return Rendered.of(
+                opendata.data_csv(rows, generated_at=snapshot.generated_at),
+                "text/csv; charset=utf-8",
+                snapshot.generated_at,
+                headers,
+            )
         body = opendata.data_json(
             period=chosen.code,
             unit=code,
@@ -320,7 +331,9 @@ async def data_json(
 ) -> Response:
     """`{"period", "unit", "generated_at", "licence", "min_sample", "rows"}`: one row per unit (its whole subtree's
     figures): `unit`, `name`, `parent`, `n`, `rate`, `ci_low`, `ci_high`, `status`, `score_766`. Below the minimum
-    sample `rate` and the interval are null. The same numbers as `/api/v1/indices`; no login."""
+    sample `rate` and the interval are null, and so where they would let a reader subtract a smaller figure (status
+    `withheld`); `score_766` is null where the unit's ratings, dossiers or petitions are under the minimum sample.
+    The same numbers as `/api/v1/indices` otherwise; no login."""
     build = _data(request, unit, period, "json")
     chosen = service.public_period(period, today=_today(request))
     return _respond(request, await _cached(request, session, ("json", unit or "", chosen.code), build))
@@ -330,7 +343,8 @@ async def data_json(
 async def data_csv(
     request: Request, session: SessionDep, unit: UnitQuery = None, period: PeriodQuery = None
 ) -> Response:
-    """RFC 4180, UTF-8 with a BOM, a header line then one line per row (columns as data.json's rows)."""
+    """RFC 4180, UTF-8 with a BOM, a header line then one line per row (columns as data.json's rows, then
+    `generated_at`)."""
     build = _data(request, unit, period, "csv")
     chosen = service.public_period(period, today=_today(request))
     return _respond(request, await _cached(request, session, ("csv", unit or "", chosen.code), build))

@@ -6,15 +6,17 @@ its subtree: one sum per unit over its fields and the period's months). The unit
 and the badges are all cut from it; a unit page adds its own fields and trend (`compute_indices`). Nothing per
 officer, no comments, no contacts, no levels or reason counts: a row has `n`, the rate with its interval, the
 target and the status, and below the publication's minimum sample the rate and interval are withheld (None) and
-the row is never ranked. (Measured against the national matrix, `unit_field_matrix`, which also cut every unit
-into fields; migration 0018 removed it: docs/benchmarks/public.md.)
+the row is never ranked; so is the QĐ 766 score where its own counts are that small. A withheld figure is not left
+to subtraction either (`protect_parts`: complementary suppression among the parts of a published total). (Measured
+against the national matrix, `unit_field_matrix`, which also cut every unit into fields; migration 0018 removed it:
+docs/benchmarks/public.md.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 import sqlalchemy as sa
@@ -29,7 +31,8 @@ from server.indices.schemas import IndexRow
 from server.indices.service import SUBTREE_MONTH, compute_indices, load_reference, period_months
 from server.models import PublicSetting, PublicUnit, Unit
 from server.satisfaction import rate, status, wilson_interval
-from server.scores.service import subtree_scores_766
+from server.scores.service import subtree_counts as score_counts
+from server.tables import RATING
 from server.units.service import subtree_ids
 
 TREND_MONTHS = 12
@@ -39,6 +42,10 @@ SORTS = ("rate", "name", "n")
 Sort = Literal["rate", "name", "n"]
 #: Columns of the open data (docs/API.md, "Public disclosure"), in order.
 COLUMNS = ("unit", "name", "parent", "n", "rate", "ci_low", "ci_high", "status", "score_766")
+#: The CSV's columns: the rows' and, last, when the figures were as of (a file saved alone still says it).
+CSV_COLUMNS = (*COLUMNS, "generated_at")
+#: The status of a row withheld although it has enough ratings: its figures would let a reader subtract a smaller one.
+WITHHELD = "withheld"
 
 
 @dataclass(frozen=True)
@@ -231,19 +238,22 @@ def build_snapshot(
     top: PublishedUnit,
     period: Period,
     tz: tzinfo,
-    now: datetime | None = None,
 ) -> Snapshot:
     """The published figures of `top`'s subtree for `period`: one read of the subtree month rollups, then each
     published unit's row (rate, Wilson interval, the `all` group's target, status) in tree order, with its QĐ 766
-    satisfaction score (`server.scores`, the same numbers as `/api/v1/scores/766`; not withheld: it counts dossiers
-    and petitions, never a person's rating)."""
+    satisfaction score (`server.scores`, the same numbers as `/api/v1/scores/766`). Withheld: the rate under the
+    minimum sample, the score too when the unit's ratings, its dossiers or its petitions are under it (the score
+    counts dossiers a citizen disliked and petitions a citizen reacted to), and then the rates a reader could
+    subtract a withheld one from (`protect_units`). Stamped with the data's own time (`data_time`), never the
+    clock's, so that every worker gives the same bytes."""
     unit = session.get(Unit, top.id)
     if unit is None:
         raise NotFound("unit {code!r} is not published", code=top.code)
     counts = subtree_counts(session=session, unit=unit, period=period)
-    scores = subtree_scores_766(session=session, unit=unit, period=period, tz=tz)
+    scored = {c.code: c for c in score_counts(session=session, unit=unit, period=period, tz=tz).values()}
     target = load_reference(session).target("all", period.target_year)
     by_id = {pu.id: pu for pu in publication.units.values()}
+    minimum = publication.min_sample
     rows: dict[str, PublicRow] = {}
     paths: dict[str, str] = {}
     ids: dict[str, int] = {}
@@ -253,6 +263,8 @@ def build_snapshot(
         n, satisfied = counts.get(pu.id, (0, 0))
         interval = wilson_interval(satisfied, n)
         parent = by_id.get(pu.parent_id) if pu.parent_id is not None else None
+        own = scored.get(pu.code)  # the subtree's dossiers and petitions
+        enough = own is not None and min(n, own.dossiers.completed, own.petitions.received) >= minimum
         row = PublicRow(
             unit=pu.code,
             name=pu.name,
@@ -264,13 +276,88 @@ def build_snapshot(
             ci_low=interval[0] if interval else None,
             ci_high=interval[1] if interval else None,
             target=target,
-            status=status(rate(satisfied, n), n, target, publication.min_sample),
-            score_766=scores[pu.code].total if pu.code in scores else None,
+            status=status(rate(satisfied, n), n, target, minimum),
+            score_766=own.score.total if own is not None and enough else None,
         )
-        rows[pu.code] = withheld(row, publication.min_sample)
+        rows[pu.code] = withheld(row, minimum)
         paths[pu.code] = pu.path
         ids[pu.code] = pu.id
-    return Snapshot(period, top.code, publication.min_sample, now or utcnow(), rows, paths, ids)
+    rows = protect_units(rows, paths, ids, minimum)
+    stamp = data_time(session=session, period=period, tz=tz)
+    return Snapshot(period, top.code, minimum, stamp, rows, paths, ids)
+
+
+def data_time(*, session: Session, period: Period, tz: tzinfo) -> datetime:
+    """When the published figures of `period` last changed, as far as the data says (not the clock, so that two
+    workers over the same data agree): the newest rating of the period (of any unit: its newest rating day, by the
+    day index, then the latest `received_at` of that day), or the publication's last changed setting if later;
+    with neither, the period's first instant."""
+    r = RATING.c
+    newest_day = (
+        sa.select(sa.func.max(r.local_date)).where(r.local_date >= period.start, r.local_date < period.end)
+    ).scalar_subquery()
+    rated = session.execute(sa.select(sa.func.max(r.received_at)).where(r.local_date == newest_day)).scalar()
+    unit_change = session.execute(sa.select(sa.func.max(col(PublicUnit.changed_at)))).scalar()
+    setting = session.get(PublicSetting, 1)
+    times = [as_utc(t) for t in (rated, unit_change, setting.changed_at if setting else None) if t is not None]
+    return max(times) if times else datetime.combine(period.start, time(), tz).astimezone(UTC)
+
+
+def as_utc(at: datetime) -> datetime:
+    """An instant read back from the database, aware and in UTC (SQLite may give it naive)."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def protect_parts(*, total_n: int, total_withheld: bool, parts: list[PublicRow], min_sample: int) -> set[str]:
+    """Complementary suppression within one total and its parts: which published parts to withhold as well.
+
+    A reader can subtract the published parts from the total: the *remainder* is the total's ratings that no
+    published part counts (withheld parts, the total's own ratings outside every part, units left out of the
+    publication). Its `n` is known (every `n` is published), so its satisfied count is safe only if it has no
+    rating or at least the minimum sample, as for any published figure; while it is in between, the smallest
+    published part (fewest ratings, then the code) is withheld too, which is always enough, since a published part
+    has at least the minimum sample. A withheld total whose parts are all published would be their sum: one part is
+    withheld then as well."""
+    published = sorted((p for p in parts if p.rate is not None and p.n > 0), key=lambda p: (p.n, p.unit))
+    remainder = total_n - sum(p.n for p in published)
+    out: set[str] = set()
+    for part in published:
+        if not (0 < remainder < min_sample or (total_withheld and remainder == 0 and total_n > 0)):
+            break
+        out.add(part.unit)
+        remainder += part.n
+    return out
+
+
+def protect_units(
+    rows: dict[str, PublicRow], paths: dict[str, str], ids: dict[str, int], min_sample: int
+) -> dict[str, PublicRow]:
+    """`protect_parts` for every published unit over the published units nearest below it (its children, or the
+    published units below a child left out), top down: a unit withheld as a part is then a withheld total."""
+    by_id = {ids[c]: c for c in rows}
+    parts: dict[str, list[str]] = {}
+    for code in rows:
+        above = [int(i) for i in paths[code].strip("/").split("/") if i][:-1]
+        nearest = next((by_id[i] for i in reversed(above) if i in by_id), None)
+        if nearest is not None:
+            parts.setdefault(nearest, []).append(code)
+    out = dict(rows)
+    for code in rows:  # tree order: a total is settled before its parts are looked at
+        total = out[code]
+        more = protect_parts(
+            total_n=total.n,
+            total_withheld=total.rate is None,
+            parts=[out[c] for c in parts.get(code, [])],
+            min_sample=min_sample,
+        )
+        for c in more:
+            out[c] = secondary(out[c])
+    return out
+
+
+def secondary(row: PublicRow) -> PublicRow:
+    """A row withheld although it has enough ratings (complementary suppression): status `withheld`."""
+    return replace(row, rate=None, ci_low=None, ci_high=None, status=WITHHELD)
 
 
 def withheld(row: PublicRow, min_sample: int) -> PublicRow:
@@ -281,22 +368,27 @@ def withheld(row: PublicRow, min_sample: int) -> PublicRow:
 
 
 def unit_fields(
-    *, session: Session, unit_id: int, period: Period, min_sample: int, settings: Settings
+    *, session: Session, unit_id: int, period: Period, min_sample: int, settings: Settings, total_withheld: bool = False
 ) -> list[PublicRow]:
-    """A unit's figures per procedure field (fields without ratings left out), small cells withheld."""
+    """A unit's figures per procedure field (fields without ratings left out), small cells withheld, and more
+    (`protect_parts`: the fields add up to the unit's figure, `total_withheld` when that is withheld)."""
     unit = session.get(Unit, unit_id)
     if unit is None:
         raise NotFound("unknown unit")
     report = compute_indices(
         session=session, unit=unit, period=period, by="field", min_sample=min_sample, tz=settings.tz
     )
-    return [
+    fields = [
         public_row(
             r, min_sample=min_sample, unit=r.key, name=r.label, name_en=r.label_en, parent=unit.code, parent_name=None
         )
         for r in report.rows
         if r.n > 0
     ]
+    more = protect_parts(
+        total_n=sum(f.n for f in fields), total_withheld=total_withheld, parts=fields, min_sample=min_sample
+    )
+    return [secondary(f) if f.unit in more else f for f in fields]
 
 
 def ranked(rows: list[PublicRow], sort: Sort = "rate") -> tuple[list[tuple[int, PublicRow]], list[PublicRow]]:

@@ -6,19 +6,22 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import time
 from collections.abc import Iterator
+from datetime import UTC, date, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
 from bs4 import BeautifulSoup
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.app import create_app
 from server.cache import TimedCache
 from server.db import make_engine
-from server.models import PublicSetting, PublicUnit
+from server.models import Dossier, Petition, PublicSetting, PublicUnit, Rating, Unit
 from tests import factories, logins
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory
@@ -27,6 +30,8 @@ from tests.server.dashboard.world import OCT, World, build_world
 HTML = {"accept": "text/html"}
 PERIOD = "2026-10"
 UNITS = ["W-ROOT", "W-A", "W-A1", "W-A2", "W-B", "W-B1"]
+#: W-A = W-A1 (42 ratings) + W-A2 (5): W-A1's rate would give W-A2's by subtraction, so it is withheld too.
+SECONDARY = {"W-A1"}
 
 
 @pytest.fixture
@@ -108,7 +113,7 @@ def test_a_unit_under_the_minimum_sample_has_n_but_no_rate(client: TestClient, w
     by_csv = {r["unit"]: r for r in csv_rows(client)}
     assert by_csv["W-A2"]["n"] == "5"
     assert (by_csv["W-A2"]["rate"], by_csv["W-A2"]["ci_low"], by_csv["W-A2"]["ci_high"]) == ("", "", "")
-    assert by_csv["W-A1"]["rate"] != ""
+    assert by_csv["W-B1"]["rate"] != ""
 
 
 def test_the_same_numbers_as_the_indices_api_for_every_unit(
@@ -122,7 +127,10 @@ def test_the_same_numbers_as_the_indices_api_for_every_unit(
         overall = api.json()["overall"]
         row = published[code]
         assert row["n"] == overall["n"], code
-        if overall["n"] >= 30:
+        if code in SECONDARY:
+            assert overall["n"] >= 30 and overall["rate"] is not None, code
+            assert (row["rate"], row["ci_low"], row["ci_high"], row["status"]) == (None, None, None, "withheld"), code
+        elif overall["n"] >= 30:
             assert (row["rate"], row["ci_low"], row["ci_high"], row["status"]) == (
                 overall["rate"],
                 overall["ci_low"],
@@ -134,17 +142,69 @@ def test_the_same_numbers_as_the_indices_api_for_every_unit(
             assert row["rate"] is None and overall["status"] == "insufficient_data", code
 
 
-def test_score_766_is_the_scores_apis_for_every_unit(client: TestClient, reader: TestClient, world: World) -> None:
+def dossiers_and_petitions(session: Session, unit: Unit, n: int) -> None:
+    """`n` dossiers completed in October 2026 (3 of them late) and `n` petitions received then, at `unit`."""
+    for i in range(n):
+        session.add(
+            Dossier(
+                code=f"{unit.code}-D{i}",
+                unit_id=unit.id,
+                received_at=OCT,
+                due_at=OCT + timedelta(days=10),
+                completed_at=OCT + timedelta(days=12 if i < 3 else 5),
+                completed_on=date(2026, 10, 13 if i < 3 else 6),
+                status="completed",
+                overdue=i < 3,
+            )
+        )
+        session.add(
+            Petition(
+                unit_id=unit.id,
+                category="tthc",
+                received_at=OCT + timedelta(days=1),
+                due_at=OCT + timedelta(days=20),
+                answered_at=OCT + timedelta(days=25 if i < 4 else 3),
+                source="import",
+                token=f"tok-{unit.code}-{i}",
+                content="Phản ánh",
+            )
+        )
+    session.flush()
+
+
+def test_score_766_is_the_scores_apis_where_every_count_has_the_minimum_sample(
+    client: TestClient, reader: TestClient, world: World, session: Session
+) -> None:
+    dossiers_and_petitions(session, world.b1, 30)  # W-B1, W-B and W-ROOT: 30 dossiers, 30 petitions, 40+ ratings
     published = rows_by_unit(data(client))
     from_csv = {r["unit"]: r for r in csv_rows(client)}
-    for code in UNITS:
+    for code in ("W-ROOT", "W-B", "W-B1"):
         api = reader.get("/api/v1/scores/766", params={"period": PERIOD, "unit": code})
         assert api.status_code == 200, api.text
+        assert 0 < api.json()["total"] < 18
         assert published[code]["score_766"] == api.json()["total"], code
         assert float(from_csv[code]["score_766"]) == api.json()["total"], code
     shown = page(client).select_one(".summary").get_text()  # type: ignore[union-attr]
-    assert "Chưa tính" not in shown
     assert f"{published['W-ROOT']['score_766']:.2f}".replace(".", ",") in shown
+
+
+def test_score_766_is_withheld_under_the_minimum_sample_of_ratings_dossiers_or_petitions(
+    client: TestClient, reader: TestClient, world: World, session: Session
+) -> None:
+    dossiers_and_petitions(session, world.b1, 29)  # W-B1 and W-B: 40 ratings, one dossier and petition short
+    dossiers_and_petitions(session, world.a2, 40)  # W-A2: 40 dossiers and petitions, but 5 ratings
+    published = rows_by_unit(data(client))
+    for code in UNITS:
+        total = reader.get("/api/v1/scores/766", params={"period": PERIOD, "unit": code}).json()["total"]
+        # the API scores every unit; published only where ratings, dossiers and petitions are all 30 or more
+        expected = total if code in ("W-ROOT", "W-A") else None  # 87 ratings, 69 of each; 47, 40 of each
+        assert published[code]["score_766"] == expected, code
+    assert {r["unit"]: r["score_766"] for r in csv_rows(client)}["W-A2"] == ""
+    for unit in ("W-B1", "W-A2"):
+        summary = page(client, unit=unit).select_one(".summary")
+        assert summary is not None
+        score = summary.find("dt", string="Điểm hài lòng theo QĐ 766 (tối đa 18)").find_next_sibling("dd")  # type: ignore[union-attr]
+        assert score is not None and score.get_text(strip=True) == "Chưa đủ số đánh giá", unit
 
 
 def test_csv_cells_cannot_run_as_formulas(client: TestClient, world: World, session: Session) -> None:
@@ -162,10 +222,12 @@ def test_the_page_ranks_units_with_enough_ratings_and_lists_the_rest_apart(clien
     assert soup.h1 is not None and soup.h1.get_text(strip=True) == "Tỉnh thử nghiệm"
     assert soup.html is not None and soup.html["lang"] == "vi"
     # every unit below the province, at any depth; best rate first (W-B and W-B1 tie: by code)
-    assert ranked_codes(soup) == ["W-A1", "W-A", "W-B", "W-B1"]
-    assert few_codes(soup) == ["W-A2"]
+    assert ranked_codes(soup) == ["W-A", "W-B", "W-B1"]
+    assert few_codes(soup) == ["W-A1", "W-A2"]  # W-A1 withheld so that W-A minus W-A1 does not give W-A2
+    few = {tr.select_one("th").get_text(strip=True): tr.get_text() for tr in soup.select("table.few-list tbody tr")}  # type: ignore[union-attr]
+    assert "Không công bố" in few["Xã A1"] and "Chưa đủ số đánh giá" in few["Xã A2"]
     ranks = [td.get_text(strip=True) for td in soup.select("table.rank tbody tr td:first-child")]
-    assert ranks == ["1", "2", "3", "4"]
+    assert ranks == ["1", "2", "3"]
     assert "78,2%" in soup.select_one(".summary .big").get_text()  # type: ignore[union-attr]
 
 
@@ -175,7 +237,7 @@ def test_sorting_by_name_keeps_the_ranks(client: TestClient, world: World) -> No
         (tr.select_one("td").get_text(strip=True), tr.select_one("th a")["href"].split("unit=")[1].split("&")[0])  # type: ignore[union-attr,index]
         for tr in soup.select("table.rank tbody tr")
     ]
-    assert rows == [("2", "W-A"), ("3", "W-B"), ("1", "W-A1"), ("4", "W-B1")]  # Khu vực A, Khu vực B, Xã A1, Xã B1
+    assert rows == [("1", "W-A"), ("2", "W-B"), ("3", "W-B1")]  # Khu vực A, Khu vực B, Xã B1
     assert soup.select_one('th[aria-sort="ascending"] a[href*="sort=name"]') is not None
     assert client.get("/cong-khai", params={"sort": "worst"}, headers=HTML).status_code == 422
 
@@ -188,10 +250,29 @@ def test_a_units_page_withholds_its_small_field_rows(client: TestClient, world: 
     cells = [tr.select("td")[0].get_text(strip=True) for tr in fields.select("tbody tr")]  # type: ignore[union-attr]
     assert cells == ["Chưa đủ số đánh giá"]  # justice, n = 5
     assert ranked_codes(soup) == [] and few_codes(soup) == []
-    # The province's land field has 67 ratings: published with its rate.
-    root_fields = page(client).find(id="h-fields").find_parent("section")  # type: ignore[union-attr]
-    land = [tr for tr in root_fields.select("tbody tr") if "Đất đai" in tr.get_text()]  # type: ignore[union-attr]
-    assert land and "%" in land[0].select("td")[0].get_text()
+    # The province's land field has 67 ratings, its justice field 20: land would give justice by subtraction.
+    assert field_cells(page(client)) == {"Đất đai": "Không công bố", "Tư pháp – Hộ tịch": "Chưa đủ số đánh giá"}
+
+
+def field_cells(soup: BeautifulSoup) -> dict[str, str]:
+    fields = soup.find(id="h-fields").find_parent("section")  # type: ignore[union-attr]
+    return {tr.th.get_text(strip=True): tr.select("td")[0].get_text(strip=True) for tr in fields.select("tbody tr")}  # type: ignore[union-attr]
+
+
+def test_a_small_field_gets_the_next_smallest_field_withheld_not_the_others(
+    client: TestClient, world: World, session: Session
+) -> None:
+    counter = factories.counter(session, world.b1, code="W-B1-Q2")
+    for i in range(35):
+        factories.rating(session, counter, level=4, field_code="tax", at=OCT + timedelta(hours=i))
+    for i in range(31):
+        factories.rating(session, counter, level=3, field_code="health", at=OCT + timedelta(hours=i))
+    cells = field_cells(page(client))  # land 67, health 31, tax 35, justice 20
+    assert cells["Tư pháp – Hộ tịch"] == "Chưa đủ số đánh giá"
+    assert cells["Y tế"] == "Không công bố"  # the smallest published field
+    assert cells["Thuế"] == "100,0%" and cells["Đất đai"].endswith("%")
+    # W-B1 alone: land 40 and tax 35, health 31, nothing withheld, nothing to protect
+    assert all(c.endswith("%") for c in field_cells(page(client, unit="W-B1")).values())
 
 
 def test_the_page_in_english_links_and_stays_english_without_a_cookie(client: TestClient, world: World) -> None:
@@ -258,11 +339,46 @@ def test_the_publications_minimum_sample_withholds_more(client: TestClient, worl
     document = data(client)
     rows = rows_by_unit(document)
     assert document["min_sample"] == 41
-    assert rows["W-A1"]["rate"] is not None  # 42 ratings
     assert rows["W-B1"]["rate"] is None and rows["W-B1"]["status"] == "insufficient_data"  # 40
+    # W-B (40) is withheld: W-ROOT minus W-A would give it, so W-A (47) is withheld too, then W-A1 (42) beside W-A2
+    assert {c: r["status"] for c, r in rows.items() if r["status"] == "withheld"} == {
+        "W-A": "withheld",
+        "W-A1": "withheld",
+    }
     soup = page(client)
-    assert ranked_codes(soup) == ["W-A1", "W-A"]
-    assert few_codes(soup) == ["W-B", "W-B1", "W-A2"]
+    assert ranked_codes(soup) == []
+    assert few_codes(soup) == ["W-A", "W-A1", "W-B", "W-B1", "W-A2"]
+
+
+def test_a_parent_with_one_small_child_has_the_next_smallest_child_withheld(
+    client: TestClient, world: World, session: Session
+) -> None:
+    a3 = factories.unit(session, world.a, code="W-A3", name="Xã A3")
+    counter = factories.counter(session, a3, code="W-A3-Q1")
+    for i in range(50):
+        factories.rating(session, counter, level=4, at=OCT + timedelta(hours=i))
+    rows = rows_by_unit(data(client))
+    assert rows["W-A"]["n"] == 97 and rows["W-A"]["rate"] is not None
+    assert (rows["W-A2"]["n"], rows["W-A2"]["status"]) == (5, "insufficient_data")
+    assert (rows["W-A1"]["n"], rows["W-A1"]["rate"], rows["W-A1"]["status"]) == (42, None, "withheld")
+    assert (rows["W-A3"]["rate"], rows["W-A3"]["status"]) == (1.0, "met")  # 50: the larger child stays
+    by_csv = {r["unit"]: r for r in csv_rows(client)}
+    assert (by_csv["W-A1"]["rate"], by_csv["W-A1"]["ci_low"], by_csv["W-A1"]["status"]) == ("", "", "withheld")
+    badge = client.get("/cong-khai/badge/W-A1.svg", params={"period": PERIOD, "lang": "en"}).text
+    assert "withheld" in badge and "%" not in badge.split("<title>")[1]
+
+
+def test_a_parents_own_ratings_are_part_of_what_subtraction_would_reveal(
+    client: TestClient, world: World, session: Session
+) -> None:
+    """W-B has no ratings of its own: W-B = W-B1, nothing hidden. Three at W-B's own desk would be W-B minus W-B1."""
+    assert rows_by_unit(data(client))["W-B1"]["status"] == "not_met"
+    desk = factories.counter(session, world.b, code="W-B-Q1")
+    for i in range(3):
+        factories.rating(session, desk, level=4, at=OCT + timedelta(hours=i))
+    rows = rows_by_unit(data(client, period="2026-Q4"))  # another snapshot: not the cached one
+    assert (rows["W-B"]["n"], rows["W-B"]["status"]) == (43, "not_met")
+    assert (rows["W-B1"]["n"], rows["W-B1"]["rate"], rows["W-B1"]["status"]) == (40, None, "withheld")
 
 
 # --- nothing personal ----------------------------------------------------------------------------------------------
@@ -346,12 +462,12 @@ def test_the_cached_answer_is_reused_until_it_expires(client: TestClient, world:
 
 
 def test_the_badge_is_an_svg_with_the_rate_or_not_enough(client: TestClient, world: World) -> None:
-    good = client.get("/cong-khai/badge/W-A1.svg", params={"period": PERIOD})
+    good = client.get("/cong-khai/badge/W-B1.svg", params={"period": PERIOD})
     assert good.headers["content-type"] == "image/svg+xml"
     assert good.headers["access-control-allow-origin"] == "*"
     soup = BeautifulSoup(good.text, "html.parser")
     assert soup.svg is not None and soup.svg["role"] == "img"
-    assert "81,0%" in good.text
+    assert "75,0%" in good.text
     few = client.get("/cong-khai/badge/W-A2.svg", params={"period": PERIOD, "lang": "en"})
     assert "not enough ratings" in few.text and "%" not in few.text.split("<title>")[1].split("</title>")[0]
 
@@ -389,3 +505,40 @@ def test_a_worker_answers_the_default_public_page_once_before_it_serves(db_facto
             cached = len(app.state.public_answers._entries)
             assert cached == (1 if warm else 0)
             assert client.get("/cong-khai").status_code == 200
+
+
+def test_two_workers_over_the_same_data_give_the_same_bytes_and_etags(db_factory: DatabaseFactory) -> None:
+    """The answers carry the data's own time (the newest rating's), not the clock's: two workers, built a second
+    apart over the same data, give the same bytes, so a proxy or a browser revalidates against either."""
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    try:
+        with Session(engine) as setup:
+            counter = factories.counter(setup, factories.unit(setup, code="SAME"), code="SAME-Q1")
+            for i in range(31):
+                factories.rating(setup, counter, level=4 if i % 3 else 2, at=OCT + timedelta(hours=i))
+            setup.commit()
+            newest = max(r.received_at for r in setup.exec(select(Rating)))
+    finally:
+        engine.dispose()
+    urls = ["/cong-khai", "/cong-khai/data.json", "/cong-khai/data.csv", "/cong-khai/badge/SAME.svg"]
+    answers: list[dict[str, httpx.Response]] = []
+    for worker in range(2):
+        if worker:
+            time.sleep(1.1)  # the second worker computes in another second of the clock
+        with TestClient(create_app(make_settings(url))) as client:
+            answers.append({u: client.get(u, params={"period": PERIOD}) for u in urls})
+    for u in urls:
+        first, second = answers[0][u], answers[1][u]
+        assert first.status_code == second.status_code == 200, u
+        assert first.headers["etag"] == second.headers["etag"], u
+        assert first.content == second.content, u
+        assert first.headers["last-modified"] == format_datetime(
+            newest.astimezone(UTC).replace(microsecond=0), usegmt=True
+        )
+    stamp = answers[0]["/cong-khai/data.json"].json()["generated_at"]
+    assert stamp == newest.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    text = answers[0]["/cong-khai/data.csv"].content.decode("utf-8")
+    table = list(csv.DictReader(io.StringIO(text[1:])))
+    assert text[1:].splitlines()[0].endswith(",score_766,generated_at")  # appended after the contract's columns
+    assert [r["generated_at"] for r in table] == [stamp]
