@@ -44,21 +44,24 @@ def test_purge_and_notify_commands(db_factory: DatabaseFactory) -> None:
     settings = Settings(environment="test", database_url=url)
     with Session(engine) as session:
         unit = factories.unit(session)
-        factories.petition(
-            session,
-            settings,
-            unit,
-            category="other",
-            content="Cũ",
-            received_at=datetime.now(UTC) - timedelta(days=900),
-            contact=service.Contact(email="old@example.vn"),
-        )
+        for content in ("Cũ", "Còn mở"):
+            factories.petition(
+                session,
+                settings,
+                unit,
+                category="other",
+                content=content,
+                received_at=datetime.now(UTC) - timedelta(days=900),
+                contact=service.Contact(email=f"{len(content)}@example.vn"),
+            )
+        old = session.exec(select(Petition).where(Petition.content == "Cũ")).one()
+        old.status, old.closed_at = "closed", datetime.now(UTC) - timedelta(days=400)
         session.commit()
     purged = run("petitions", "purge", url=url)
     assert purged.returncode == 0 and purged.stdout.strip() == "contacts erased from 1 petitions"
     with Session(engine) as session:
-        petition = session.exec(select(Petition)).one()
-        assert petition.contact_email is None and petition.content == "Cũ"
+        contacts = {p.content: p.contact_email for p in session.exec(select(Petition))}
+        assert contacts == {"Cũ": None, "Còn mở": "6@example.vn"}  # closed 13 months ago; still open
     engine.dispose()
     status = run("notify", "status", url=url)
     assert status.returncode == 0 and status.stdout.startswith("pending 0 (retrying 0)")

@@ -268,7 +268,8 @@ def test_is_low_is_the_wilson_upper_bound_rule(n: int, satisfied: int, target: f
 
 
 def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFactory, relay: Relay) -> None:
-    """The sender loop of a running server (HAILONG_NOTIFY_INTERVAL_SECONDS): queued mail goes out, old contacts go."""
+    """The sender loop of a running server (HAILONG_NOTIFY_INTERVAL_SECONDS): queued mail goes out, the contacts of
+    petitions closed long ago go."""
     import time
 
     from server.app import create_app
@@ -287,6 +288,14 @@ def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFa
             received_at=datetime.now(UTC) - timedelta(days=1000),
             contact=service.Contact(phone="0912345678"),
         )
+        old.status, old.closed_at = "closed", datetime.now(UTC) - timedelta(days=900)
+        still_open = factories.petition(
+            session,
+            settings,
+            ward,
+            received_at=datetime.now(UTC) - timedelta(days=1000),
+            contact=service.Contact(phone="0987654321"),
+        )
         session.commit()
     unsent_mail = select(Notification).where(Notification.channel == "email", Notification.status != "sent")
     with serve(create_app(settings)):
@@ -297,13 +306,14 @@ def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFa
                     break
             time.sleep(0.2)
     subjects = sorted(m["Subject"] for m in relay.inbox.messages)
-    # Both new petitions, the old one overdue, and this week's digest of each manager: each once.
-    assert subjects.count("Phản ánh, kiến nghị mới — Phường Một") == 2
+    # The three new petitions, the old open one overdue, and this week's digest of each manager: each once.
+    assert subjects.count("Phản ánh, kiến nghị mới — Phường Một") == 3
     assert subjects.count("Quá hạn trả lời — Phường Một") == 1
     assert len([s for s in subjects if s.startswith("Tổng hợp tuần")]) == 2
-    assert len(subjects) == 5
+    assert len(subjects) == 6
     assert {m["To"] for m in relay.inbox.messages if "Phường Một" in m["Subject"]} == {"ql@example.vn"}
     with Session(engine) as session:
         assert session.get(Petition, old.id).contact_phone is None  # type: ignore[union-attr]
+        assert session.get(Petition, still_open.id).contact_phone == "0987654321"  # type: ignore[union-attr]
         assert session.exec(unsent_mail).all() == []
     engine.dispose()
