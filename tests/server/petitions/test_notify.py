@@ -258,7 +258,10 @@ def test_the_digest_tells_the_weeks_rate_its_change_and_the_weakest_fields(world
         digests = session.exec(select(Notification).where(Notification.kind == "weekly_digest")).all()
     body = next(d.body for d in digests if d.recipient == "ql@example.vn")
     assert "tỷ lệ hài lòng 76.8% trên 125 đánh giá; -3.2 điểm so với 7 ngày trước đó (80.0%)" in body
-    weakest = "Lĩnh vực thấp nhất: Đất đai 50.0% (30 đánh giá); Tư pháp – Hộ tịch 80.0% (30 đánh giá); Thuế 90.0% (30 đánh giá)."
+    weakest = (
+        "Lĩnh vực thấp nhất: Đất đai 50.0% (30 đánh giá); Tư pháp – Hộ tịch 80.0% (30 đánh giá); "
+        "Thuế 90.0% (30 đánh giá)."
+    )
     assert weakest in body and "Y tế" not in body and "Chứng thực" not in body
     today = now.astimezone(settings.tz).date()
     days = f"{today - timedelta(days=7):%d/%m}–{today - timedelta(days=1):%d/%m/%Y}"
