@@ -27,6 +27,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from server.auth.service import audit
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.i18n import translate
@@ -34,9 +35,9 @@ from server.indices.overview import rank_rows
 from server.indices.periods import Period, parse_period
 from server.indices.schemas import IndexRow, IndicesReport
 from server.indices.service import compute_indices
-from server.models import Petition, Unit
+from server.models import NotificationPref, Petition, Unit, User
 from server.petitions.calendar import load_calendar
-from server.petitions.service import OPEN_STATUSES, urgency
+from server.petitions.service import OPEN_STATUSES, check_email, check_phone, urgency
 from server.tables import NOTIFICATION, PETITION, UNIT, USER
 from server.tables import NOTIFICATION_PREF as PREF
 
@@ -147,6 +148,33 @@ def recipients(*, session: Session, kind: str, unit_path: str | None = None) -> 
         if r.email or r.phone:
             out.append(Recipient(r.id, r.unit_id, r.path, r.email, r.phone, r.language))
     return out
+
+
+def set_addresses(
+    *, session: Session, user: User, email: str | None, phone: str | None, actor: str
+) -> NotificationPref:
+    """Where a user is told, set by an administrator (no login needed): a user without preferences gets them with
+    every kind of message on; one who has them keeps the kinds they chose. An address left out (None) stays as it
+    is, an empty one removes it; a malformed one is `Invalid`. Audited."""
+    pref = session.get(NotificationPref, user.id)
+    if pref is None:
+        pref = NotificationPref(
+            user_id=user.id or 0, new_petition=True, due_soon=True, overdue=True, weekly_digest=True, low_rate=True
+        )
+    if email is not None:
+        pref.email = check_email(email)
+    if phone is not None:
+        pref.phone = check_phone(phone)
+    session.add(pref)
+    session.flush()
+    audit(
+        session=session,
+        actor=actor,
+        action="notify.addresses",
+        target=f"user:{user.username}",
+        detail=", ".join(k for k in ("email", "phone") if getattr(pref, k)) or "none",
+    )
+    return pref
 
 
 def _to_users(
