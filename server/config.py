@@ -119,7 +119,11 @@ class Settings(BaseSettings):
     petition_days_staff: int = Field(15, ge=1, le=365, description="Working days to answer a `staff` petition")
     petition_days_other: int = Field(15, ge=1, le=365, description="Working days to answer an `other` petition")
     petition_contact_retention_months: int = Field(
-        24, ge=1, le=240, description="A petition's contact details are erased this long after it was received"
+        12,
+        ge=1,
+        le=240,
+        description="A closed petition's contact details are erased this many months after it was closed (an open "
+        "one keeps them)",
     )
     notify_interval_seconds: float = Field(
         60.0, ge=0, le=86400, description="How often the server sends queued messages and scans petitions (0: never)"

@@ -75,7 +75,8 @@ def calendar_list(year: Annotated[int | None, typer.Option(help="one year (defau
 
 @petitions_app.command("purge")
 def petitions_purge() -> None:
-    """Erase the contacts of petitions older than HAILONG_PETITION_CONTACT_RETENTION_MONTHS (the rest stays)."""
+    """Erase the contacts of petitions closed longer ago than HAILONG_PETITION_CONTACT_RETENTION_MONTHS (the rest
+    stays; open petitions keep theirs)."""
     settings = load_settings()
     with open_session(settings) as session:
         n = purge_contacts(session=session, settings=settings)

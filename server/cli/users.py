@@ -1,4 +1,5 @@
-"""`hailong user create`, `hailong apikey create`: people who log in and keys for other systems."""
+"""`hailong user create`, `hailong user notify`, `hailong apikey create`: people who log in (and where they are
+notified) and keys for other systems."""
 
 from __future__ import annotations
 
@@ -24,10 +25,14 @@ def user_create(
     unit: Annotated[str | None, typer.Option(help="Unit code (the user sees this unit and its subtree)")] = None,
     officer: Annotated[str | None, typer.Option(help="Officer code, for an officer's own figures")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+    email: Annotated[str | None, typer.Option(help="Email address for notifications (all kinds on)")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number for SMS notifications (all kinds on)")] = None,
 ) -> None:
-    """Create a login; asks for the password twice, or reads one line from stdin."""
+    """Create a login; asks for the password twice, or reads one line from stdin. With --email or --phone the user
+    is notified (new petitions, due soon, overdue, weekly digest, low-rate alerts) before ever logging in."""
     from server.auth.service import create_user
     from server.models import Officer
+    from server.petitions.notify import set_addresses
     from server.units.service import get_unit
 
     settings = load_settings()
@@ -45,7 +50,36 @@ def user_create(
         user = create_user(
             session=session, username=username, password=password, role=role, unit=unit_row, officer=officer_row
         )
-    echo(f"user {user.username} ({user.role}) created")
+        if email is not None or phone is not None:
+            set_addresses(session=session, user=user, email=email, phone=phone, actor="cli")
+    echo(f"user {user.username} ({user.role}) created" + _notified(email, phone))
+
+
+def _notified(email: str | None, phone: str | None) -> str:
+    to = [a.strip() for a in (email, phone) if a and a.strip()]
+    return f", notified at {' and '.join(to)}" if to else ""
+
+
+@user_app.command("notify")
+def user_notify(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    email: Annotated[str | None, typer.Option(help="Email address for notifications ('' removes it)")] = None,
+    phone: Annotated[str | None, typer.Option(help="Phone number for SMS notifications ('' removes it)")] = None,
+) -> None:
+    """Set where a user is notified, without their logging in: a user with no preferences yet gets every kind of
+    message; one who chose kinds at /petitions/preferences keeps them."""
+    from server.models import User
+    from server.petitions.notify import set_addresses
+
+    if email is None and phone is None:
+        fail("give --email and/or --phone")
+    with open_session() as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            fail(f"unknown user {username!r}")
+        pref = set_addresses(session=session, user=user, email=email, phone=phone, actor="cli")
+        to = [a for a in (pref.email, pref.phone) if a]
+    echo(f"user {username} notified at {' and '.join(to)}" if to else f"user {username}: no address, not notified")
 
 
 @apikey_app.command("create")

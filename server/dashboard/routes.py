@@ -122,7 +122,7 @@ def dashboard(page: UnitPageDep) -> HTMLResponse:
             (unit_row.id,),
             lambda s: {"kiosks": service.kiosk_status(session=s, unit=_same_unit(s, unit_row))},
         ),
-        comments=service.latest_comments(session=session, unit=unit_row, period=chosen, show_contact=True),
+        comments=service.latest_comments(session=session, unit=unit_row, period=chosen),
         **_comment_filters(page, field_filter=""),
     )
     return render(page.request, "dashboard/index.html", "dashboard/_overview.html", context)
@@ -140,7 +140,7 @@ def field_page(page: UnitPageDep, field_code: str) -> HTMLResponse:
         drill=drill,
         chart=trend_chart(drill.months, drill.overall.target),
         comments=service.latest_comments(
-            session=page.session, unit=page.unit, period=chosen, field_code=drill.field.code, show_contact=True
+            session=page.session, unit=page.unit, period=chosen, field_code=drill.field.code
         ),
         **_comment_filters(page, field_filter=drill.field.code),
     )
@@ -154,9 +154,7 @@ def comments_page(page: UnitPageDep, within: UnitQuery = None, field: FieldQuery
     target = unit_in_scope(session=session, root=page.unit, code=within) if within else page.unit
     context = page_context(page)
     context.update(
-        comments=service.latest_comments(
-            session=session, unit=target, period=chosen, field_code=field or None, show_contact=True
-        ),
+        comments=service.latest_comments(session=session, unit=target, period=chosen, field_code=field or None),
         comment_units=list(children(session=session, unit=page.unit)),
         comment_fields=_fields(session),
         within=within or "",

@@ -4,6 +4,7 @@ comments, the kiosks' status and the breadcrumbs.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal
@@ -28,6 +29,7 @@ from server.models import (
     ScaleLevel,
     Unit,
 )
+from server.tables import PETITION
 from server.units.service import ancestors, is_in_subtree, subtree_ids
 
 #: A kiosk not heard from for this long is shown as out of touch.
@@ -99,7 +101,10 @@ class CommentView:
     level_label_en: str
     comment: str
     reasons: list[tuple[str, str]]  # (Vietnamese, English) names
-    contact: str | None
+    #: Whether the citizen left a contact with consent. The contact itself is never in a comment list: the people
+    #: handling the petition see it on the petition's page, where every view is audited (issue 15, finding 1).
+    has_contact: bool
+    petition_id: uuid.UUID | None  # the petition the rating became, if any
 
 
 def latest_comments(
@@ -108,10 +113,10 @@ def latest_comments(
     unit: Unit,
     period: Period,
     field_code: str | None = None,
-    show_contact: bool,
     limit: int = COMMENTS_SHOWN,
 ) -> list[CommentView]:
-    """Newest comments left with not-satisfied ratings in `unit`'s subtree; contacts only when consented and allowed."""
+    """Newest comments left with not-satisfied ratings in `unit`'s subtree, each with whether a contact was given
+    (never the contact) and the petition it became."""
     # `local_date` decides; the `rated_at` window around it (a day wider on each side than any time zone needs)
     # lets the database walk the small index of commented ratings newest first instead of a whole month.
     window_start = datetime.combine(period.start, time(), UTC) - timedelta(days=1)
@@ -139,8 +144,15 @@ def latest_comments(
     )
     found = session.execute(stmt).all()
     reasons: dict[object, list[tuple[str, str]]] = {}
+    petitions: dict[object, uuid.UUID] = {}
     if found:
         ids = [r[0].id for r in found]
+        petitions = {
+            r.rating_id: r.id
+            for r in session.connection().execute(
+                sa.select(PETITION.c.rating_id, PETITION.c.id).where(PETITION.c.rating_id.in_(ids))
+            )
+        }
         for rating_id, name_vi, name_en in session.execute(
             sa.select(col(RatingReason.rating_id), col(Reason.name_vi), col(Reason.name_en))
             .join(Reason, col(Reason.id) == RatingReason.reason_id)
@@ -150,7 +162,6 @@ def latest_comments(
             reasons.setdefault(rating_id, []).append((name_vi, name_en))
     out = []
     for rating, unit_row, field_row, level in found:
-        contact = rating.contact if (show_contact and rating.contact_consent and rating.contact) else None
         out.append(
             CommentView(
                 rated_at=rating.rated_at,
@@ -163,7 +174,8 @@ def latest_comments(
                 level_label_en=level.name_en,
                 comment=rating.comment or "",
                 reasons=reasons.get(rating.id, []),
-                contact=contact,
+                has_contact=bool(rating.contact_consent and rating.contact),
+                petition_id=petitions.get(rating.id),
             )
         )
     return out

@@ -2,8 +2,10 @@
 that delivers it by email (SMTP) or SMS text (an HTTP gateway), retrying with back-off for as long as it takes.
 
 - Queued: a new petition (to the managers of its unit's ancestors who asked for it), the answer (to the citizen's
-  email or phone), and by `scan`: due within 2 working days, overdue, the weekly digest per manager's unit, and the
-  alert when a unit's month-to-date rate is below target beyond doubt (Wilson upper bound < target, n ≥ minimum).
+  email or phone), and by `scan`: due within 2 working days, overdue, the weekly digest of each manager's unit and
+  subtree (the rate of the 7 days before today, its change against the 7 days before those, the 3 weakest fields
+  with enough ratings, the petitions), and an alert for every unit of the manager's subtree whose month-to-date rate
+  is below target beyond doubt (Wilson upper bound < target, n ≥ minimum), once per unit and month.
 - Every message has a `dedupe_key` (UNIQUE): the same message is never queued twice, whoever scans.
 - Sending: a message is claimed by pushing its next attempt past a lease (one UPDATE, so of several senders exactly
   one wins), sent, then marked sent; a failure records the error and waits 1, 2, 4 … minutes (at most an hour)
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -25,12 +27,17 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from server.auth.service import audit
 from server.config import Settings
 from server.db import upsert_insert, utcnow
 from server.i18n import translate
-from server.models import Petition, Unit
+from server.indices.overview import rank_rows
+from server.indices.periods import Period, parse_period
+from server.indices.schemas import IndexRow, IndicesReport
+from server.indices.service import compute_indices
+from server.models import NotificationPref, Petition, Unit, User
 from server.petitions.calendar import load_calendar
-from server.petitions.service import OPEN_STATUSES, urgency
+from server.petitions.service import OPEN_STATUSES, check_email, check_phone, urgency
 from server.tables import NOTIFICATION, PETITION, UNIT, USER
 from server.tables import NOTIFICATION_PREF as PREF
 
@@ -53,8 +60,15 @@ TEXTS = {
     "overdue_subject": "Quá hạn trả lời — {unit}",
     "overdue_body": "Phản ánh, kiến nghị của {unit} đã quá hạn trả lời ({due}): {link}",
     "digest_subject": "Tổng hợp tuần {week} — {unit}",
-    "digest_body": "{unit}, 7 ngày qua: nhận {received} phản ánh, kiến nghị, trả lời {answered}. "
-    "Đang xử lý {open}, trong đó quá hạn {overdue}.\n{link}",
+    "digest_body": "{unit}, 7 ngày qua ({days}): {rate}; {change}.\nLĩnh vực thấp nhất: {weakest}.\n"
+    "Phản ánh, kiến nghị: nhận {received}, trả lời {answered}. Đang xử lý {open}, trong đó quá hạn {overdue}.\n"
+    "{dashboard}\n{link}",
+    "digest_rate": "tỷ lệ hài lòng {rate} trên {n} đánh giá",
+    "digest_no_rate": "chưa có đánh giá nào",
+    "digest_change": "{change} điểm so với 7 ngày trước đó ({previous})",
+    "digest_no_change": "7 ngày trước đó không có đánh giá để so sánh",
+    "digest_field": "{field} {rate} ({n} đánh giá)",
+    "digest_no_fields": "chưa lĩnh vực nào đủ {min} đánh giá",
     "low_rate_subject": "Tỷ lệ hài lòng dưới chỉ tiêu — {unit}",
     "low_rate_body": "Tháng {month}, {unit}: tỷ lệ hài lòng {rate} trên {n} đánh giá, chắc chắn dưới chỉ tiêu {target} "
     "(cận trên {high}).\n{link}",
@@ -134,6 +148,33 @@ def recipients(*, session: Session, kind: str, unit_path: str | None = None) -> 
         if r.email or r.phone:
             out.append(Recipient(r.id, r.unit_id, r.path, r.email, r.phone, r.language))
     return out
+
+
+def set_addresses(
+    *, session: Session, user: User, email: str | None, phone: str | None, actor: str
+) -> NotificationPref:
+    """Where a user is told, set by an administrator (no login needed): a user without preferences gets them with
+    every kind of message on; one who has them keeps the kinds they chose. An address left out (None) stays as it
+    is, an empty one removes it; a malformed one is `Invalid`. Audited."""
+    pref = session.get(NotificationPref, user.id)
+    if pref is None:
+        pref = NotificationPref(
+            user_id=user.id or 0, new_petition=True, due_soon=True, overdue=True, weekly_digest=True, low_rate=True
+        )
+    if email is not None:
+        pref.email = check_email(email)
+    if phone is not None:
+        pref.phone = check_phone(phone)
+    session.add(pref)
+    session.flush()
+    audit(
+        session=session,
+        actor=actor,
+        action="notify.addresses",
+        target=f"user:{user.username}",
+        detail=", ".join(k for k in ("email", "phone") if getattr(pref, k)) or "none",
+    )
+    return pref
 
 
 def _to_users(
@@ -309,8 +350,46 @@ def _unit_of(session: Session, person: Recipient) -> Unit | None:
     return session.execute(sa.select(Unit).where(UNIT.c.parent_id.is_(None)).order_by(UNIT.c.id)).scalars().first()
 
 
+def _percent(rate: float) -> str:
+    return f"{rate:.1%}"
+
+
+def _digest_rates(current: IndicesReport, previous: IndicesReport, min_sample: int, lang: str) -> dict[str, str]:
+    """The digest's words on the satisfaction index in `lang`: the past 7 days' rate with n, its change against the
+    7 days before, and the 3 weakest fields among those with at least `min_sample` ratings (weakest first)."""
+    overall, before = current.overall, previous.overall
+    if overall.rate is None:
+        rate = _t(TEXTS["digest_no_rate"], lang)
+    else:
+        rate = _t(TEXTS["digest_rate"], lang, rate=_percent(overall.rate), n=overall.n)
+    if overall.rate is None or before.rate is None:
+        change = _t(TEXTS["digest_no_change"], lang)
+    else:
+        points = f"{(overall.rate - before.rate) * 100:+.1f}"
+        change = _t(TEXTS["digest_change"], lang, change=points, previous=_percent(before.rate))
+    ranked, _few = rank_rows([r for r in current.rows if r.n >= min_sample])
+    weakest = [
+        _t(TEXTS["digest_field"], lang, field=r.label_en if lang == "en" else r.label, rate=_percent(r.rate), n=r.n)
+        for r in reversed(ranked[-3:])
+        if r.rate is not None
+    ]
+    return {
+        "rate": rate,
+        "change": change,
+        "weakest": "; ".join(weakest) or _t(TEXTS["digest_no_fields"], lang, min=min_sample),
+    }
+
+
 def _digests(session: Session, settings: Settings, now: datetime) -> int:
-    year, week, _ = now.astimezone(settings.tz).isocalendar()
+    """Each recipient's weekly digest of their unit and its subtree: the satisfaction rate of the 7 days before
+    today (local days) with its change against the 7 days before those and the weakest fields (all from
+    `compute_indices`), and the petitions received, answered, open and overdue."""
+    local_today = now.astimezone(settings.tz).date()
+    year, week, _ = local_today.isocalendar()
+    days = [local_today - timedelta(days=n) for n in (7, 1, 14, 8)]
+    this_week = parse_period(f"{days[0].isoformat()}..{days[1].isoformat()}")
+    week_before = parse_period(f"{days[2].isoformat()}..{days[3].isoformat()}")
+    span = f"{days[0]:%d/%m}–{days[1]:%d/%m/%Y}"
     queued = 0
     done = _keys_like(session, f"weekly_digest:{year}-W{week:02d}:%")
     for person in recipients(session=session, kind="weekly_digest"):
@@ -327,71 +406,121 @@ def _digests(session: Session, settings: Settings, now: datetime) -> int:
         week_ago = now - timedelta(days=7)
         received = conn.execute(base.where(in_unit, PETITION.c.received_at >= week_ago)).scalar_one()
         answered = conn.execute(base.where(in_unit, PETITION.c.answered_at >= week_ago)).scalar_one()
+        current, previous = (
+            compute_indices(session=session, unit=unit, period=p, by=by, min_sample=settings.min_sample, tz=settings.tz)
+            for p, by in ((this_week, "field"), (week_before, None))
+        )
+        values = {
+            "unit": unit.name,
+            "days": span,
+            "received": received,
+            "answered": answered,
+            "open": open_n,
+            "overdue": overdue,
+            "dashboard": f"{settings.public_base_url}/dashboard?unit={unit.code}&period={this_week.code}",
+            "link": f"{settings.public_base_url}/petitions?unit={unit.code}",
+        }
+        body = {
+            lang: _t(
+                TEXTS["digest_body"],
+                lang,
+                **values,
+                **_digest_rates(current, previous, settings.min_sample, lang),
+            )
+            for lang in ("vi", "en")
+        }
         queued += _to_users(
             session,
             "weekly_digest",
             f"weekly_digest:{year}-W{week:02d}:{unit.code}",
             [person],
             _both(TEXTS["digest_subject"], week=week, unit=unit.name),
-            _both(
-                TEXTS["digest_body"],
-                unit=unit.name,
-                received=received,
-                answered=answered,
-                open=open_n,
-                overdue=overdue,
-                link=f"{settings.public_base_url}/petitions?unit={unit.code}",
-            ),
+            body,
             None,
             now,
         )
     return queued
 
 
-def _low_rates(session: Session, settings: Settings, now: datetime) -> int:
-    from server.indices.periods import parse_period
-    from server.indices.service import compute_indices
+def _subtree_figures(
+    session: Session,
+    settings: Settings,
+    root: Unit,
+    period: Period,
+    reports: dict[int, IndicesReport],
+    wanted: Callable[[Unit], bool],
+) -> Iterator[tuple[Unit, IndexRow]]:
+    """Each active unit of `root`'s subtree (root included) that is `wanted`, with its figures for `period` (its
+    own subtree's). One `compute_indices` per unit that has children, grouped by child unit, gives all
+    its children's figures at once; `reports` keeps them across recipients of one scan."""
+    units = list(
+        session.execute(sa.select(Unit).where(UNIT.c.path.like(root.path + "%")).order_by(UNIT.c.path)).scalars()
+    )
+    by_id = {u.id: u for u in units}
+    parents = {u.parent_id for u in units}
 
-    month = now.astimezone(settings.tz).strftime("%Y-%m")
-    queued = 0
-    seen: dict[int, Any] = {}
-    done = _keys_like(session, f"low_rate:{month}:%")
-    for person in recipients(session=session, kind="low_rate"):
-        unit = _unit_of(session, person)
-        if unit is None or unit.id is None or _has(done, f"low_rate:{month}:{unit.code}", person):
-            continue  # told this month already: no report to compute
-        if unit.id not in seen:
-            report = compute_indices(
+    def report(unit: Unit) -> IndicesReport:
+        assert unit.id is not None
+        if unit.id not in reports:
+            reports[unit.id] = compute_indices(
                 session=session,
                 unit=unit,
-                period=parse_period(month),
-                by=None,
+                period=period,
+                by="unit" if unit.id in parents else None,
                 min_sample=settings.min_sample,
                 tz=settings.tz,
             )
-            seen[unit.id] = report.overall
-        row = seen[unit.id]
-        if not is_low(n=row.n, ci_high=row.ci_high, target=row.target, min_sample=settings.min_sample):
+        return reports[unit.id]
+
+    for unit in units:
+        if not unit.active or not wanted(unit):
             continue
-        queued += _to_users(
-            session,
-            "low_rate",
-            f"low_rate:{month}:{unit.code}",
-            [person],
-            _both(TEXTS["low_rate_subject"], unit=unit.name),
-            _both(
-                TEXTS["low_rate_body"],
-                month=month,
-                unit=unit.name,
-                rate=f"{row.rate:.1%}",
-                n=row.n,
-                target=f"{row.target:.0%}",
-                high=f"{row.ci_high:.1%}",
-                link=f"{settings.public_base_url}/dashboard?unit={unit.code}",
-            ),
-            None,
-            now,
-        )
+        parent = by_id.get(unit.parent_id) if unit.id != root.id else None
+        if parent is None:
+            yield unit, report(unit).overall
+        else:
+            yield unit, next(r for r in report(parent).rows if r.key == unit.code)
+
+
+def _low_rates(session: Session, settings: Settings, now: datetime) -> int:
+    """An alert to each recipient for every unit of their subtree (their own included) whose month-to-date rate is
+    below target beyond doubt, once per unit and month."""
+    month = now.astimezone(settings.tz).strftime("%Y-%m")
+    period = parse_period(month)
+    queued = 0
+    reports: dict[int, IndicesReport] = {}
+    done = _keys_like(session, f"low_rate:{month}:%")
+    for person in recipients(session=session, kind="low_rate"):
+        root = _unit_of(session, person)
+        if root is None or root.id is None:
+            continue
+
+        def untold(unit: Unit, person: Recipient = person) -> bool:
+            return not _has(done, f"low_rate:{month}:{unit.code}", person)  # told this month: nothing to compute
+
+        for unit, row in _subtree_figures(session, settings, root, period, reports, untold):
+            if not is_low(n=row.n, ci_high=row.ci_high, target=row.target, min_sample=settings.min_sample):
+                continue
+            assert row.rate is not None and row.ci_high is not None and row.target is not None  # is_low holds
+            queued += _to_users(
+                session,
+                "low_rate",
+                f"low_rate:{month}:{unit.code}",
+                [person],
+                _both(TEXTS["low_rate_subject"], unit=unit.name),
+                _both(
+                    TEXTS["low_rate_body"],
+                    month=month,
+                    unit=unit.name,
+                    rate=_percent(row.rate),
+                    n=row.n,
+                    target=f"{row.target:.0%}",
+                    high=_percent(row.ci_high),
+                    link=f"{settings.public_base_url}/dashboard?unit={unit.code}",
+                ),
+                None,
+                now,
+            )
     return queued
 
 

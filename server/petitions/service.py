@@ -518,8 +518,12 @@ def view_contact(*, session: Session, petition: Petition, user: User, ip: str | 
 
 
 def purge_contacts(*, session: Session, settings: Settings, now: datetime | None = None) -> int:
-    """Erase the contact details of petitions received more than the retention period ago (and of the ratings they
-    came from); the rest of each petition stays. Returns how many petitions were erased."""
+    """Erase the contact details of petitions closed more than the retention period ago (and of the ratings they
+    came from); the rest of each petition stays, and an open or answered petition keeps its contact however old it
+    is. Returns how many petitions were erased.
+
+    The closing time is `closed_at`; a closed petition without one (an imported petition closed by an update before
+    updates recorded it) counts from its last change, `updated_at`, which is when that update closed it."""
     now = now or utcnow()
     local = now.astimezone(settings.tz)
     months = settings.petition_contact_retention_months
@@ -534,7 +538,9 @@ def purge_contacts(*, session: Session, settings: Settings, now: datetime | None
     conn = session.connection()
     due = conn.execute(
         sa.select(PETITION.c.id, PETITION.c.rating_id).where(
-            PETITION.c.received_at < cutoff, sa.or_(has_contact, PETITION.c.contact_erased_at.is_(None))
+            PETITION.c.status == "closed",
+            sa.func.coalesce(PETITION.c.closed_at, PETITION.c.updated_at) < cutoff,
+            sa.or_(has_contact, PETITION.c.contact_erased_at.is_(None)),
         )
     ).all()
     if not due:
@@ -613,7 +619,9 @@ def import_one(
     if all(_same(getattr(existing, k), values[k]) for k in IMPORT_FIELDS):
         return "unchanged"
     changes = {k: values[k] for k in IMPORT_FIELDS}
-    _touch(existing, **changes, status=status)
+    # The closing time starts the contact's retention period (`purge_contacts`): kept while it stays closed.
+    closed_at = (existing.closed_at or utcnow()) if status == "closed" else None
+    _touch(existing, **changes, status=status, closed_at=closed_at)
     existing.due_at = compute_due(
         settings=settings, calendar=calendar, category=existing.category, received_at=existing.received_at
     )

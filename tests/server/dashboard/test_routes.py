@@ -11,9 +11,11 @@ from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from server.config import Settings
 from server.indices.periods import parse_period
 from server.indices.service import compute_indices
-from server.models import ProcedureField
+from server.models import AuditLog, ProcedureField, Rating
+from server.petitions import service as petitions
 from tests import logins
 from tests.server.dashboard.world import B_MARKER, World, build_world
 
@@ -145,16 +147,39 @@ def test_field_drilldown_by_unit_and_month(client: TestClient, session: Session,
     assert page(client, "/dashboard/fields/nope?unit=W-A", status=404)
 
 
-def test_comments_are_escaped_and_contacts_need_consent(client: TestClient, world: World) -> None:
+def test_comments_are_escaped_and_never_show_a_contact(client: TestClient, world: World) -> None:
     logins.login(client, world.manager_a)
     response = client.get("/dashboard?period=2026-10", headers=HTML)
     assert "<script>alert('xss')</script>" not in response.text
     assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;" in response.text
     soup = BeautifulSoup(response.text, "html.parser")
     comments = text(soup.select_one("#comment-results"))
-    assert "0912 345 678" in comments  # consented, and the manager's scope holds the unit
+    # A contact given with consent is only mentioned (the petition's page shows it, audited), never printed.
+    assert "0912 345 678" not in response.text
+    assert "Người dân để lại liên hệ (không hiển thị ở đây)." in comments
     assert "NO-CONSENT" not in response.text
     assert B_MARKER not in response.text
+
+
+@pytest.mark.parametrize("url", ["/dashboard", "/dashboard/comments", "/dashboard/fields/land"])
+def test_a_comment_that_became_a_petition_links_to_it_without_the_contact(
+    client: TestClient, session: Session, settings: Settings, world: World, url: str
+) -> None:
+    """Issue 15, finding 1: the comment lists printed the citizen's contact with no audit row."""
+    rating_id = session.exec(select(Rating.id).where(Rating.contact == "0912 345 678")).one()
+    petition = petitions.petition_from_rating(session=session, settings=settings, rating_id=rating_id)
+    assert petition is not None and petition.contact_phone == "0912345678"
+    logins.login(client, world.manager_a)
+    audited = len(session.exec(select(AuditLog)).all())
+    response = client.get(f"{url}?unit=W-A&period=2026-10", headers=HTML)
+    assert response.status_code == 200
+    assert "0912 345 678" not in response.text and "0912345678" not in response.text
+    comments = BeautifulSoup(response.text, "html.parser").select_one("#comment-results")
+    assert comments is not None
+    links = [a["href"] for a in comments.select("a[href]")]
+    assert links == [f"/petitions/{petition.id}"]
+    assert "Người dân để lại liên hệ (không hiển thị ở đây)." not in text(comments)
+    assert len(session.exec(select(AuditLog)).all()) == audited  # nothing personal shown, nothing to audit
 
 
 def test_comment_filters(client: TestClient, world: World) -> None:
@@ -299,7 +324,7 @@ def test_a_field_drill_down_shows_that_fields_reasons_and_comments(client: TestC
     assert all_reasons["Trả kết quả trễ hẹn"] == "7"
     comments = text(soup.select_one("#comment-results"))
     assert "Chờ quá lâu" in comments and "Hướng dẫn chưa rõ" not in comments  # the justice comment is elsewhere
-    assert "0912 345 678" in comments  # consented contact, as on the overview
+    assert "0912 345 678" not in comments and "liên hệ" in comments  # a contact is mentioned, never shown
     assert B_MARKER not in soup.decode()
     field_select = soup.select_one("#comment-field option[selected]")
     assert field_select is not None and field_select["value"] == "land"  # the filter starts on this field

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from server.config import Settings
 from server.db import make_engine
-from server.models import CalendarDay, Petition
-from server.petitions import service
+from server.models import AuditLog, CalendarDay, Notification, NotificationPref, Petition, Unit, User
+from server.petitions import notify, service
 from tests import factories
 from tests.databases import DatabaseFactory
 from tests.test_cli import one_line_error, run
@@ -44,24 +44,87 @@ def test_purge_and_notify_commands(db_factory: DatabaseFactory) -> None:
     settings = Settings(environment="test", database_url=url)
     with Session(engine) as session:
         unit = factories.unit(session)
-        factories.petition(
-            session,
-            settings,
-            unit,
-            category="other",
-            content="Cũ",
-            received_at=datetime.now(UTC) - timedelta(days=900),
-            contact=service.Contact(email="old@example.vn"),
-        )
+        for content in ("Cũ", "Còn mở"):
+            factories.petition(
+                session,
+                settings,
+                unit,
+                category="other",
+                content=content,
+                received_at=datetime.now(UTC) - timedelta(days=900),
+                contact=service.Contact(email=f"{len(content)}@example.vn"),
+            )
+        old = session.exec(select(Petition).where(Petition.content == "Cũ")).one()
+        old.status, old.closed_at = "closed", datetime.now(UTC) - timedelta(days=400)
         session.commit()
     purged = run("petitions", "purge", url=url)
     assert purged.returncode == 0 and purged.stdout.strip() == "contacts erased from 1 petitions"
     with Session(engine) as session:
-        petition = session.exec(select(Petition)).one()
-        assert petition.contact_email is None and petition.content == "Cũ"
+        contacts = {p.content: p.contact_email for p in session.exec(select(Petition))}
+        assert contacts == {"Cũ": None, "Còn mở": "6@example.vn"}  # closed 13 months ago; still open
     engine.dispose()
     status = run("notify", "status", url=url)
     assert status.returncode == 0 and status.stdout.startswith("pending 0 (retrying 0)")
     ran = run("notify", "run", url=url)
     assert ran.returncode == 0 and ran.stdout.startswith("queued 0, sent 0, failed 0")
     assert "No such option" in one_line_error(run("notify", "run", "--everything", url=url))
+
+
+def test_an_administrator_gives_a_manager_addresses_without_their_logging_in(db_factory: DatabaseFactory) -> None:
+    """Issue 15, finding 5: a manager got nothing until they logged in and saved /petitions/preferences."""
+    url = db_factory.new_url()
+    engine = make_engine(url)
+    settings = Settings(environment="test", database_url=url)
+    with Session(engine) as session:
+        factories.unit(session, code="C-WARD", name="Phường Một")
+        session.commit()
+    create = ("user", "create", "ql-phuong", "--role", "manager", "--unit", "C-WARD", "--password-stdin")
+    created = run(*create, "--email", "ql@example.vn", "--phone", "0900 000 001", url=url, stdin="mật khẩu đủ dài\n")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip() == "user ql-phuong (manager) created, notified at ql@example.vn and 0900 000 001"
+    bad = run(
+        "user",
+        "create",
+        "ql-2",
+        "--role",
+        "manager",
+        "--unit",
+        "C-WARD",
+        "--password-stdin",
+        "--email",
+        "x@",
+        url=url,
+        stdin="mật khẩu đủ dài\n",
+    )
+    assert "email address is not valid" in one_line_error(bad)
+    assert "unknown user" in one_line_error(run("user", "notify", "nobody", "--email", "a@b.vn", url=url))
+    with Session(engine) as session:
+        assert session.exec(select(User).where(User.username == "ql-2")).first() is None  # nothing half-made
+        manager = session.exec(select(User).where(User.username == "ql-phuong")).one()
+        manager_id = manager.id
+        pref = session.get(NotificationPref, manager_id)
+        assert pref is not None and (pref.email, pref.phone) == ("ql@example.vn", "0900000001")
+        assert all(getattr(pref, kind) for kind in notify.KINDS)
+        assert manager.last_login_at is None
+        # A petition filed now reaches them by email and SMS although they never logged in.
+        ward = session.exec(select(Unit).where(Unit.code == "C-WARD")).one()
+        factories.petition(session, settings, ward)
+        session.commit()
+        queued = session.exec(select(Notification).where(Notification.kind == "new_petition")).all()
+        assert sorted(n.recipient for n in queued) == ["0900000001", "ql@example.vn"]
+        # The manager turns the digest off; an administrator's new address keeps that choice.
+        pref.weekly_digest = False
+        session.commit()
+    changed = run("user", "notify", "ql-phuong", "--email", "moi@example.vn", url=url)
+    assert (
+        changed.returncode == 0 and changed.stdout.strip() == "user ql-phuong notified at moi@example.vn and 0900000001"
+    )
+    with Session(engine) as session:
+        pref = session.get(NotificationPref, manager_id)
+        assert pref is not None and (pref.email, pref.weekly_digest, pref.new_petition) == (
+            "moi@example.vn",
+            False,
+            True,
+        )
+        assert session.exec(select(AuditLog).where(AuditLog.action == "notify.addresses")).all() != []
+    engine.dispose()

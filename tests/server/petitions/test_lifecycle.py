@@ -267,39 +267,67 @@ def test_import_is_idempotent_and_scoped(client: TestClient, session: Session, t
     got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
     assert got["due_at"] == "2027-01-21T23:59:59+07:00"
     assert (got["status"], got["reaction"], got["source"]) == ("closed", "satisfied", "import")
+    imported = session.get(Petition, uuid.UUID(pid))
+    assert imported is not None
+    session.refresh(imported)
+    assert imported.closed_at is not None  # closed by an update: its contact's retention period runs from now
     assert client.post("/api/v1/petitions", json={"petitions": [item]}).status_code == 401
     assert client.post("/api/v1/petitions", json={"nope": 1}, headers=auth).status_code == 422
     _, other_key = create_api_key(session=session, kind="read", unit=tree["other"])
     assert client.get(f"/api/v1/petitions/{pid}", headers={"Authorization": f"Bearer {other_key}"}).status_code == 404
 
 
-def test_purge_erases_old_contacts_and_keeps_the_petition(
+def _closed(session: Session, settings: object, petition: Petition, months_ago: int) -> Petition:
+    """`petition` answered and closed by its manager about `months_ago` months ago."""
+    service.answer(session=session, settings=settings, petition=petition, text="Đã xử lý.", actor="ql")  # type: ignore[arg-type]
+    service.close(session=session, petition=petition, actor="ql")
+    petition.closed_at = datetime.now(UTC) - timedelta(days=round(months_ago * 30.5))
+    session.flush()
+    return petition
+
+
+def test_purge_erases_contacts_a_year_after_closing_and_keeps_the_petition(
     session: Session, settings: object, tree: dict[str, Unit]
 ) -> None:
-    old = factories.petition(
-        session,
-        settings,
-        tree["ward"],
-        contact=service.Contact(email="a@b.vn", name="An"),
-        received_at=datetime.now(UTC) - timedelta(days=800),
-    )
-    new = factories.petition(session, settings, tree["ward"], contact=service.Contact(email="c@d.vn"))
+    """Issue 15, finding 2: the retention period is 12 months after closing (DOMAIN), not 24 after receiving."""
+    now = datetime.now(UTC)
+
+    def filed(email: str, received_days_ago: int) -> Petition:
+        contact = service.Contact(email=email, name="An")
+        received = now - timedelta(days=received_days_ago)
+        return factories.petition(session, settings, tree["ward"], contact=contact, received_at=received)
+
+    old = _closed(session, settings, filed("a@b.vn", 500), months_ago=13)
+    recent = _closed(session, settings, filed("r@b.vn", 500), months_ago=11)
+    still_open = filed("o@b.vn", 3 * 365)  # received three years ago, never closed
+    answered = filed("w@b.vn", 3 * 365)
+    service.answer(session=session, settings=settings, petition=answered, text="Chờ phản hồi.", actor="ql")  # type: ignore[arg-type]
+    new = filed("c@d.vn", 0)
     counter = factories.counter(session, tree["ward"])
-    rating = factories.rating(session, counter, level=1, at=datetime.now(UTC) - timedelta(days=900), channel="phone")
+    rating = factories.rating(session, counter, level=1, at=now - timedelta(days=900), channel="phone")
     rating.comment, rating.contact, rating.contact_consent = "Chậm", "0912345678", True
     session.flush()
     from_rating = service.petition_from_rating(session=session, settings=settings, rating_id=rating.id)  # type: ignore[arg-type]
     assert from_rating is not None and from_rating.contact_phone == "0912345678"
+    _closed(session, settings, from_rating, months_ago=14)
+    assert settings.petition_contact_retention_months == 12  # type: ignore[attr-defined]
     assert service.purge_contacts(session=session, settings=settings) == 2  # type: ignore[arg-type]
-    session.refresh(old)
-    session.refresh(new)
+    for petition in (old, recent, still_open, answered, new, from_rating):
+        session.refresh(petition)
     session.refresh(rating)
-    session.refresh(from_rating)
     # The rating it came from loses its contact too; the rating itself (and its comment) stays.
     assert (rating.contact, rating.comment, from_rating.contact_phone) == (None, "Chậm", None)
     assert (old.contact_email, old.contact_name, old.contact_erased_at is not None) == (None, None, True)
-    assert old.content == "Thủ tục chậm" and new.contact_email == "c@d.vn"
+    assert old.content == "Thủ tục chậm" and old.status == "closed"
+    # Closed 11 months ago, open for three years, answered and waiting for the citizen, new: all kept.
+    kept = [recent.contact_email, still_open.contact_email, answered.contact_email, new.contact_email]
+    assert kept == ["r@b.vn", "o@b.vn", "w@b.vn", "c@d.vn"]
     assert service.purge_contacts(session=session, settings=settings) == 0  # type: ignore[arg-type]
+    # A month later, the one closed 11 months ago has had its year too.
+    later = now + timedelta(days=62)
+    assert service.purge_contacts(session=session, settings=settings, now=later) == 1  # type: ignore[arg-type]
+    session.refresh(recent)
+    assert recent.contact_email is None and still_open.contact_email == "o@b.vn"
 
 
 def test_refused_steps_get_a_vietnamese_page(

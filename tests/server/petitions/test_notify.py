@@ -230,6 +230,77 @@ def test_the_scan_queues_due_soon_overdue_and_the_digest_once(world: tuple[sa.En
         assert "quá hạn 1" in next(d.body for d in digests if d.recipient == "ql@example.vn")
 
 
+def _rate(session: Session, counter: Any, field_code: str, satisfied: int, total: int, at: datetime) -> None:
+    """`total` ratings of `field_code` at `counter` just before `at`, the first `satisfied` of them satisfied."""
+    for i in range(total):
+        level = 4 if i < satisfied else 1
+        factories.rating(session, counter, level=level, field_code=field_code, at=at - timedelta(seconds=i))
+
+
+def test_the_digest_tells_the_weeks_rate_its_change_and_the_weakest_fields(world: tuple[sa.Engine, Settings]) -> None:
+    """Issue 15, finding 3: the digest sent petition counts only; DOMAIN asks for rate, change and weakest fields."""
+    engine, settings = world
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        _, ward = _setup(session)
+        counter = factories.counter(session, ward)
+        this_week, week_before = now - timedelta(days=2), now - timedelta(days=10)
+        # The 7 days before today: 125 ratings, 96 satisfied (76.8 %); health has too few ratings to be ranked.
+        for code, satisfied in (("land", 15), ("justice", 24), ("tax", 27), ("certification", 30)):
+            _rate(session, counter, code, satisfied, 30, this_week)
+        _rate(session, counter, "health", 0, 5, this_week)
+        _rate(session, counter, "land", 16, 20, week_before)  # the 7 days before those: 80.0 %
+        _rate(session, counter, "land", 0, 10, now)  # today: not in a complete day yet
+        session.commit()
+    with Session(engine) as session:
+        notify.scan(session=session, settings=settings, now=now)
+        session.commit()
+        digests = session.exec(select(Notification).where(Notification.kind == "weekly_digest")).all()
+    body = next(d.body for d in digests if d.recipient == "ql@example.vn")
+    assert "tỷ lệ hài lòng 76.8% trên 125 đánh giá; -3.2 điểm so với 7 ngày trước đó (80.0%)" in body
+    weakest = (
+        "Lĩnh vực thấp nhất: Đất đai 50.0% (30 đánh giá); Tư pháp – Hộ tịch 80.0% (30 đánh giá); "
+        "Thuế 90.0% (30 đánh giá)."
+    )
+    assert weakest in body and "Y tế" not in body and "Chứng thực" not in body
+    today = now.astimezone(settings.tz).date()
+    days = f"{today - timedelta(days=7):%d/%m}–{today - timedelta(days=1):%d/%m/%Y}"
+    assert f"7 ngày qua ({days})" in body and "Đang xử lý 0, trong đó quá hạn 0" in body
+    assert "/dashboard?unit=N-ROOT&period=" in body
+    # The other unit's manager: no ratings there at all, said so rather than a rate of nothing.
+    other = next(d.body for d in digests if d.recipient == "khac@example.vn")
+    assert "chưa có đánh giá nào" in other and "chưa lĩnh vực nào đủ 30 đánh giá" in other
+
+
+def test_a_manager_is_alerted_for_each_failing_unit_below_them(world: tuple[sa.Engine, Settings]) -> None:
+    """Issue 15, finding 4: the alert looked at the manager's own unit only, so a failing commune under a district
+    whose overall rate passed raised nothing."""
+    engine, settings = world
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        root = factories.unit(session, code="S-ROOT", name="Tỉnh")
+        district = factories.unit(session, root, code="S-DIST", name="Huyện")
+        failing = factories.unit(session, district, code="S-BAD", name="Xã Chậm")
+        passing = factories.unit(session, district, code="S-GOOD", name="Xã Tốt")
+        ward = factories.unit(session, failing, code="S-BAD-1", name="Thôn")
+        manager = logins.user(session, "manager", district, username="ql-huyen")
+        session.add(NotificationPref(user_id=manager.id, email="huyen@example.vn"))  # type: ignore[arg-type]
+        session.flush()
+        _rate(session, factories.counter(session, failing), "land", 15, 30, now)  # 50 %: below 90 % beyond doubt
+        _rate(session, factories.counter(session, ward), "land", 0, 3, now)  # too few alone, counted in S-BAD
+        _rate(session, factories.counter(session, passing), "land", 100, 100, now)
+        session.commit()  # the district: 115 of 133 (86.5 %), its upper bound above 90 %: not below beyond doubt
+    with Session(engine) as session:
+        notify.scan(session=session, settings=settings, now=now)
+        session.commit()
+        alerts = session.exec(select(Notification).where(Notification.kind == "low_rate")).all()
+        assert [(a.recipient, a.subject) for a in alerts] == [
+            ("huyen@example.vn", "Tỷ lệ hài lòng dưới chỉ tiêu — Xã Chậm")
+        ]
+        assert "45.5%" in alerts[0].body and "33" in alerts[0].body and "unit=S-BAD" in alerts[0].body
+        assert notify.scan(session=session, settings=settings, now=now) == 0  # once per unit and month
+
+
 def test_low_rate_alert_needs_enough_ratings_and_an_upper_bound_below_target(world: tuple[sa.Engine, Settings]) -> None:
     engine, settings = world
     now = datetime.now(UTC)
@@ -268,7 +339,8 @@ def test_is_low_is_the_wilson_upper_bound_rule(n: int, satisfied: int, target: f
 
 
 def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFactory, relay: Relay) -> None:
-    """The sender loop of a running server (HAILONG_NOTIFY_INTERVAL_SECONDS): queued mail goes out, old contacts go."""
+    """The sender loop of a running server (HAILONG_NOTIFY_INTERVAL_SECONDS): queued mail goes out, the contacts of
+    petitions closed long ago go."""
     import time
 
     from server.app import create_app
@@ -287,6 +359,14 @@ def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFa
             received_at=datetime.now(UTC) - timedelta(days=1000),
             contact=service.Contact(phone="0912345678"),
         )
+        old.status, old.closed_at = "closed", datetime.now(UTC) - timedelta(days=900)
+        still_open = factories.petition(
+            session,
+            settings,
+            ward,
+            received_at=datetime.now(UTC) - timedelta(days=1000),
+            contact=service.Contact(phone="0987654321"),
+        )
         session.commit()
     unsent_mail = select(Notification).where(Notification.channel == "email", Notification.status != "sent")
     with serve(create_app(settings)):
@@ -297,13 +377,14 @@ def test_the_server_sends_the_outbox_and_purges_by_itself(db_factory: DatabaseFa
                     break
             time.sleep(0.2)
     subjects = sorted(m["Subject"] for m in relay.inbox.messages)
-    # Both new petitions, the old one overdue, and this week's digest of each manager: each once.
-    assert subjects.count("Phản ánh, kiến nghị mới — Phường Một") == 2
+    # The three new petitions, the old open one overdue, and this week's digest of each manager: each once.
+    assert subjects.count("Phản ánh, kiến nghị mới — Phường Một") == 3
     assert subjects.count("Quá hạn trả lời — Phường Một") == 1
     assert len([s for s in subjects if s.startswith("Tổng hợp tuần")]) == 2
-    assert len(subjects) == 5
+    assert len(subjects) == 6
     assert {m["To"] for m in relay.inbox.messages if "Phường Một" in m["Subject"]} == {"ql@example.vn"}
     with Session(engine) as session:
         assert session.get(Petition, old.id).contact_phone is None  # type: ignore[union-attr]
+        assert session.get(Petition, still_open.id).contact_phone == "0987654321"  # type: ignore[union-attr]
         assert session.exec(unsent_mail).all() == []
     engine.dispose()
