@@ -31,6 +31,7 @@ T = TypeVar("T")
 router = APIRouter(prefix="/dashboard", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 FieldQuery = Annotated[str | None, Query(max_length=64, description="field code")]
+DossierQuery = Annotated[str | None, Query(max_length=128, description="dossier code (the ratings of one dossier)")]
 
 
 def _cached(request: Request, session: Session, key: tuple[Any, ...], compute: Callable[[Session], T]) -> T:
@@ -148,13 +149,19 @@ def field_page(page: UnitPageDep, field_code: str) -> HTMLResponse:
 
 
 @router.get("/comments", response_class=HTMLResponse)
-def comments_page(page: UnitPageDep, within: UnitQuery = None, field: FieldQuery = None) -> HTMLResponse:
-    """Comments from dissatisfied citizens, filtered by a unit below the current one and by field."""
+def comments_page(
+    page: UnitPageDep, within: UnitQuery = None, field: FieldQuery = None, dossier: DossierQuery = None
+) -> HTMLResponse:
+    """Comments from dissatisfied citizens, filtered by a unit below the current one and by field; or one dossier's
+    not-satisfied ratings (the QĐ 766 drill-down links here)."""
     session, chosen = page.session, page.period
     target = unit_in_scope(session=session, root=page.unit, code=within) if within else page.unit
     context = page_context(page)
     context.update(
-        comments=service.latest_comments(session=session, unit=target, period=chosen, field_code=field or None),
+        comments=service.latest_comments(
+            session=session, unit=target, period=chosen, field_code=field or None, dossier_code=dossier or None
+        ),
+        dossier=dossier or "",
         comment_units=list(children(session=session, unit=page.unit)),
         comment_fields=_fields(session),
         within=within or "",

@@ -28,6 +28,7 @@ from server.models import (
     Reason,
     ScaleLevel,
     Unit,
+    Visit,
 )
 from server.tables import PETITION
 from server.units.service import ancestors, is_in_subtree, subtree_ids
@@ -113,24 +114,31 @@ def latest_comments(
     unit: Unit,
     period: Period,
     field_code: str | None = None,
+    dossier_code: str | None = None,
     limit: int = COMMENTS_SHOWN,
 ) -> list[CommentView]:
     """Newest comments left with not-satisfied ratings in `unit`'s subtree, each with whether a contact was given
-    (never the contact) and the petition it became."""
-    # `local_date` decides; the `rated_at` window around it (a day wider on each side than any time zone needs)
-    # lets the database walk the small index of commented ratings newest first instead of a whole month.
-    window_start = datetime.combine(period.start, time(), UTC) - timedelta(days=1)
-    window_end = datetime.combine(period.end, time(), UTC) + timedelta(days=1)
-    conditions = [
-        col(Rating.comment).is_not(None),
-        col(Rating.rated_at) >= window_start,
-        col(Rating.rated_at) < window_end,
-        col(Rating.unit_id).in_(subtree_ids(unit)),
-        col(Rating.local_date) >= period.start,
-        col(Rating.local_date) < period.end,
-        col(Rating.satisfied).is_(False),
-        col(Rating.comment) != "",
-    ]
+    (never the contact) and the petition it became.
+
+    With `dossier_code`: that dossier's not-satisfied ratings (the QĐ 766 drill-down's "disliked"), with or without
+    a comment and whatever month they were given in, as the score counts them."""
+    conditions = [col(Rating.unit_id).in_(subtree_ids(unit)), col(Rating.satisfied).is_(False)]
+    if dossier_code is not None:
+        visits = sa.select(col(Visit.id)).where(col(Visit.dossier_code) == dossier_code)
+        conditions += [col(Rating.visit_id).in_(visits), col(Rating.misuse).is_(False)]
+    else:
+        # `local_date` decides; the `rated_at` window around it (a day wider on each side than any time zone needs)
+        # lets the database walk the small index of commented ratings newest first instead of a whole month.
+        window_start = datetime.combine(period.start, time(), UTC) - timedelta(days=1)
+        window_end = datetime.combine(period.end, time(), UTC) + timedelta(days=1)
+        conditions += [
+            col(Rating.comment).is_not(None),
+            col(Rating.rated_at) >= window_start,
+            col(Rating.rated_at) < window_end,
+            col(Rating.local_date) >= period.start,
+            col(Rating.local_date) < period.end,
+            col(Rating.comment) != "",
+        ]
     if field_code:
         conditions.append(col(Rating.field_id) == get_field(session=session, code=field_code).id)
     stmt = (

@@ -45,6 +45,12 @@ def test_the_drill_down_says_where_the_points_were_lost(
     listed = [text(tr) for tr in soup.select("#dossiers tbody tr")]
     assert [row.split()[0] for row in listed] == ["BMT-5", "BMT-0", "BMT-1"]
     assert "Người dân đánh giá không hài lòng" in listed[0] and "Hồ sơ trễ hạn" in listed[1]
+    # The disliked dossier links to its own rating, although it has no comment and was given after the month.
+    link = soup.select("#dossiers tbody tr")[0].select_one("a[href^='/dashboard/comments']")
+    assert link is not None and link["href"].endswith("&dossier=BMT-5")
+    ratings = page(client, link["href"]).select("#comment-results .comments li")
+    assert len(ratings) == 1 and "Không hài lòng" in text(ratings[0]) and "Không để lại ý kiến" in text(ratings[0])
+    assert page(client, link["href"].replace("BMT-5", "BMT-4")).select("#comment-results .comments li") == []
     overdue = page(client, "/dashboard/score766?unit=DLK&period=2026-10&show=overdue")
     assert [text(tr).split()[0] for tr in overdue.select("#dossiers tbody tr")] == ["BMT-0", "BMT-1"]
     english = text(page(client, "/dashboard/score766?unit=BMT&period=2026-10&lang=en"))
