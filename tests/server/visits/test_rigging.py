@@ -45,6 +45,23 @@ def test_an_officer_session_naming_a_colleague_is_403_and_stores_nothing(client:
         )
 
 
+def test_an_officer_session_learns_nothing_about_other_officer_codes(client: TestClient, session: Session) -> None:
+    """Any code but the session's own is the same 403: unknown, inactive, another unit's or a colleague's (a 422 for
+    some of them would tell which codes exist)."""
+    root, desk, _counter, (me, colleague) = _desk(session)
+    retired = factories.officer(session, desk, code="CB-RETIRED")
+    retired.active = False
+    elsewhere = factories.officer(session, factories.unit(session, root), code="CB-ELSEWHERE")
+    session.flush()
+    csrf = logins.login(client, logins.user(session, "officer", desk, officer=me))
+    for named in ("CB-NOBODY", retired.code, elsewhere.code, colleague.code):
+        body = {"counter": "Q-RIG", "field": "land", "officer": named}
+        response = client.post("/api/v1/visits", json=body, headers={"X-CSRF-Token": csrf})
+        assert response.status_code == 403, (named, response.text)
+        assert response.json() == {"detail": "an officer may register visits only in their own name"}
+    assert session.exec(select(Visit)).all() == []
+
+
 def test_an_officer_account_without_an_officer_record_may_name_nobody(client: TestClient, session: Session) -> None:
     _root, desk, _counter, (_me, colleague) = _desk(session)
     csrf = logins.login(client, logins.user(session, "officer", desk))
