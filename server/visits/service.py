@@ -302,6 +302,18 @@ def visit_progress(*, session: Session, visit: Visit, now: datetime | None = Non
     return "shown" if visit.shown_at is not None else "waiting"
 
 
+#: The states in which the console may still show a visit's slip: nobody rated it or withdrew it, its link is valid.
+SLIP_STATES = ("waiting", "shown", "declined")
+
+
+def slip_open(*, settings: Settings, visit: Visit, state: str, now: datetime | None = None) -> bool:
+    """Whether the console may (still) show `visit`'s slip, its QR code and rating link: only just after the
+    invitation (`settings.slip_minutes`, time to print it for the citizen) and only while nobody rated it. Later, an
+    officer reopening the slip could rate a visit the citizen left unrated. `state` is `visit_progress`'s answer."""
+    now = now or utcnow()
+    return state in SLIP_STATES and now - visit.created_at < timedelta(minutes=settings.slip_minutes)
+
+
 def cancel_visit(*, session: Session, visit: Visit, now: datetime | None = None) -> str:
     """Withdraw an invitation that nobody rated yet: the kiosk leaves its faces, the slip's link stops working.
     Answers the visit's state afterwards (a rated visit stays rated: 409)."""
