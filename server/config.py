@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone that periods (days, months) are counted in")
     visit_ttl_days: int = Field(30, ge=1, le=400, description="How long a visit's rating link stays valid")
+    slip_minutes: int = Field(
+        10,
+        ge=1,
+        le=24 * 60,
+        description="The console shows a visit's slip (QR code, rating link) this long after the invitation, and only "
+        "until it is rated; later the officer could rate a visit the citizen left unrated",
+    )
     pairing_code_ttl_hours: int = Field(24, ge=1, le=24 * 30, description="How long a kiosk pairing code is valid")
     misuse_window_seconds: float = Field(
         3.0, ge=0, le=600, description="Presses at one kiosk closer than this (without a visit) are flagged misuse"

@@ -177,8 +177,13 @@ def rapid_after_invite(
     *, creator_kind: str | None, visit_created_at: datetime | None, rated_at: datetime, seconds: float
 ) -> bool:
     """A rating given within `seconds` of its visit being opened by a login session at the counter: the officer who
-    just pressed "invite" could have answered it themselves (at the counter's kiosk or with the slip's link)."""
-    if creator_kind not in SESSION_KINDS or visit_created_at is None:
+    just pressed "invite" could have answered it themselves (at the counter's kiosk or with the slip's link).
+
+    A visit whose creator is not recorded (`creator_kind` None: registered before migration 0015, by the console,
+    which did not audit its visits) is read as a session's too: nothing shows that nobody at the counter opened it.
+    Only a key's visit (the one-stop system's) is left out. A rating without a visit (`visit_created_at` None) never
+    is doubtful by this rule."""
+    if visit_created_at is None or (creator_kind is not None and creator_kind not in SESSION_KINDS):
         return False
     return (rated_at - visit_created_at).total_seconds() <= seconds
 

@@ -12,6 +12,7 @@ from server.appraisal import service
 from server.appraisal.schemas import AppraisalReport, OfficerRow, to_report
 from server.appraisal.words import METHOD_TITLE, REASON_WORDS, STATUS_WORDS, method_paragraphs
 from server.auth.deps import FiguresAsked, verify_csrf
+from server.auth.service import audit
 from server.config import Settings
 from server.dashboard.pages import page_context, render, today, unit_page
 from server.i18n import request_language
@@ -58,11 +59,22 @@ def appraisal_page(page: AppraisalPageDep) -> HTMLResponse:
     return render(page.request, "appraisal/page.html", "appraisal/_page.html", context)
 
 
-def own_line(*, session: Session, settings: Settings, officer: Officer, period: Period, lang: str) -> dict[str, Any]:
-    """An officer's own appraisal line for `/dashboard/me` (never another officer's), with the unit's field rates it
-    is compared with."""
+def own_line(
+    *,
+    session: Session,
+    settings: Settings,
+    officer: Officer,
+    period: Period,
+    lang: str,
+    actor: str,
+    ip: str | None = None,
+) -> dict[str, Any]:
+    """An officer's own appraisal line for `/dashboard/me` (never another officer's), with the unit whose field rates
+    it is compared with (the officer's unit and its subtree) and those rates. Audited (`appraisal.me`, like the
+    managers' `appraisal.view`): `actor` read the officer's line for the period."""
     unit = session.get(Unit, officer.unit_id)
     assert unit is not None  # foreign key
     report = to_report(service.appraise(session=session, settings=settings, unit=unit, period=period))
     mine: OfficerRow | None = next((o for o in report.officers if o.key == officer.code), None)
-    return {"mine": mine, "unit_fields": report.fields, **words(report, lang)}
+    audit(session=session, actor=actor, action="appraisal.me", target=officer.code, detail=period.code, ip=ip)
+    return {"mine": mine, "unit_fields": report.fields, "reference_unit": unit, **words(report, lang)}

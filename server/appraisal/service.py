@@ -130,7 +130,7 @@ def appraise(*, session: Session, settings: Settings, unit: Unit, period: Period
     reasons: dict[int, list[str]] = defaultdict(list)
     top_rated: list[tuple[int, int, datetime]] = []
     for i, (officer_id, _f, _s, level, counter_id, rated_at, opened, kind, creator_officer) in enumerate(rows):
-        if kind is not None:
+        if opened is not None:  # a visit's rating (walk-up ratings have none)
             if method.rapid_after_invite(
                 creator_kind=kind, visit_created_at=opened, rated_at=rated_at, seconds=rules.rapid_seconds
             ):

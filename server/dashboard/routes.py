@@ -10,16 +10,16 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sqlmodel import Session, col, select
 
-from server.appraisal.pages import own_line
+from server.appraisal.pages import appraisal_period, own_line
 from server.auth.deps import FiguresAsked, require_role, unit_in_scope, verify_csrf
 from server.cache import TimedCache
 from server.dashboard import service
 from server.dashboard.pages import PeriodQuery, UnitPageDep, UnitQuery, page_context, render, today
-from server.deps import SessionDep, SettingsDep
+from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import Forbidden, NotFound
 from server.i18n import request_language
 from server.indices import overview as reports
-from server.indices.periods import period_choices, reporting_period
+from server.indices.periods import period_choices
 from server.models import Officer, ProcedureField, Unit, User
 from server.presentation.charts import trend_chart
 from server.scores.service import score_766
@@ -178,9 +178,10 @@ def my_figures(
     user: Annotated[User, Depends(require_role("officer"))],
     period: PeriodQuery = None,
 ) -> HTMLResponse:
-    """An officer's own figures for a period (never other officers', never comments)."""
+    """An officer's own figures for a period, this year by default (the appraisal is yearly); never other officers',
+    never comments. Each view of the appraisal line is audited (`appraisal.me`)."""
     officer = session.get(Officer, user.officer_id) if user.officer_id is not None else None
-    chosen = reporting_period(period, today=today(settings))
+    chosen = appraisal_period(period, settings)
     row = None
     if officer is not None:
         unit_row = session.get(Unit, officer.unit_id)
@@ -197,7 +198,17 @@ def my_figures(
     }
     if officer is not None:  # the officer's own appraisal line (server/appraisal), never a colleague's
         lang = request_language(request)
-        context.update(own_line(session=session, settings=settings, officer=officer, period=chosen, lang=lang))
+        context.update(
+            own_line(
+                session=session,
+                settings=settings,
+                officer=officer,
+                period=chosen,
+                lang=lang,
+                actor=user.username,
+                ip=client_ip(request),
+            )
+        )
     return render(request, "dashboard/me.html", "dashboard/_me.html", context)
 
 

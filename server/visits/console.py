@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 
 from server.auth.deps import CsrfDep, require_role
 from server.config import Settings
+from server.db import utcnow
 from server.deps import SessionDep, SettingsDep
-from server.errors import AppError, Forbidden, NotFound
+from server.errors import AppError, Forbidden, Gone, NotFound
 from server.i18n import request_language
 from server.models import Counter, KioskDevice, ProcedureField, Unit, User, Visit
 from server.templating import app_templates, is_htmx
@@ -83,10 +84,7 @@ def active_fields(*, session: Session) -> list[ProcedureField]:
     )
 
 
-def _slip_context(*, session: Session, settings: Settings, visit_token: str, slip_format: str) -> dict[str, Any]:
-    visit = service.find_visit(session=session, token=visit_token)
-    if visit is None:
-        raise NotFound("unknown visit")
+def _slip_context(*, session: Session, settings: Settings, visit: Visit, slip_format: str) -> dict[str, Any]:
     details = service.visit_details(session=session, visit=visit)
     return {
         "details": details,
@@ -168,7 +166,7 @@ def invite(
         return _console_page(request, session, settings, officer, error=message, status=exc.status_code)
     response: Response
     if is_htmx(request):
-        context = _slip_context(session=session, settings=settings, visit_token=visit.token, slip_format="80mm")
+        context = _slip_context(session=session, settings=settings, visit=visit, slip_format="80mm")
         context.update(_status_context(session=session, settings=settings, visit=visit, recent_for=officer.user))
         response = app_templates(request).TemplateResponse(
             request, "counter/_invited.html", context, status_code=201, headers=NO_STORE
@@ -178,6 +176,31 @@ def invite(
     response.set_cookie(COUNTER_COOKIE, counter, path="/console", max_age=365 * 86400, samesite="lax", httponly=True)
     response.set_cookie(FIELD_COOKIE, field, path="/console", max_age=365 * 86400, samesite="lax", httponly=True)
     return response
+
+
+def _slip_response(
+    request: Request, session: Session, settings: Settings, officer: ConsoleOfficer, visit: Visit, slip_format: str
+) -> Response:
+    """The slip of one of the officer's visits while it is open (`service.slip_open`: minutes after the invitation,
+    not rated); else a friendly 410 that names no token: a slip reopened later would let its holder rate a visit
+    the citizen left unrated."""
+    state = service.visit_progress(session=session, visit=visit)
+    if not service.slip_open(settings=settings, visit=visit, state=state):
+        gone = Gone(
+            "this slip can no longer be shown: a slip is shown only for {minutes} minutes after the invitation, and "
+            "only until the visit is rated",
+            minutes=settings.slip_minutes,
+        )
+        message = gone.in_language(request_language(request))
+        name = "counter/_invite_error.html" if is_htmx(request) else "counter/slip_gone.html"
+        return app_templates(request).TemplateResponse(
+            request, name, {"officer": officer, "message": message}, status_code=gone.status_code, headers=NO_STORE
+        )
+    context = _slip_context(session=session, settings=settings, visit=visit, slip_format=slip_format)
+    context["officer"] = officer
+    context.update(_status_context(session=session, settings=settings, visit=visit))
+    name = "counter/_slip.html" if is_htmx(request) else "counter/slip.html"
+    return app_templates(request).TemplateResponse(request, name, context, headers=NO_STORE)
 
 
 @router.get("/visits/{token}", response_class=HTMLResponse)
@@ -190,34 +213,46 @@ def slip_page(
     format: str = "80mm",
 ) -> Response:
     """A visit's printable slip (80 mm thermal receipt or A6) with its QR code and short link: only for the user who
-    registered the visit (a colleague's or the one-stop system's visit is 404, so nobody rates it for the citizen)."""
-    context = _slip_context(session=session, settings=settings, visit_token=token, slip_format=format)
-    visit = context["details"].visit
-    if visit.created_by_user_id != officer.user.id or not is_in_subtree(
-        unit=context["details"].unit, root=officer.unit
-    ):
-        raise NotFound("unknown visit")
-    context["officer"] = officer
-    context.update(_status_context(session=session, settings=settings, visit=context["details"].visit))
-    name = "counter/_slip.html" if is_htmx(request) else "counter/slip.html"
-    return app_templates(request).TemplateResponse(request, name, context, headers=NO_STORE)
+    registered the visit (a colleague's or the one-stop system's visit is 404, so nobody rates it for the citizen),
+    and only while the slip is open (`HAILONG_SLIP_MINUTES` after the invitation, not rated; else 410)."""
+    visit = _officer_visit(session=session, officer=officer, token=token)
+    return _slip_response(request, session, settings, officer, visit, format)
+
+
+@router.get("/slips/{visit_id}", response_class=HTMLResponse)
+def recent_slip_page(
+    visit_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+    format: str = "80mm",
+) -> Response:
+    """The slip of a visit in the recent list, addressed by its id (the list never carries a token): the same rules as
+    `slip_page`."""
+    visit = session.get(Visit, visit_id) if 0 < visit_id < 2**63 else None
+    return _slip_response(
+        request, session, settings, officer, _own_visit(session=session, officer=officer, visit=visit), format
+    )
 
 
 # --- where an invitation stands: shown on the kiosk, rated, declined; cancelling it -------------------------------
 
 
-def _recent(*, session: Session, settings: Settings, counter: Counter | None, user: User) -> list[tuple[str, str, str]]:
-    """`user`'s latest invitations at the counter (never a colleague's): (token, local time, progress state)."""
+def _recent(
+    *, session: Session, settings: Settings, counter: Counter | None, user: User
+) -> list[tuple[int | None, str, str]]:
+    """`user`'s latest invitations at the counter (never a colleague's): (the visit's id while its slip is open, else
+    None; local time; progress state). Never a token: the list stays on screen, the slip is for the citizen."""
     if counter is None:
         return []
-    return [
-        (
-            v.token,
-            v.created_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
-            service.visit_progress(session=session, visit=v),
-        )
-        for v in service.recent_visits(session=session, counter=counter, user=user)
-    ]
+    now = utcnow()
+    recent = []
+    for v in service.recent_visits(session=session, counter=counter, user=user):
+        state = service.visit_progress(session=session, visit=v, now=now)
+        open_id = v.id if service.slip_open(settings=settings, visit=v, state=state, now=now) else None
+        recent.append((open_id, v.created_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"), state))
+    return recent
 
 
 def _status_context(
@@ -239,15 +274,19 @@ def _status_context(
     return context
 
 
-def _officer_visit(*, session: Session, officer: ConsoleOfficer, token: str) -> Visit:
-    """A visit the officer registered, at a counter of their unit or its subtree (else 404, as for an unknown one:
-    a colleague's or the one-stop system's visit stays out of reach, its token with it)."""
-    visit = service.find_visit(session=session, token=token)
+def _own_visit(*, session: Session, officer: ConsoleOfficer, visit: Visit | None) -> Visit:
+    """`visit` if the officer registered it, at a counter of their unit or its subtree (else 404, as for an unknown
+    one: a colleague's or the one-stop system's visit stays out of reach, its token with it)."""
     if visit is None or visit.created_by_user_id != officer.user.id:
         raise NotFound("unknown visit")
     if not is_in_subtree(unit=service.visit_details(session=session, visit=visit).unit, root=officer.unit):
         raise NotFound("unknown visit")
     return visit
+
+
+def _officer_visit(*, session: Session, officer: ConsoleOfficer, token: str) -> Visit:
+    """The visit of `token` if the officer registered it (`_own_visit`), else 404."""
+    return _own_visit(session=session, officer=officer, visit=service.find_visit(session=session, token=token))
 
 
 def _status_response(

@@ -97,10 +97,17 @@ def create_visit(
 ) -> Visit:
     """Register a visit at a counter inside `scope`'s subtree; unknown names are 422, a counter outside is 403.
 
-    `creator` is recorded on the visit; an officer's session may name no officer but itself (403): the rating of
-    a visit counts for the officer it names, in the yearly appraisal.
+    `creator` is recorded on the visit; an officer's session may name no officer but itself (403, before any other
+    check, so that it learns nothing about other codes): the rating of a visit counts for the officer it names, in
+    the yearly appraisal.
     """
     now = now or utcnow()
+    if officer_code is not None and creator is not None and creator.kind == "officer_session":
+        # First, before any lookup: whether another officer's code exists, is active or is in the scope is no
+        # business of an officer's session (a 422 for some codes and a 403 for others would tell).
+        own = session.get(Officer, creator.officer_id) if creator.officer_id is not None else None
+        if own is None or own.code != officer_code:
+            raise Forbidden("an officer may register visits only in their own name")
     conn = session.connection()
     counter = conn.execute(_COUNTER_AND_FIELD, {"counter": counter_code, "field": field_code}).first()
     if counter is None:
@@ -124,8 +131,6 @@ def create_visit(
             raise Invalid(
                 "officer {code!r} is outside unit {unit!r} and its subtree", code=officer_code, unit=scope.code
             )
-        if creator is not None and creator.kind == "officer_session" and officer.id != creator.officer_id:
-            raise Forbidden("an officer may register visits only in their own name")
         officer_id = officer.id
     visit = Visit(
         token=new_token(),
@@ -295,6 +300,18 @@ def visit_progress(*, session: Session, visit: Visit, now: datetime | None = Non
     if visit.expires_at <= (now or utcnow()):
         return "expired"
     return "shown" if visit.shown_at is not None else "waiting"
+
+
+#: The states in which the console may still show a visit's slip: nobody rated it or withdrew it, its link is valid.
+SLIP_STATES = ("waiting", "shown", "declined")
+
+
+def slip_open(*, settings: Settings, visit: Visit, state: str, now: datetime | None = None) -> bool:
+    """Whether the console may (still) show `visit`'s slip, its QR code and rating link: only just after the
+    invitation (`settings.slip_minutes`, time to print it for the citizen) and only while nobody rated it. Later, an
+    officer reopening the slip could rate a visit the citizen left unrated. `state` is `visit_progress`'s answer."""
+    now = now or utcnow()
+    return state in SLIP_STATES and now - visit.created_at < timedelta(minutes=settings.slip_minutes)
 
 
 def cancel_visit(*, session: Session, visit: Visit, now: datetime | None = None) -> str:

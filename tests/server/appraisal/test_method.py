@@ -98,11 +98,14 @@ def test_rapid_rating_after_a_session_invite() -> None:
     assert not rapid_after_invite(
         creator_kind="officer_session", visit_created_at=T0, rated_at=T0 + timedelta(seconds=6), seconds=5
     )
-    # The one-stop system's visits and visits whose creator is unknown: nobody at the counter pressed "invite".
-    for kind in ("api_key", None):
-        assert not rapid_after_invite(
-            creator_kind=kind, visit_created_at=T0, rated_at=T0 + timedelta(seconds=1), seconds=5
-        )
+    # The one-stop system's visits: nobody at the counter pressed "invite"; a rating without a visit: no invite.
+    assert not rapid_after_invite(
+        creator_kind="api_key", visit_created_at=T0, rated_at=T0 + timedelta(seconds=1), seconds=5
+    )
+    assert not rapid_after_invite(creator_kind=None, visit_created_at=None, rated_at=T0, seconds=5)
+    # A visit whose creator is not recorded (before migration 0015: the console's) counts as a session's.
+    assert rapid_after_invite(creator_kind=None, visit_created_at=T0, rated_at=T0 + timedelta(seconds=1), seconds=5)
+    assert not rapid_after_invite(creator_kind=None, visit_created_at=T0, rated_at=T0 + timedelta(seconds=6), seconds=5)
 
 
 def test_registered_for_another_officer() -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from server.appraisal import words
+from server.config import Settings
+from server.dashboard.pages import today
 from server.i18n import english_catalog
 from server.models import AuditLog
 from tests import logins
@@ -57,6 +59,29 @@ def test_an_officer_sees_only_their_own_line(client: TestClient, session: Sessio
     # The managers' page and the API are not theirs.
     assert client.get("/dashboard/appraisal", headers={"accept": "application/json"}).status_code == 403
     assert client.get("/exports/appraisal.xlsx", params={"period": "2026"}).status_code == 403
+
+
+def test_my_results_open_on_this_year_name_the_reference_unit_and_are_audited(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    ward = build_ward(session)
+    logins.login(client, ward.land_user)
+    page = client.get("/dashboard/me", params={"period": "2026"})
+    mine = BeautifulSoup(page.text, "html.parser").select_one("section[aria-labelledby=h-me-appraisal]")
+    assert mine is not None
+    assert "tỷ lệ hài lòng từng lĩnh vực của Phường AP (AP-DESK)" in mine.get_text(" ", strip=True)
+    english = client.get("/dashboard/me", params={"period": "2026", "lang": "en"})
+    english_text = BeautifulSoup(english.text, "html.parser").get_text(" ", strip=True)
+    assert "each field's satisfaction rate at Phường AP (AP-DESK)" in english_text, english_text[-1500:]
+    # Without a period: this year, as the appraisal is yearly (not last month, as the dashboard).
+    assert client.get("/dashboard/me").status_code == 200
+    audits = session.exec(select(AuditLog).where(AuditLog.action == "appraisal.me").order_by(col(AuditLog.id))).all()
+    this_year = str(today(settings).year)
+    assert [(a.actor, a.target, a.detail) for a in audits] == [
+        ("ap-land", "AP-LAND", "2026"),
+        ("ap-land", "AP-LAND", "2026"),
+        ("ap-land", "AP-LAND", this_year),
+    ]
 
 
 def test_every_appraisal_string_has_an_english_entry() -> None:

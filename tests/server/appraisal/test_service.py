@@ -86,3 +86,35 @@ def test_settings_change_the_rules(session: Session, settings: Settings) -> None
     empty = service.appraise(session=session, settings=settings, unit=ward.desk, period=parse_period("2025"))
     assert empty.overall.n == 0 and all(o.rank is None for o in empty.officers)
     assert {o.code for o in empty.officers} == {"AP-LAND", "AP-JUST", "AP-FEW"}  # active officers are listed
+
+
+def test_a_visit_without_a_recorded_creator_rated_seconds_after_it_opened_is_doubtful(
+    session: Session, settings: Settings
+) -> None:
+    """Visits from before migration 0015 (the console's, which recorded no creator) fall under the few-seconds rule
+    like a session's; the one-stop system's (a key's) do not: nobody at the counter pressed "invite"."""
+    ward = build_ward(session)
+    opened = datetime(2026, 7, 6, 9, 0, tzinfo=factories.HCM)
+    unrecorded = factories.counter_visit(session, ward.counter, officer_=ward.justice, created_at=opened)
+    keyed = factories.counter_visit(
+        session, ward.counter, officer_=ward.justice, created_at=opened + timedelta(hours=1)
+    )
+    keyed.created_by_kind = "api_key"
+    for visit in (unrecorded, keyed):
+        rating = factories.rating(
+            session,
+            ward.counter,
+            level=4,
+            field_code="justice",
+            officer_=ward.justice,
+            channel="phone",
+            at=visit.created_at + timedelta(seconds=2),
+        )
+        rating.visit_id = visit.id
+    session.flush()
+    result = service.appraise(session=session, settings=settings, unit=ward.desk, period=parse_period("2026"))
+    assert result.doubtful_reasons[RAPID_AFTER_INVITE] == 2  # the ward's own one, and the unrecorded visit's
+    justice = result.officer("AP-JUST")
+    assert justice is not None
+    assert justice.doubtful_reasons == {FOR_ANOTHER_OFFICER: 1, RAPID_AFTER_INVITE: 1}
+    assert (justice.comparison.n, justice.comparison.satisfied) == (101, 96)  # the key's visit counts

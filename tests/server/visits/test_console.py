@@ -80,8 +80,9 @@ def test_login_invite_and_slip(client: TestClient, session: Session, desk: tuple
     )
     assert "Bộ phận Một cửa xã Ea Kao" in slip.text and "Đất đai" in slip.text and "slip--80mm" in slip.text
     assert "slip--a6" in client.get(f"/console/visits/{token}?format=a6").text
-    # The console remembers the counter, and lists the visit.
-    assert token in client.get("/console").text
+    # The console remembers the counter, and lists the visit: by its id, never its token (issue 18).
+    console = client.get("/console").text
+    assert f'href="/console/slips/{visit.id}"' in console and token not in console
 
 
 def test_invite_with_htmx_answers_the_slip_partial(
