@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     petition_days_tthc: int = Field(15, ge=1, le=365, description="Working days to answer a `tthc` petition")
     petition_days_staff: int = Field(15, ge=1, le=365, description="Working days to answer a `staff` petition")
     petition_days_other: int = Field(15, ge=1, le=365, description="Working days to answer an `other` petition")
+    petition_form_limit: int = Field(
+        5, ge=1, le=1000, description="Petitions one address may file through /gop-y within the window before a 429"
+    )
+    petition_form_window_seconds: int = Field(
+        3600, ge=60, le=7 * 86400, description="Window over which /gop-y filings are counted (per worker)"
+    )
     petition_contact_retention_months: int = Field(
         12,
         ge=1,

@@ -1,8 +1,9 @@
 """Defences against bad input that no single surface owns: a cap on request bodies and NUL characters in text.
 
 - `BodySizeLimitMiddleware`: every request body is capped (64 KB; CSV uploads of the admin pages 6 MB; ingest
-  routes as `ROUTE_BODY_LIMITS` sizes them, e.g. 1 MB for 1,000 dossiers). A declared `Content-Length` over the cap
-  is refused before anything is read; a body that grows past it while streaming is refused as soon as it does.
+  routes as `ROUTE_BODY_LIMITS` sizes them, e.g. 1 MB for 1,000 dossiers, 8 MB for 500 petitions). A declared
+  `Content-Length` over the cap is refused before anything is read; a body that grows past it while streaming is
+  refused as soon as it does.
   Either way the answer is 413 (`{"detail"}` or the friendly page) and no handler runs, so nothing is half-written.
   `POST /api/v1/ratings` and the phone form enforce their own caps.
 - `install_nul_guard(engine)`: PostgreSQL cannot store NUL (U+0000) in text, and refuses it even in a lookup. Any
@@ -35,8 +36,10 @@ MAX_UPLOAD_BODY_BYTES = 6 * 1024 * 1024
 #: Paths that read and cap their own bodies (the ingest's limit depends on HAILONG_MAX_BATCH); the phone form
 #: (`/r/...`) caps its own at 16 KB, with a friendly page of its own.
 SELF_CAPPED = ("/api/v1/ratings",)
-#: Ingest routes whose bodies are larger than an ordinary request's, sized for what each carries: 1,000 dossiers.
-ROUTE_BODY_LIMITS = {"/api/v1/dossiers": 1024 * 1024}
+#: Ingest routes whose bodies are larger than an ordinary request's, sized for what each carries: 1,000 dossiers;
+#: 500 petitions (`server.petitions.api.MAX_IMPORT`) of up to 4,000 characters each, which in Vietnamese sent as
+#: JSON `\uXXXX` escapes take about 2.5 bytes a character: 10 KB an item, 5 MB a full batch, 8 MB with room to spare.
+ROUTE_BODY_LIMITS = {"/api/v1/dossiers": 1024 * 1024, "/api/v1/petitions": 8 * 1024 * 1024}
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

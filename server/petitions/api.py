@@ -80,6 +80,7 @@ class PetitionOut(BaseModel):
     reopened: bool
     status: str
     source: str
+    content: str = Field(description="what the citizen wrote (contacts are never included)")
 
 
 async def petition_importer(authorization: Annotated[str | None, Header()] = None) -> str:
@@ -213,4 +214,5 @@ def to_out(session: Session, settings: Settings, petition: Petition) -> Petition
         reopened=petition.reopened,
         status=petition.status,
         source=petition.source,
+        content=petition.content,
     )

@@ -2,11 +2,17 @@
 
 Abuse protection as on the phone page: a CSRF token (HMAC of the page and a per-form nonce cookie scoped to its
 path), a hidden honeypot field, a 16 KB cap on the body, and the limiter of failed links (unknown tokens and honeypot
-hits count; successes never do).
+hits count; successes never do). The form also limits what succeeds, since each filing queues messages to managers:
+at most `petition_form_limit` petitions per address (`client_source`) within `petition_form_window_seconds`, then a
+429 page; and its nonce files one petition only (sent again, it leads to that petition; the answer carries a fresh
+nonce). Both are kept in each worker's memory, as the limiter of failed links is.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +22,7 @@ from sqlmodel import Session, col, select
 from server.config import Settings
 from server.deps import SessionDep, SettingsDep, client_ip
 from server.errors import AppError, NotFound
-from server.hardening import clean_text
+from server.hardening import clean_text, client_source
 from server.i18n import request_language
 from server.models import PETITION_CATEGORIES, Petition, Unit
 from server.petitions import service
@@ -24,6 +30,7 @@ from server.phone.routes import posted_form
 from server.phone.service import HONEYPOT_FIELD, PostedForm
 from server.templating import app_templates
 from server.visits import signing
+from server.visits.limiter import FailureLimiter, app_limiter
 from server.visits.routes import link_failures
 
 router = APIRouter(include_in_schema=False)
@@ -50,6 +57,12 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     ),
     "rejected": (400, "Không thể ghi nhận", "Biểu mẫu gửi lên không hợp lệ. Vui lòng mở lại trang và gửi lại."),
     "no_reaction": (409, "Chưa thể ghi nhận ý kiến", "Phản ánh này hiện không chờ ý kiến của Ông/Bà về câu trả lời."),
+    "too_many_filings": (
+        429,
+        "Đã nhận nhiều phản ánh từ mạng này",
+        "Để chống thư rác, mỗi mạng chỉ gửi được một số phản ánh trong một khoảng thời gian. Các phản ánh đã gửi vẫn "
+        "được ghi nhận. Vui lòng thử lại sau, hoặc phản ánh trực tiếp tại bộ phận một cửa.",
+    ),
 }
 
 CATEGORY_LABELS = {
@@ -116,6 +129,62 @@ def _blocked(request: Request) -> HTMLResponse | None:
 def _nonce(request: Request, cookie: str) -> tuple[str, bool]:
     nonce = request.cookies.get(cookie) or ""
     return (nonce, False) if len(nonce) >= 16 else (signing.new_nonce(), True)
+
+
+class FiledForms:
+    """The form nonces that have filed a petition, each with that petition's token, for `window` seconds (the oldest
+    are forgotten beyond `max_nonces`): a nonce files once; sent again, it leads to its petition."""
+
+    def __init__(self, *, window: float, max_nonces: int = 20_000) -> None:
+        self.window = window
+        self.max_nonces = max_nonces
+        self._filed: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def petition_of(self, nonce: str) -> str | None:
+        """The token of the petition `nonce` filed within the window, if any."""
+        with self._lock:
+            filed = self._filed.get(nonce)
+            if filed is None or filed[0] <= time.monotonic() - self.window:
+                return None
+            return filed[1]
+
+    def record(self, nonce: str, token: str) -> None:
+        """`nonce` has filed the petition `token`."""
+        with self._lock:
+            self._filed[nonce] = (time.monotonic(), token)
+            self._filed.move_to_end(nonce)
+            while len(self._filed) > self.max_nonces:
+                self._filed.popitem(last=False)
+
+
+_filed_lock = threading.Lock()
+
+
+def filed_forms(request: Request) -> FiledForms:
+    """The app's memory of used form nonces (one per app, so per test app; each worker has its own)."""
+    state = request.app.state
+    filed = getattr(state, "petition_filed_forms", None)
+    if filed is None:
+        with _filed_lock:
+            filed = getattr(state, "petition_filed_forms", None)
+            if filed is None:
+                filed = FiledForms(window=state.settings.petition_form_window_seconds)
+                state.petition_filed_forms = filed
+    assert isinstance(filed, FiledForms)
+    return filed
+
+
+def filings(request: Request) -> FailureLimiter:
+    """The limiter of petitions filed through the form per address: here successes count, as each one queues
+    messages to the unit's managers (a legitimate citizen files one or two)."""
+    settings = request.app.state.settings
+    return app_limiter(
+        request.app.state,
+        "petition_filings",
+        limit=settings.petition_form_limit,
+        window=settings.petition_form_window_seconds,
+    )
 
 
 def _set_nonce(response: Response, settings: Settings, cookie: str, nonce: str, path: str) -> None:
@@ -193,6 +262,8 @@ def petition_form(request: Request, session: SessionDep, settings: SettingsDep) 
     if blocked is not None:
         return blocked
     nonce, fresh = _nonce(request, FORM_COOKIE)
+    if not fresh and filed_forms(request).petition_of(nonce) is not None:
+        nonce, fresh = signing.new_nonce(), True  # that form was sent: this one is a new form
     page = _form_page(request, session, _csrf(settings, "gop-y", nonce))
     if fresh:
         _set_nonce(page, settings, FORM_COOKIE, nonce, "/gop-y")
@@ -210,6 +281,14 @@ def submit_petition(
     refused = _screen(request, form, settings, "gop-y", FORM_COOKIE, "/gop-y")
     if refused is not None:
         return refused
+    nonce = request.cookies.get(FORM_COOKIE) or ""  # the CSRF check above proved it is this form's
+    filed = filed_forms(request).petition_of(nonce)
+    if filed is not None:  # the same form again (a second click, a reload): its petition, not a new one
+        return RedirectResponse(f"/pakn/{filed}", status_code=303, headers=NO_STORE)
+    source = client_source(client_ip(request))
+    verdict = filings(request).check(source)
+    if not verdict.allowed:
+        return problem(request, "too_many_filings", headers={"Retry-After": str(verdict.retry_after)})
     values = {
         k: " ".join(clean_text(form.first(k)).split())
         if k != "content"
@@ -254,7 +333,11 @@ def submit_petition(
         dossier_code=values["dossier_code"] or None,
         language=request_language(request),
     )
-    return RedirectResponse(f"/pakn/{petition.token}", status_code=303, headers=NO_STORE)
+    filings(request).fail(source)  # counts a filing
+    filed_forms(request).record(nonce, petition.token)
+    response = RedirectResponse(f"/pakn/{petition.token}", status_code=303, headers=NO_STORE)
+    _set_nonce(response, settings, FORM_COOKIE, signing.new_nonce(), "/gop-y")  # the next form is a new one
+    return response
 
 
 # --- the private link -------------------------------------------------------------------------------------------

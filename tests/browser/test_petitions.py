@@ -1,5 +1,6 @@
 """Petitions in real Chromium: a phone rating with a comment and consent becomes a petition, the manager answers
-in the inbox, the citizen sees the answer at the private link and reacts; the public form; axe on every page."""
+in the inbox, the citizen sees the answer at the private link and reacts; the public form; the citizen's problem
+pages; axe on every page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlmodel import Session, select
 from server.app import create_app
 from server.db import make_engine
 from server.models import Petition
+from server.petitions import service
 from tests import factories, logins
 from tests.browser.conftest import ConsoleWatcher, assert_accessible, free_port, log_in, serve
 from tests.conftest import make_settings
@@ -106,6 +108,9 @@ def test_phone_rating_to_petition_answer_and_reaction(
         with Session(engine) as session:
             petition = session.exec(select(Petition)).one()
             assert (petition.status, petition.reopened, petition.reaction) == ("closed", True, "satisfied")
+        office.goto(f"{base}/petitions/preferences")
+        assert office.get_by_label("Phản ánh quá hạn").count() == 1
+        assert_accessible(office)  # the notification preferences
         assert _unexpected(citizen_console) == [] and office_console.errors == []
         phone.close()
         desk.close()
@@ -142,4 +147,43 @@ def test_the_public_form_without_javascript(browser: Browser, db_factory: Databa
         with Session(engine) as session:
             petition = session.exec(select(Petition)).one()
             assert (petition.category, petition.contact_phone, petition.source) == ("staff", "0905000111", "form")
+    engine.dispose()
+
+
+def test_the_citizens_problem_pages(browser: Browser, db_factory: DatabaseFactory) -> None:
+    """A reaction the petition no longer waits for (409) and a form sent without its cookie (403): friendly pages."""
+    database_url = db_factory.new_url()
+    engine = make_engine(database_url)
+    settings = make_settings(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        unit = factories.unit(session, code="PK-KP", name="Phường Khánh Xuân")
+        petition = factories.petition(session, settings, unit, content="Chờ lâu ở quầy đất đai.")
+        service.answer(session=session, settings=settings, petition=petition, text="Đã bố trí thêm quầy.", actor="x")
+        session.commit()
+    with serve(create_app(settings)) as base:
+        context = browser.new_context(**PHONE)  # type: ignore[arg-type]
+        page = context.new_page()
+        page.goto(f"{base}/pakn/{petition.token}")
+        with Session(engine) as session:  # meanwhile the petition is closed (e.g. from another tab)
+            answered = session.get(Petition, petition.id)
+            assert answered is not None
+            service.react(session=session, petition=answered, reaction="satisfied")
+            session.commit()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Chưa hài lòng").tap()
+        assert page.locator("h1").inner_text() == "Chưa thể ghi nhận ý kiến" and "409" in page.content()
+        assert_accessible(page)
+
+        page.goto(f"{base}/gop-y")
+        context.clear_cookies()  # the nonce cookie is gone (cookies blocked, or the form was left open too long)
+        page.get_by_label("Đơn vị").select_option("PK-KP")
+        page.get_by_label("Khác", exact=True).check()
+        page.get_by_label("Nội dung").fill("Không tìm thấy bảng niêm yết thủ tục.")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Gửi phản ánh").click()
+        assert page.locator("h1").inner_text() == "Biểu mẫu đã hết hạn" and "403" in page.content()
+        assert_accessible(page)
+        context.close()
+        with Session(engine) as session:
+            assert session.exec(select(Petition)).one().status == "closed"  # nothing else was filed
     engine.dispose()

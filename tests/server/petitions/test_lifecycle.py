@@ -267,6 +267,8 @@ def test_import_is_idempotent_and_scoped(client: TestClient, session: Session, t
     got = client.get(f"/api/v1/petitions/{pid}", headers=auth).json()
     assert got["due_at"] == "2027-01-21T23:59:59+07:00"
     assert (got["status"], got["reaction"], got["source"]) == ("closed", "satisfied", "import")
+    assert got["content"] == item["content"] == "Hồ sơ của tôi bị chậm"
+    assert not {"contact_name", "contact_email", "contact_phone", "token"} & set(got)  # never contacts nor the link
     imported = session.get(Petition, uuid.UUID(pid))
     assert imported is not None
     session.refresh(imported)
