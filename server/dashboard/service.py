@@ -122,7 +122,10 @@ def latest_comments(
 
     With `dossier_code`: that dossier's not-satisfied ratings (the QĐ 766 drill-down's "disliked"), with or without
     a comment and whatever month they were given in, as the score counts them."""
-    conditions = [col(Rating.unit_id).in_(subtree_ids(unit)), col(Rating.satisfied).is_(False)]
+    conditions: list[sa.ColumnElement[bool]] = [
+        col(Rating.unit_id).in_(subtree_ids(unit)),
+        col(Rating.satisfied).is_(False),
+    ]
     if dossier_code is not None:
         visits = sa.select(col(Visit.id)).where(col(Visit.dossier_code) == dossier_code)
         conditions += [col(Rating.visit_id).in_(visits), col(Rating.misuse).is_(False)]
