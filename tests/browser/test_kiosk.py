@@ -159,6 +159,33 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
     ]
 
 
+def test_a_page_from_before_a_restart_reloads_instead_of_refusing_every_tap(
+    browser: Browser, central: CentralServer
+) -> None:
+    """Issue 19 finding 8: POSTs need this run's screen token. A page served by an earlier run of the kiosk app
+    (its token replaced here, as a restart would) is refused once, reloads itself with the new token, then rates."""
+    before = set(central.rating_ids())
+    with kiosk_site(central) as url, touch_page(browser, LANDSCAPE) as (page, console):
+        page.goto(url + "/")
+        page.locator('[data-level="1"]').tap()
+        page.locator('[data-field="land"]').tap()
+        expect(page.locator('[data-screen="reasons"]')).to_be_visible()
+        page.evaluate(
+            """() => document.querySelector('[hx-headers]').setAttribute('hx-headers', '{"X-Kiosk-Screen": "old"}')"""
+        )
+        with page.expect_response(lambda r: r.url.endswith("/ratings")) as refused:
+            page.get_by_role("button", name="Bỏ qua").tap()
+        assert refused.value.status == 403
+        expect(page.locator('[data-screen="idle"]')).to_be_visible()  # reloaded: no thanks for what was not kept
+        assert "old" not in (page.locator("[hx-headers]").get_attribute("hx-headers") or "old")
+        page.locator('[data-level="4"]').tap()
+        page.locator('[data-field="land"]').tap()
+        expect(page.locator('[data-screen="thanks"]')).to_be_visible()
+        assert [e for e in console.errors if "403" not in e] == []
+    new = eventually(lambda: set(central.rating_ids()) - before, what="the rating after the reload")
+    assert len(new) == 1
+
+
 def test_skip_reasons(browser: Browser, central: CentralServer) -> None:
     with kiosk_site(central) as url, touch_page(browser, LANDSCAPE) as (page, console):
         page.goto(url + "/")
