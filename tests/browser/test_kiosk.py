@@ -159,6 +159,34 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
     ]
 
 
+@pytest.mark.parametrize("viewport", [pytest.param(LANDSCAPE, id="1280x800"), pytest.param(PORTRAIT, id="800x1280")])
+def test_fields_are_large_icon_tiles_on_one_screen(
+    browser: Browser, central: CentralServer, viewport: dict[str, int]
+) -> None:
+    """Issue 21 item 3: all 14 fields on one screen without scrolling, each icon at least 96 px (it was 56 px in
+    landscape, 44 px in portrait) and every label whole (not cut by its tile), in Vietnamese and in English."""
+    with kiosk_site(central) as url, touch_page(browser, viewport) as (page, console):
+        page.goto(url + "/")
+        page.locator('[data-level="4"]').tap()
+        for lang in ("vi", "en"):
+            if lang == "en":
+                page.locator(".lang-toggle").tap()
+                expect(page.locator("html")).to_have_attribute("lang", "en")
+            check_screen(page, viewport, "fields")  # no scrolling, targets and words large enough
+            tiles = page.evaluate(
+                """() => [...document.querySelectorAll('.field-tile')].map(t => {
+                  const icon = t.querySelector('.field-icon').getBoundingClientRect();
+                  return {field: t.dataset.field, w: icon.width, h: icon.height,
+                          cut: t.scrollHeight > t.clientHeight + 1 || t.scrollWidth > t.clientWidth + 1};
+                })"""
+            )
+            assert len(tiles) == 14, tiles
+            small = [t for t in tiles if t["w"] < 96 or t["h"] < 96]
+            assert small == [], f"{lang}: icons under 96 px: {small}"
+            assert [t["field"] for t in tiles if t["cut"]] == [], f"{lang}: labels cut: {tiles}"
+        assert console.errors == []
+
+
 def test_a_page_from_before_a_restart_reloads_instead_of_refusing_every_tap(
     browser: Browser, central: CentralServer
 ) -> None:

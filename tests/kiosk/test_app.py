@@ -265,7 +265,7 @@ def test_a_several_field_counter_lists_its_fields_most_frequent_first(
     assert idle.count('hx-get="/screen/fields"') == 4
     fields = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert re.findall(r'data-field="([a-z_]+)"', fields) == ["justice", "land", "certification"]
-    assert "field-grid--few" in fields  # few fields: larger tiles and icons
+    assert "screen-fields--few" in fields  # few fields: larger tiles and icons
     _configure(client, seeded_lists, None)  # a server that does not send the list yet: every field, in display order
     every = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert len(re.findall(r'data-field="', every)) == 14
