@@ -25,6 +25,7 @@ cleaned up on failure too.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import platform
@@ -685,10 +686,14 @@ def kiosk_taps(procs: Processes, central: str, code: str, taps: int) -> dict[str
         with httpx.Client(base_url=base, timeout=10) as client:
             page = client.get("/")
             static = re.findall(r'href="(/static/[^"]+\.css)"', page.text)[0]
+            token = re.search(r"hx-headers='([^']*)'", page.text)  # this run's screen token, as htmx sends it
+            if token is None:
+                raise RuntimeError("the kiosk's page carries no screen token")
+            screen = {"HX-Request": "true", **json.loads(html.unescape(token.group(1)))}
             for i in range(taps + 30):
                 data = {"rid": str(uuid.uuid4()), "level": str(1 + i % 4), "field": "land", "lang": "vi"}
                 t0 = time.perf_counter()
-                response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+                response = client.post("/ratings", data=data, headers=screen)
                 elapsed = (time.perf_counter() - t0) * 1000
                 if 'data-screen="thanks"' not in response.text:
                     raise RuntimeError(f"kiosk tap answered {response.status_code}: {response.text[:200]}")

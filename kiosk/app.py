@@ -8,6 +8,7 @@ the outbox and answers "thank you" without touching the network.
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import time
 import uuid
@@ -34,6 +35,13 @@ from server.contracts import ChoiceInfo
 log = logging.getLogger("hailong.kiosk")
 
 STAFF_COOKIE = "kiosk_staff"
+# The header htmx adds to every request from the kiosk's own screens (`hx-headers` in _app.html), carrying the
+# token this process made when it started; every POST must carry it (issue 19, finding 8).
+SCREEN_HEADER = "X-Kiosk-Screen"
+REFUSED = (
+    "Yêu cầu bị từ chối: chỉ màn hình của chính máy đánh giá này được gửi yêu cầu này. / "
+    "Request refused: only this kiosk's own screens may send this."
+)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
@@ -44,6 +52,15 @@ HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
+
+
+class NotOwnScreen(Exception):
+    """A POST that did not come from the kiosk's own screens; `stale` when it came from one of its pages that an
+    earlier run of the app served (the token changed when the app restarted): that page reloads itself."""
+
+    def __init__(self, stale: bool) -> None:
+        super().__init__(REFUSED)
+        self.stale = stale
 
 
 class SecurityHeaders:
@@ -79,6 +96,19 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     """Build the kiosk app; the lifespan starts forwarding, heartbeats and the visit watch."""
     settings = settings or KioskSettings()
     rt = runtime or Runtime.open(settings)
+    screen_token = secrets.token_urlsafe(32)  # this process's own: a new one at every start
+
+    def own_screens_only(request: Request) -> None:
+        """Every state-changing request (ratings, "Bỏ qua", the staff screens) must come from the kiosk's own
+        screens: see `_from_own_screen`, and the token of this run of the app, which its pages carry and a blind
+        client (`curl -H 'HX-Request: true' …` on the loopback) does not have."""
+        if request.method in ("GET", "HEAD"):
+            return
+        if not _from_own_screen(request, settings):
+            raise NotOwnScreen(stale=False)
+        sent = request.headers.get(SCREEN_HEADER, "").encode("latin-1")  # headers arrive as latin-1
+        if not secrets.compare_digest(sent, screen_token.encode()):
+            raise NotOwnScreen(stale=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,9 +119,23 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
             await rt.stop()
 
     app = FastAPI(
-        title="Hài Lòng kiosk", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="Hài Lòng kiosk",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(own_screens_only)],
     )
     app.state.runtime = rt
+
+    @app.exception_handler(NotOwnScreen)
+    async def refuse(request: Request, exc: NotOwnScreen) -> HTMLResponse:
+        """403 and nothing stored; a page of the kiosk's from before a restart reloads (htmx's `HX-Refresh`), so
+        the screen in Chromium gets the new token instead of refusing every tap until someone restarts it."""
+        refresh = exc.stale and request.headers.get("HX-Request") == "true"
+        return HTMLResponse(REFUSED, status_code=403, headers={"HX-Refresh": "true"} if refresh else None)
+
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=KIOSK_DIR / "static"), name="static")
     templates = Jinja2Templates(directory=str(KIOSK_DIR / "templates"))
@@ -104,6 +148,7 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
         dumps=dumps,
         name_in=name_in,
         version=__version__,
+        screen_headers=dumps({SCREEN_HEADER: screen_token}),
     )
 
     def render(request: Request, screen: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -243,16 +288,12 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     ) -> HTMLResponse:
         """Commit the rating to the outbox, then thank the citizen (the network is never waited for).
 
-        Only the kiosk's own screens may post here (issue 19, finding 8): htmx's `HX-Request` header, which no other
-        site's page can add without a CORS preflight this app never allows, an `Origin` (browsers send one with
-        every POST) naming this kiosk's own loopback address (not a page elsewhere, not a rebound DNS name), and
-        no cross-site fetch. The time is the kiosk's: the face press (`at`, from the reasons screen) counts only
-        when it lies within the reasons screen's life (`idle_reset_seconds`) before now.
+        Only the kiosk's own screens may post here (issue 19, finding 8; `own_screens_only`). The time is the
+        kiosk's: the face press (`at`, from the reasons screen) counts only when it lies within the reasons screen's
+        life (`idle_reset_seconds`) before now.
         """
         started = time.perf_counter()
         lang = pick_language(lang)
-        if not _from_own_screen(request, settings):
-            return HTMLResponse("Yêu cầu bị từ chối / Request refused", status_code=403)
         now = settings.now()
         pressed = _parse_time(at)
         if pressed is None or not now - timedelta(seconds=settings.idle_reset_seconds + 5) <= pressed <= now:
@@ -311,8 +352,6 @@ def create_kiosk_app(settings: KioskSettings | None = None, runtime: Runtime | N
     ) -> HTMLResponse:
         """ "Bỏ qua" on a visit's faces: the citizen does not want to rate here; the console learns it (from the
         kiosk's own screens only, as for ratings)."""
-        if not _from_own_screen(request, settings):
-            return HTMLResponse("Yêu cầu bị từ chối / Request refused", status_code=403)
         if visit:
             rt.decline_visit(visit)
         return start_screen(request, "vi")
@@ -428,14 +467,17 @@ def _field_for(rt: Runtime, code: str, visit: str) -> ChoiceInfo | None:
 
 
 def _from_own_screen(request: Request, settings: KioskSettings) -> bool:
-    """Whether a POST comes from this kiosk's own touch screens (see `rate`)."""
+    """Whether a POST comes from this kiosk's own touch screens as far as headers tell (the screen token aside):
+    htmx's `HX-Request` header, which no other site's page can add without a CORS preflight this app never allows,
+    an `Origin` (browsers send one with every POST) naming this kiosk's own loopback address (not a page elsewhere,
+    not a rebound DNS name), and no cross-site fetch."""
     if request.headers.get("HX-Request") != "true":
         return False
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("Origin")
     if origin is None:
-        return True  # not a browser (a browser always sends Origin with a POST)
+        return True  # not a browser (a browser always sends Origin with a POST): the screen token decides
     # Same origin as the request, and that origin is this machine (a rebound DNS name would be same-origin too).
     parsed = urlsplit(origin)
     loopback = {settings.host, "127.0.0.1", "localhost", "::1"}

@@ -64,6 +64,26 @@ def test_a_bad_line_imports_nothing(db_factory: DatabaseFactory, tmp_path: Path)
     ):
         data.write_text(content, encoding="utf-8")
         assert expected in one_line_error(run("dossiers", "import", str(data), url=url))
-    data.write_bytes(b"\xff\xfe code")
-    assert "not UTF-8" in one_line_error(run("dossiers", "import", str(data), url=url))
+    data.write_bytes(HEADER.encode() + "Đ-1,BMT".encode("cp1258"))  # Windows-1258: neither UTF-8 nor UTF-16
+    assert "not UTF-8 or UTF-16 text" in one_line_error(run("dossiers", "import", str(data), url=url))
     assert "cannot read" in one_line_error(run("dossiers", "import", str(tmp_path / "missing.csv"), url=url))
+
+
+def test_what_excel_saves_imports(db_factory: DatabaseFactory, tmp_path: Path) -> None:
+    """Issue 21 item 18: Excel with a Vietnamese locale saves "CSV UTF-8" with a BOM, `;` between cells and CRLF
+    line ends ("Unicode Text" is UTF-16 with tabs); the dossiers import reads them as the counters import does."""
+    url = db_factory.new_url()
+    import_units(url, tmp_path, "BMT,Phường,,phường\n")
+    excel = tmp_path / "dossiers-excel.csv"
+    rows = [line(i).rstrip("\n").replace(",", ";") for i in range(3)]
+    excel.write_bytes("\r\n".join([HEADER.rstrip("\n").replace(",", ";"), *rows, ""]).encode("utf-8-sig"))
+    imported = run("dossiers", "import", str(excel), url=url, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "dossiers: 3 created, 0 updated, 0 unchanged"
+    assert query(url, "SELECT code FROM dossier ORDER BY code") == [("H12-000000",), ("H12-000001",), ("H12-000002",)]
+    unicode_text = tmp_path / "dossiers.txt"
+    tabbed = [line(i).rstrip("\n").replace(",", "\t") for i in range(4)]
+    unicode_text.write_bytes("\r\n".join([HEADER.rstrip("\n").replace(",", "\t"), *tabbed, ""]).encode("utf-16"))
+    again = run("dossiers", "import", str(unicode_text), url=url, cwd=tmp_path)
+    assert again.stdout.strip() == "dossiers: 1 created, 0 updated, 3 unchanged", again.stderr
+    assert counts(url) == (4, 1, 4)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col
 
 from server.admin.forms import MinSampleForm, PublicationForm
+from server.admin.service import unit_choices
 from server.auth.deps import AdminUser, require_admin, verify_csrf
 from server.auth.service import audit
 from server.cache import TimedCache
@@ -52,6 +53,7 @@ def _context(session: Session, settings: Settings) -> dict[str, Any]:
         "published_count": len(pub.units),
         "unit_count": session.execute(sa.select(sa.func.count()).select_from(Unit)).scalar_one(),
         "tops": tops,
+        "unit_choices": unit_choices(session=session),  # chosen from the list, never typed
         "own_min_sample": service.min_sample_setting(session=session),
         "index_min_sample": settings.min_sample,
         "min_sample": pub.min_sample,

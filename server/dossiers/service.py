@@ -28,9 +28,10 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
 from server.db import upsert_insert, utcnow
-from server.errors import Invalid, PayloadTooLarge, describe_validation_errors
+from server.errors import PayloadTooLarge, describe_validation_errors
 from server.messages import Message
 from server.models import DOSSIER_DONE, Unit
+from server.spreadsheet import CsvImportError, decode_text, sniff_delimiter
 from server.tables import DOSSIER, FIELD, UNIT
 
 #: Most dossiers in one request (docs/API.md).
@@ -353,10 +354,6 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 # --- CSV import -------------------------------------------------------------------------------------------------
 
 
-class CsvImportError(Invalid):
-    """A file that cannot be imported; the message names the line."""
-
-
 @dataclass(frozen=True)
 class ImportResult:
     """What an import did."""
@@ -367,12 +364,13 @@ class ImportResult:
 
 
 def read_csv(data: bytes) -> list[tuple[int, dict[str, Any]]]:
-    """The file's rows as (line number, item) with empty cells as missing values; a bad header is one error."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvImportError("the file is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    """The file's rows as (line number, item) with empty cells as missing values; a bad header is one error.
+
+    Read as the counters import reads (`server.spreadsheet`): UTF-8 with or without a BOM or UTF-16 (detected),
+    separated by `,`, `;` (Excel with a Vietnamese locale) or tabs, as the header line shows.
+    """
+    text = decode_text(data)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text.split("\n", 1)[0]))
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
         raise CsvImportError("the file is empty; expected a header line {columns}", columns=",".join(CSV_COLUMNS))

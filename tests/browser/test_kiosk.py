@@ -159,6 +159,61 @@ def test_dissatisfied_flow_with_reasons(browser: Browser, central: CentralServer
     ]
 
 
+@pytest.mark.parametrize("viewport", [pytest.param(LANDSCAPE, id="1280x800"), pytest.param(PORTRAIT, id="800x1280")])
+def test_fields_are_large_icon_tiles_on_one_screen(
+    browser: Browser, central: CentralServer, viewport: dict[str, int]
+) -> None:
+    """Issue 21 item 3: all 14 fields on one screen without scrolling, each icon at least 96 px (it was 56 px in
+    landscape, 44 px in portrait) and every label whole (not cut by its tile), in Vietnamese and in English."""
+    with kiosk_site(central) as url, touch_page(browser, viewport) as (page, console):
+        page.goto(url + "/")
+        page.locator('[data-level="4"]').tap()
+        for lang in ("vi", "en"):
+            if lang == "en":
+                page.locator(".lang-toggle").tap()
+                expect(page.locator("html")).to_have_attribute("lang", "en")
+            check_screen(page, viewport, "fields")  # no scrolling, targets and words large enough
+            tiles = page.evaluate(
+                """() => [...document.querySelectorAll('.field-tile')].map(t => {
+                  const icon = t.querySelector('.field-icon').getBoundingClientRect();
+                  return {field: t.dataset.field, w: icon.width, h: icon.height,
+                          cut: t.scrollHeight > t.clientHeight + 1 || t.scrollWidth > t.clientWidth + 1};
+                })"""
+            )
+            assert len(tiles) == 14, tiles
+            small = [t for t in tiles if t["w"] < 96 or t["h"] < 96]
+            assert small == [], f"{lang}: icons under 96 px: {small}"
+            assert [t["field"] for t in tiles if t["cut"]] == [], f"{lang}: labels cut: {tiles}"
+        assert console.errors == []
+
+
+def test_a_page_from_before_a_restart_reloads_instead_of_refusing_every_tap(
+    browser: Browser, central: CentralServer
+) -> None:
+    """Issue 19 finding 8: POSTs need this run's screen token. A page served by an earlier run of the kiosk app
+    (its token replaced here, as a restart would) is refused once, reloads itself with the new token, then rates."""
+    before = set(central.rating_ids())
+    with kiosk_site(central) as url, touch_page(browser, LANDSCAPE) as (page, console):
+        page.goto(url + "/")
+        page.locator('[data-level="1"]').tap()
+        page.locator('[data-field="land"]').tap()
+        expect(page.locator('[data-screen="reasons"]')).to_be_visible()
+        page.evaluate(
+            """() => document.querySelector('[hx-headers]').setAttribute('hx-headers', '{"X-Kiosk-Screen": "old"}')"""
+        )
+        with page.expect_response(lambda r: r.url.endswith("/ratings")) as refused:
+            page.get_by_role("button", name="Bỏ qua").tap()
+        assert refused.value.status == 403
+        expect(page.locator('[data-screen="idle"]')).to_be_visible()  # reloaded: no thanks for what was not kept
+        assert "old" not in (page.locator("[hx-headers]").get_attribute("hx-headers") or "old")
+        page.locator('[data-level="4"]').tap()
+        page.locator('[data-field="land"]').tap()
+        expect(page.locator('[data-screen="thanks"]')).to_be_visible()
+        assert [e for e in console.errors if "403" not in e] == []
+    new = eventually(lambda: set(central.rating_ids()) - before, what="the rating after the reload")
+    assert len(new) == 1
+
+
 def test_skip_reasons(browser: Browser, central: CentralServer) -> None:
     with kiosk_site(central) as url, touch_page(browser, LANDSCAPE) as (page, console):
         page.goto(url + "/")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,13 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import col, select
 
-from kiosk.app import create_kiosk_app
+from kiosk.app import SCREEN_HEADER, create_kiosk_app
 from kiosk.config import KioskSettings
 from kiosk.runtime import Runtime
 from server.app import create_app
@@ -201,6 +205,14 @@ def kiosk_client(settings: KioskSettings) -> Iterator[TestClient]:
         yield client
 
 
+def own_screen(client: httpx.Client) -> dict[str, str]:
+    """The headers htmx sends with a POST from the kiosk's own screen: `HX-Request` and the screen token of this
+    run of the app, read from its page as Chromium gets it."""
+    found = re.search(r"hx-headers='([^']*)'", client.get("/").text)
+    assert found is not None, "the kiosk's page carries no screen token"
+    return {"HX-Request": "true", SCREEN_HEADER: json.loads(html.unescape(found.group(1)))[SCREEN_HEADER]}
+
+
 def tap(
     client: TestClient,
     *,
@@ -215,7 +227,7 @@ def tap(
     data: dict[str, Any] = {"rid": rid, "level": level, "field": field_code, "visit": visit, "lang": "vi"}
     if reasons:
         data["reasons"] = list(reasons)
-    response: Response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+    response: Response = client.post("/ratings", data=data, headers=own_screen(client))
     assert response.status_code == 200 and 'data-screen="thanks"' in response.text, response.text[:500]
     return rid
 

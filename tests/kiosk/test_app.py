@@ -15,7 +15,7 @@ from kiosk import KIOSK_DIR
 from kiosk.i18n import english
 from kiosk.outbox import Outbox
 from server.contracts import VisitInfo
-from tests.kiosk.conftest import SeededLists, kiosk_client, kiosk_settings, tap
+from tests.kiosk.conftest import SeededLists, kiosk_client, kiosk_settings, own_screen, tap
 
 HX = {"HX-Request": "true"}
 
@@ -82,7 +82,9 @@ def test_dissatisfied_reasons_and_skip(outbox_and_client: tuple[Outbox, TestClie
     chosen = tap(client, level=1, reasons=("late", "attitude", "not-a-reason"))
     skipped = str(uuid.uuid4())
     response = client.post(
-        "/ratings", data={"rid": skipped, "level": 2, "field": "land", "skip": "1", "reasons": ["late"]}, headers=HX
+        "/ratings",
+        data={"rid": skipped, "level": 2, "field": "land", "skip": "1", "reasons": ["late"]},
+        headers=own_screen(client),
     )
     assert 'data-screen="thanks"' in response.text
     items = {i["id"]: i for i in outbox.pending(counter="C1", limit=10)}
@@ -102,7 +104,9 @@ def test_a_double_tap_stores_one_rating(outbox_and_client: tuple[Outbox, TestCli
 
 def test_thanks_counts_down(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
-    thanks = client.post("/ratings", data={"rid": str(uuid.uuid4()), "level": 3, "field": "land"}, headers=HX).text
+    thanks = client.post(
+        "/ratings", data={"rid": str(uuid.uuid4()), "level": 3, "field": "land"}, headers=own_screen(client)
+    ).text
     assert "Cảm ơn Ông/Bà đã đánh giá!" in thanks
     assert re.search(r"data-countdown>5<", thanks) and 'hx-trigger="load delay:5s"' in thanks
 
@@ -114,7 +118,7 @@ def test_nonsense_taps_are_refused(outbox_and_client: tuple[Outbox, TestClient])
         {"rid": str(uuid.uuid4()), "level": 4, "field": "astrology"},
         {"rid": "not-a-uuid", "level": 4, "field": "land"},
     ):
-        response = client.post("/ratings", data=data, headers=HX)
+        response = client.post("/ratings", data=data, headers=own_screen(client))
         assert 'data-screen="thanks"' not in response.text
     assert outbox.counts(counter="C1").pending == 0
 
@@ -123,7 +127,9 @@ def test_unpaired_kiosk_is_out_of_service(tmp_path: Path) -> None:
     with kiosk_client(kiosk_settings(tmp_path, "http://127.0.0.1:9")) as client:
         page = client.get("/").text
         assert "Tạm ngừng phục vụ" in page and "chưa được ghép nối" in page
-        refused = client.post("/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=HX)
+        refused = client.post(
+            "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=own_screen(client)
+        )
         assert 'data-screen="thanks"' not in refused.text
         assert client.get("/screen/fields?level=4", headers=HX).text.count("data-field=") == 0
 
@@ -142,7 +148,9 @@ def test_a_kiosk_without_the_servers_lists_says_it_is_connecting(tmp_path: Path,
         assert 'data-screen="connecting"' in english and "receiving its lists" in english
         for path in ("/screen/fields?level=4", "/screen/faces?field=land", "/screen/reasons?field=land&level=1"):
             assert 'data-screen="connecting"' in client.get(path, headers=HX).text, path
-        refused = client.post("/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=HX)
+        refused = client.post(
+            "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=own_screen(client)
+        )
         assert 'data-screen="connecting"' in refused.text
         now = datetime.now(UTC)
         client.app.state.runtime.offered_visit = VisitInfo(  # type: ignore[attr-defined]
@@ -161,24 +169,28 @@ def test_a_kiosk_without_the_servers_lists_says_it_is_connecting(tmp_path: Path,
 def test_staff_screen_needs_the_pin_and_locks(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
     assert "Nhập mã PIN" in client.get("/staff", headers=HX).text
-    assert "Mã PIN không đúng" in client.post("/staff/login", data={"pin": "9999"}, headers=HX).text
-    assert "Nhập mã PIN" in client.post("/staff/pair", data={"code": "ABCD-EFGH"}, headers=HX).text
-    status = client.post("/staff/login", data={"pin": "1234"}, headers=HX)
+    assert "Mã PIN không đúng" in client.post("/staff/login", data={"pin": "9999"}, headers=own_screen(client)).text
+    assert "Nhập mã PIN" in client.post("/staff/pair", data={"code": "ABCD-EFGH"}, headers=own_screen(client)).text
+    status = client.post("/staff/login", data={"pin": "1234"}, headers=own_screen(client))
     assert "Trạng thái máy" in status.text and 'data-fact="pending">0<' in status.text
     assert "Trạng thái máy" in client.get("/staff", headers=HX).text  # the session cookie holds
     client.cookies.clear()
     for _ in range(4):
-        assert "Mã PIN không đúng" in client.post("/staff/login", data={"pin": "0000"}, headers=HX).text
-    fifth = client.post("/staff/login", data={"pin": "0000"}, headers=HX)  # the fifth wrong PIN locks at once
+        assert "Mã PIN không đúng" in client.post("/staff/login", data={"pin": "0000"}, headers=own_screen(client)).text
+    fifth = client.post(
+        "/staff/login", data={"pin": "0000"}, headers=own_screen(client)
+    )  # the fifth wrong PIN locks at once
     assert "bàn phím tạm khoá" in fifth.text
-    locked = client.post("/staff/login", data={"pin": "1234"}, headers=HX)  # even the right PIN, for a while
+    locked = client.post(
+        "/staff/login", data={"pin": "1234"}, headers=own_screen(client)
+    )  # even the right PIN, for a while
     assert "bàn phím tạm khoá" in locked.text and "Trạng thái máy" not in locked.text
 
 
 def test_staff_pairing_reports_an_unreachable_server(outbox_and_client: tuple[Outbox, TestClient]) -> None:
     _, client = outbox_and_client
-    client.post("/staff/login", data={"pin": "1234"}, headers=HX)
-    answer = client.post("/staff/pair", data={"code": "ABCD-EFGH"}, headers=HX).text
+    client.post("/staff/login", data={"pin": "1234"}, headers=own_screen(client))
+    answer = client.post("/staff/pair", data={"code": "ABCD-EFGH"}, headers=own_screen(client)).text
     assert "Không kết nối được máy chủ" in answer
 
 
@@ -253,7 +265,7 @@ def test_a_several_field_counter_lists_its_fields_most_frequent_first(
     assert idle.count('hx-get="/screen/fields"') == 4
     fields = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert re.findall(r'data-field="([a-z_]+)"', fields) == ["justice", "land", "certification"]
-    assert "field-grid--few" in fields  # few fields: larger tiles and icons
+    assert "screen-fields--few" in fields  # few fields: larger tiles and icons
     _configure(client, seeded_lists, None)  # a server that does not send the list yet: every field, in display order
     every = client.get(f"/screen/fields?level=3&rid={uuid.uuid4()}", headers=HX).text
     assert len(re.findall(r'data-field="', every)) == 14
@@ -269,7 +281,9 @@ def test_a_visit_closed_elsewhere_is_never_thanked_for(outbox_and_client: tuple[
     assert closed.status_code == 200 and 'data-visit-state="rated"' in closed.text
     assert "Lượt này đã được đánh giá" in closed.text and "Cảm ơn Ông/Bà đã đánh giá!" not in closed.text
     answer = client.post(
-        "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land", "visit": "V2"}, headers=HX
+        "/ratings",
+        data={"rid": str(uuid.uuid4()), "level": 4, "field": "land", "visit": "V2"},
+        headers=own_screen(client),
     ).text
     assert 'data-visit-state="rated"' in answer and 'data-screen="thanks"' not in answer
     assert outbox.counts(counter="C1").pending == 0
@@ -285,7 +299,7 @@ def test_a_visit_can_be_declined_on_the_kiosk(outbox_and_client: tuple[Outbox, T
     faces = client.get("/poll", headers=HX).text
     assert "data-decline" in faces and "Bỏ qua" in faces and 'hx-post="/visits/decline"' in faces
     assert 'hx-get="/visit-check"' in faces  # the screen watches whether the visit closes elsewhere
-    idle = client.post("/visits/decline", data={"visit": "V4", "lang": "en"}, headers=HX).text
+    idle = client.post("/visits/decline", data={"visit": "V4", "lang": "en"}, headers=own_screen(client)).text
     assert 'data-screen="idle"' in idle and 'lang="vi"' in idle  # the next citizen starts in Vietnamese
     assert runtime.declined_visits == ["V4"] and outbox.visit_seen("V4")
     assert outbox.counts(counter="C1").pending == 0

@@ -24,7 +24,7 @@ import pytest
 
 from tests.browser.conftest import free_port
 from tests.databases import factory_for
-from tests.kiosk.conftest import central_server, eventually, kiosk_settings, pair_kiosk
+from tests.kiosk.conftest import central_server, eventually, kiosk_settings, own_screen, pair_kiosk
 
 TRIALS = 50
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,15 +79,18 @@ def test_sigkill_while_tapping_and_syncing_loses_and_doubles_nothing(tmp_path: P
             ):
                 wait_until_up(client, proc)
                 stop = threading.Event()
+                screen = own_screen(client)  # this process's token, from its page
 
-                def tapping(client: httpx.Client = client, stop: threading.Event = stop) -> None:
+                def tapping(
+                    client: httpx.Client = client, stop: threading.Event = stop, screen: dict[str, str] = screen
+                ) -> None:
                     while not stop.is_set():
                         rid = str(uuid.uuid4())
                         attempted.add(rid)
                         level = rng.choice([1, 2, 3, 4])
                         data = {"rid": rid, "level": str(level), "field": "land", "lang": "vi"}
                         try:
-                            response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+                            response = client.post("/ratings", data=data, headers=screen)
                         except httpx.TransportError:
                             return  # killed mid-request: no thanks was shown
                         if response.status_code == 200 and 'data-screen="thanks"' in response.text:

@@ -20,7 +20,7 @@ from server.db import make_engine, session_scope
 from server.models import KioskDevice, Rating
 from tests.browser.conftest import free_port
 from tests.databases import DatabaseFactory
-from tests.kiosk.conftest import CentralServer, central_server, eventually, kiosk_settings, pair_kiosk
+from tests.kiosk.conftest import CentralServer, central_server, eventually, kiosk_settings, own_screen, pair_kiosk
 from tests.kiosk.test_crash import kiosk_process, wait_until_up
 from tests.test_cli import run
 
@@ -41,7 +41,7 @@ def skewed_kiosk(central: CentralServer, data_dir: Path, offset_seconds: float) 
         for _ in range(TAPS):
             rid = str(uuid.uuid4())
             data = {"rid": rid, "level": "4", "field": "land", "lang": "vi"}
-            response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+            response = client.post("/ratings", data=data, headers=own_screen(client))
             assert 'data-screen="thanks"' in response.text, response.text[:300]
             ids.add(rid)
         eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery by the skewed kiosk")

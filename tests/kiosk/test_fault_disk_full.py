@@ -29,6 +29,7 @@ from tests.kiosk.conftest import (
     eventually,
     kiosk_client,
     kiosk_settings,
+    own_screen,
     pair_kiosk,
 )
 
@@ -69,7 +70,7 @@ def press(client: TestClient, lang: str = "vi") -> tuple[str, str]:
     """One face press; ("thanks" | "error", rating id). Anything else fails the test."""
     rid = str(uuid.uuid4())
     data = {"rid": rid, "level": "2", "field": "land", "reasons": ["late"], "lang": lang}
-    response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+    response = client.post("/ratings", data=data, headers=own_screen(client))
     assert response.status_code == 200, (response.status_code, response.text[:300])
     if 'data-screen="thanks"' in response.text:
         return "thanks", rid

@@ -31,6 +31,7 @@ from tests.kiosk.conftest import (
     eventually,
     kiosk_client,
     kiosk_settings,
+    own_screen,
     pair_kiosk,
     read_seeded_lists,
     tap,
@@ -87,7 +88,7 @@ def test_conflict_and_invalid_become_visible_dead_letters(db_factory: DatabaseFa
             dead = {d.status: d for d in outbox.dead_letters()}
             assert set(dead) == {"conflict", "invalid"} and "astrology" in dead["invalid"].detail
             # The staff screen lists them.
-            pin = client.post("/staff/login", data={"pin": "1234"}, headers={"HX-Request": "true"})
+            pin = client.post("/staff/login", data={"pin": "1234"}, headers=own_screen(client))
             assert 'data-fact="dead">2<' in pin.text and "astrology" in pin.text
             assert 'data-retry="1"' in pin.text and 'data-retry="0"' in pin.text  # the conflict cannot be helped
         levels = {str(uuid.UUID(str(i))): lv for i, lv in central.query("SELECT id, level FROM rating")}
@@ -110,7 +111,7 @@ def test_revoked_kiosk_is_out_of_service_and_keeps_its_ratings(db_factory: Datab
             assert "Vui lòng báo quản trị viên" in page
             assert client.get("/?set_lang=en").text.count("Out of service") == 1
             refused = client.post(
-                "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers={"HX-Request": "true"}
+                "/ratings", data={"rid": str(uuid.uuid4()), "level": 4, "field": "land"}, headers=own_screen(client)
             )
             assert "Tạm ngừng phục vụ" in refused.text and 'data-screen="thanks"' not in refused.text
             health = client.get("/healthz").json()
@@ -118,8 +119,8 @@ def test_revoked_kiosk_is_out_of_service_and_keeps_its_ratings(db_factory: Datab
             assert Outbox(settings.outbox_path).states([kept]) == {kept: "pending"}
 
             # Pairing again (set-up screen) puts it back in service and delivers what it kept.
-            client.post("/staff/login", data={"pin": "1234"})
-            paired = client.post("/staff/pair", data={"code": central.pairing_code()}, headers={"HX-Request": "true"})
+            client.post("/staff/login", data={"pin": "1234"}, headers=own_screen(client))
+            paired = client.post("/staff/pair", data={"code": central.pairing_code()}, headers=own_screen(client))
             assert "Đã ghép nối" in paired.text
             eventually(lambda: client.get("/healthz").json()["pending"] == 0, what="delivery after re-pairing")
             assert 'data-screen="idle"' in client.get("/").text
@@ -219,7 +220,7 @@ def test_rated_at_is_the_face_press(tmp_path: Path, seeded_lists: SeededLists) -
         pressed = (datetime.now(settings.tz) - timedelta(seconds=20)).isoformat()
         rid = str(uuid.uuid4())
         data = {"rid": rid, "level": 2, "field": "tax", "at": pressed, "reasons": ["fees"]}
-        client.post("/ratings", data=data, headers={"HX-Request": "true"})
+        client.post("/ratings", data=data, headers=own_screen(client))
         item = outbox.pending(counter="C1", limit=10)[0]
     assert item["rated_at"] == pressed and item["reasons"] == ["fees"] and item["level"] == 2
     outbox.close()
@@ -283,7 +284,7 @@ def test_after_an_older_servers_pairing_answer_the_first_heartbeat_brings_the_li
             page = client.get("/").text
             assert 'data-screen="connecting"' in page and "data-level=" not in page
             tapped = {"rid": str(uuid.uuid4()), "level": 4, "field": "land"}
-            refused = client.post("/ratings", data=tapped, headers={"HX-Request": "true"})
+            refused = client.post("/ratings", data=tapped, headers=own_screen(client))
             assert 'data-screen="connecting"' in refused.text and client.get("/healthz").json()["pending"] == 0
             central.start()
             eventually(lambda: 'data-screen="idle"' in client.get("/screen/idle").text, what="the lists by heartbeat")

@@ -27,7 +27,7 @@ from bench.pg_instance import PrivatePostgres, private_postgres
 from kiosk.outbox import Outbox
 from tests.browser.conftest import free_port
 from tests.databases import alembic_config
-from tests.kiosk.conftest import central_server, eventually, kiosk_settings, pair_kiosk
+from tests.kiosk.conftest import central_server, eventually, kiosk_settings, own_screen, pair_kiosk
 from tests.kiosk.test_crash import kiosk_process, wait_until_up
 
 pytestmark = pytest.mark.skipif(
@@ -70,6 +70,7 @@ def test_postgres_stopped_mid_stream_then_back_loses_and_doubles_nothing(tmp_pat
             ):
                 wait_until_up(client, proc)
                 stop = threading.Event()
+                screen = own_screen(client)  # the kiosk process's token, from its page
 
                 def tapping() -> None:
                     i = 0
@@ -78,7 +79,7 @@ def test_postgres_stopped_mid_stream_then_back_loses_and_doubles_nothing(tmp_pat
                         rid = str(uuid.uuid4())
                         attempted.add(rid)
                         data = {"rid": rid, "level": str(1 + i % 4), "field": "land", "lang": "vi"}
-                        response = client.post("/ratings", data=data, headers={"HX-Request": "true"})
+                        response = client.post("/ratings", data=data, headers=screen)
                         if response.status_code == 200 and 'data-screen="thanks"' in response.text:
                             thanked.append(rid)
                         time.sleep(0.01)

@@ -41,6 +41,10 @@ def test_withhold_then_inherit_a_subtree(client: TestClient, world: World, sessi
     soup = BeautifulSoup(page.text, "html.parser")
     assert soup.select_one('form[action="/admin/cong-khai/units"] input[name="csrf_token"]') is not None
     assert "Tỉnh thử nghiệm" in soup.get_text()  # the page opens on the province
+    # The unit is chosen from the list (tree order), never typed (issue 21 item 19).
+    choices = [o["value"] for o in soup.select('form[action="/admin/cong-khai/units"] select[name="unit_code"] option')]
+    assert choices == ["", "W-ROOT", "W-A", "W-A1", "W-A2", "W-B", "W-B1"], choices
+    assert soup.select_one('form[action="/admin/cong-khai/units"] input[name="unit_code"]') is None
     assert "W-B1" in public_units(client)  # read once: now in this worker's cache
 
     answer = post(client, "/admin/cong-khai/units", csrf, {"unit_code": "W-B", "choice": "withhold"})
@@ -62,7 +66,9 @@ def test_bad_input_re_renders_the_form_with_its_error(client: TestClient, world:
     unknown = post(client, "/admin/cong-khai/units", csrf, {"unit_code": "NOPE", "choice": "withhold"})
     assert unknown.status_code == 422
     assert "Không có đơn vị 'NOPE'" in BeautifulSoup(unknown.text, "html.parser").get_text()
-    assert 'value="NOPE"' in unknown.text
+    assert 'name="unit_code" required' in unknown.text  # the list again (an unknown code is not one of its options)
+    posted = post(client, "/admin/cong-khai/units", csrf, {"unit_code": "W-B", "choice": "maybe"})
+    assert '<option value="W-B" selected>' in posted.text  # the unit chosen stays chosen
     odd = post(client, "/admin/cong-khai/units", csrf, {"unit_code": "W-B", "choice": "maybe"})
     assert odd.status_code == 422 and "Hãy chọn" in odd.text
     low = post(client, "/admin/cong-khai/min-sample", csrf, {"min_sample": "5"})
