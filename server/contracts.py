@@ -60,11 +60,17 @@ def _without_controls(value: str) -> str:
 
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_text_time)]
 RatingId = Annotated[uuid.UUID, BeforeValidator(_text_uuid)]
+#: The pattern of codes and short labels: no control characters at all (a terminal would obey them when the CLI
+#: shows them, pages and files carry them; issue 19, finding 7). `PRINTABLE` allows the empty string.
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+PRINTABLE_NONEMPTY = r"^[^\x00-\x1f\x7f-\x9f]+$"
+#: What a value that breaks either pattern is told (server/errors.py `describe_validation_errors`).
+NOT_PRINTABLE = "must not contain control characters (such as ESC, BEL, tab or a line break)"
 #: Codes and tokens: printable text (no control characters, which PostgreSQL could not even look up).
-Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=PRINTABLE_NONEMPTY)]
 #: Short machine-written text (a version): printable, no control characters at all (a terminal would obey them
 #: when `hailong kiosk-list` shows it; issue 19, finding 7).
-Label = Annotated[StrictStr, Field(max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+Label = Annotated[StrictStr, Field(max_length=64, pattern=PRINTABLE)]
 
 
 class RatingIn(BaseModel):

@@ -61,6 +61,12 @@ def insert_or_nothing(table: sa.Table, dialect: str, returning: str) -> Any:
     return upsert_insert(table, dialect).on_conflict_do_nothing().returning(table.c[returning])
 
 
+#: How long a SQLite connection waits for the write lock before "database is locked".
+BUSY_TIMEOUT_MS = 30_000
+#: How long a bookkeeping write (`write_after`) waits for it before it is skipped.
+BOOKKEEPING_WAIT_MS = 1_000
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot be reached; carries a one-line reason."""
 
@@ -75,7 +81,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             create_private_file(Path(database))
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
         engine = sa.create_engine(sa_url, **kwargs)
         _make_sqlite_transactional(engine)
     else:
@@ -170,7 +176,7 @@ def _make_sqlite_transactional(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -231,6 +237,51 @@ def safe_url(url: sa.URL | str) -> str:
     return make_url(url).render_as_string(hide_password=True) if not isinstance(url, sa.URL) else url.render_as_string()
 
 
+_WRITES_AFTER = "hailong_writes_after"  # session info: bookkeeping statements to run after its transaction
+
+
+def write_after(session: Session, statement: sa.Executable) -> None:
+    """Queue a best-effort bookkeeping write (a session's `last_seen_at`, a key's `last_used_at`) to run after the
+    session's transaction has ended, in a short transaction of its own (`run_writes_after`; the request's session
+    runs it as it closes, server/deps.py). Written in the request's transaction, the first such UPDATE took SQLite's
+    write lock for the rest of the request (its dashboard reads, a yearly report, an import's parse) and a
+    PostgreSQL row lock with it (issue 19, finding 1)."""
+    session.info.setdefault(_WRITES_AFTER, []).append(statement)
+
+
+def has_writes_after(session: Session) -> bool:
+    """Whether `write_after` queued anything on `session`."""
+    return bool(session.info.get(_WRITES_AFTER))
+
+
+def run_writes_after(session: Session) -> None:
+    """Run what `write_after` queued, committed at once on a connection of the session's engine; best effort: a
+    write that finds SQLite's lock taken for `BOOKKEEPING_WAIT_MS` (or any database error) is dropped with a
+    warning, never failing the request it belongs to. Call it once the session's own transaction has ended."""
+    statements = session.info.pop(_WRITES_AFTER, None)
+    if not statements:
+        return
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, sa.Connection) else bind
+    try:
+        with engine.connect() as conn:
+            sqlite_db = conn.dialect.name == "sqlite"
+            if sqlite_db:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={BOOKKEEPING_WAIT_MS}")  # outside the write lock
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.commit()
+            finally:
+                conn.rollback()  # nothing left after the commit; ends what a failure left open
+                if sqlite_db:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    conn.commit()
+    except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        logging.getLogger(__name__).warning("bookkeeping write skipped: %s", reason)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits when the block succeeds and rolls back when it raises (CLI and background jobs)."""
@@ -241,6 +292,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            run_writes_after(session)
 
 
 #: The migrations' checked-in SQL: one folder per migration, one file per direction (or part) and dialect.

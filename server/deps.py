@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from server.auth.service import bearer_token, device_from_token
 from server.config import Settings
+from server.db import has_writes_after, run_writes_after
 from server.models import KioskDevice
 
 P = ParamSpec("P")
@@ -37,7 +38,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Async, so that opening the session (no I/O: the connection is taken at the first statement) costs no trip
     through the thread pool; only the commit or rollback, which waits for the database, is sent there. A handler
-    that committed itself (`commits_in_thread`: the kiosk ingest, the phone steps) leaves nothing to do but close.
+    that committed itself (`commits_in_thread`: the kiosk ingest, the phone steps) leaves nothing to do but close,
+    unless it queued a bookkeeping write (`server.db.write_after`: a session's `last_seen_at`), run after the commit.
     """
     session = Session(request.app.state.engine, expire_on_commit=False)
     try:
@@ -55,12 +57,18 @@ async def _finish(session: Session, *, commit: bool) -> None:
     wait for (a rating's unique visit, SQLite's single writer) must never wait for a thread those others hold.
     """
     try:
-        if session.in_transaction():
+        if session.in_transaction() or has_writes_after(session):
             with anyio.CancelScope(shield=True):
-                end = session.commit if commit else session.rollback
-                await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
+                await anyio.to_thread.run_sync(_end, session, commit, limiter=anyio.CapacityLimiter(1))
     finally:
         session.close()  # no transaction left: nothing to send
+
+
+def _end(session: Session, commit: bool) -> None:
+    """Commit or roll back, then the bookkeeping writes (`last_seen_at`, …) in a short transaction of their own."""
+    if session.in_transaction():
+        (session.commit if commit else session.rollback)()
+    run_writes_after(session)
 
 
 def commits_in_thread(endpoint: Callable[P, R]) -> Callable[P, R]:

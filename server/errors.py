@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from server.contracts import NOT_PRINTABLE, PRINTABLE, PRINTABLE_NONEMPTY
 from server.messages import Message
 
 log = logging.getLogger("hailong")
@@ -134,12 +135,17 @@ def wants_json(request: Request) -> bool:
     return "text/html" not in accept
 
 
+_PRINTABLE = (PRINTABLE, PRINTABLE_NONEMPTY)
+
+
 def describe_validation_errors(errors: Any) -> str:
     """Turn pydantic's error list into one sentence a person can act on."""
     parts = []
     for err in list(errors)[:5]:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form"))
         msg = err.get("msg", "invalid value")
+        if err.get("type") == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") in _PRINTABLE:
+            msg = NOT_PRINTABLE  # rather than the pattern itself
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 

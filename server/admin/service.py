@@ -15,6 +15,7 @@ from server.auth.service import hash_password
 from server.auth.sessions import end_user_sessions
 from server.db import utcnow
 from server.errors import Conflict, Invalid, NotFound
+from server.indices.periods import MAX_YEAR, MIN_YEAR
 from server.messages import Message
 from server.models import (
     ApiKey,
@@ -557,9 +558,14 @@ def parse_day(text: str, what: Message) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise Invalid("{what} {text!r} is not a date (YYYY-MM-DD)", what=what, text=text) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:  # 9999-12-31 + 1 day overflowed into a 500
+        raise Invalid(
+            "{what} {text!r}: years from {low} to {high} only", what=what, text=text, low=MIN_YEAR, high=MAX_YEAR
+        )
+    return day
 
 
 def audit_page(

@@ -18,6 +18,8 @@ from weasyprint.text.fonts import FontConfiguration
 
 from server.appraisal.schemas import AppraisalReport
 from server.appraisal.words import METHOD_TITLE, REASON_WORDS, STATUS_WORDS, method_paragraphs
+from server.exports import service as exports
+from server.exports.xlsx_export import print_setup
 from server.i18n import translate
 from server.models import Unit
 from server.presentation.formatting import format_datetime, format_period
@@ -34,9 +36,10 @@ BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE3EA")
 
 
-def filename(*, report: AppraisalReport, fmt: str) -> str:
-    """`danh-gia-can-bo_<unit>_<period>.<fmt>`."""
-    return f"danh-gia-can-bo_{report.unit}_{report.period}.{fmt}"
+def content_disposition(*, report: AppraisalReport, fmt: str, lang: str) -> str:
+    """`attachment; filename="danh-gia-can-bo_<unit>_<period>_<lang>.<fmt>"`: ASCII whatever the unit's code (and
+    the code itself as `filename*`), the language as the monthly report's files say it."""
+    return exports.content_disposition("danh-gia-can-bo", report.unit, report.period, fmt=fmt, lang=lang)
 
 
 def doubtful_text(reasons: dict[str, int], lang: str) -> str:
@@ -85,6 +88,7 @@ def to_xlsx(report: AppraisalReport, *, unit: Unit, lang: str, tz: ZoneInfo) -> 
     s.line(t("Số lượt hợp lệ"), report.overall.n)
     s.line(t("Lượt nghi vấn (không tính)"), report.doubtful.n, doubtful_text(report.doubtful.reasons, lang))
     s.row += 1
+    officers_header = s.row
     s.header(
         t("Hạng"),
         t("Mã cán bộ"),
@@ -143,11 +147,10 @@ def to_xlsx(report: AppraisalReport, *, unit: Unit, lang: str, tz: ZoneInfo) -> 
         m.line(paragraph)
         method.cell(row=m.row - 1, column=1).alignment = Alignment(wrap_text=True, vertical="top")
     method.column_dimensions["A"].width = 120
-    for sheet in (ws, fields, method):
-        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-        sheet.page_setup.fitToWidth = 1
-        sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.orientation = "landscape"
+    # As the monthly workbook prints: A4 fitted to the width, as many pages down as it takes, headers repeated.
+    print_setup(ws, landscape=True, title_rows=f"{officers_header}:{officers_header}")
+    print_setup(fields, landscape=False, title_rows="2:2")
+    print_setup(method, landscape=False, title_rows="1:1")
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -80,11 +80,11 @@ def _file(fmt: str, asked: FiguresAsked) -> Response:
         asked.request, asked.session, export.render, report, fmt, unit=asked.unit, lang=lang, tz=asked.settings.tz
     )
     asked.audit(f"appraisal.{fmt}")
-    name = export.filename(report=report, fmt=fmt)
+    disposition = export.content_disposition(report=report, fmt=fmt, lang=lang)
     return Response(
         data,
         media_type=export.MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
 
 

@@ -11,7 +11,7 @@ from pwdlib import PasswordHash
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from server.db import utcnow
+from server.db import utcnow, write_after
 from server.errors import Conflict, Invalid, Unauthorized
 from server.models import API_KEY_KINDS, ROLES, ApiKey, KioskDevice, Officer, Unit, User
 from server.tables import API_KEY, AUDIT_LOG
@@ -104,12 +104,13 @@ def api_key_from_token(*, session: Session, token: str, kind: str) -> tuple[ApiK
         raise Unauthorized("unknown, revoked or wrong kind of API key", headers={"WWW-Authenticate": "Bearer"})
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at >= API_KEY_LAST_USED_RESOLUTION:
-        # Recorded at most once a minute and never waited for. Updating the row on every request made every
-        # request with the key queue on its row lock until the previous one committed; under load (bench.soak)
-        # the waiting requests filled the worker's thread pool while the lock holder needed a thread to commit.
+        # Recorded at most once a minute, after the request's transaction in one of its own (`write_after`: in
+        # the request's, it took SQLite's write lock for the rest of it; issue 19, finding 1), and never waited
+        # for. Updating the row on every request made every request with the key queue on its row lock until the
+        # previous one committed; under load (bench.soak) the waiting requests filled the worker's thread pool.
         table = API_KEY
         free = sa.select(table.c.id).where(table.c.id == row.id).with_for_update(skip_locked=True).scalar_subquery()
-        session.execute(sa.update(table).where(table.c.id == free).values(last_used_at=now))
+        write_after(session, sa.update(table).where(table.c.id == free).values(last_used_at=now))
         set_committed_value(row, "last_used_at", now)
     # The unit is returned, not looked up again: the session's identity map holds it only weakly, so a later
     # `session.get(Unit, …)` would find it gone with this row and query again.

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from server.auth.service import audit, password_hash
-from server.db import upsert_insert, utcnow
+from server.db import upsert_insert, utcnow, write_after
 from server.hardening import client_source
 from server.models import LoginSession, User
 from server.tables import LOGIN_SESSION, LOGIN_THROTTLE
@@ -209,11 +209,12 @@ def resolve_session(
         session.flush()
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
-        # Never waited for: the concurrent requests of one session that all see a stale value would otherwise
-        # queue on the row lock, holding the worker's threads, while the holder needs one to commit (bench.soak).
+        # After the request's transaction, in one of its own (`write_after`): written here, it took SQLite's write
+        # lock for the rest of the request (issue 19, finding 1). Never waited for: the concurrent requests of one
+        # session that all see a stale value would otherwise queue on the row lock (bench.soak).
         table = LOGIN_SESSION
         free = sa.select(table.c.id_hash).where(table.c.id_hash == row.id_hash).with_for_update(skip_locked=True)
-        session.execute(sa.update(table).where(table.c.id_hash == free.scalar_subquery()).values(last_seen_at=now))
+        write_after(session, sa.update(table).where(table.c.id_hash == free.scalar_subquery()).values(last_seen_at=now))
         set_committed_value(row, "last_seen_at", now)
     return row, user
 

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
+from server.contracts import PRINTABLE
 from server.db import upsert_insert, utcnow
 from server.errors import PayloadTooLarge, describe_validation_errors
 from server.messages import Message
@@ -52,10 +53,11 @@ class DossierIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    code: str = Field(min_length=1, max_length=128, examples=["000.00.00.H12-261005-0001"])
-    unit: str = Field(min_length=1, max_length=64, examples=["BMT"])
-    field: str | None = Field(None, max_length=64, examples=["land"])
-    procedure_code: str | None = Field(None, max_length=64, examples=["1.004227"])
+    # No control characters (issue 19, finding 7): codes are shown on pages, in files and by the CLI.
+    code: str = Field(min_length=1, max_length=128, pattern=PRINTABLE, examples=["000.00.00.H12-261005-0001"])
+    unit: str = Field(min_length=1, max_length=64, pattern=PRINTABLE, examples=["BMT"])
+    field: str | None = Field(None, max_length=64, pattern=PRINTABLE, examples=["land"])
+    procedure_code: str | None = Field(None, max_length=64, pattern=PRINTABLE, examples=["1.004227"])
     received_at: AwareDatetime
     due_at: AwareDatetime
     completed_at: AwareDatetime | None = None

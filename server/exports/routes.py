@@ -51,11 +51,12 @@ def _export(fmt: str, asked: FiguresAsked) -> Response:
     )
     data = render_file(asked.request, session, service.render, report, fmt)  # a yearly PDF: seconds
     asked.audit(f"export.{fmt}")
-    name = service.filename(unit=unit_row, period=chosen, fmt=fmt, lang=report.lang)
+    lang = None if fmt == "csv" else report.lang  # the CSV holds both languages
+    disposition = service.content_disposition("hai-long", unit_row.code, chosen.code, fmt=fmt, lang=lang)
     return Response(
         data,
         media_type=service.MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
 
 

@@ -7,9 +7,11 @@ never computes a rate of its own.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote
 
 from sqlmodel import Session, col, select
 
@@ -162,10 +164,33 @@ def render(report: MonthlyReport, fmt: str, *, progress: Progress | None = None)
     return data
 
 
-def filename(*, unit: Unit, period: Period, fmt: str, lang: str = "vi") -> str:
-    """A safe download name that says the language of a report for people: `hai-long_DLK_2026-10_vi.xlsx`,
-    `…_en.pdf`; the CSV (codes and both languages' names) has none: `hai-long_DLK_2026-10.csv`."""
-    safe_unit = re.sub(r"[^A-Za-z0-9_.-]+", "-", unit.code).strip("-") or "unit"
-    safe_period = re.sub(r"[^A-Za-z0-9_.-]+", "-", period.code).strip("-") or "period"  # ASCII only, always
-    suffix = "" if fmt == "csv" else f"_{lang if lang in ('vi', 'en') else 'vi'}"
-    return f"hai-long_{safe_unit}_{safe_period}{suffix}.{fmt}"
+_NOT_ASCII_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_NOT_NAME = re.compile(r"[^\w.-]+")  # letters and digits of any script kept (the `filename*` form)
+
+
+def _name_part(text: str, *, ascii_only: bool) -> str:
+    if ascii_only:  # Vietnamese letters lose their marks (Đ → D, ộ → o); what is left outside ASCII becomes `-`
+        text = unicodedata.normalize("NFKD", text.replace("Đ", "D").replace("đ", "d"))
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return (_NOT_ASCII_NAME if ascii_only else _NOT_NAME).sub("-", text).strip("-") or "-"
+
+
+def download_name(*parts: str, fmt: str, lang: str | None = None, sep: str = "_", ascii_only: bool = True) -> str:
+    """The file name of a download from its parts (a prefix, unit and period codes), `_vi`/`_en` when it is in a
+    language: `hai-long_DL_2026-10_vi.xlsx` for unit `ĐL`. ASCII only: a header value Starlette cannot encode as
+    Latin-1 was a 500 (issue 19, finding 5); codes are whatever the province chose."""
+    suffix = "" if lang is None else f"_{lang if lang in ('vi', 'en') else 'vi'}"
+    return sep.join(_name_part(part, ascii_only=ascii_only) for part in parts) + f"{suffix}.{fmt}"
+
+
+def content_disposition(
+    *parts: str, fmt: str, lang: str | None = None, sep: str = "_", disposition: str = "attachment"
+) -> str:
+    """`Content-Disposition` of a download named by `download_name`: the ASCII `filename`, and when the codes hold
+    other letters also the name with them, percent-encoded as RFC 5987's `filename*` (browsers prefer it)."""
+    name = download_name(*parts, fmt=fmt, lang=lang, sep=sep)
+    value = f'{disposition}; filename="{name}"'
+    full = download_name(*parts, fmt=fmt, lang=lang, sep=sep, ascii_only=False)
+    if full != name:
+        value += f"; filename*=UTF-8''{quote(full, safe='')}"
+    return value

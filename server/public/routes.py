@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.cache import TimedCache
 from server.deps import SessionDep
 from server.errors import NotFound, error_responses
+from server.exports.service import content_disposition
 from server.i18n import LANGUAGES
 from server.indices.periods import Period, period_choices
 from server.presentation.charts import trend_chart
@@ -299,8 +300,8 @@ def _data(request: Request, unit: str | None, period: str | None, kind: str) -> 
         snapshot, code = _snapshot(request, s, unit, chosen)
         rows = snapshot.subtree(code)
         if kind == "csv":
-            name = f"cong-khai-{code}-{chosen.code}.csv"
-            headers = {**licence, "Content-Disposition": f'inline; filename="{name}"'}
+            disposition = content_disposition("cong-khai", code, chosen.code, fmt="csv", sep="-", disposition="inline")
+            headers = {**licence, "Content-Disposition": disposition}
             return Rendered.of(
                 opendata.data_csv(rows, generated_at=snapshot.generated_at),
                 "text/csv; charset=utf-8",

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from server.auth.deps import CsrfDep, require_role
 from server.config import Settings
+from server.contracts import PRINTABLE
 from server.db import utcnow
 from server.deps import SessionDep, SettingsDep
 from server.errors import AppError, Forbidden, Gone, NotFound
@@ -139,10 +140,10 @@ def invite(
     session: SessionDep,
     settings: SettingsDep,
     officer: OfficerDep,
-    counter: Annotated[str, Form(max_length=64)] = "",
-    field: Annotated[str, Form(max_length=64)] = "",
-    procedure_code: Annotated[str, Form(max_length=64)] = "",
-    dossier_code: Annotated[str, Form(max_length=128)] = "",
+    counter: Annotated[str, Form(max_length=64, pattern=PRINTABLE)] = "",
+    field: Annotated[str, Form(max_length=64, pattern=PRINTABLE)] = "",
+    procedure_code: Annotated[str, Form(max_length=64, pattern=PRINTABLE)] = "",
+    dossier_code: Annotated[str, Form(max_length=128, pattern=PRINTABLE)] = "",
 ) -> Response:
     """Create the visit ("invite rating"): the slip with its QR code (the kiosk at that counter shows the form)."""
     try:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 from server.auth.deps import AuthDep, CsrfFailed
 from server.auth.service import api_key_from_token, audit, bearer_token
 from server.auth.sessions import CSRF_HEADER, tokens_match
+from server.contracts import PRINTABLE
 from server.deps import SessionDep, SettingsDep, client_ip, commits_in_thread
 from server.errors import Forbidden, Gone, NotFound, TooManyRequests, Unauthorized, error_responses
 from server.models import Unit, User
@@ -25,10 +26,6 @@ router = APIRouter(prefix="/api/v1/visits", tags=["visits"])
 
 QR_CACHE_CONTROL = "private, max-age=86400"
 QR_ERRORS = error_responses(404, 410, 422, 429, s404="unknown visit", s410="expired visit")
-
-
-#: No control characters in a visit's codes (issue 19, finding 7): they are shown on pages and by the CLI.
-PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 class VisitCreate(BaseModel):

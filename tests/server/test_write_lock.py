@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,13 @@ from sqlalchemy.engine import make_url
 
 import server.auth.service
 import server.auth.sessions
+import server.db
 from server.admission import AdmissionLimitMiddleware
 from server.app import create_app
 from server.auth.service import create_api_key
-from server.db import make_engine
+from server.db import make_engine, utcnow
 from server.exports import service as export_service
+from server.tables import API_KEY, LOGIN_SESSION
 from tests import factories, logins
 from tests.conftest import make_settings
 from tests.databases import DatabaseFactory, session_at
@@ -194,3 +197,108 @@ def test_no_transaction_is_open_while_an_admin_hashes_a_new_password(
         assert reset.status_code == 303, reset.text
     assert len(held.seen) == 2
     held.assert_nothing_held()
+
+
+def _bookkeeping_row_free(held: HeldState, table: str, key: str, value: object) -> bool:
+    """Whether the request holds nothing a writer of this row would wait for: SQLite's write lock, or on PostgreSQL
+    the row's lock (taken at once by another connection, without waiting)."""
+    if held.observer is None:
+        return _sqlite_write_lock_free(held.url)
+    with held.observer.connect() as conn:
+        try:
+            conn.execute(sa.text(f"SELECT 1 FROM {table} WHERE {key} = :v FOR UPDATE NOWAIT"), {"v": value})
+        except sa.exc.OperationalError as exc:
+            assert "lock" in str(exc)
+            return False
+    return True
+
+
+def _report_spy(seen: list[bool], check: Callable[[], bool]) -> Callable[..., Any]:
+    real = export_service.build_report
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        seen.append(check())  # the request's later work: its reads and the report
+        return real(*args, **kwargs)
+
+    return observed
+
+
+def test_a_stale_last_seen_at_is_written_outside_the_request(
+    fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 1 (third round, F1): a logged-in request whose `last_seen_at` is stale records it in a transaction
+    of its own, not in the request's; the first UPDATE there took SQLite's write lock (and the session row's lock)
+    for the rest of the request, here a yearly report."""
+    url, held = fresh
+    with session_at(url) as session:
+        manager = logins.user(session, "manager", factories.unit(session))
+    app = create_app(make_settings(url, render_processes=0))
+    with TestClient(app) as client:
+        logins.login(client, manager)
+        id_hash = server.auth.sessions.session_id_hash(client.cookies[server.auth.sessions.SESSION_COOKIE])
+        stale = utcnow() - timedelta(minutes=5)
+        with session_at(url) as session:
+            session.execute(sa.update(LOGIN_SESSION).values(last_seen_at=stale))
+        seen: list[bool] = []
+        spy = _report_spy(seen, lambda: _bookkeeping_row_free(held, "login_session", "id_hash", id_hash))
+        monkeypatch.setattr(export_service, "build_report", spy)
+        response = client.get("/exports/monthly.csv?period=2026", headers={"accept": "application/json"})
+        assert response.status_code == 200, response.text
+    assert seen == [True]
+    with session_at(url) as session:
+        touched = session.execute(sa.select(LOGIN_SESSION.c.last_seen_at)).scalar_one()
+    assert touched > stale + timedelta(minutes=4)  # still recorded, once the request's own transaction had ended
+
+
+def test_an_api_keys_last_used_at_is_written_outside_the_request(
+    fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 1 (third round, F1): a read key's `last_used_at` (stale: never used) is recorded in a transaction of
+    its own, while the request's report is built with no write lock (nor the key row's lock) held."""
+    url, held = fresh
+    with session_at(url) as session:
+        row, key = create_api_key(session=session, kind="read", unit=factories.unit(session))
+        key_id = row.id
+    app = create_app(make_settings(url, render_processes=0))
+    seen: list[bool] = []
+    spy = _report_spy(seen, lambda: _bookkeeping_row_free(held, "api_key", "id", key_id))
+    monkeypatch.setattr(export_service, "build_report", spy)
+    with TestClient(app) as client:
+        response = client.get("/exports/monthly.csv?period=2026", headers={"authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.text
+    assert seen == [True]
+    with session_at(url) as session:
+        used = session.execute(sa.select(API_KEY.c.last_used_at).where(API_KEY.c.id == key_id)).scalar_one()
+    assert used is not None and utcnow() - used < timedelta(minutes=5)
+
+
+def test_a_bookkeeping_write_that_finds_the_lock_taken_is_skipped(
+    fresh: tuple[str, HeldState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 1 (third round, F1): the touch is best effort; when SQLite's write lock (or on PostgreSQL the row's
+    lock) is held by someone else, a page that writes nothing else still answers 200 at once, and a later request
+    records the stale `last_seen_at`."""
+    url, _ = fresh
+    with session_at(url) as session:
+        manager = logins.user(session, "manager", factories.unit(session))
+    monkeypatch.setattr(server.db, "BOOKKEEPING_WAIT_MS", 50)
+    app = create_app(make_settings(url))
+    stale = utcnow() - timedelta(minutes=5)
+    blocker = make_engine(url)
+    try:
+        with TestClient(app) as client:
+            logins.login(client, manager)
+            with session_at(url) as session:
+                session.execute(sa.update(LOGIN_SESSION).values(last_seen_at=stale))
+            with blocker.connect() as conn:
+                conn.execute(sa.update(LOGIN_SESSION).values(user_agent="held"))  # the lock (the row's) is taken
+                page = client.get("/dashboard", headers={"accept": "text/html"}, follow_redirects=False)
+                assert page.status_code == 200, page.text
+                conn.rollback()
+            with session_at(url) as session:
+                assert session.execute(sa.select(LOGIN_SESSION.c.last_seen_at)).scalar_one() == stale
+            assert client.get("/dashboard", headers={"accept": "text/html"}, follow_redirects=False).is_success
+    finally:
+        blocker.dispose()
+    with session_at(url) as session:
+        assert session.execute(sa.select(LOGIN_SESSION.c.last_seen_at)).scalar_one() > stale

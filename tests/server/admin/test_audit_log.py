@@ -126,6 +126,23 @@ def test_every_audited_action_has_a_name_on_the_audit_log_page() -> None:
     assert sorted(actions - named) == []
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?date_to=9999-12-31", "Đến ngày '9999-12-31': chỉ nhận các năm từ 1900 đến 2999"),
+        ("?date_from=0001-01-01", "Từ ngày '0001-01-01': chỉ nhận các năm từ 1900 đến 2999"),
+    ],
+)
+def test_days_at_the_ends_of_the_calendar_are_a_friendly_422(
+    client: TestClient, csrf: str, query: str, message: str
+) -> None:
+    """Issue 21 item 20 (third round): `date_to=9999-12-31` (its next day) and `date_from=0001-01-01` (its local
+    midnight in UTC) raised OverflowError, a 500; years are those periods take (1900-2999)."""
+    response = client.get("/admin/audit" + query, headers=HTML)
+    assert response.status_code == 422
+    assert message in BeautifulSoup(response.text, "html.parser").select_one("#form-error").get_text()  # type: ignore[union-attr]
+
+
 def test_every_action_name_has_an_english_entry() -> None:
     catalog = english_catalog()
     assert [name for name in ACTION_NAMES.values() if name not in catalog] == []

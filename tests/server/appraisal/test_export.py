@@ -33,7 +33,7 @@ def test_xlsx_holds_the_api_numbers(client: TestClient, session: Session) -> Non
     data = _api(client)
     response = client.get("/exports/appraisal.xlsx", params=PARAMS)
     assert response.status_code == 200
-    assert response.headers["content-disposition"] == 'attachment; filename="danh-gia-can-bo_AP-DESK_2026.xlsx"'
+    assert response.headers["content-disposition"] == 'attachment; filename="danh-gia-can-bo_AP-DESK_2026_vi.xlsx"'
     wb = load_workbook(io.BytesIO(response.content))
     assert wb.sheetnames == ["Cán bộ", "Lĩnh vực", "Phương pháp đánh giá"]
     rows = [[c.value for c in row] for row in wb["Cán bộ"].iter_rows()]
@@ -56,6 +56,32 @@ def test_xlsx_holds_the_api_numbers(client: TestClient, session: Session) -> Non
     assert any("trong vòng 5 giây" in str(p) and "07:00–17:30" in str(p) for p in method)
     audit = session.exec(select(AuditLog).where(AuditLog.action == "appraisal.xlsx")).one()
     assert (audit.target, audit.detail) == ("AP-DESK", "2026")
+
+
+def test_the_workbook_prints_like_the_monthly_one_and_its_name_says_its_language(
+    client: TestClient, session: Session
+) -> None:
+    """Issue 21 item 15: the appraisal workbook lacked the monthly workbook's print set-up (header rows repeated on
+    every page, fitted to the width and as many pages down as needed) and its name did not say its language."""
+    ward = build_ward(session)
+    logins.login(client, logins.user(session, "manager", ward.root))
+    for lang, officers in (("vi", "Cán bộ"), ("en", "Officers")):
+        response = client.get("/exports/appraisal.xlsx", params={**PARAMS, "lang": lang})
+        assert response.status_code == 200
+        disposition = response.headers["content-disposition"]
+        assert disposition == f'attachment; filename="danh-gia-can-bo_AP-DESK_2026_{lang}.xlsx"'
+        wb = load_workbook(io.BytesIO(response.content))
+        assert wb.sheetnames[0] == officers
+        for ws in wb.worksheets:
+            assert int(ws.page_setup.paperSize) == 9  # A4
+            assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+            assert ws.sheet_properties.pageSetUpPr.fitToPage
+            assert ws.print_title_rows, ws.title
+        ws = wb.worksheets[0]
+        assert ws.page_setup.orientation == "landscape"
+        first, last = ws.print_title_rows.replace("$", "").split(":")
+        assert first == last and ws.cell(row=int(first), column=2).value in ("Mã cán bộ", "Officer code")
+        assert wb.worksheets[1].print_title_rows == "$2:$2"  # the fields' header under the sheet's title
 
 
 def test_text_is_never_a_formula(client: TestClient, session: Session) -> None:
