@@ -264,7 +264,13 @@ def build_snapshot(
         interval = wilson_interval(satisfied, n)
         parent = by_id.get(pu.parent_id) if pu.parent_id is not None else None
         own = scored.get(pu.code)  # the subtree's dossiers and petitions
-        enough = own is not None and min(n, own.dossiers.completed, own.petitions.received) >= minimum
+        # Published with enough ratings and dossiers (without dossiers there is no score to speak of) and with no
+        # petition (the formula gives those metrics full points, which reveals nobody) or enough of them.
+        enough = (
+            own is not None
+            and min(n, own.dossiers.completed) >= minimum
+            and (own.petitions.received == 0 or own.petitions.received >= minimum)
+        )
         row = PublicRow(
             unit=pu.code,
             name=pu.name,

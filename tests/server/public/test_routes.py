@@ -142,8 +142,9 @@ def test_the_same_numbers_as_the_indices_api_for_every_unit(
             assert row["rate"] is None and overall["status"] == "insufficient_data", code
 
 
-def dossiers_and_petitions(session: Session, unit: Unit, n: int) -> None:
-    """`n` dossiers completed in October 2026 (3 of them late) and `n` petitions received then, at `unit`."""
+def dossiers_and_petitions(session: Session, unit: Unit, n: int, petitions: int | None = None) -> None:
+    """`n` dossiers completed in October 2026 (3 of them late) and `n` (or `petitions`) petitions received then, at
+    `unit`."""
     for i in range(n):
         session.add(
             Dossier(
@@ -157,6 +158,8 @@ def dossiers_and_petitions(session: Session, unit: Unit, n: int) -> None:
                 overdue=i < 3,
             )
         )
+        if petitions is not None and i >= petitions:
+            continue
         session.add(
             Petition(
                 unit_id=unit.id,
@@ -193,11 +196,14 @@ def test_score_766_is_withheld_under_the_minimum_sample_of_ratings_dossiers_or_p
 ) -> None:
     dossiers_and_petitions(session, world.b1, 29)  # W-B1 and W-B: 40 ratings, one dossier and petition short
     dossiers_and_petitions(session, world.a2, 40)  # W-A2: 40 dossiers and petitions, but 5 ratings
+    dossiers_and_petitions(session, world.a1, 35, petitions=0)  # W-A1: 42 ratings, 35 dossiers, no petition
     published = rows_by_unit(data(client))
     for code in UNITS:
         total = reader.get("/api/v1/scores/766", params={"period": PERIOD, "unit": code}).json()["total"]
-        # the API scores every unit; published only where ratings, dossiers and petitions are all 30 or more
-        expected = total if code in ("W-ROOT", "W-A") else None  # 87 ratings, 69 of each; 47, 40 of each
+        # The API scores every unit; published only where ratings and dossiers are 30 or more, and petitions none
+        # (their metrics' full points reveal nobody) or 30 or more. W-ROOT: 87 ratings, 104 dossiers, 69 petitions;
+        # W-A: 47, 75, 40; W-A1: 42, 35, 0. W-B1 and W-B fall short by a dossier and a petition, W-A2 by ratings.
+        expected = total if code in ("W-ROOT", "W-A", "W-A1") else None
         assert published[code]["score_766"] == expected, code
     assert {r["unit"]: r["score_766"] for r in csv_rows(client)}["W-A2"] == ""
     for unit in ("W-B1", "W-A2"):
