@@ -103,6 +103,7 @@ NEUTRAL_VALUES: dict[str, Any] = {
     "by": "field",
     "csrf_token": None,  # filled with the caller's valid token, so a 403 is never only the CSRF check
     "seen": "waiting",
+    "dossier": "D-1",  # the comments of one dossier: the unit decides the scope
     "fields": "land",
     "notice": None,
     # Form fields, valid values: without the role check these requests would succeed (and change B's things).
