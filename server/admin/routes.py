@@ -597,10 +597,10 @@ def users_password(
 # --- kiosks --------------------------------------------------------------------------------------------------------
 
 
-def _kiosks_context(session: Session, notice: str | None = None) -> dict[str, Any]:
+def _kiosks_context(session: Session, notice: str | None = None, page: int = 1, q: str = "") -> dict[str, Any]:
     return {
         "section": "kiosks",
-        "devices": service.devices(session=session),
+        "listing": service.device_page(session=session, page=page, q=q),
         "open_codes": service.open_pairing_codes(session=session),
         "counters": service.counter_choices(session=session),
         "notice": notice,
@@ -609,9 +609,17 @@ def _kiosks_context(session: Session, notice: str | None = None) -> dict[str, An
 
 
 @router.get("/kiosks", response_class=HTMLResponse)
-def kiosks_page(request: Request, session: SessionDep, admin: AdminUser, notice: NoticeQuery = None) -> HTMLResponse:
-    """Paired kiosks (last seen, backlog), pairing codes and revocation."""
-    return _page(request, "kiosks", _kiosks_context(session, notice))
+def kiosks_page(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    notice: NoticeQuery = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    q: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """Paired kiosks (last seen, backlog), 100 a page, searchable by counter code, counter name or unit code;
+    pairing codes and revocation."""
+    return _page(request, "kiosks", _kiosks_context(session, notice, page, q))
 
 
 @router.post("/kiosks/pairing-codes", response_class=HTMLResponse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -156,37 +156,54 @@ def counter_choices(*, session: Session, limit: int = COUNTER_CHOICES) -> list[t
     return None if len(rows) > limit else [(c, u) for c, u in rows]
 
 
-@dataclass(frozen=True)
-class CounterPage:
-    """One page of the counters list (of those matching `q`)."""
+T = TypeVar("T")
 
-    rows: list[tuple[Counter, Unit]]
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """One page of a long admin list (of the rows matching `q`)."""
+
+    rows: list[T]
     page: int
     pages: int
     total: int
     q: str
 
 
-def counter_page(*, session: Session, page: int = 1, q: str = "", size: int = COUNTER_PAGE) -> CounterPage:
-    """Counters by unit and code, `size` a page; `q` keeps those whose code, name or unit code contains it."""
-    q = q.strip()
-    query = sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            sa.or_(
-                col(Counter.code).ilike(pattern, escape="\\"),
-                col(Counter.name).ilike(pattern, escape="\\"),
-                col(Unit.code).ilike(pattern, escape="\\"),
-            )
+def _search_counters(query: Any, q: str) -> Any:
+    """`query` (joined with Counter and Unit) kept to rows whose counter code, counter name or unit code holds `q`."""
+    if not q:
+        return query
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return query.where(
+        sa.or_(
+            col(Counter.code).ilike(pattern, escape="\\"),
+            col(Counter.name).ilike(pattern, escape="\\"),
+            col(Unit.code).ilike(pattern, escape="\\"),
         )
+    )
+
+
+def _page_of(
+    session: Session, query: Any, *, order: list[Any], page: int, size: int
+) -> tuple[list[Any], int, int, int]:
+    """Rows of `query` on `page` (clamped to the pages there are), the page, how many pages and rows in all."""
     total = int(session.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
     pages = max(1, -(-total // size))
     page = min(max(1, page), pages)
-    rows = session.execute(
-        query.order_by(col(Unit.code), col(Counter.code)).offset((page - 1) * size).limit(size)
-    ).all()
-    return CounterPage([(c, u) for c, u in rows], page, pages, total, q)
+    rows = session.execute(query.order_by(*order).offset((page - 1) * size).limit(size)).all()
+    return list(rows), page, pages, total
+
+
+CounterPage = Listing[tuple[Counter, Unit]]
+
+
+def counter_page(*, session: Session, page: int = 1, q: str = "", size: int = COUNTER_PAGE) -> CounterPage:
+    """Counters by unit and code, `size` a page; `q` keeps those whose code, name or unit code contains it."""
+    q = q.strip()
+    query = _search_counters(sa.select(Counter, Unit).join(Unit, col(Unit.id) == Counter.unit_id), q)
+    rows, page, pages, total = _page_of(session, query, order=[col(Unit.code), col(Counter.code)], page=page, size=size)
+    return Listing([(c, u) for c, u in rows], page, pages, total, q)
 
 
 def get_counter(*, session: Session, code: str) -> Counter:
@@ -384,15 +401,23 @@ class DeviceView:
     unit: Unit
 
 
-def devices(*, session: Session) -> list[DeviceView]:
-    """Every paired kiosk (live first), with counter and unit."""
-    rows = session.execute(
+#: Kiosks a page of /admin/kiosks: every re-pairing leaves a revoked device behind, so the list only grows.
+DEVICE_PAGE = 100
+
+
+def device_page(*, session: Session, page: int = 1, q: str = "", size: int = DEVICE_PAGE) -> Listing[DeviceView]:
+    """Paired kiosks (live first, then by unit and counter), `size` a page; `q` keeps those whose counter code,
+    counter name or unit code contains it."""
+    q = q.strip()
+    query = _search_counters(
         sa.select(KioskDevice, Counter, Unit)
         .join(Counter, col(Counter.id) == KioskDevice.counter_id)
-        .join(Unit, col(Unit.id) == Counter.unit_id)
-        .order_by(col(KioskDevice.revoked_at).is_not(None), col(Unit.code), col(Counter.code))
-    ).all()
-    return [DeviceView(d, c, u) for d, c, u in rows]
+        .join(Unit, col(Unit.id) == Counter.unit_id),
+        q,
+    )
+    order = [col(KioskDevice.revoked_at).is_not(None), col(Unit.code), col(Counter.code), col(KioskDevice.id)]
+    rows, page, pages, total = _page_of(session, query, order=order, page=page, size=size)
+    return Listing([DeviceView(d, c, u) for d, c, u in rows], page, pages, total, q)
 
 
 def open_pairing_codes(*, session: Session, now: datetime | None = None) -> list[tuple[PairingCode, Counter]]:

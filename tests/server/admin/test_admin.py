@@ -225,6 +225,27 @@ def test_revoke_kiosk_and_list_status(client: TestClient, session: Session, worl
     assert post(client, "/admin/kiosks/999999/revoke", csrf).status_code == 404
 
 
+def test_the_kiosk_list_is_paged_live_first_and_searchable(
+    client: TestClient, session: Session, world: World, csrf: str
+) -> None:
+    """Every re-pairing leaves a revoked device behind: the list of kiosks only grows, so it is paged like the
+    counters (100 a page), live kiosks first."""
+    for i in range(150):
+        revoked = utcnow() - timedelta(days=i + 1)
+        session.add(KioskDevice(counter_id=world.kiosk_b.counter_id, token_hash=f"old-{i}", revoked_at=revoked))
+    session.flush()
+    first = BeautifulSoup(client.get("/admin/kiosks", headers=HTML).text, "html.parser")
+    rows = first.select("#kiosks-table tbody tr")
+    assert len(rows) == 100 and "152" in first.select_one("#kiosks-table caption").get_text()  # type: ignore[union-attr]
+    assert ["Đang dùng" in rows[i].get_text() for i in range(3)] == [True, True, False]  # the two live ones first
+    assert first.select_one("a[rel=next]")["href"] == "/admin/kiosks?page=2"  # type: ignore[index]
+    last = BeautifulSoup(client.get("/admin/kiosks?page=2", headers=HTML).text, "html.parser")
+    assert len(last.select("#kiosks-table tbody tr")) == 52 and last.select_one("a[rel=next]") is None
+    found = BeautifulSoup(client.get("/admin/kiosks?q=W-A1", headers=HTML).text, "html.parser")
+    assert [th.get_text().split(" · ")[0] for th in found.select("#kiosks-table tbody th")] == ["W-A1-Q1"]
+    assert client.get("/admin/kiosks?page=0", headers=HTML).status_code == 422
+
+
 def test_api_key_shown_once_works_and_revokes(client: TestClient, session: Session, world: World, csrf: str) -> None:
     response = post(client, "/admin/apikeys", csrf, {"kind": "read", "unit_code": "W-A", "label": "Sở Nội vụ"})
     assert response.status_code == 201
