@@ -68,6 +68,9 @@ NOTICES = {
     "key-revoked": "Đã thu hồi khoá API.",
 }
 NoticeQuery = Annotated[str | None, Query(max_length=32)]
+#: A long list's page (past the last page shows the last) and its search words.
+PageQuery = Annotated[int, Query(ge=1, le=1_000_000)]
+SearchQuery = Annotated[str, Query(max_length=64)]
 
 
 def _audit(session: Session, request: Request, admin: User, action: str, target: str, detail: str = "") -> None:
@@ -194,7 +197,7 @@ def units_page(
     session: SessionDep,
     admin: AdminUser,
     notice: NoticeQuery = None,
-    q: Annotated[str, Query(max_length=64)] = "",
+    q: SearchQuery = "",
 ) -> HTMLResponse:
     """The unit tree (searchable by code or name; each unit opens its edit form), a form to add a unit, an import."""
     return _page(request, "units", _units_context(session, notice, q))
@@ -321,8 +324,8 @@ def counters_page(
     session: SessionDep,
     admin: AdminUser,
     notice: NoticeQuery = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    q: Annotated[str, Query(max_length=64)] = "",
+    page: PageQuery = 1,
+    q: SearchQuery = "",
     edit: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     """The counters, 100 a page (searchable by code, name or unit code), with the fields each serves, a form
@@ -614,8 +617,8 @@ def kiosks_page(
     session: SessionDep,
     admin: AdminUser,
     notice: NoticeQuery = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    q: Annotated[str, Query(max_length=64)] = "",
+    page: PageQuery = 1,
+    q: SearchQuery = "",
 ) -> HTMLResponse:
     """Paired kiosks (last seen, backlog), 100 a page, searchable by counter code, counter name or unit code;
     pairing codes and revocation."""

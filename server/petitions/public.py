@@ -30,7 +30,7 @@ from server.phone.routes import posted_form
 from server.phone.service import HONEYPOT_FIELD, PostedForm
 from server.templating import app_templates
 from server.visits import signing
-from server.visits.limiter import FailureLimiter, app_limiter
+from server.visits.limiter import FailureLimiter, app_limiter, on_app_state
 from server.visits.routes import link_failures
 
 router = APIRouter(include_in_schema=False)
@@ -158,21 +158,12 @@ class FiledForms:
                 self._filed.popitem(last=False)
 
 
-_filed_lock = threading.Lock()
-
-
 def filed_forms(request: Request) -> FiledForms:
     """The app's memory of used form nonces (one per app, so per test app; each worker has its own)."""
     state = request.app.state
-    filed = getattr(state, "petition_filed_forms", None)
-    if filed is None:
-        with _filed_lock:
-            filed = getattr(state, "petition_filed_forms", None)
-            if filed is None:
-                filed = FiledForms(window=state.settings.petition_form_window_seconds)
-                state.petition_filed_forms = filed
-    assert isinstance(filed, FiledForms)
-    return filed
+    return on_app_state(
+        state, "petition_filed_forms", lambda: FiledForms(window=state.settings.petition_form_window_seconds)
+    )
 
 
 def filings(request: Request) -> FailureLimiter:

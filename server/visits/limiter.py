@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 
 def address_key(host: str | None) -> str:
@@ -92,17 +93,22 @@ class FailureLimiter:
 
 
 _create_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def on_app_state(app_state: object, attribute: str, make: Callable[[], T]) -> T:
+    """The app's object kept as `attribute` of its state, made by `make` on first use (each app, so each test app,
+    has its own)."""
+    found = getattr(app_state, attribute, None)
+    if found is None:
+        with _create_lock:
+            found = getattr(app_state, attribute, None)
+            if found is None:
+                found = make()
+                setattr(app_state, attribute, found)
+    return cast(T, found)
 
 
 def app_limiter(app_state: object, name: str, *, limit: int, window: float) -> FailureLimiter:
-    """The app's limiter called `name`, made on first use (each app, so each test app, has its own)."""
-    attribute = f"failure_limiter_{name}"
-    limiter = getattr(app_state, attribute, None)
-    if limiter is None:
-        with _create_lock:
-            limiter = getattr(app_state, attribute, None)
-            if limiter is None:
-                limiter = FailureLimiter(limit=limit, window=window)
-                setattr(app_state, attribute, limiter)
-    assert isinstance(limiter, FailureLimiter)
-    return limiter
+    """The app's limiter called `name`, made on first use."""
+    return on_app_state(app_state, f"failure_limiter_{name}", lambda: FailureLimiter(limit=limit, window=window))
