@@ -243,6 +243,7 @@ def test_the_kiosk_list_is_paged_live_first_and_searchable(
     assert len(last.select("#kiosks-table tbody tr")) == 52 and last.select_one("a[rel=next]") is None
     found = BeautifulSoup(client.get("/admin/kiosks?q=W-A1", headers=HTML).text, "html.parser")
     assert [th.get_text().split(" · ")[0] for th in found.select("#kiosks-table tbody th")] == ["W-A1-Q1"]
+    assert "Không có màn hình nào khớp" in client.get("/admin/kiosks?q=NOPE", headers=HTML).text
     assert client.get("/admin/kiosks?page=0", headers=HTML).status_code == 422
 
 
